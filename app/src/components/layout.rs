@@ -1,0 +1,143 @@
+//! The frame around every environment page.
+
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet};
+use leptos_router::hooks::{use_location, use_params_map};
+
+use crate::api::{get_environment_overview, list_environments};
+use crate::components::overview::OverviewResource;
+use crate::components::theme_toggle::ThemeToggle;
+use crate::model::EnvironmentSummary;
+
+/// The areas of an environment, in navigation order: (path segment, label).
+pub const AREAS: [(&str, &str); 5] = [
+    ("pipelines", "Pipelines"),
+    ("deployments", "Deployments"),
+    ("tokens", "Tokens"),
+    ("approvals", "Approvals"),
+    ("audit", "Audit"),
+];
+
+/// The environment named by the first path segment.
+pub fn use_environment_name() -> Memo<String> {
+    let params = use_params_map();
+    Memo::new(move |_| params.read().get("env").unwrap_or_default())
+}
+
+#[component]
+pub fn EnvironmentLayout() -> impl IntoView {
+    let env = use_environment_name();
+    let overview = Resource::new(move || env.get(), get_environment_overview);
+    provide_context(OverviewResource(overview));
+
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <header class="topbar">
+            <a class="brand" href="/">
+                <span class="brand-mark" aria-hidden="true"></span>
+                "Rollgate"
+            </a>
+            <EnvironmentSwitcher env />
+            <nav class="areas" aria-label="Areas">
+                {AREAS
+                    .into_iter()
+                    .map(|(segment, label)| {
+                        view! { <A href=move || format!("/{}/{segment}", env.get())>{label}</A> }
+                    })
+                    .collect_view()}
+            </nav>
+            <ThemeToggle />
+        </header>
+        <main id="main" class="page">
+            <ErrorBoundary fallback=|errors| {
+                view! {
+                    <section class="error-panel" role="alert">
+                        <h1>"This page could not be shown"</h1>
+                        <ul>
+                            {move || {
+                                errors
+                                    .get()
+                                    .into_iter()
+                                    .map(|(_, e)| view! { <li>{e.to_string()}</li> })
+                                    .collect_view()
+                            }}
+                        </ul>
+                        <p>
+                            <a href="/">"Go to the first environment"</a>
+                        </p>
+                    </section>
+                }
+            }>
+                <Outlet />
+            </ErrorBoundary>
+        </main>
+    }
+}
+
+/// A disclosure listing the environments; choosing one keeps the current area.
+#[component]
+fn EnvironmentSwitcher(env: Memo<String>) -> impl IntoView {
+    let environments = Resource::new(|| (), |_| list_environments());
+    let location = use_location();
+    let area = Memo::new(move |_| {
+        let path = location.pathname.get();
+        path.split('/').nth(2).filter(|s| !s.is_empty()).unwrap_or("pipelines").to_owned()
+    });
+    let details = NodeRef::<leptos::html::Details>::new();
+    let close = move |_| {
+        if let Some(d) = details.get() {
+            d.set_open(false);
+        }
+    };
+
+    view! {
+        <details class="env-switcher" node_ref=details>
+            <summary>
+                <span class="env-switcher-label">"Environment"</span>
+                <Transition fallback=move || view! { <span class="env-name">{env.get()}</span> }>
+                    {move || Suspend::new(async move {
+                        let list = environments.await.unwrap_or_default();
+                        let current = list.iter().find(|e| e.name == env.get()).cloned();
+                        let title = current.as_ref().map(|e| e.title.clone()).unwrap_or_else(|| env.get());
+                        let protected = current.is_some_and(|e| e.protected);
+                        view! {
+                            <span class="env-name">{title}</span>
+                            {protected.then(|| view! { <span class="badge protected">"protected"</span> })}
+                        }
+                    })}
+                </Transition>
+            </summary>
+            <ul class="env-list" on:click=close>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        environments
+                            .await
+                            .map(|list| {
+                                list.into_iter()
+                                    .map(|e| view! { <EnvironmentLink e env area /> })
+                                    .collect_view()
+                            })
+                    })}
+                </Transition>
+            </ul>
+        </details>
+    }
+}
+
+#[component]
+fn EnvironmentLink(e: EnvironmentSummary, env: Memo<String>, area: Memo<String>) -> impl IntoView {
+    let name = e.name.clone();
+    let current = move || (env.get() == name).then_some("page");
+    let href = {
+        let name = e.name.clone();
+        move || format!("/{name}/{}", area.get())
+    };
+    view! {
+        <li>
+            <a href=href aria-current=current>
+                {e.title}
+                {e.protected.then(|| view! { <span class="badge protected">"protected"</span> })}
+            </a>
+        </li>
+    }
+}

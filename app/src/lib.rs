@@ -1,0 +1,18 @@
+//! Rollgate's user interface: rendered on the server (`ssr`) and hydrated in the browser
+//! (`hydrate`) from the same components.
+//!
+//! - [`shell`]: the HTML document and the router: which path shows which page.
+//! - [`api`]: the server functions the pages call; their bodies only run on the server.
+//! - [`model`]: the plain data those functions return, shared by both sides.
+//! - [`error`]: the one error type a server function returns, in words a person can act on.
+//! - `pages`: one module per page; `components`: the pieces pages share.
+
+pub mod api;
+pub mod error;
+pub mod model;
+pub mod shell;
+
+mod components;
+mod pages;
+
+pub use shell::{App, shell};

@@ -1,0 +1,9 @@
+//! One module per page.
+
+pub mod approvals;
+pub mod audit;
+pub mod deployments;
+pub mod home;
+pub mod not_found;
+pub mod pipelines;
+pub mod tokens;

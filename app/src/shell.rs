@@ -1,0 +1,87 @@
+//! The HTML document and the routes.
+//!
+//! Every area lives under its environment (`/staging/deployments`), so a link always says which
+//! environment it is about and the switcher only swaps the first segment.
+
+use leptos::prelude::*;
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
+use leptos_router::SsrMode;
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::layout::EnvironmentLayout;
+use crate::pages::{
+    approvals::ApprovalsPage, audit::AuditPage, deployments::DeploymentsPage, home::Home,
+    not_found::NotFound, pipelines::PipelinesPage, tokens::TokensPage,
+};
+
+/// The cookie that remembers an explicit theme choice; without it the OS preference rules.
+pub const THEME_COOKIE: &str = "rollgate-theme";
+
+/// The server-rendered document around [`App`].
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en" data-theme=theme_from_request()>
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HashedStylesheet options=options.clone() id="leptos" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The theme the visitor chose earlier, read from the request so the first paint is right.
+fn theme_from_request() -> Option<&'static str> {
+    #[cfg(feature = "ssr")]
+    {
+        let parts = use_context::<http::request::Parts>()?;
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == THEME_COOKIE)
+            .and_then(|(_, value)| match value {
+                "dark" => Some("dark"),
+                "light" => Some("light"),
+                _ => None,
+            })
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        None
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Rollgate".to_owned() } else { format!("{page} · Rollgate") }
+        } />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=Home ssr=SsrMode::Async />
+                <ParentRoute path=path!("/:env") view=EnvironmentLayout ssr=SsrMode::Async>
+                    <Route path=path!("/pipelines") view=PipelinesPage />
+                    <Route path=path!("/deployments") view=DeploymentsPage />
+                    <Route path=path!("/tokens") view=TokensPage />
+                    <Route path=path!("/approvals") view=ApprovalsPage />
+                    <Route path=path!("/audit") view=AuditPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

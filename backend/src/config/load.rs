@@ -1,0 +1,174 @@
+//! Reading the configuration: a TOML file (or the built-in sandbox one), then environment
+//! overrides, then validation.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+
+use super::{Config, ConfigError, validate};
+
+/// The built-in configuration: the sandbox and its demo environments.
+const SANDBOX_DEFAULT: &str = include_str!("sandbox.toml");
+
+/// The top-level keys that `ROLLGATE_<KEY>` variables may override. Environments are not
+/// among them: a list of tables does not map onto flat variables without surprises.
+pub const OVERRIDABLE_KEYS: [&str; 4] = ["listen", "database_url", "sandbox", "site_root"];
+
+/// Where the configuration comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// No file given: the embedded sandbox with its demo environments.
+    SandboxDefault,
+    File(PathBuf),
+}
+
+/// Loads, overrides and validates. The error names the key and the problem.
+pub fn load(source: &Source) -> Result<Config, ConfigError> {
+    let base = match source {
+        Source::SandboxDefault => Toml::string(SANDBOX_DEFAULT),
+        Source::File(path) => {
+            check_readable(path)?;
+            Toml::file_exact(path)
+        }
+    };
+    let config: Config = Figment::from(base)
+        .merge(Env::prefixed("ROLLGATE_").only(&OVERRIDABLE_KEYS))
+        .extract()
+        .map_err(|e| ConfigError::Parse(describe(e)))?;
+    validate::validate(&config)?;
+    Ok(config)
+}
+
+/// Figment reports a missing file as "no such file" only once extraction fails; checking first
+/// gives the clearer message.
+fn check_readable(path: &Path) -> Result<(), ConfigError> {
+    std::fs::metadata(path).map(|_| ()).map_err(|e| ConfigError::Read {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Figment's messages already name the key and the source; strip its profile prefix
+/// (`default.`) so the key reads as it is written in the file.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| e.to_string().replace("\"default.", "\"").replace("`default.", "`"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClusterConnection;
+    use figment::Jail;
+
+    fn load_file(jail: &mut Jail, toml: &str) -> Result<Config, ConfigError> {
+        jail.create_file("rollgate.toml", toml).expect("write config");
+        load(&Source::File(jail.directory().join("rollgate.toml")))
+    }
+
+    const MINIMAL: &str = r#"
+        [[environment]]
+        name = "prod"
+        cluster = { kind = "kubeconfig", context = "eks-prod" }
+        namespaces = ["shop"]
+    "#;
+
+    /// No file: the sandbox with the demo world's two environments, production protected.
+    #[test]
+    fn default_is_the_sandbox() {
+        Jail::expect_with(|_| {
+            let config = load(&Source::SandboxDefault).expect("default loads");
+            assert!(config.sandbox);
+            let names: Vec<_> = config.environments.iter().map(|e| e.name.as_str()).collect();
+            assert_eq!(names, ["staging", "production"]);
+            assert!(config.environment("production").unwrap().protected);
+            assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+            Ok(())
+        });
+    }
+
+    /// A file without `sandbox` is not a sandbox; its values are used.
+    #[test]
+    fn file_values() {
+        Jail::expect_with(|jail| {
+            let config = load_file(jail, MINIMAL).expect("loads");
+            assert!(!config.sandbox);
+            let env = &config.environments[0];
+            assert_eq!(env.title(), "prod");
+            assert_eq!(env.required_approvals, 1);
+            assert_eq!(
+                env.cluster,
+                ClusterConnection::Kubeconfig { context: Some("eks-prod".into()), path: None }
+            );
+            Ok(())
+        });
+    }
+
+    /// `ROLLGATE_<KEY>` overrides the file; other ROLLGATE_ variables are not config keys.
+    #[test]
+    fn environment_overrides() {
+        Jail::expect_with(|jail| {
+            jail.set_env("ROLLGATE_LISTEN", "0.0.0.0:8080");
+            jail.set_env("ROLLGATE_DATABASE_URL", "postgres://db/rollgate");
+            jail.set_env("ROLLGATE_CONFIG", "ignored.toml");
+            let config = load_file(jail, MINIMAL).expect("loads");
+            assert_eq!(config.listen.to_string(), "0.0.0.0:8080");
+            assert_eq!(config.database_url, "postgres://db/rollgate");
+            Ok(())
+        });
+    }
+
+    fn error_of(toml: &str) -> String {
+        let mut message = String::new();
+        Jail::expect_with(|jail| {
+            message = load_file(jail, toml).expect_err("must be rejected").to_string();
+            Ok(())
+        });
+        message
+    }
+
+    /// Each bad value fails with the key and the problem in the message.
+    #[test]
+    fn errors_name_the_key() {
+        let cases: &[(&str, &[&str])] = &[
+            ("listen = \"nowhere\"\n", &["listen"]),
+            ("sandbox = \"yes\"\n", &["sandbox", "bool"]),
+            ("colour = \"blue\"\n", &["unknown field", "colour"]),
+            ("", &["environment", "at least one"]),
+        ];
+        for (prefix, needles) in cases {
+            let toml = format!("{prefix}{}", if prefix.is_empty() { "" } else { MINIMAL });
+            let message = error_of(&toml);
+            for needle in *needles {
+                assert!(message.contains(needle), "{needle:?} missing from {message:?}");
+            }
+        }
+        let env_cases: &[(&str, &[&str])] = &[
+            ("name = \"Prod_1\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"a\"]", &["environment[0].name", "DNS label"]),
+            ("name = \"p\"\ncluster = { kind = \"sandbox\" }\nnamespaces = [\"a\"]", &["cluster.kind", "sandbox = true"]),
+            ("name = \"p\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"Bad NS\"]", &["namespaces[0]", "Bad NS"]),
+            ("name = \"p\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = []", &["namespaces", "at least one"]),
+            ("name = \"p\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"a\"]\naws = { region = \"mars\" }", &["aws.region", "mars"]),
+            ("name = \"p\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"a\"]\nssm_prefixes = [\"nope\"]", &["ssm_prefixes[0]", "start with '/'"]),
+            ("name = \"p\"\ncluster = { kind = \"url\", server = \"https://k:6443\", token = { ssm-parameter = \"k8s-bear-token\" } }\nnamespaces = [\"a\"]", &["token.ssm-parameter"]),
+            ("name = \"p\"\ncluster = { kind = \"warp\" }\nnamespaces = [\"a\"]", &["warp"]),
+            ("name = \"p\"\nprotected = true\nrequired_approvals = 0\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"a\"]", &["required_approvals"]),
+        ];
+        for (body, needles) in env_cases {
+            let message = error_of(&format!("[[environment]]\n{body}\n"));
+            for needle in *needles {
+                assert!(message.contains(needle), "{needle:?} missing from {message:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let err = load(&Source::File("/nonexistent/rollgate.toml".into())).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/rollgate.toml"), "{err}");
+    }
+}

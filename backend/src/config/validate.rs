@@ -1,0 +1,185 @@
+//! Checks that serde cannot express: names that end up in URLs and API paths, regions, SSM
+//! paths and the cross-field rules. Each error names the key as written in the file.
+
+use std::collections::HashSet;
+
+use super::{ClusterConnection, Config, ConfigError, Environment, TokenSource};
+
+pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
+    if config.environments.is_empty() {
+        return Err(ConfigError::invalid(
+            "environment",
+            "at least one [[environment]] is required",
+        ));
+    }
+    if config.database_url.trim().is_empty() {
+        return Err(ConfigError::invalid("database_url", "must not be empty"));
+    }
+    let mut seen = HashSet::new();
+    for (i, env) in config.environments.iter().enumerate() {
+        let key = format!("environment[{i}]");
+        if !is_dns_label(&env.name) {
+            return Err(ConfigError::invalid(
+                format!("{key}.name"),
+                format!("{:?} is not a DNS label (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit)", env.name),
+            ));
+        }
+        if !seen.insert(env.name.as_str()) {
+            return Err(ConfigError::invalid(
+                format!("{key}.name"),
+                format!("{:?} is used by an earlier environment", env.name),
+            ));
+        }
+        validate_environment(config, env, &format!("environment[{i}] ({})", env.name))?;
+    }
+    Ok(())
+}
+
+fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result<(), ConfigError> {
+    if env.protected && env.required_approvals == 0 {
+        return Err(ConfigError::invalid(
+            format!("{key}.required_approvals"),
+            "a protected environment needs at least 1 approval",
+        ));
+    }
+    match &env.cluster {
+        ClusterConnection::Sandbox if !config.sandbox => {
+            return Err(ConfigError::invalid(
+                format!("{key}.cluster.kind"),
+                "\"sandbox\" needs `sandbox = true` at the top level",
+            ));
+        }
+        ClusterConnection::Url { server, token } => {
+            if !matches!(server.scheme(), "https" | "http") || server.host().is_none() {
+                return Err(ConfigError::invalid(
+                    format!("{key}.cluster.server"),
+                    format!("{server} is not an http(s) URL with a host"),
+                ));
+            }
+            if let TokenSource::SsmParameter(name) = token {
+                check_ssm_path(name, &format!("{key}.cluster.token.ssm-parameter"))?;
+            }
+        }
+        _ => {}
+    }
+    if env.namespaces.is_empty() {
+        return Err(ConfigError::invalid(
+            format!("{key}.namespaces"),
+            "list at least one namespace",
+        ));
+    }
+    for (i, ns) in env.namespaces.iter().enumerate() {
+        if !is_dns_label(ns) {
+            return Err(ConfigError::invalid(
+                format!("{key}.namespaces[{i}]"),
+                format!("{ns:?} is not a valid namespace name (a DNS label: lowercase letters, digits and '-', at most 63)"),
+            ));
+        }
+    }
+    if let Some(region) = &env.aws.region {
+        if !is_aws_region(region) {
+            return Err(ConfigError::invalid(
+                format!("{key}.aws.region"),
+                format!("{region:?} is not an AWS region name like \"eu-west-1\""),
+            ));
+        }
+    }
+    for (i, pipeline) in env.aws.pipelines.iter().enumerate() {
+        if !is_pipeline_name(pipeline) {
+            return Err(ConfigError::invalid(
+                format!("{key}.aws.pipelines[{i}]"),
+                format!("{pipeline:?} is not a CodePipeline name (1 to 100 of A-Z a-z 0-9 . @ - _)"),
+            ));
+        }
+    }
+    for (i, prefix) in env.ssm_prefixes.iter().enumerate() {
+        check_ssm_path(prefix, &format!("{key}.ssm_prefixes[{i}]"))?;
+    }
+    Ok(())
+}
+
+/// RFC 1123 label, as Kubernetes requires for namespaces and most object names.
+pub fn is_dns_label(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
+fn is_aws_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+fn is_pipeline_name(s: &str) -> bool {
+    (1..=100).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'@' | b'-' | b'_'))
+}
+
+/// SSM hierarchy paths: absolute, at most 15 levels, the characters SSM allows, and not
+/// under the reserved `/aws` and `/ssm` roots.
+fn check_ssm_path(path: &str, key: &str) -> Result<(), ConfigError> {
+    let problem = if !path.starts_with('/') {
+        Some("must start with '/' (an SSM hierarchy path)".to_owned())
+    } else if path.len() > 1011 {
+        Some("is longer than SSM's 1011 characters".to_owned())
+    } else if let Some(c) = path
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/')))
+    {
+        Some(format!("contains {c:?}; SSM names allow a-z A-Z 0-9 _ . - /"))
+    } else if path.contains("//") {
+        Some("contains an empty level (\"//\")".to_owned())
+    } else if path.trim_end_matches('/').split('/').count() - 1 > 15 {
+        Some("has more than SSM's 15 levels".to_owned())
+    } else {
+        let lower = path.to_ascii_lowercase();
+        (lower.starts_with("/aws/") || lower.starts_with("/ssm/") || lower == "/aws" || lower == "/ssm")
+            .then(|| "is under a root SSM reserves (/aws or /ssm)".to_owned())
+    };
+    match problem {
+        Some(p) => Err(ConfigError::invalid(key, format!("{path:?} {p}"))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_labels() {
+        assert!(is_dns_label("staging"));
+        assert!(is_dns_label("prod-eu-1"));
+        for bad in ["", "-a", "a-", "Prod", "a_b", &"a".repeat(64)] {
+            assert!(!is_dns_label(bad), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn regions() {
+        assert!(is_aws_region("us-east-1"));
+        assert!(is_aws_region("us-gov-west-1"));
+        for bad in ["useast1", "us-east", "US-EAST-1", "us--1"] {
+            assert!(!is_aws_region(bad), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn ssm_paths() {
+        assert!(check_ssm_path("/rollgate/staging/", "k").is_ok());
+        assert!(check_ssm_path("/rollgate/staging/k8s-bear-token", "k").is_ok());
+        for bad in ["rollgate/", "/a//b", "/a b", "/aws/x", "/ssm"] {
+            let err = check_ssm_path(bad, "k").expect_err(bad).to_string();
+            assert!(err.starts_with("k: "), "{err}");
+        }
+        let deep = format!("/{}", "a/".repeat(16));
+        assert!(check_ssm_path(&deep, "k").is_err());
+    }
+}

@@ -1,0 +1,53 @@
+import { test, expect } from "@playwright/test";
+import { request as httpRequest } from "node:http";
+
+// What a browser downloads for the first page: the HTML and every /pkg/ asset it links
+// (wasm, JS glue, CSS), as the server sends them with no, gzip and brotli encoding.
+// The shell's budget is 250 KB brotli in total.
+
+const BUDGET_BROTLI = 250 * 1000;
+
+function fetchBytes(url: string, encoding: string): Promise<{ bytes: number; body: Buffer; encoding: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers: { "accept-encoding": encoding } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const body = Buffer.concat(chunks);
+        resolve({ bytes: body.length, body, encoding: String(res.headers["content-encoding"] ?? "identity") });
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+test("first-page download stays within the brotli budget", async ({ baseURL }) => {
+  const page = `${baseURL}/staging/pipelines`;
+  const html = (await fetchBytes(page, "identity")).body.toString("utf8");
+  const assets = [...new Set([...html.matchAll(/["'](\/pkg\/[^"']+)["']/g)].map((m) => m[1]))];
+  expect(assets.some((a) => a.endsWith(".wasm"))).toBe(true);
+  expect(assets.some((a) => a.endsWith(".js"))).toBe(true);
+  expect(assets.some((a) => a.endsWith(".css"))).toBe(true);
+
+  const rows: { file: string; raw: number; gzip: number; br: number }[] = [];
+  for (const path of ["/staging/pipelines", ...assets]) {
+    const url = `${baseURL}${path}`;
+    const [raw, gzip, br] = await Promise.all(["identity", "gzip", "br"].map((e) => fetchBytes(url, e)));
+    expect(gzip.encoding).toBe("gzip");
+    expect(br.encoding).toBe("br");
+    rows.push({ file: path.replace(/\.[0-9A-Za-z_-]{10,}\./, ".<hash>."), raw: raw.bytes, gzip: gzip.bytes, br: br.bytes });
+  }
+  const total = rows.reduce((t, r) => ({ raw: t.raw + r.raw, gzip: t.gzip + r.gzip, br: t.br + r.br }), { raw: 0, gzip: 0, br: 0 });
+  console.log("first page download (bytes):");
+  for (const r of [...rows, { file: "total", ...total }]) {
+    console.log(`  ${r.file.padEnd(34)} raw ${String(r.raw).padStart(9)}  gzip ${String(r.gzip).padStart(8)}  br ${String(r.br).padStart(8)}`);
+  }
+  expect(total.br).toBeLessThan(BUDGET_BROTLI);
+
+  // Hashed assets are immutable for a year; the page itself is not cached that way.
+  const wasm = assets.find((a) => a.endsWith(".wasm"))!;
+  const head = await fetch(`${baseURL}${wasm}`);
+  expect(head.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+  expect(head.headers.get("content-type")).toBe("application/wasm");
+});

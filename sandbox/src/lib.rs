@@ -1,0 +1,87 @@
+//! The embedded sandbox: simulated Kubernetes, CodePipeline and SSM endpoints on loopback, so
+//! Rollgate's real clients can run, be demonstrated and be tested without a cluster or an AWS
+//! account.
+//!
+//! - [`Sandbox::start`] binds one loopback listener per system and serves it on the current
+//!   Tokio runtime; the returned [`Endpoints`] are what the server points its clients at.
+//! - `kubernetes`: the API server's front door (version, health, `Status` errors).
+//! - `aws`: the AWS JSON 1.1 front door shared by CodePipeline and SSM (target header,
+//!   error shapes).
+//!
+//! The resources and operations behind those doors arrive with the sandbox-cluster and
+//! sandbox-AWS issues; until then every request is answered in the real protocol's words.
+
+mod aws;
+mod kubernetes;
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot bind the sandbox's {system} endpoint on {addr}: {source}")]
+    Bind { system: &'static str, addr: SocketAddr, source: std::io::Error },
+}
+
+/// Where the sandbox's systems listen.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoints {
+    pub kubernetes: SocketAddr,
+    pub codepipeline: SocketAddr,
+    pub ssm: SocketAddr,
+}
+
+/// A running sandbox. Its servers stop when the runtime that started them shuts down.
+pub struct Sandbox {
+    pub endpoints: Endpoints,
+}
+
+impl Sandbox {
+    /// Binds the three endpoints on `127.0.0.1` (port 0 picks a free port) and starts serving.
+    pub async fn start(ports: Endpoints) -> Result<Self, SandboxError> {
+        let kubernetes = bind("Kubernetes API", ports.kubernetes).await?;
+        let codepipeline = bind("CodePipeline", ports.codepipeline).await?;
+        let ssm = bind("SSM", ports.ssm).await?;
+        let endpoints = Endpoints {
+            kubernetes: local_addr(&kubernetes),
+            codepipeline: local_addr(&codepipeline),
+            ssm: local_addr(&ssm),
+        };
+        serve(kubernetes, kubernetes::router());
+        serve(codepipeline, aws::router(aws::Service::CodePipeline));
+        serve(ssm, aws::router(aws::Service::Ssm));
+        tracing::info!(
+            kubernetes = %endpoints.kubernetes,
+            codepipeline = %endpoints.codepipeline,
+            ssm = %endpoints.ssm,
+            "sandbox started"
+        );
+        Ok(Self { endpoints })
+    }
+}
+
+impl Endpoints {
+    /// Free ports on loopback, chosen by the OS.
+    pub fn any_free() -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self { kubernetes: any, codepipeline: any, ssm: any }
+    }
+}
+
+async fn bind(system: &'static str, addr: SocketAddr) -> Result<TcpListener, SandboxError> {
+    TcpListener::bind(addr).await.map_err(|source| SandboxError::Bind { system, addr, source })
+}
+
+fn local_addr(listener: &TcpListener) -> SocketAddr {
+    // A bound listener always has a local address; fall back to loopback:0 rather than panic.
+    listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+fn serve(listener: TcpListener, router: axum::Router) {
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "sandbox endpoint stopped");
+        }
+    });
+}

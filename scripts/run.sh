@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds the release site and starts Rollgate on the embedded
+# sandbox at http://127.0.0.1:3000 (pass --config FILE, or other rollgate flags, to change that).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+. scripts/env.sh
+cargo leptos build --release
+export ROLLGATE_SITE_ROOT="$PWD/target/site"
+exec "$TARGET_DIR/release/rollgate" "$@"

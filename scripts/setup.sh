@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs whatever Rollgate's build and tests need and is missing; fast when all is there.
+# Registry packages only: Debian's chromium, crates.io's cargo-leptos (no_downloads) and
+# wasm-bindgen-cli, npm's sass, binaryen (wasm-opt) and Playwright (which never fetches a
+# browser here: it drives /usr/bin/chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/versions.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '\033[1m== %s\033[0m\n' "$*"; }
+
+apt_missing=()
+command -v chromium >/dev/null || apt_missing+=(chromium)
+if ((${#apt_missing[@]})); then
+  say "installing Debian packages: ${apt_missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! cargo leptos --version 2>/dev/null | grep -q " ${CARGO_LEPTOS_VERSION}\$"; then
+  say "installing cargo-leptos ${CARGO_LEPTOS_VERSION} (no_downloads)"
+  cargo install cargo-leptos --version "${CARGO_LEPTOS_VERSION}" --locked --features no_downloads
+fi
+
+if ! wasm-bindgen --version 2>/dev/null | grep -q " ${WASM_BINDGEN_VERSION}\$"; then
+  say "installing wasm-bindgen-cli ${WASM_BINDGEN_VERSION}"
+  # Not --locked: its lock file names a webpki-roots release the registry no longer serves.
+  cargo install wasm-bindgen-cli --version "${WASM_BINDGEN_VERSION}"
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages (sass, binaryen, Playwright)"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+fi

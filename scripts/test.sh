@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs what is missing, then runs every test: the wasm dependency guard, the Rust unit and
+# integration tests, and the browser tests in Debian's Chromium against a release build
+# running on the embedded sandbox. Ends with one line: "N passed, M failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+scripts/setup.sh
+. scripts/env.sh
+
+say() { printf '\033[1m== %s\033[0m\n' "$*"; }
+logs="$TARGET_DIR/test-logs"
+mkdir -p "$logs"
+passed=0
+failed=0
+
+say "building the release site (cargo leptos build --release)"
+cargo leptos build --release
+
+say "wasm guard: the browser build must not depend on server-only crates"
+if scripts/check-wasm-deps.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+
+say "Rust unit and integration tests"
+set +e
+cargo test --release --workspace --exclude frontend 2>&1 | tee "$logs/cargo-test.log"
+cargo_status=${PIPESTATUS[0]}
+set -e
+read -r p f < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } } END { print p+0, f+0 }' "$logs/cargo-test.log")
+passed=$((passed + p))
+failed=$((failed + f))
+if [ "$cargo_status" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+
+say "browser tests (Playwright driving /usr/bin/chromium)"
+port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+ROLLGATE_LISTEN="127.0.0.1:$port" ROLLGATE_SITE_ROOT="$PWD/target/site" \
+  "$TARGET_DIR/release/rollgate" >"$logs/e2e-server.log" 2>&1 &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+set +e
+BASE_URL="http://127.0.0.1:$port" npx playwright test -c end2end/playwright.config.ts 2>&1 | tee "$logs/playwright.log"
+pw_status=${PIPESTATUS[0]}
+set -e
+kill "$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+p=$(grep -oE '^ +[0-9]+ passed' "$logs/playwright.log" | grep -oE '[0-9]+' | tail -1 || true)
+f=$(grep -oE '^ +[0-9]+ failed' "$logs/playwright.log" | grep -oE '[0-9]+' | tail -1 || true)
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-0}))
+if [ "$pw_status" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+  failed=$((failed + 1))
+  echo "--- last lines of the server log ---"
+  tail -n 40 "$logs/e2e-server.log"
+fi
+
+say "finished in $(( $(date +%s) - started )) s"
+echo "rollgate: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]

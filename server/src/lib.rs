@@ -1,0 +1,131 @@
+//! The `rollgate` server.
+//!
+//! - [`cli`]: the command line.
+//! - [`telemetry`]: logs (JSON when not on a terminal).
+//! - [`site`]: where the compiled site (wasm, JS, CSS) is and how Leptos is told about it.
+//! - [`router`]: every HTTP route (pages, server functions, assets, health) and the middleware
+//!   around them (request ids, tracing, compression, caching).
+//! - [`health`]: liveness and readiness.
+//!
+//! [`start`] wires one process: the sandbox when configured, the portal state, the upstream
+//! monitor and the HTTP server; tests use it to run the whole server in-process.
+
+pub mod cli;
+pub mod health;
+pub mod router;
+pub mod site;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use backend::upstream::SandboxEndpoints;
+use backend::{Config, Portal};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How often upstream connectivity is re-checked.
+const PROBE_INTERVAL: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Sandbox(#[from] sandbox::SandboxError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Site(#[from] site::SiteError),
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A server started by [`start`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub portal: Portal,
+    shutdown: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting connections, lets in-flight requests finish, and returns.
+    pub async fn shutdown(self) -> Result<(), StartError> {
+        let _ = self.shutdown.send(());
+        match self.server.await {
+            Ok(result) => result.map_err(StartError::Serve),
+            Err(join) => Err(StartError::Serve(std::io::Error::other(join))),
+        }
+    }
+}
+
+/// Starts the sandbox (when configured), the upstream monitor and the HTTP server.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let sandbox = if config.sandbox {
+        let sandbox = sandbox::Sandbox::start(sandbox::Endpoints::any_free()).await?;
+        Some(sandbox_endpoints(sandbox.endpoints))
+    } else {
+        None
+    };
+    let listen = config.listen;
+    let options = site::leptos_options(&config, listen)?;
+    let portal = Portal::new(config, sandbox);
+    // The first check runs before the first request could ask for readiness.
+    portal.upstreams.check_now().await;
+    portal.upstreams.spawn(PROBE_INTERVAL);
+
+    let listener = TcpListener::bind(listen).await.map_err(|source| StartError::Listen { addr: listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: listen, source })?;
+    let app = router::build(portal.clone(), options);
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, sandbox = portal.sandbox.is_some(), "rollgate listening on http://{addr}");
+    Ok(Running { addr, portal, shutdown, server })
+}
+
+/// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
+pub async fn serve_until_signal(config: Config) -> Result<(), StartError> {
+    let running = start(config).await?;
+    termination().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    running.shutdown().await
+}
+
+async fn termination() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+fn sandbox_endpoints(endpoints: sandbox::Endpoints) -> SandboxEndpoints {
+    let url = |addr: SocketAddr| {
+        // An http URL built from a socket address always parses.
+        url::Url::parse(&format!("http://{addr}")).unwrap_or_else(|_| unreachable!("http://{addr} parses"))
+    };
+    SandboxEndpoints {
+        kubernetes: url(endpoints.kubernetes),
+        codepipeline: url(endpoints.codepipeline),
+        ssm: url(endpoints.ssm),
+    }
+}

@@ -1,0 +1,46 @@
+//! `rollgate`: parse the command line, load the configuration, then serve or check it.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use server::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    server::telemetry::init();
+    let config = match backend::config::load(&cli.source()) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid configuration");
+            eprintln!("rollgate: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or_default() {
+        Command::CheckConfig => {
+            println!(
+                "configuration is valid: {} environment(s): {}",
+                config.environments.len(),
+                config.environments.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Serve => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("rollgate: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(server::serve_until_signal(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "rollgate stopped");
+                    eprintln!("rollgate: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Every HTTP route and the middleware around them.
+//!
+//! - `/healthz`, `/readyz`: health.
+//! - `/pkg/*`: the compiled wasm, JS and CSS. Their names carry a content hash in release
+//!   builds, so they are cached for a year as immutable; unhashed (debug) builds revalidate.
+//! - the pages and server functions Leptos generates, each handed the [`Portal`].
+//! - anything else: a file from the site root (favicon), or the 404 page.
+//!
+//! Around all of it: an `x-request-id` (kept when the client sent one) on the request, its
+//! span and the response; a trace span per request; gzip/brotli compression.
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::routing::get;
+use backend::Portal;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::health;
+
+/// What axum hands to handlers: Leptos's options for rendering, the portal for everything else.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub portal: Portal,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for Portal {
+    fn from_ref(state: &AppState) -> Self {
+        state.portal.clone()
+    }
+}
+
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const REVALIDATE: &str = "no-cache";
+
+pub fn build(portal: Portal, options: LeptosOptions) -> Router {
+    let routes = generate_route_list(app::App);
+    let state = AppState { leptos_options: options.clone(), portal: portal.clone() };
+    let context = move || provide_context(portal.clone());
+
+    let pkg_cache = if options.hash_files { IMMUTABLE } else { REVALIDATE };
+    let pkg = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static(pkg_cache)))
+        .service(ServeDir::new(format!("{}/{}", options.site_root, options.site_pkg_dir)));
+
+    let request_id = HeaderName::from_static("x-request-id");
+    let middleware = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or("-");
+            // The path only: query strings may carry things that do not belong in logs.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(CompressionLayer::new());
+
+    Router::new()
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .nest_service("/pkg", pkg)
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
+        .with_state(state)
+        .layer(middleware)
+}

@@ -1,0 +1,185 @@
+//! The server over HTTP: pages, health, assets and middleware, with the sandbox running.
+
+mod common;
+
+use common::TestPortal;
+
+/// `/` sends the visitor to the first environment's pipelines.
+#[tokio::test]
+async fn root_redirects_to_first_environment() {
+    let portal = TestPortal::sandbox().await;
+    let response = portal.get("/").await;
+    assert_eq!(response.status().as_u16(), 302);
+    assert_eq!(response.headers()["location"], "/staging/pipelines");
+}
+
+/// Every area renders on the server with the environment's configuration, honestly marked.
+#[tokio::test]
+async fn every_area_renders_what_is_configured() {
+    let portal = TestPortal::sandbox().await;
+    let cases = [
+        ("/staging/pipelines", "Pipelines", "myapp-staging"),
+        ("/production/pipelines", "Pipelines", "myapp-production"),
+        ("/staging/deployments", "Deployments", "the embedded sandbox cluster"),
+        ("/staging/tokens", "Tokens", "/rollgate/staging/"),
+        ("/production/approvals", "Approvals", "needs 1 approval from someone other"),
+        ("/staging/approvals", "Approvals", "is not protected"),
+        ("/staging/audit", "Audit", "sqlite://rollgate.db"),
+    ];
+    for (path, heading, configured) in cases {
+        let (status, html) = portal.page(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(html.contains(&format!("<h1>{heading}</h1>")), "{path}: no heading");
+        assert!(html.contains(configured), "{path}: {configured:?} missing");
+        assert!(html.contains("Not connected"), "{path}: not-connected state missing");
+        assert!(html.contains(&format!("<title>{heading} · ")), "{path}: title");
+        for area in ["Pipelines", "Deployments", "Tokens", "Approvals", "Audit"] {
+            assert!(html.contains(&format!(">{area}</a>")), "{path}: nav link {area}");
+        }
+    }
+}
+
+/// The upstream cards say whether the sandbox's systems answered.
+#[tokio::test]
+async fn upstream_cards_show_reachability() {
+    let portal = TestPortal::sandbox().await;
+    let (_, html) = portal.page("/staging/deployments").await;
+    assert!(html.contains("Kubernetes API"));
+    assert!(html.contains("Reachable ("), "{html}");
+    let k8s = portal.running.portal.sandbox.as_ref().unwrap().kubernetes.to_string();
+    assert!(html.contains(&k8s), "endpoint {k8s} not shown");
+}
+
+/// Unknown environments and paths are 404s, said in words.
+#[tokio::test]
+async fn not_found_pages() {
+    let portal = TestPortal::sandbox().await;
+    let (status, html) = portal.page("/qa/pipelines").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("There is no environment named “qa”. Configured: staging, production."), "{html}");
+    for path in ["/staging/nothing-here", "/a/b/c", "/staging"] {
+        let (status, html) = portal.page(path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(html.contains("Page not found"), "{path}");
+    }
+}
+
+/// The theme chosen earlier (cookie) is rendered on the server, so the first paint is right.
+#[tokio::test]
+async fn theme_cookie_renders_on_server() {
+    let portal = TestPortal::sandbox().await;
+    let html = |cookie: &'static str| {
+        let request = portal.http.get(portal.url("/staging/pipelines")).header("cookie", cookie);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(html("rollgate-theme=dark").await.contains(r#"<html lang="en" data-theme="dark""#));
+    assert!(html("a=b; rollgate-theme=light").await.contains(r#"data-theme="light""#));
+    assert!(!html("rollgate-theme=<script>").await.contains("data-theme"));
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let portal = TestPortal::sandbox().await;
+    let live = portal.get("/healthz").await;
+    assert_eq!(live.status().as_u16(), 200);
+    let ready = portal.get("/readyz").await;
+    assert_eq!(ready.status().as_u16(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["ready"], true);
+    let upstreams = body["upstreams"].as_array().unwrap();
+    assert_eq!(upstreams.len(), 6, "{body}");
+    assert!(upstreams.iter().all(|u| u["state"] == "reachable"), "{body}");
+}
+
+/// Readiness reflects upstream connectivity: a cluster nobody listens on makes it 503.
+#[tokio::test]
+async fn readiness_fails_when_an_upstream_is_down() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut config = backend::config::load(&backend::config::Source::SandboxDefault).unwrap();
+    config.environments[1].cluster = backend::config::ClusterConnection::Url {
+        server: format!("http://{closed}").parse().unwrap(),
+        token: backend::config::TokenSource::Env("K8S_TOKEN".into()),
+    };
+    let portal = TestPortal::with_config(config).await;
+    let ready = portal.get("/readyz").await;
+    assert_eq!(ready.status().as_u16(), 503);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["ready"], false);
+    let down: Vec<_> = body["upstreams"].as_array().unwrap().iter().filter(|u| u["state"] != "reachable").collect();
+    assert_eq!(down.len(), 1, "{body}");
+    assert_eq!(down[0]["environment"], "production");
+    assert!(down[0]["reason"].as_str().unwrap().contains(&closed.port().to_string()));
+    let (_, html) = portal.page("/production/deployments").await;
+    assert!(html.contains("Unreachable: cannot connect"), "page does not say the cluster is down");
+}
+
+/// Every response carries a request id; a caller's own id is kept.
+#[tokio::test]
+async fn request_ids() {
+    let portal = TestPortal::sandbox().await;
+    let generated = portal.get("/healthz").await;
+    let id = generated.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let kept = portal.http.get(portal.url("/healthz")).header("x-request-id", "trace-me-42").send().await.unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "trace-me-42");
+}
+
+/// Pages and assets are compressed for clients that ask; unhashed assets revalidate.
+#[tokio::test]
+async fn compression_and_asset_caching() {
+    let portal = TestPortal::sandbox().await;
+    for encoding in ["br", "gzip"] {
+        let page = portal.http.get(portal.url("/staging/pipelines")).header("accept-encoding", encoding).send().await.unwrap();
+        assert_eq!(page.headers()["content-encoding"], encoding);
+    }
+    let css = portal.http.get(portal.url("/pkg/rollgate.css")).header("accept-encoding", "br").send().await.unwrap();
+    assert_eq!(css.status().as_u16(), 200);
+    assert_eq!(css.headers()["content-encoding"], "br");
+    assert_eq!(css.headers()["cache-control"], "no-cache", "test builds have no hashed names");
+    let favicon = portal.get("/favicon.svg").await;
+    assert_eq!(favicon.status().as_u16(), 200);
+    assert_eq!(portal.get("/pkg/missing.wasm").await.status().as_u16(), 404);
+}
+
+/// The sandbox's endpoints answer in their protocols' own words.
+#[tokio::test]
+async fn sandbox_front_doors() {
+    let portal = TestPortal::sandbox().await;
+    let sandbox = portal.running.portal.sandbox.clone().unwrap();
+    let version: serde_json::Value =
+        portal.http.get(sandbox.kubernetes.join("/version").unwrap()).send().await.unwrap().json().await.unwrap();
+    assert_eq!(version["major"], "1");
+    let missing = portal.http.get(sandbox.kubernetes.join("/apis/apps/v1/nothing").unwrap()).send().await.unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    let status: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!((status["kind"].as_str(), status["reason"].as_str()), (Some("Status"), Some("NotFound")));
+
+    for (url, prefix) in [(&sandbox.codepipeline, "CodePipeline_20150709"), (&sandbox.ssm, "AmazonSSM")] {
+        let no_target = portal.http.post(url.clone()).body("{}").send().await.unwrap();
+        assert_eq!(no_target.status().as_u16(), 400);
+        let body: serde_json::Value = no_target.json().await.unwrap();
+        assert_eq!(body["__type"], "MissingAction");
+        let wrong = portal
+            .http
+            .post(url.clone())
+            .header("x-amz-target", format!("{prefix}.DoSomething"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .body("not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status().as_u16(), 400);
+        let body: serde_json::Value = wrong.json().await.unwrap();
+        assert_eq!(body["__type"], "UnknownOperationException");
+    }
+}
+
+/// Shutdown lets the server finish and stop listening.
+#[tokio::test]
+async fn graceful_shutdown() {
+    let portal = TestPortal::sandbox().await;
+    let addr = portal.running.addr;
+    assert_eq!(portal.get("/healthz").await.status().as_u16(), 200);
+    portal.running.shutdown().await.expect("clean shutdown");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still listening after shutdown");
+}
