@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 . scripts/env.sh
-cargo leptos build --release
+cargo leptos build --release --precompress
 export ROLLGATE_SITE_ROOT="$PWD/target/site"
 exec "$TARGET_DIR/release/rollgate" "$@"

@@ -14,8 +14,8 @@ mkdir -p "$logs"
 passed=0
 failed=0
 
-say "building the release site (cargo leptos build --release)"
-cargo leptos build --release
+say "building the release site (cargo leptos build --release --precompress)"
+cargo leptos build --release --precompress
 
 say "wasm guard: the browser build must not depend on server-only crates"
 if scripts/check-wasm-deps.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi

@@ -1,8 +1,9 @@
 //! Every HTTP route and the middleware around them.
 //!
 //! - `/healthz`, `/readyz`: health.
-//! - `/pkg/*`: the compiled wasm, JS and CSS. Their names carry a content hash in release
-//!   builds, so they are cached for a year as immutable; unhashed (debug) builds revalidate.
+//! - `/pkg/*`: the compiled wasm, JS and CSS. Release builds carry a content hash in their
+//!   names, so they are cached for a year as immutable (unhashed builds revalidate), and come
+//!   with brotli files that cargo-leptos compressed once at maximum quality.
 //! - the pages and server functions Leptos generates, each handed the [`Portal`].
 //! - anything else: a file from the site root (favicon), or the 404 page.
 //!
@@ -56,7 +57,11 @@ pub fn build(portal: Portal, options: LeptosOptions) -> Router {
     let pkg_cache = if options.hash_files { IMMUTABLE } else { REVALIDATE };
     let pkg = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static(pkg_cache)))
-        .service(ServeDir::new(format!("{}/{}", options.site_root, options.site_pkg_dir)));
+        .service(
+            ServeDir::new(format!("{}/{}", options.site_root, options.site_pkg_dir))
+                // cargo-leptos's .gz files are larger than what the compression layer makes.
+                .precompressed_br(),
+        );
 
     let request_id = HeaderName::from_static("x-request-id");
     let middleware = ServiceBuilder::new()
