@@ -1,5 +1,5 @@
 # Environment shared by the run and test scripts (sourced, not run).
-export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export PATH="$PWD/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 # cargo-leptos sets this while building; leptos_config reads it at compile time, so every
 # cargo command must see the same value or it rebuilds half the dependency tree.
 export LEPTOS_OUTPUT_NAME=rollgate
