@@ -21,22 +21,23 @@ pub async fn get_environment_overview(name: String) -> Result<EnvironmentOvervie
 }
 
 #[cfg(feature = "ssr")]
-pub mod ssr {
+mod ssr {
     //! Mapping from the backend's types to the model the pages render.
 
     use std::time::SystemTime;
 
+    use backend::Portal;
     use backend::config::{ClusterConnection, Environment, TokenSource};
     use backend::upstream::{self, System};
-    use backend::Portal;
     use leptos::prelude::use_context;
 
     use crate::error::ApiError;
     use crate::model::{EnvironmentOverview, EnvironmentSummary, Reachability, SystemKind, UpstreamView};
 
     pub fn portal() -> Result<Portal, ApiError> {
-        use_context::<Portal>()
-            .ok_or_else(|| ApiError::Misconfigured("the portal state was not provided to this request".into()))
+        use_context::<Portal>().ok_or_else(|| {
+            ApiError::Misconfigured("the portal state was not provided to this request".into())
+        })
     }
 
     pub fn summary(env: &Environment) -> EnvironmentSummary {
@@ -70,7 +71,9 @@ pub mod ssr {
             ClusterConnection::InCluster => "the service account of Rollgate's pod (in-cluster)".into(),
             ClusterConnection::Kubeconfig { context, path } => format!(
                 "kubeconfig {}, context {}",
-                path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "from $KUBECONFIG or ~/.kube/config".into()),
+                path.as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "from $KUBECONFIG or ~/.kube/config".into()),
                 context.as_deref().unwrap_or("(current)")
             ),
             ClusterConnection::Url { server, token } => {

@@ -70,8 +70,14 @@ pub struct Target {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reachability {
     NotChecked,
-    Reachable { checked: SystemTime, latency: Duration },
-    Unreachable { checked: SystemTime, reason: String },
+    Reachable {
+        checked: SystemTime,
+        latency: Duration,
+    },
+    Unreachable {
+        checked: SystemTime,
+        reason: String,
+    },
     /// The endpoint itself is unknown (a missing kubeconfig context, no AWS region, ...).
     Unresolved(String),
 }
@@ -92,12 +98,13 @@ pub fn resolve(config: &Config, sandbox: Option<&SandboxEndpoints>) -> Vec<Targe
         targets.push(target(System::Kubernetes, cluster_endpoint(env, sandbox)));
         let on_sandbox = env.cluster == ClusterConnection::Sandbox;
         if !env.aws.pipelines.is_empty() {
-            targets.push(target(System::CodePipeline, aws_endpoint(env, System::CodePipeline, on_sandbox, sandbox)));
+            targets.push(target(
+                System::CodePipeline,
+                aws_endpoint(env, System::CodePipeline, on_sandbox, sandbox),
+            ));
         }
-        let token_in_ssm = matches!(
-            &env.cluster,
-            ClusterConnection::Url { token: TokenSource::SsmParameter(_), .. }
-        );
+        let token_in_ssm =
+            matches!(&env.cluster, ClusterConnection::Url { token: TokenSource::SsmParameter(_), .. });
         if !env.ssm_prefixes.is_empty() || token_in_ssm {
             targets.push(target(System::Ssm, aws_endpoint(env, System::Ssm, on_sandbox, sandbox)));
         }
@@ -107,9 +114,9 @@ pub fn resolve(config: &Config, sandbox: Option<&SandboxEndpoints>) -> Vec<Targe
 
 fn cluster_endpoint(env: &Environment, sandbox: Option<&SandboxEndpoints>) -> Result<Url, String> {
     match &env.cluster {
-        ClusterConnection::Sandbox => sandbox
-            .map(|s| s.kubernetes.clone())
-            .ok_or_else(|| "the sandbox is not running".to_owned()),
+        ClusterConnection::Sandbox => {
+            sandbox.map(|s| s.kubernetes.clone()).ok_or_else(|| "the sandbox is not running".to_owned())
+        }
         ClusterConnection::Url { server, .. } => Ok(server.clone()),
         ClusterConnection::InCluster => {
             let host = std::env::var("KUBERNETES_SERVICE_HOST")
@@ -118,7 +125,9 @@ fn cluster_endpoint(env: &Environment, sandbox: Option<&SandboxEndpoints>) -> Re
             let host = if host.contains(':') { format!("[{host}]") } else { host };
             Url::parse(&format!("https://{host}:{port}")).map_err(|e| format!("in-cluster address: {e}"))
         }
-        ClusterConnection::Kubeconfig { context, path } => kubeconfig_server(path.as_ref(), context.as_deref()),
+        ClusterConnection::Kubeconfig { context, path } => {
+            kubeconfig_server(path.as_ref(), context.as_deref())
+        }
     }
 }
 
@@ -182,9 +191,9 @@ fn kubeconfig_server(path: Option<&PathBuf>, context: Option<&str>) -> Result<Ur
         Some(p) => p.clone(),
         None => match std::env::var_os("KUBECONFIG") {
             // Like kubectl, the first file of a KUBECONFIG list.
-            Some(list) => std::env::split_paths(&list)
-                .next()
-                .ok_or_else(|| "KUBECONFIG is empty".to_owned())?,
+            Some(list) => {
+                std::env::split_paths(&list).next().ok_or_else(|| "KUBECONFIG is empty".to_owned())?
+            }
             None => std::env::var_os("HOME")
                 .map(|home| PathBuf::from(home).join(".kube/config"))
                 .ok_or_else(|| "no kubeconfig: neither KUBECONFIG nor HOME is set".to_owned())?,
@@ -298,7 +307,7 @@ async fn probe(url: &Url) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{load, Source};
+    use crate::config::{Source, load};
 
     fn sandbox_endpoints(port: u16) -> SandboxEndpoints {
         let url = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
@@ -365,7 +374,9 @@ mod tests {
         monitor.check_now().await;
         assert!(!monitor.is_ready());
         match &monitor.snapshot()[1].reachability {
-            Reachability::Unreachable { reason, .. } => assert!(reason.contains(&closed.to_string()), "{reason}"),
+            Reachability::Unreachable { reason, .. } => {
+                assert!(reason.contains(&closed.to_string()), "{reason}")
+            }
             other => panic!("expected unreachable, got {other:?}"),
         }
     }

@@ -26,7 +26,13 @@ impl Service {
 pub fn router(service: Service) -> Router {
     Router::new()
         .route("/", post(move |headers: HeaderMap| async move { dispatch(service, &headers) }))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "UnknownOperationException", "AWS JSON services are served at POST /") })
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+                "AWS JSON services are served at POST /",
+            )
+        })
 }
 
 fn dispatch(service: Service, headers: &HeaderMap) -> Response {

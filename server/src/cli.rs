@@ -33,6 +33,9 @@ pub enum Command {
     Serve,
     /// Load and validate the configuration, print a summary and exit.
     CheckConfig,
+    /// Ask the running portal's /healthz (on the configured listen address) whether it serves;
+    /// exit 0 if it does. For container health checks, which have no curl.
+    Healthcheck,
 }
 
 impl Cli {

@@ -1,6 +1,10 @@
 //! `/healthz` says the process serves; `/readyz` says whether every upstream answered its last
 //! check, with the details, so an orchestrator and a person read the same thing.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -52,4 +56,30 @@ pub async fn ready(State(portal): State<Portal>) -> (StatusCode, Json<Readiness>
     let ready = upstreams.iter().all(|u| u.state == "reachable");
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(Readiness { ready, upstreams }))
+}
+
+/// A minimal HTTP/1.1 `GET /healthz` against a running portal, for `rollgate healthcheck`.
+/// An unspecified listen address (0.0.0.0) is asked on loopback.
+pub fn probe_liveness(listen: SocketAddr) -> Result<(), String> {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            [127, 0, 0, 1].into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let timeout = Duration::from_secs(3);
+    let mut stream =
+        TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    write!(stream, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("cannot send to {addr}: {e}"))?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).map_err(|e| format!("no answer from {addr}: {e}"))?;
+    match &head[9..12] {
+        b"200" => Ok(()),
+        status => Err(format!("{addr} answered /healthz with status {}", String::from_utf8_lossy(status))),
+    }
 }

@@ -74,7 +74,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     portal.upstreams.check_now().await;
     portal.upstreams.spawn(PROBE_INTERVAL);
 
-    let listener = TcpListener::bind(listen).await.map_err(|source| StartError::Listen { addr: listen, source })?;
+    let listener =
+        TcpListener::bind(listen).await.map_err(|source| StartError::Listen { addr: listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: listen, source })?;
     let app = router::build(portal.clone(), options);
     let (shutdown, stopped) = oneshot::channel::<()>();
@@ -120,8 +121,7 @@ async fn termination() {
 
 fn sandbox_endpoints(endpoints: sandbox::Endpoints) -> SandboxEndpoints {
     let url = |addr: SocketAddr| {
-        // An http URL built from a socket address always parses.
-        url::Url::parse(&format!("http://{addr}")).unwrap_or_else(|_| unreachable!("http://{addr} parses"))
+        url::Url::parse(&format!("http://{addr}")).expect("an http URL made of a socket address parses")
     };
     SandboxEndpoints {
         kubernetes: url(endpoints.kubernetes),

@@ -25,6 +25,13 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Command::Healthcheck => match server::health::probe_liveness(config.listen) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rollgate: not healthy: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Serve => {
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,

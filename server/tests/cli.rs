@@ -16,7 +16,8 @@ fn help_describes_the_portal() {
     let out = rollgate(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for needle in ["release portal", "--config", "check-config", "ROLLGATE_LISTEN", "sandbox"] {
+    for needle in ["release portal", "--config", "check-config", "healthcheck", "ROLLGATE_LISTEN", "sandbox"]
+    {
         assert!(text.contains(needle), "{needle:?} missing from --help:\n{text}");
     }
 }
@@ -46,4 +47,49 @@ fn invalid_config_names_the_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("environment[0] (prod).namespaces[1]"), "{stderr}");
     assert!(stderr.contains("Not_A_Namespace"), "{stderr}");
+}
+
+/// `rollgate` serves until SIGTERM, then finishes in-flight work and exits cleanly.
+#[test]
+fn sigterm_stops_gracefully() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir(site.path().join("pkg")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .env_remove("ROLLGATE_CONFIG")
+        .env("ROLLGATE_LISTEN", "127.0.0.1:0")
+        .env("ROLLGATE_SITE_ROOT", site.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rollgate");
+    // Logs are JSON lines (stdout is a pipe); the listening line carries the address. The
+    // reader keeps draining so the server never writes into a closed pipe.
+    let stdout = child.stdout.take().unwrap();
+    let (found, addr) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+            if let Some(a) = event["addr"].as_str() {
+                let _ = found.send(a.to_owned());
+            }
+        }
+    });
+    let addr = addr.recv_timeout(Duration::from_secs(20)).expect("rollgate logged its address");
+    assert!(std::net::TcpStream::connect(&addr).is_ok(), "not serving on {addr}");
+
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running 10 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status after SIGTERM: {status}");
 }

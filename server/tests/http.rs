@@ -108,9 +108,15 @@ async fn readiness_fails_when_an_upstream_is_down() {
     assert_eq!(body["ready"], false);
     let upstreams = body["upstreams"].as_array().unwrap();
     let state = |env: &str, system: &str| {
-        upstreams.iter().find(|u| u["environment"] == env && u["system"] == system).unwrap_or_else(|| panic!("{env} {system}: {body}"))
+        upstreams
+            .iter()
+            .find(|u| u["environment"] == env && u["system"] == system)
+            .unwrap_or_else(|| panic!("{env} {system}: {body}"))
     };
-    assert!(upstreams.iter().filter(|u| u["environment"] == "staging").all(|u| u["state"] == "reachable"), "{body}");
+    assert!(
+        upstreams.iter().filter(|u| u["environment"] == "staging").all(|u| u["state"] == "reachable"),
+        "{body}"
+    );
     let cluster = state("production", "Kubernetes API");
     assert_eq!(cluster["state"], "unreachable");
     assert!(cluster["reason"].as_str().unwrap().contains(&closed.port().to_string()), "{body}");
@@ -125,7 +131,8 @@ async fn request_ids() {
     let generated = portal.get("/healthz").await;
     let id = generated.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(id.len(), 36, "a UUID: {id}");
-    let kept = portal.http.get(portal.url("/healthz")).header("x-request-id", "trace-me-42").send().await.unwrap();
+    let kept =
+        portal.http.get(portal.url("/healthz")).header("x-request-id", "trace-me-42").send().await.unwrap();
     assert_eq!(kept.headers()["x-request-id"], "trace-me-42");
 }
 
@@ -134,10 +141,22 @@ async fn request_ids() {
 async fn compression_and_asset_caching() {
     let portal = TestPortal::sandbox().await;
     for encoding in ["br", "gzip"] {
-        let page = portal.http.get(portal.url("/staging/pipelines")).header("accept-encoding", encoding).send().await.unwrap();
+        let page = portal
+            .http
+            .get(portal.url("/staging/pipelines"))
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(page.headers()["content-encoding"], encoding);
     }
-    let css = portal.http.get(portal.url("/pkg/rollgate.css")).header("accept-encoding", "br").send().await.unwrap();
+    let css = portal
+        .http
+        .get(portal.url("/pkg/rollgate.css"))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(css.status().as_u16(), 200);
     assert_eq!(css.headers()["content-encoding"], "br");
     assert_eq!(css.headers()["cache-control"], "no-cache", "test builds have no hashed names");
@@ -151,10 +170,18 @@ async fn compression_and_asset_caching() {
 async fn sandbox_front_doors() {
     let portal = TestPortal::sandbox().await;
     let sandbox = portal.running.portal.sandbox.clone().unwrap();
-    let version: serde_json::Value =
-        portal.http.get(sandbox.kubernetes.join("/version").unwrap()).send().await.unwrap().json().await.unwrap();
+    let version: serde_json::Value = portal
+        .http
+        .get(sandbox.kubernetes.join("/version").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(version["major"], "1");
-    let missing = portal.http.get(sandbox.kubernetes.join("/apis/apps/v1/nothing").unwrap()).send().await.unwrap();
+    let missing =
+        portal.http.get(sandbox.kubernetes.join("/apis/apps/v1/nothing").unwrap()).send().await.unwrap();
     assert_eq!(missing.status().as_u16(), 404);
     let status: serde_json::Value = missing.json().await.unwrap();
     assert_eq!((status["kind"].as_str(), status["reason"].as_str()), (Some("Status"), Some("NotFound")));
@@ -187,4 +214,30 @@ async fn graceful_shutdown() {
     assert_eq!(portal.get("/healthz").await.status().as_u16(), 200);
     portal.running.shutdown().await.expect("clean shutdown");
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still listening after shutdown");
+}
+
+/// `rollgate healthcheck` (the container's HEALTHCHECK) succeeds against a serving portal and
+/// fails, saying why, when nothing listens.
+#[tokio::test]
+async fn healthcheck_command() {
+    let portal = TestPortal::sandbox().await;
+    let run = |listen: String| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rollgate"))
+            .arg("healthcheck")
+            .env_remove("ROLLGATE_CONFIG")
+            .env("ROLLGATE_LISTEN", listen)
+            .output()
+            .expect("run rollgate")
+    };
+    let addr = portal.running.addr;
+    let ok = tokio::task::spawn_blocking(move || run(addr.to_string())).await.unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let unspecified = format!("0.0.0.0:{}", addr.port());
+    let ok = tokio::task::spawn_blocking(move || run(unspecified)).await.unwrap();
+    assert!(ok.status.success(), "0.0.0.0 is asked on loopback");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let down = tokio::task::spawn_blocking(move || run(closed.to_string())).await.unwrap();
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains("cannot connect"));
 }

@@ -26,11 +26,8 @@ fn switch_theme() {
     let document = document();
     let Some(root) = document.document_element() else { return };
     let current = root.get_attribute("data-theme").unwrap_or_else(|| {
-        let prefers_dark = window()
-            .match_media("(prefers-color-scheme: dark)")
-            .ok()
-            .flatten()
-            .is_some_and(|m| m.matches());
+        let prefers_dark =
+            window().match_media("(prefers-color-scheme: dark)").ok().flatten().is_some_and(|m| m.matches());
         if prefers_dark { "dark" } else { "light" }.to_owned()
     });
     let next = if current == "dark" { "light" } else { "dark" };

@@ -40,10 +40,9 @@ fn UpstreamDetails(view: UpstreamView) -> impl IntoView {
 fn describe(reachability: &Reachability) -> (&'static str, String) {
     match reachability {
         Reachability::NotChecked => ("neutral", "Not checked yet".to_owned()),
-        Reachability::Reachable { latency_ms, checked_secs_ago } => (
-            "ok",
-            format!("Reachable ({latency_ms} ms, checked {checked_secs_ago} s ago)"),
-        ),
+        Reachability::Reachable { latency_ms, checked_secs_ago } => {
+            ("ok", format!("Reachable ({latency_ms} ms, checked {checked_secs_ago} s ago)"))
+        }
         Reachability::Unreachable { reason, checked_secs_ago } => {
             ("bad", format!("Unreachable: {reason} (checked {checked_secs_ago} s ago)"))
         }
@@ -53,11 +52,7 @@ fn describe(reachability: &Reachability) -> (&'static str, String) {
 
 /// Configured items that Rollgate does not read yet, each marked "not connected".
 #[component]
-pub fn NotConnectedList(
-    caption: &'static str,
-    items: Vec<String>,
-    empty: &'static str,
-) -> impl IntoView {
+pub fn NotConnectedList(caption: &'static str, items: Vec<String>, empty: &'static str) -> impl IntoView {
     if items.is_empty() {
         return view! { <p class="muted">{empty}</p> }.into_any();
     }

@@ -43,10 +43,9 @@ pub fn load(source: &Source) -> Result<Config, ConfigError> {
 /// Figment reports a missing file as "no such file" only once extraction fails; checking first
 /// gives the clearer message.
 fn check_readable(path: &Path) -> Result<(), ConfigError> {
-    std::fs::metadata(path).map(|_| ()).map_err(|e| ConfigError::Read {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })
+    std::fs::metadata(path)
+        .map(|_| ())
+        .map_err(|e| ConfigError::Read { path: path.to_owned(), reason: e.to_string() })
 }
 
 /// Figment's messages already name the key and the source; strip its profile prefix
@@ -148,15 +147,39 @@ mod tests {
             }
         }
         let env_cases: &[(&str, &[&str])] = &[
-            ("name = \"Prod_1\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"a\"]", &["environment[0].name", "DNS label"]),
-            ("name = \"p\"\ncluster = { kind = \"sandbox\" }\nnamespaces = [\"a\"]", &["cluster.kind", "sandbox = true"]),
-            ("name = \"p\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"Bad NS\"]", &["namespaces[0]", "Bad NS"]),
-            ("name = \"p\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = []", &["namespaces", "at least one"]),
-            ("name = \"p\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"a\"]\naws = { region = \"mars\" }", &["aws.region", "mars"]),
-            ("name = \"p\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"a\"]\nssm_prefixes = [\"nope\"]", &["ssm_prefixes[0]", "start with '/'"]),
-            ("name = \"p\"\ncluster = { kind = \"url\", server = \"https://k:6443\", token = { ssm-parameter = \"k8s-bear-token\" } }\nnamespaces = [\"a\"]", &["token.ssm-parameter"]),
+            (
+                "name = \"Prod_1\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"a\"]",
+                &["environment[0].name", "DNS label"],
+            ),
+            (
+                "name = \"p\"\ncluster = { kind = \"sandbox\" }\nnamespaces = [\"a\"]",
+                &["cluster.kind", "sandbox = true"],
+            ),
+            (
+                "name = \"p\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"Bad NS\"]",
+                &["namespaces[0]", "Bad NS"],
+            ),
+            (
+                "name = \"p\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = []",
+                &["namespaces", "at least one"],
+            ),
+            (
+                "name = \"p\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"a\"]\naws = { region = \"mars\" }",
+                &["aws.region", "mars"],
+            ),
+            (
+                "name = \"p\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"a\"]\nssm_prefixes = [\"nope\"]",
+                &["ssm_prefixes[0]", "start with '/'"],
+            ),
+            (
+                "name = \"p\"\ncluster = { kind = \"url\", server = \"https://k:6443\", token = { ssm-parameter = \"k8s-bear-token\" } }\nnamespaces = [\"a\"]",
+                &["token.ssm-parameter"],
+            ),
             ("name = \"p\"\ncluster = { kind = \"warp\" }\nnamespaces = [\"a\"]", &["warp"]),
-            ("name = \"p\"\nprotected = true\nrequired_approvals = 0\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"a\"]", &["required_approvals"]),
+            (
+                "name = \"p\"\nprotected = true\nrequired_approvals = 0\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"a\"]",
+                &["required_approvals"],
+            ),
         ];
         for (body, needles) in env_cases {
             let message = error_of(&format!("[[environment]]\n{body}\n"));

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use url::Url;
 
-pub use load::{load, Source};
+pub use load::{Source, load};
 
 /// What went wrong with the configuration, always naming the key at fault.
 #[derive(Debug, thiserror::Error)]

@@ -7,10 +7,7 @@ use super::{ClusterConnection, Config, ConfigError, Environment, TokenSource};
 
 pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     if config.environments.is_empty() {
-        return Err(ConfigError::invalid(
-            "environment",
-            "at least one [[environment]] is required",
-        ));
+        return Err(ConfigError::invalid("environment", "at least one [[environment]] is required"));
     }
     if config.database_url.trim().is_empty() {
         return Err(ConfigError::invalid("database_url", "must not be empty"));
@@ -21,7 +18,10 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
         if !is_dns_label(&env.name) {
             return Err(ConfigError::invalid(
                 format!("{key}.name"),
-                format!("{:?} is not a DNS label (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit)", env.name),
+                format!(
+                    "{:?} is not a DNS label (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit)",
+                    env.name
+                ),
             ));
         }
         if !seen.insert(env.name.as_str()) {
@@ -63,16 +63,15 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
         _ => {}
     }
     if env.namespaces.is_empty() {
-        return Err(ConfigError::invalid(
-            format!("{key}.namespaces"),
-            "list at least one namespace",
-        ));
+        return Err(ConfigError::invalid(format!("{key}.namespaces"), "list at least one namespace"));
     }
     for (i, ns) in env.namespaces.iter().enumerate() {
         if !is_dns_label(ns) {
             return Err(ConfigError::invalid(
                 format!("{key}.namespaces[{i}]"),
-                format!("{ns:?} is not a valid namespace name (a DNS label: lowercase letters, digits and '-', at most 63)"),
+                format!(
+                    "{ns:?} is not a valid namespace name (a DNS label: lowercase letters, digits and '-', at most 63)"
+                ),
             ));
         }
     }
@@ -111,9 +110,7 @@ pub fn is_dns_label(s: &str) -> bool {
 fn is_aws_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
         && parts[parts.len() - 1].parse::<u8>().is_ok()
 }
 
@@ -129,9 +126,8 @@ fn check_ssm_path(path: &str, key: &str) -> Result<(), ConfigError> {
         Some("must start with '/' (an SSM hierarchy path)".to_owned())
     } else if path.len() > 1011 {
         Some("is longer than SSM's 1011 characters".to_owned())
-    } else if let Some(c) = path
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/')))
+    } else if let Some(c) =
+        path.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/')))
     {
         Some(format!("contains {c:?}; SSM names allow a-z A-Z 0-9 _ . - /"))
     } else if path.contains("//") {

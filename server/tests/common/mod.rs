@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use backend::config::{load, Source};
 use backend::Config;
+use backend::config::{Source, load};
 
 pub struct TestPortal {
     pub base: String,
@@ -24,11 +24,13 @@ impl TestPortal {
         let site = tempfile::tempdir().expect("temp site");
         std::fs::create_dir_all(site.path().join("pkg")).expect("pkg dir");
         std::fs::write(site.path().join("pkg/rollgate.css"), "body{color:red}\n".repeat(64)).expect("css");
-        std::fs::write(site.path().join("favicon.svg"), "<svg xmlns='http://www.w3.org/2000/svg'/>").expect("favicon");
+        std::fs::write(site.path().join("favicon.svg"), "<svg xmlns='http://www.w3.org/2000/svg'/>")
+            .expect("favicon");
         config.listen = "127.0.0.1:0".parse().expect("addr");
         config.site_root = Some(PathBuf::from(site.path()));
         let running = server::start(config).await.expect("server starts");
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let http =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         Self { base: format!("http://{}", running.addr), running, http, _site: site }
     }
 
