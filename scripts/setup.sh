@@ -23,6 +23,11 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+if ! rustfmt --version >/dev/null 2>&1; then
+  say "adding rustfmt"
+  rustup component add rustfmt
+fi
+
 if ! cargo leptos --version 2>/dev/null | grep -q " ${CARGO_LEPTOS_VERSION}\$"; then
   say "installing cargo-leptos ${CARGO_LEPTOS_VERSION} (no_downloads)"
   cargo install cargo-leptos --version "${CARGO_LEPTOS_VERSION}" --locked --features no_downloads
