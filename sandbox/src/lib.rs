@@ -4,12 +4,12 @@
 //!
 //! - [`Sandbox::start`] binds one loopback listener per system and serves it on the current
 //!   Tokio runtime; the returned [`Endpoints`] are what the server points its clients at.
-//! - `kubernetes`: the API server's front door (version, health, `Status` errors).
+//! - `kubernetes`: the simulated Kubernetes API server (discovery, resources, watches).
 //! - `aws`: the AWS JSON 1.1 front door shared by CodePipeline and SSM (target header,
 //!   error shapes).
 //!
-//! The resources and operations behind those doors arrive with the sandbox-cluster and
-//! sandbox-AWS issues; until then every request is answered in the real protocol's words.
+//! The AWS operations arrive with the sandbox-AWS issue; until then every AWS request is
+//! answered in the protocol's own words (`UnknownOperationException`).
 
 mod aws;
 mod kubernetes;
@@ -48,7 +48,7 @@ impl Sandbox {
             codepipeline: local_addr(&codepipeline),
             ssm: local_addr(&ssm),
         };
-        serve(kubernetes, kubernetes::router());
+        serve(kubernetes, kubernetes::router(kubernetes::Cluster::seeded()));
         serve(codepipeline, aws::router(aws::Service::CodePipeline));
         serve(ssm, aws::router(aws::Service::Ssm));
         tracing::info!(

@@ -1,0 +1,493 @@
+//! The resource API: `/api/v1/...` and `/apis/<group>/<version>/...` for every served type,
+//! with the verbs clients use: get, list (selectors, paging), watch, create, update, patch,
+//! delete and deletecollection, plus the `status` and `scale` subresources.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::discovery;
+use super::patch::{self, PatchType};
+use super::resources::{self, ResourceType};
+use super::selectors::{FieldSelector, LabelSelector};
+use super::status::ApiError;
+use super::store::{Change, Store, metadata_mut};
+use super::table;
+
+/// What the API handlers share.
+#[derive(Clone)]
+pub struct Cluster {
+    pub store: Store,
+}
+
+/// Where a request points.
+#[derive(Debug, PartialEq)]
+enum Target<'a> {
+    Group(&'a str),
+    ResourceList { group: &'a str, version: &'a str },
+    Collection { rt: &'static ResourceType, namespace: Option<&'a str> },
+    Object { rt: &'static ResourceType, namespace: &'a str, name: &'a str, sub: Option<&'a str> },
+}
+
+fn parse_path(path: &str) -> Result<Target<'_>, ApiError> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, rest) = match segments.as_slice() {
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group] => return Ok(Target::Group(group)),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return Err(ApiError::path_not_found()),
+    };
+    let find = |plural: &str| resources::lookup(group, version, plural).ok_or_else(ApiError::path_not_found);
+    Ok(match rest {
+        [] => Target::ResourceList { group, version },
+        [plural] => Target::Collection { rt: find(plural)?, namespace: None },
+        ["namespaces", namespace, plural] if find(plural).is_ok_and(|rt| rt.namespaced) => {
+            Target::Collection { rt: find(plural)?, namespace: Some(namespace) }
+        }
+        ["namespaces", namespace, plural, name] => {
+            let rt = find(plural)?;
+            if !rt.namespaced {
+                return Err(ApiError::path_not_found());
+            }
+            Target::Object { rt, namespace, name, sub: None }
+        }
+        ["namespaces", namespace, plural, name, sub] => {
+            let rt = find(plural)?;
+            if !rt.namespaced || !rt.subresources.contains(sub) {
+                return Err(ApiError::path_not_found());
+            }
+            Target::Object { rt, namespace, name, sub: Some(sub) }
+        }
+        [plural, name] => {
+            let rt = find(plural)?;
+            if rt.namespaced {
+                return Err(ApiError::path_not_found());
+            }
+            Target::Object { rt, namespace: "", name, sub: None }
+        }
+        [plural, name, sub] => {
+            let rt = find(plural)?;
+            if rt.namespaced || !rt.subresources.contains(sub) {
+                return Err(ApiError::path_not_found());
+            }
+            Target::Object { rt, namespace: "", name, sub: Some(sub) }
+        }
+        _ => return Err(ApiError::path_not_found()),
+    })
+}
+
+pub async fn handle(
+    State(cluster): State<Cluster>,
+    method: Method,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match dispatch(&cluster, &method, uri.path(), &query, &headers, &body) {
+        Ok(Reply::Json(status, value)) => (status, Json(value)).into_response(),
+        Ok(Reply::Watch(request)) => watch(&cluster.store, request),
+        Err(error) => error.into_response(),
+    }
+}
+
+enum Reply {
+    Json(StatusCode, Value),
+    Watch(WatchRequest),
+}
+
+fn ok(value: impl Into<Value>) -> Result<Reply, ApiError> {
+    Ok(Reply::Json(StatusCode::OK, value.into()))
+}
+
+fn dispatch(
+    cluster: &Cluster,
+    method: &Method,
+    path: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    let store = &cluster.store;
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    match parse_path(path)? {
+        Target::Group(group) if method == Method::GET => {
+            discovery::group_document(group).map_or_else(|| Err(ApiError::path_not_found()), ok)
+        }
+        Target::ResourceList { group, version } if method == Method::GET => {
+            discovery::resource_list(group, version).map_or_else(|| Err(ApiError::path_not_found()), ok)
+        }
+        Target::Collection { rt, namespace } => {
+            let filter = Filter::from_query(query)?;
+            match *method {
+                Method::GET if is_true(query.get("watch")) => {
+                    Ok(Reply::Watch(WatchRequest::new(rt, namespace.map(str::to_owned), filter, query)?))
+                }
+                Method::GET => {
+                    let limit = query.get("limit").map(|l| parse_number(l, "limit")).transpose()?;
+                    let page = store.list(
+                        rt,
+                        namespace,
+                        |o| filter.matches(o),
+                        limit.filter(|l| *l > 0),
+                        query.get("continue").map(String::as_str).filter(|c| !c.is_empty()),
+                    )?;
+                    if table::wants_table(accept) {
+                        let objects: Vec<&Value> = page.items.iter().map(Arc::as_ref).collect();
+                        return ok(table::table(rt, &objects, page.resource_version));
+                    }
+                    let mut metadata = json!({ "resourceVersion": page.resource_version.to_string() });
+                    if let Some(token) = page.continue_token {
+                        metadata["continue"] = json!(token);
+                    }
+                    let items: Vec<Value> = page.items.iter().map(|o| (**o).clone()).collect();
+                    ok(json!({ "kind": rt.list_kind(), "apiVersion": rt.api_version(), "metadata": metadata, "items": items }))
+                }
+                Method::POST => {
+                    let namespace = match (rt.namespaced, namespace) {
+                        (true, Some(ns)) => ns,
+                        (true, None) => return Err(ApiError::method_not_allowed("POST")),
+                        (false, _) => "",
+                    };
+                    let object = parse_json(body)?;
+                    check_kind(rt, &object)?;
+                    let created = store.create(rt, namespace, object)?;
+                    Ok(Reply::Json(StatusCode::CREATED, (*created).clone()))
+                }
+                Method::DELETE => {
+                    let page = store.list(rt, namespace, |o| filter.matches(o), None, None)?;
+                    let mut deleted = Vec::new();
+                    for object in page.items {
+                        let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+                        let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+                        if let Ok(gone) = store.delete(rt, ns, name) {
+                            deleted.push((*gone).clone());
+                        }
+                    }
+                    ok(json!({ "kind": rt.list_kind(), "apiVersion": rt.api_version(), "metadata": {}, "items": deleted }))
+                }
+                _ => Err(ApiError::method_not_allowed(method.as_str())),
+            }
+        }
+        Target::Object { rt, namespace, name, sub: None } => match *method {
+            Method::GET => {
+                let object = store.get(rt, namespace, name)?;
+                if table::wants_table(accept) {
+                    return ok(table::table(rt, &[&object], store.current_version()));
+                }
+                ok((*object).clone())
+            }
+            Method::PUT => {
+                let object = parse_json(body)?;
+                check_kind(rt, &object)?;
+                ok((*store.update(rt, namespace, name, object, false)?).clone())
+            }
+            Method::PATCH => patch_object(store, rt, namespace, name, headers, body, query, false),
+            Method::DELETE => ok((*store.delete(rt, namespace, name)?).clone()),
+            _ => Err(ApiError::method_not_allowed(method.as_str())),
+        },
+        Target::Object { rt, namespace, name, sub: Some("status") } => match *method {
+            Method::GET => ok((*store.get(rt, namespace, name)?).clone()),
+            Method::PUT => ok((*store.update(rt, namespace, name, parse_json(body)?, true)?).clone()),
+            Method::PATCH => patch_object(store, rt, namespace, name, headers, body, query, true),
+            _ => Err(ApiError::method_not_allowed(method.as_str())),
+        },
+        Target::Object { rt, namespace, name, sub: Some("scale") } => match *method {
+            Method::GET => ok(scale_of(&*store.get(rt, namespace, name)?)),
+            Method::PUT | Method::PATCH => {
+                let current = scale_of(&*store.get(rt, namespace, name)?);
+                let mut scale = current.clone();
+                let body = parse_json(body)?;
+                if *method == Method::PUT {
+                    scale = body;
+                } else {
+                    apply_patch(&mut scale, headers, &body)?;
+                }
+                let replicas = scale
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .filter(|r| *r >= 0)
+                    .ok_or_else(|| ApiError::bad_request("spec.replicas must be a number of at least 0"))?;
+                let expected = scale.pointer("/metadata/resourceVersion").cloned();
+                let updated = store.modify(rt, namespace, name, false, |object| {
+                    if let Some(rv) = &expected {
+                        metadata_mut(object).insert("resourceVersion".into(), rv.clone());
+                    }
+                    object["spec"]["replicas"] = json!(replicas);
+                    Ok(())
+                })?;
+                ok(scale_of(&updated))
+            }
+            _ => Err(ApiError::method_not_allowed(method.as_str())),
+        },
+        // `log` and `token` arrive with the simulated kubelet and service-account tokens.
+        Target::Object { .. } => Err(ApiError::path_not_found()),
+        _ => Err(ApiError::method_not_allowed(method.as_str())),
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // One call site; the arguments are the request's parts.
+fn patch_object(
+    store: &Store,
+    rt: &'static ResourceType,
+    namespace: &str,
+    name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    query: &HashMap<String, String>,
+    status_only: bool,
+) -> Result<Reply, ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let kind = PatchType::from_content_type(content_type)?;
+    if kind == PatchType::Apply {
+        let applied = parse_yaml(body)?;
+        check_kind(rt, &applied)?;
+        if store.get(rt, namespace, name).is_err() {
+            let _ = query.get("fieldManager");
+            let created = store.create(rt, namespace, applied)?;
+            return Ok(Reply::Json(StatusCode::CREATED, (*created).clone()));
+        }
+        let updated = store.modify(rt, namespace, name, status_only, |object| {
+            patch::strategic_merge_patch(object, &applied)
+        })?;
+        return ok((*updated).clone());
+    }
+    let patch_body = parse_json(body)?;
+    let updated = store.modify(rt, namespace, name, status_only, |object| match kind {
+        PatchType::Merge => {
+            patch::merge_patch(object, &patch_body);
+            Ok(())
+        }
+        PatchType::Json => patch::json_patch(object, &patch_body),
+        PatchType::Strategic | PatchType::Apply => patch::strategic_merge_patch(object, &patch_body),
+    })?;
+    ok((*updated).clone())
+}
+
+fn apply_patch(target: &mut Value, headers: &HeaderMap, body: &Value) -> Result<(), ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    match PatchType::from_content_type(content_type)? {
+        PatchType::Merge => {
+            patch::merge_patch(target, body);
+            Ok(())
+        }
+        PatchType::Json => patch::json_patch(target, body),
+        PatchType::Strategic | PatchType::Apply => patch::strategic_merge_patch(target, body),
+    }
+}
+
+/// The `autoscaling/v1` Scale view of a deployment or replica set.
+fn scale_of(object: &Value) -> Value {
+    let labels = object.pointer("/spec/selector/matchLabels").and_then(Value::as_object);
+    let selector = labels
+        .map(|l| l.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","))
+        .unwrap_or_default();
+    let meta = object.get("metadata").cloned().unwrap_or(Value::Null);
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"],
+            "creationTimestamp": meta["creationTimestamp"],
+        },
+        "spec": { "replicas": object.pointer("/spec/replicas").cloned().unwrap_or(json!(1)) },
+        "status": {
+            "replicas": object.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            "selector": selector,
+        },
+    })
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+fn parse_yaml(body: &[u8]) -> Result<Value, ApiError> {
+    serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
+}
+
+/// A body naming another kind is a client mistake worth saying plainly.
+fn check_kind(rt: &ResourceType, object: &Value) -> Result<(), ApiError> {
+    let kind = object.get("kind").and_then(Value::as_str).unwrap_or(rt.kind);
+    let api_version = object.get("apiVersion").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| rt.api_version());
+    if kind != rt.kind || api_version != rt.api_version() {
+        return Err(ApiError::bad_request(format!(
+            "the object is a {api_version} {kind}, but this endpoint serves {} {}",
+            rt.api_version(),
+            rt.kind
+        )));
+    }
+    Ok(())
+}
+
+fn is_true(value: Option<&String>) -> bool {
+    value.is_some_and(|v| v == "1" || v == "true")
+}
+
+fn parse_number(text: &str, name: &str) -> Result<usize, ApiError> {
+    text.parse().map_err(|_| ApiError::bad_request(format!("{name} must be a non-negative number, got {text:?}")))
+}
+
+/// Label and field selectors from the query.
+#[derive(Clone, Default)]
+struct Filter {
+    labels: LabelSelector,
+    fields: FieldSelector,
+}
+
+impl Filter {
+    fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
+        Ok(Self {
+            labels: LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))?,
+            fields: FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))?,
+        })
+    }
+
+    fn matches(&self, object: &Value) -> bool {
+        self.labels.matches(object.pointer("/metadata/labels").and_then(Value::as_object)) && self.fields.matches(object)
+    }
+}
+
+struct WatchRequest {
+    rt: &'static ResourceType,
+    namespace: Option<String>,
+    filter: Filter,
+    since: Option<u64>,
+    timeout: Duration,
+    bookmarks: bool,
+}
+
+/// How long a watch lasts when the client does not say (a real server picks 30 to 60 minutes).
+const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
+/// How often an idle watch that asked for bookmarks gets one.
+const BOOKMARK_INTERVAL: Duration = Duration::from_secs(5);
+
+impl WatchRequest {
+    fn new(
+        rt: &'static ResourceType,
+        namespace: Option<String>,
+        filter: Filter,
+        query: &HashMap<String, String>,
+    ) -> Result<Self, ApiError> {
+        let since = match query.get("resourceVersion").map(String::as_str) {
+            None | Some("") | Some("0") => None,
+            Some(v) => Some(v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {v:?}")))?),
+        };
+        let timeout = match query.get("timeoutSeconds") {
+            Some(t) => Duration::from_secs(parse_number(t, "timeoutSeconds")? as u64),
+            None => DEFAULT_WATCH_TIMEOUT,
+        };
+        Ok(Self { rt, namespace, filter, since, timeout, bookmarks: is_true(query.get("allowWatchBookmarks")) })
+    }
+
+    fn wants(&self, change: &Change) -> bool {
+        std::ptr::eq(change.resource, self.rt)
+            && self.namespace.as_ref().is_none_or(|ns| *ns == change.namespace)
+            && self.filter.matches(&change.object)
+    }
+}
+
+fn event_line(kind: &str, object: &Value) -> Bytes {
+    let mut line = serde_json::to_vec(&json!({ "type": kind, "object": object })).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+/// Streams watch events as JSON lines until the timeout, the client leaving, or the watch
+/// falling too far behind (the client then re-watches from its last version).
+fn watch(store: &Store, request: WatchRequest) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(512);
+    match store.watch(request.since) {
+        Err(expired) => {
+            // What a real API server does: 200, then one ERROR event carrying the 410 Status.
+            let line = event_line("ERROR", &expired.to_status());
+            let _ = tx.try_send(line);
+        }
+        Ok((backlog, mut changes)) => {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let deadline = tokio::time::Instant::now() + request.timeout;
+                for change in backlog.iter().filter(|c| request.wants(c)) {
+                    if tx.send(event_line(change.change.as_str(), &change.object)).await.is_err() {
+                        return;
+                    }
+                }
+                loop {
+                    let next = tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + BOOKMARK_INTERVAL), changes.recv());
+                    let line = match next.await {
+                        Ok(Ok(change)) if request.wants(&change) => event_line(change.change.as_str(), &change.object),
+                        Ok(Ok(_)) => continue,
+                        Ok(Err(RecvError::Lagged(_))) | Ok(Err(RecvError::Closed)) => return,
+                        Err(_) if tokio::time::Instant::now() >= deadline => return,
+                        Err(_) if request.bookmarks => event_line(
+                            "BOOKMARK",
+                            &json!({
+                                "kind": request.rt.kind,
+                                "apiVersion": request.rt.api_version(),
+                                "metadata": { "resourceVersion": store.current_version().to_string() },
+                            }),
+                        ),
+                        Err(_) => continue,
+                    };
+                    if tx.send(line).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|line| (Ok::<_, Infallible>(line), rx))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-cache, private")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        let deployments = resources::lookup("apps", "v1", "deployments").unwrap();
+        let namespaces = resources::lookup("", "v1", "namespaces").unwrap();
+        assert_eq!(parse_path("/apis/apps").unwrap(), Target::Group("apps"));
+        assert_eq!(parse_path("/api/v1").unwrap(), Target::ResourceList { group: "", version: "v1" });
+        assert_eq!(parse_path("/apis/apps/v1/deployments").unwrap(), Target::Collection { rt: deployments, namespace: None });
+        assert_eq!(
+            parse_path("/apis/apps/v1/namespaces/staging/deployments").unwrap(),
+            Target::Collection { rt: deployments, namespace: Some("staging") }
+        );
+        assert_eq!(
+            parse_path("/apis/apps/v1/namespaces/staging/deployments/web/scale").unwrap(),
+            Target::Object { rt: deployments, namespace: "staging", name: "web", sub: Some("scale") }
+        );
+        assert_eq!(
+            parse_path("/api/v1/namespaces/staging").unwrap(),
+            Target::Object { rt: namespaces, namespace: "", name: "staging", sub: None }
+        );
+        assert_eq!(
+            parse_path("/api/v1/namespaces/staging/status").unwrap(),
+            Target::Object { rt: namespaces, namespace: "", name: "staging", sub: Some("status") }
+        );
+        for bad in ["/apis/apps/v1/widgets", "/apis/apps/v1/namespaces/x/deployments/web/exec", "/api/v1/pods/x", "/nope"] {
+            assert_eq!(parse_path(bad).unwrap_err().code, 404, "{bad}");
+        }
+    }
+}

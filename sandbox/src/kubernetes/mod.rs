@@ -1,0 +1,92 @@
+//! The simulated Kubernetes API server.
+//!
+//! - `resources`: the served types (group, version, kind, plural, short names, subresources).
+//! - `store`: the objects, one resource-version counter, and the change log watches replay.
+//! - `api`: the resource endpoints and their verbs, including watch streams.
+//! - `patch`: merge, JSON and strategic merge patches.
+//! - `selectors`: label and field selectors.
+//! - `discovery`: `/api`, `/apis` and the resource lists kubectl resolves short names from.
+//! - `table`: the columns `kubectl get` prints.
+//! - `status`: errors as `Status` objects.
+//!
+//! Objects are kept as JSON in the shapes of the Kubernetes API (the `k8s-openapi` types),
+//! so every client sees exactly what it would see from a real API server.
+
+mod api;
+mod discovery;
+mod patch;
+mod resources;
+mod selectors;
+mod status;
+mod store;
+mod table;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use serde_json::json;
+
+pub use api::Cluster;
+pub use store::Store;
+
+use status::ApiError;
+
+/// The Kubernetes minor version the sandbox speaks.
+pub const MINOR: &str = "32";
+
+/// Namespaces every cluster starts with, and the demo world's environments.
+const SEEDED_NAMESPACES: [&str; 4] = ["default", "kube-system", "staging", "production"];
+
+impl Cluster {
+    /// A cluster with the seeded namespaces.
+    pub fn seeded() -> Self {
+        let store = Store::new();
+        let namespaces = &resources::TYPES[0];
+        for name in SEEDED_NAMESPACES {
+            let namespace = json!({ "metadata": { "name": name }, "spec": { "finalizers": ["kubernetes"] }, "status": { "phase": "Active" } });
+            // The store is empty and the names are valid: creating them cannot fail.
+            let _ = store.create(namespaces, "", namespace);
+        }
+        Self { store }
+    }
+}
+
+pub fn router(cluster: Cluster) -> Router {
+    Router::new()
+        .route("/version", get(version))
+        .route("/healthz", get(ok))
+        .route("/livez", get(ok))
+        .route("/readyz", get(ok))
+        .route("/api", get(core_versions))
+        .route("/apis", get(|| async { Json(discovery::group_list()) }))
+        .route("/api/{*rest}", any(api::handle))
+        .route("/apis/{*rest}", any(api::handle))
+        .fallback(|| async { ApiError::path_not_found() })
+        .with_state(cluster)
+}
+
+async fn version() -> Json<serde_json::Value> {
+    Json(json!({
+        "major": "1",
+        "minor": MINOR,
+        "gitVersion": format!("v1.{MINOR}.0-rollgate-sandbox"),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": "linux/amd64",
+    }))
+}
+
+async fn ok() -> &'static str {
+    "ok"
+}
+
+async fn core_versions(State(_): State<Cluster>, request: Request) -> impl IntoResponse {
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
+    Json(discovery::core_versions(&host))
+}
