@@ -61,6 +61,27 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// A kubeconfig that points kubectl (or any client) at the sandbox cluster, with the
+    /// `staging` namespace as the default.
+    pub fn kubeconfig(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: rollgate-sandbox\n  cluster:\n    server: http://{}\n\
+             contexts:\n- name: rollgate-sandbox\n  context:\n    cluster: rollgate-sandbox\n    user: rollgate-sandbox\n    namespace: staging\n\
+             current-context: rollgate-sandbox\nusers:\n- name: rollgate-sandbox\n  user: {{}}\n",
+            self.endpoints.kubernetes
+        )
+    }
+
+    /// Writes [`Sandbox::kubeconfig`] to `path`, creating its folder.
+    pub fn write_kubeconfig(&self, path: &std::path::Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, self.kubeconfig())
+    }
+}
+
 impl Endpoints {
     /// Free ports on loopback, chosen by the OS.
     pub fn any_free() -> Self {

@@ -119,6 +119,14 @@ fn dispatch(
 ) -> Result<Reply, ApiError> {
     let store = &cluster.store;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if matches!(*method, Method::POST | Method::PUT) {
+        // JSON only: clients that prefer protobuf or CBOR fall back to JSON on a 415.
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        if !body.is_empty() && media != "application/json" && media != "*/*" {
+            return Err(ApiError::unsupported_media_type(media));
+        }
+    }
     match parse_path(path)? {
         Target::Group(group) if method == Method::GET => {
             discovery::group_document(group).map_or_else(|| Err(ApiError::path_not_found()), ok)
@@ -393,7 +401,7 @@ impl WatchRequest {
     }
 
     fn wants(&self, change: &Change) -> bool {
-        std::ptr::eq(change.resource, self.rt)
+        change.resource == self.rt
             && self.namespace.as_ref().is_none_or(|ns| *ns == change.namespace)
             && self.filter.matches(&change.object)
     }

@@ -187,6 +187,10 @@ pub fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result<(), Ap
                 if let Some(order) = patch.get(&format!("$setElementOrder/{key}")).and_then(Value::as_array) {
                     reorder(current, order, merge_key);
                 }
+                // The API omits empty lists (Go's omitempty), so a list emptied by deletes goes.
+                if current.as_array().is_some_and(Vec::is_empty) {
+                    map.remove(key);
+                }
             }
             (Value::Object(_), _) => {
                 strategic_merge_patch(map.entry(key.clone()).or_insert(Value::Null), value)?;

@@ -36,7 +36,7 @@ pub fn verbs() -> &'static [&'static str] {
     &VERBS
 }
 
-pub const TYPES: &[ResourceType] = &[
+pub static TYPES: &[ResourceType] = &[
     ResourceType {
         group: "",
         version: "v1",

@@ -1,0 +1,159 @@
+//! The sandbox cluster over raw HTTP: what clients rely on beyond kubectl's happy paths —
+//! stale writes, watch resumption and expiry, timeouts, bad input.
+
+use std::time::Duration;
+
+use sandbox::{Endpoints, Sandbox};
+use serde_json::{Value, json};
+
+async fn start() -> (Sandbox, reqwest::Client, String) {
+    let sandbox = Sandbox::start(Endpoints::any_free()).await.expect("sandbox starts");
+    let base = format!("http://{}", sandbox.endpoints.kubernetes);
+    (sandbox, reqwest::Client::new(), base)
+}
+
+fn deployment(name: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": { "name": name, "labels": { "app": name } },
+        "spec": {
+            "replicas": 2,
+            "selector": { "matchLabels": { "app": name } },
+            "template": {
+                "metadata": { "labels": { "app": name } },
+                "spec": { "containers": [{ "name": "app", "image": "busybox" }] }
+            }
+        }
+    })
+}
+
+/// A write carrying an outdated resourceVersion is refused with 409 Conflict.
+#[tokio::test]
+async fn stale_update_is_a_conflict() {
+    let (_sandbox, http, base) = start().await;
+    let url = format!("{base}/apis/apps/v1/namespaces/staging/deployments");
+    let created: Value = http.post(&url).json(&deployment("web")).send().await.unwrap().json().await.unwrap();
+    let mut first = created.clone();
+    first["spec"]["replicas"] = json!(3);
+    let response = http.put(format!("{url}/web")).json(&first).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let mut stale = created;
+    stale["spec"]["replicas"] = json!(5);
+    let response = http.put(format!("{url}/web")).json(&stale).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 409);
+    let status: Value = response.json().await.unwrap();
+    assert_eq!(status["reason"], "Conflict");
+    assert!(status["message"].as_str().unwrap().contains("the object has been modified"));
+}
+
+async fn read_events(response: reqwest::Response, count: usize) -> Vec<Value> {
+    use futures_util::StreamExt;
+    let mut stream = response.bytes_stream();
+    let mut buffer = Vec::new();
+    let mut events = Vec::new();
+    while events.len() < count {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.expect("event in time");
+        let Some(chunk) = chunk else { break };
+        buffer.extend_from_slice(&chunk.unwrap());
+        while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=end).collect();
+            events.push(serde_json::from_slice(&line).unwrap());
+        }
+    }
+    events
+}
+
+/// A watch resumes after a given resourceVersion, and a version older than the retained
+/// window gets the API server's answer: 200 with one ERROR event carrying 410 Expired.
+#[tokio::test]
+async fn watch_resumes_and_expires() {
+    let (_sandbox, http, base) = start().await;
+    let url = format!("{base}/apis/apps/v1/namespaces/staging/deployments");
+    let list: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+    let version = list["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
+    http.post(&url).json(&deployment("a")).send().await.unwrap();
+    http.post(&url).json(&deployment("b")).send().await.unwrap();
+
+    let watch = http.get(format!("{url}?watch=1&resourceVersion={version}")).send().await.unwrap();
+    assert_eq!(watch.status().as_u16(), 200);
+    let reader = tokio::spawn(read_events(watch, 3));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    http.delete(format!("{url}/a")).send().await.unwrap();
+    let events = reader.await.unwrap();
+    let seen: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap(), e["object"]["metadata"]["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(seen, [("ADDED", "a"), ("ADDED", "b"), ("DELETED", "a")]);
+
+    // Push the first versions out of the retained window.
+    let leases = format!("{base}/apis/coordination.k8s.io/v1/namespaces/default/leases");
+    for i in 0..sandbox_retained() {
+        let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": format!("l{i}")}});
+        let response = http.post(&leases).json(&lease).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+    }
+    let expired = http.get(format!("{url}?watch=true&resourceVersion={version}")).send().await.unwrap();
+    assert_eq!(expired.status().as_u16(), 200);
+    let events = read_events(expired, 1).await;
+    assert_eq!(events[0]["type"], "ERROR");
+    assert_eq!(events[0]["object"]["code"], 410);
+    assert_eq!(events[0]["object"]["reason"], "Expired");
+}
+
+fn sandbox_retained() -> usize {
+    10_000
+}
+
+/// `timeoutSeconds` ends the stream cleanly; bookmarks come when asked for.
+#[tokio::test]
+async fn watch_timeout_and_bookmarks() {
+    let (_sandbox, http, base) = start().await;
+    let started = std::time::Instant::now();
+    let body = http
+        .get(format!("{base}/api/v1/namespaces?watch=1&timeoutSeconds=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(4), "the stream ended on time");
+    assert_eq!(body.lines().count(), 4, "the four namespaces as ADDED: {body}");
+
+    let body = http
+        .get(format!("{base}/api/v1/namespaces?watch=1&resourceVersion=1004&timeoutSeconds=6&allowWatchBookmarks=true"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let bookmark: Value = serde_json::from_str(body.lines().next().expect("a bookmark")).unwrap();
+    assert_eq!(bookmark["type"], "BOOKMARK");
+    assert_eq!(bookmark["object"]["kind"], "Namespace");
+}
+
+/// Bad JSON, unknown kinds and invalid names get Status errors, never a crash.
+#[tokio::test]
+async fn bad_input_gets_status_errors() {
+    let (_sandbox, http, base) = start().await;
+    let url = format!("{base}/apis/apps/v1/namespaces/staging/deployments");
+    let cases = [
+        (http.post(&url).body("{not json"), 400, "BadRequest"),
+        (http.post(&url).json(&json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "x"}})), 400, "BadRequest"),
+        (http.post(&url).json(&deployment("Bad_Name")), 422, "Invalid"),
+        (http.get(format!("{base}/apis/apps/v1/namespaces/staging/widgets")), 404, "NotFound"),
+        (http.get(format!("{url}?labelSelector=a%20b")), 400, "BadRequest"),
+        (http.get(format!("{url}?limit=lots")), 400, "BadRequest"),
+        (http.patch(format!("{url}/none")).header("content-type", "text/plain").body("x"), 415, "UnsupportedMediaType"),
+        (http.get(format!("{url}?watch=1&resourceVersion=abc")), 400, "BadRequest"),
+    ];
+    for (request, code, reason) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), code, "{reason}");
+        let status: Value = response.json().await.unwrap();
+        assert_eq!((status["kind"].as_str(), status["reason"].as_str()), (Some("Status"), Some(reason)));
+    }
+}

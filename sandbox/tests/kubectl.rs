@@ -1,0 +1,165 @@
+//! The real kubectl against the sandbox cluster: discovery, short names, tables, create,
+//! patch flavours, scale, optimistic concurrency and errors, exactly as a person would type them.
+
+use std::process::Command;
+
+use sandbox::{Endpoints, Sandbox};
+
+struct Kubectl {
+    kubeconfig: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Kubectl {
+    async fn start() -> (Sandbox, Self) {
+        let sandbox = Sandbox::start(Endpoints::any_free()).await.expect("sandbox starts");
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        sandbox.write_kubeconfig(&kubeconfig).unwrap();
+        (sandbox, Self { kubeconfig, _dir: dir })
+    }
+
+    /// Runs kubectl off the async runtime (the sandbox serves on it meanwhile).
+    async fn run(&self, args: &[&str]) -> (bool, String, String) {
+        self.run_with_input(args, "").await
+    }
+
+    async fn run_with_input(&self, args: &[&str], input: &str) -> (bool, String, String) {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut command = Command::new("kubectl");
+        command
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .env("HOME", self._dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let input = input.to_owned();
+        let output = tokio::task::spawn_blocking(move || {
+            let mut child = command.spawn()?;
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin.write_all(input.as_bytes())?;
+            }
+            child.wait_with_output()
+        })
+        .await
+        .unwrap()
+        .expect("kubectl runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run(args).await;
+        assert!(ok, "kubectl {args:?} failed: {err}");
+        out
+    }
+}
+
+/// `kubectl get` resolves short names through discovery and prints the server's table.
+#[tokio::test(flavor = "multi_thread")]
+async fn get_with_short_names_and_tables() {
+    let (_sandbox, kubectl) = Kubectl::start().await;
+    let namespaces = kubectl.ok(&["get", "ns"]).await;
+    assert!(namespaces.starts_with("NAME"), "{namespaces}");
+    for ns in ["default", "kube-system", "staging", "production"] {
+        assert!(namespaces.contains(ns), "{ns} missing:\n{namespaces}");
+    }
+    assert!(namespaces.contains("Active"));
+    for short in ["deploy", "rs", "po", "svc", "sa", "ev"] {
+        let (ok, out, err) = kubectl.run(&["get", short, "-A"]).await;
+        assert!(ok, "get {short}: {err}");
+        assert!(err.contains("No resources found") || out.is_empty(), "{short}: {out}{err}");
+    }
+    let version = kubectl.ok(&["version", "-o", "json"]).await;
+    assert!(version.contains("rollgate-sandbox"), "{version}");
+}
+
+/// The walk-through's deployment, as its YAML is written.
+const MYAPP: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: myapp-deployment
+  labels:
+    app: myapp
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: myapp
+  template:
+    metadata:
+      labels:
+        app: myapp
+    spec:
+      containers:
+      - name: busybox
+        image: busybox
+        command: ['sh', '-c', 'echo ${DEMO_GREETING} && sleep 3600']
+";
+
+/// The walk-through's loop through kubectl: create, set env, set image, scale, read back.
+/// (`--validate=false`: the sandbox does not serve the OpenAPI document client-side
+/// validation downloads.)
+#[tokio::test(flavor = "multi_thread")]
+async fn create_patch_scale_delete() {
+    let (_sandbox, kubectl) = Kubectl::start().await;
+    let (ok, out, err) = kubectl.run_with_input(&["-n", "staging", "create", "--validate=false", "-f", "-"], MYAPP).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "deployment.apps/myapp-deployment created");
+    let table = kubectl.ok(&["-n", "staging", "get", "deploy"]).await;
+    for column in ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "myapp-deployment"] {
+        assert!(table.contains(column), "{column} missing:\n{table}");
+    }
+    kubectl.ok(&["-n", "staging", "set", "env", "deployment/myapp-deployment", "DEMO_GREETING=Hello Kubernetes!"]).await;
+    kubectl.ok(&["-n", "staging", "set", "image", "deployment/myapp-deployment", "busybox=busybox:1.36"]).await;
+    kubectl.ok(&["-n", "staging", "scale", "deployment/myapp-deployment", "--replicas=3"]).await;
+    let spec = kubectl
+        .ok(&["-n", "staging", "get", "deploy", "myapp-deployment", "-o",
+            "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].env[0].value} {.metadata.generation}"])
+        .await;
+    assert_eq!(spec, "3 busybox:1.36 Hello Kubernetes! 4");
+
+    kubectl.ok(&["-n", "staging", "set", "env", "deployment/myapp-deployment", "DEMO_GREETING-"]).await;
+    let env = kubectl.ok(&["-n", "staging", "get", "deploy", "myapp-deployment", "-o", "jsonpath={.spec.template.spec.containers[0].env}"]).await;
+    assert_eq!(env, "", "the variable was removed");
+
+    kubectl.ok(&["-n", "staging", "label", "deployment", "myapp-deployment", "tier=web"]).await;
+    let selected = kubectl.ok(&["-n", "staging", "get", "deploy", "-l", "tier=web", "-o", "name"]).await;
+    assert_eq!(selected.trim(), "deployment.apps/myapp-deployment");
+    let none = kubectl.ok(&["-n", "staging", "get", "deploy", "-l", "tier=db", "-o", "name"]).await;
+    assert_eq!(none.trim(), "");
+
+    kubectl.ok(&["-n", "staging", "delete", "deployment", "myapp-deployment"]).await;
+    let (ok, _, err) = kubectl.run(&["-n", "staging", "get", "deployment", "myapp-deployment"]).await;
+    assert!(!ok);
+    assert!(err.contains("NotFound") || err.contains("not found"), "{err}");
+}
+
+/// Errors come back as Status objects kubectl prints in the API server's words.
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_in_kubectl_words() {
+    let (_sandbox, kubectl) = Kubectl::start().await;
+    let namespace = |name: &str| format!("{{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {{\"name\": \"{name}\"}}}}");
+    let (ok, _, err) = kubectl.run_with_input(&["create", "--validate=false", "-f", "-"], &namespace("Not_Valid")).await;
+    assert!(!ok);
+    assert!(err.contains("is invalid") && err.contains("RFC 1123"), "{err}");
+    let (ok, _, err) = kubectl.run_with_input(&["create", "--validate=false", "-f", "-"], &namespace("staging")).await;
+    assert!(!ok);
+    assert!(err.contains("already exists"), "{err}");
+    // kubectl's generator commands send protobuf, which the sandbox refuses in words.
+    let (ok, _, err) = kubectl.run(&["create", "namespace", "qa"]).await;
+    assert!(!ok);
+    assert!(err.contains("UnsupportedMediaType") || err.contains("unknown format"), "{err}");
+    let (ok, _, err) = kubectl.run(&["get", "widgets"]).await;
+    assert!(!ok);
+    assert!(err.contains("the server doesn't have a resource type \"widgets\""), "{err}");
+    let (ok, _, err) = kubectl.run_with_input(&["-n", "nowhere", "create", "--validate=false", "-f", "-"], MYAPP).await;
+    assert!(!ok);
+    assert!(err.contains("namespaces \"nowhere\" not found"), "{err}");
+}
