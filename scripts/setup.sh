@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs whatever Rollgate's build and tests need and is missing; fast when all is there.
-# Registry packages only: Debian's chromium and curl, crates.io's cargo-leptos (no_downloads) and
+# Registry packages only: Debian's chromium, curl and kubectl (kubernetes-client), crates.io's cargo-leptos (no_downloads) and
 # wasm-bindgen-cli, npm's sass, binaryen (wasm-opt) and Playwright (which never fetches a
 # browser here: it drives /usr/bin/chromium).
 set -euo pipefail
@@ -13,6 +13,7 @@ say() { printf '\033[1m== %s\033[0m\n' "$*"; }
 apt_missing=()
 command -v chromium >/dev/null || apt_missing+=(chromium)
 command -v curl >/dev/null || apt_missing+=(curl)
+command -v kubectl >/dev/null || apt_missing+=(kubernetes-client)
 if ((${#apt_missing[@]})); then
   say "installing Debian packages: ${apt_missing[*]}"
   apt-get update -qq

@@ -35,6 +35,8 @@ pub struct Endpoints {
 /// A running sandbox. Its servers stop when the runtime that started them shuts down.
 pub struct Sandbox {
     pub endpoints: Endpoints,
+    /// The cluster's bearer token with every right (it is in the kubeconfig).
+    pub admin_token: String,
 }
 
 impl Sandbox {
@@ -48,7 +50,9 @@ impl Sandbox {
             codepipeline: local_addr(&codepipeline),
             ssm: local_addr(&ssm),
         };
-        serve(kubernetes, kubernetes::router(kubernetes::Cluster::seeded()));
+        let cluster = kubernetes::Cluster::seeded();
+        let admin_token = cluster.tokens.admin().to_owned();
+        serve(kubernetes, kubernetes::router(cluster));
         serve(codepipeline, aws::router(aws::Service::CodePipeline));
         serve(ssm, aws::router(aws::Service::Ssm));
         tracing::info!(
@@ -57,28 +61,36 @@ impl Sandbox {
             ssm = %endpoints.ssm,
             "sandbox started"
         );
-        Ok(Self { endpoints })
+        Ok(Self { endpoints, admin_token })
     }
 }
 
 impl Sandbox {
-    /// A kubeconfig that points kubectl (or any client) at the sandbox cluster, with the
-    /// `staging` namespace as the default.
+    /// A kubeconfig that points kubectl (or any client) at the sandbox cluster as its admin,
+    /// with the `staging` namespace as the default.
     pub fn kubeconfig(&self) -> String {
         format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: rollgate-sandbox\n  cluster:\n    server: http://{}\n\
-             contexts:\n- name: rollgate-sandbox\n  context:\n    cluster: rollgate-sandbox\n    user: rollgate-sandbox\n    namespace: staging\n\
-             current-context: rollgate-sandbox\nusers:\n- name: rollgate-sandbox\n  user: {{}}\n",
-            self.endpoints.kubernetes
+             contexts:\n- name: rollgate-sandbox\n  context:\n    cluster: rollgate-sandbox\n    user: rollgate-sandbox-admin\n    namespace: staging\n\
+             current-context: rollgate-sandbox\nusers:\n- name: rollgate-sandbox-admin\n  user:\n    token: {}\n",
+            self.endpoints.kubernetes, self.admin_token
         )
     }
 
-    /// Writes [`Sandbox::kubeconfig`] to `path`, creating its folder.
+    /// Writes [`Sandbox::kubeconfig`] to `path`, creating its folder; readable by its owner
+    /// only, since it holds the admin token.
     pub fn write_kubeconfig(&self, path: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write;
+        #[cfg(unix)]
+        use std::os::unix::fs::OpenOptionsExt;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        std::fs::write(path, self.kubeconfig())
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        options.open(path)?.write_all(self.kubeconfig().as_bytes())
     }
 }
 

@@ -6,10 +6,18 @@ use std::time::Duration;
 use sandbox::{Endpoints, Sandbox};
 use serde_json::{Value, json};
 
+/// A started sandbox and a client that sends its admin token.
 async fn start() -> (Sandbox, reqwest::Client, String) {
     let sandbox = Sandbox::start(Endpoints::any_free()).await.expect("sandbox starts");
     let base = format!("http://{}", sandbox.endpoints.kubernetes);
-    (sandbox, reqwest::Client::new(), base)
+    let http = client_with_token(&sandbox.admin_token);
+    (sandbox, http, base)
+}
+
+fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
 fn deployment(name: &str) -> Value {
@@ -122,8 +130,11 @@ async fn watch_timeout_and_bookmarks() {
     assert!(started.elapsed() < Duration::from_secs(4), "the stream ended on time");
     assert_eq!(body.lines().count(), 4, "the four namespaces as ADDED: {body}");
 
+    let list: Value =
+        http.get(format!("{base}/api/v1/namespaces")).send().await.unwrap().json().await.unwrap();
+    let version = list["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
     let body = http
-        .get(format!("{base}/api/v1/namespaces?watch=1&resourceVersion=1004&timeoutSeconds=6&allowWatchBookmarks=true"))
+        .get(format!("{base}/api/v1/namespaces?watch=1&resourceVersion={version}&timeoutSeconds=6&allowWatchBookmarks=true"))
         .send()
         .await
         .unwrap()
@@ -142,12 +153,20 @@ async fn bad_input_gets_status_errors() {
     let url = format!("{base}/apis/apps/v1/namespaces/staging/deployments");
     let cases = [
         (http.post(&url).body("{not json"), 400, "BadRequest"),
-        (http.post(&url).json(&json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "x"}})), 400, "BadRequest"),
+        (
+            http.post(&url).json(&json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "x"}})),
+            400,
+            "BadRequest",
+        ),
         (http.post(&url).json(&deployment("Bad_Name")), 422, "Invalid"),
         (http.get(format!("{base}/apis/apps/v1/namespaces/staging/widgets")), 404, "NotFound"),
         (http.get(format!("{url}?labelSelector=a%20b")), 400, "BadRequest"),
         (http.get(format!("{url}?limit=lots")), 400, "BadRequest"),
-        (http.patch(format!("{url}/none")).header("content-type", "text/plain").body("x"), 415, "UnsupportedMediaType"),
+        (
+            http.patch(format!("{url}/none")).header("content-type", "text/plain").body("x"),
+            415,
+            "UnsupportedMediaType",
+        ),
         (http.get(format!("{url}?watch=1&resourceVersion=abc")), 400, "BadRequest"),
     ];
     for (request, code, reason) in cases {
@@ -156,4 +175,47 @@ async fn bad_input_gets_status_errors() {
         let status: Value = response.json().await.unwrap();
         assert_eq!((status["kind"].as_str(), status["reason"].as_str()), (Some("Status"), Some(reason)));
     }
+}
+
+/// A wrong token is refused with 401. (Requests without credentials are let in while the API
+/// is plain HTTP: kubectl sends none there.)
+#[tokio::test]
+async fn wrong_tokens_are_refused() {
+    let (_sandbox, _, base) = start().await;
+    let impostor = client_with_token("not-a-token");
+    let response = impostor.get(format!("{base}/api/v1/namespaces")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let status: Value = response.json().await.unwrap();
+    assert_eq!(status["reason"], "Unauthorized");
+    assert_eq!(impostor.get(format!("{base}/apis")).send().await.unwrap().status().as_u16(), 401);
+    let anonymous = reqwest::Client::new();
+    assert_eq!(anonymous.get(format!("{base}/version")).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        anonymous.get(format!("{base}/api/v1/namespaces")).send().await.unwrap().status().as_u16(),
+        200
+    );
+}
+
+/// The TokenRequest API issues a working, expiring ServiceAccount token, as the walk-through's
+/// bearer token is made; lifetimes under ten minutes are refused like a real server does.
+#[tokio::test]
+async fn token_request_issues_service_account_tokens() {
+    let (_sandbox, http, base) = start().await;
+    let url = format!("{base}/api/v1/namespaces/staging/serviceaccounts/rollgate-deployer/token");
+    let request = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}});
+    let response = http.post(&url).json(&request).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let issued: Value = response.json().await.unwrap();
+    let token = issued["status"]["token"].as_str().unwrap();
+    assert_eq!(token.len(), 64);
+    assert!(issued["status"]["expirationTimestamp"].as_str().unwrap().ends_with('Z'));
+    let as_deployer = client_with_token(token);
+    let response =
+        as_deployer.get(format!("{base}/apis/apps/v1/namespaces/staging/deployments")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+
+    let short = json!({"spec": {"expirationSeconds": 60}});
+    assert_eq!(http.post(&url).json(&short).send().await.unwrap().status().as_u16(), 400);
+    let missing = format!("{base}/api/v1/namespaces/staging/serviceaccounts/nobody/token");
+    assert_eq!(http.post(&missing).json(&request).send().await.unwrap().status().as_u16(), 404);
 }

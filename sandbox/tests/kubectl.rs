@@ -71,11 +71,13 @@ async fn get_with_short_names_and_tables() {
         assert!(namespaces.contains(ns), "{ns} missing:\n{namespaces}");
     }
     assert!(namespaces.contains("Active"));
-    for short in ["deploy", "rs", "po", "svc", "sa", "ev"] {
+    for short in ["deploy", "rs", "po", "svc", "ev"] {
         let (ok, out, err) = kubectl.run(&["get", short, "-A"]).await;
         assert!(ok, "get {short}: {err}");
         assert!(err.contains("No resources found") || out.is_empty(), "{short}: {out}{err}");
     }
+    let accounts = kubectl.ok(&["get", "sa", "-n", "production"]).await;
+    assert!(accounts.contains("default") && accounts.contains("rollgate-deployer"), "{accounts}");
     let version = kubectl.ok(&["version", "-o", "json"]).await;
     assert!(version.contains("rollgate-sandbox"), "{version}");
 }
@@ -109,15 +111,27 @@ spec:
 #[tokio::test(flavor = "multi_thread")]
 async fn create_patch_scale_delete() {
     let (_sandbox, kubectl) = Kubectl::start().await;
-    let (ok, out, err) = kubectl.run_with_input(&["-n", "staging", "create", "--validate=false", "-f", "-"], MYAPP).await;
+    let (ok, out, err) =
+        kubectl.run_with_input(&["-n", "staging", "create", "--validate=false", "-f", "-"], MYAPP).await;
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "deployment.apps/myapp-deployment created");
     let table = kubectl.ok(&["-n", "staging", "get", "deploy"]).await;
     for column in ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "myapp-deployment"] {
         assert!(table.contains(column), "{column} missing:\n{table}");
     }
-    kubectl.ok(&["-n", "staging", "set", "env", "deployment/myapp-deployment", "DEMO_GREETING=Hello Kubernetes!"]).await;
-    kubectl.ok(&["-n", "staging", "set", "image", "deployment/myapp-deployment", "busybox=busybox:1.36"]).await;
+    kubectl
+        .ok(&[
+            "-n",
+            "staging",
+            "set",
+            "env",
+            "deployment/myapp-deployment",
+            "DEMO_GREETING=Hello Kubernetes!",
+        ])
+        .await;
+    kubectl
+        .ok(&["-n", "staging", "set", "image", "deployment/myapp-deployment", "busybox=busybox:1.36"])
+        .await;
     kubectl.ok(&["-n", "staging", "scale", "deployment/myapp-deployment", "--replicas=3"]).await;
     let spec = kubectl
         .ok(&["-n", "staging", "get", "deploy", "myapp-deployment", "-o",
@@ -126,7 +140,17 @@ async fn create_patch_scale_delete() {
     assert_eq!(spec, "3 busybox:1.36 Hello Kubernetes! 4");
 
     kubectl.ok(&["-n", "staging", "set", "env", "deployment/myapp-deployment", "DEMO_GREETING-"]).await;
-    let env = kubectl.ok(&["-n", "staging", "get", "deploy", "myapp-deployment", "-o", "jsonpath={.spec.template.spec.containers[0].env}"]).await;
+    let env = kubectl
+        .ok(&[
+            "-n",
+            "staging",
+            "get",
+            "deploy",
+            "myapp-deployment",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].env}",
+        ])
+        .await;
     assert_eq!(env, "", "the variable was removed");
 
     kubectl.ok(&["-n", "staging", "label", "deployment", "myapp-deployment", "tier=web"]).await;
@@ -145,11 +169,15 @@ async fn create_patch_scale_delete() {
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_in_kubectl_words() {
     let (_sandbox, kubectl) = Kubectl::start().await;
-    let namespace = |name: &str| format!("{{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {{\"name\": \"{name}\"}}}}");
-    let (ok, _, err) = kubectl.run_with_input(&["create", "--validate=false", "-f", "-"], &namespace("Not_Valid")).await;
+    let namespace = |name: &str| {
+        format!("{{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {{\"name\": \"{name}\"}}}}")
+    };
+    let (ok, _, err) =
+        kubectl.run_with_input(&["create", "--validate=false", "-f", "-"], &namespace("Not_Valid")).await;
     assert!(!ok);
     assert!(err.contains("is invalid") && err.contains("RFC 1123"), "{err}");
-    let (ok, _, err) = kubectl.run_with_input(&["create", "--validate=false", "-f", "-"], &namespace("staging")).await;
+    let (ok, _, err) =
+        kubectl.run_with_input(&["create", "--validate=false", "-f", "-"], &namespace("staging")).await;
     assert!(!ok);
     assert!(err.contains("already exists"), "{err}");
     // kubectl's generator commands send protobuf, which the sandbox refuses in words.
@@ -159,7 +187,8 @@ async fn errors_in_kubectl_words() {
     let (ok, _, err) = kubectl.run(&["get", "widgets"]).await;
     assert!(!ok);
     assert!(err.contains("the server doesn't have a resource type \"widgets\""), "{err}");
-    let (ok, _, err) = kubectl.run_with_input(&["-n", "nowhere", "create", "--validate=false", "-f", "-"], MYAPP).await;
+    let (ok, _, err) =
+        kubectl.run_with_input(&["-n", "nowhere", "create", "--validate=false", "-f", "-"], MYAPP).await;
     assert!(!ok);
     assert!(err.contains("namespaces \"nowhere\" not found"), "{err}");
 }

@@ -44,6 +44,8 @@ pub enum StartError {
 pub struct Running {
     pub addr: SocketAddr,
     pub portal: Portal,
+    /// The embedded sandbox, when this process runs one.
+    pub sandbox: Option<sandbox::Sandbox>,
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -62,14 +64,13 @@ impl Running {
 /// Starts the sandbox (when configured), the upstream monitor and the HTTP server.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let sandbox = if config.sandbox {
-        let sandbox = sandbox::Sandbox::start(sandbox::Endpoints::any_free()).await?;
-        Some(sandbox_endpoints(sandbox.endpoints))
+        Some(sandbox::Sandbox::start(sandbox::Endpoints::any_free()).await?)
     } else {
         None
     };
     let listen = config.listen;
     let options = site::leptos_options(&config, listen)?;
-    let portal = Portal::new(config, sandbox);
+    let portal = Portal::new(config, sandbox.as_ref().map(|s| sandbox_endpoints(s.endpoints)));
     // The first check runs before the first request could ask for readiness.
     portal.upstreams.check_now().await;
     portal.upstreams.spawn(PROBE_INTERVAL);
@@ -87,12 +88,26 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
     });
     tracing::info!(%addr, sandbox = portal.sandbox.is_some(), "rollgate listening on http://{addr}");
-    Ok(Running { addr, portal, shutdown, server })
+    Ok(Running { addr, portal, sandbox, shutdown, server })
 }
 
 /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
 pub async fn serve_until_signal(config: Config) -> Result<(), StartError> {
     let running = start(config).await?;
+    if let Some(sandbox) = &running.sandbox {
+        // A fixed path, so a person can keep one kubectl command line across restarts.
+        let path = std::env::temp_dir().join("rollgate-sandbox").join("kubeconfig");
+        match sandbox.write_kubeconfig(&path) {
+            Ok(()) => tracing::info!(
+                kubeconfig = %path.display(),
+                "sandbox cluster: kubectl --kubeconfig {} get deploy -A",
+                path.display()
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, path = %path.display(), "cannot write the sandbox kubeconfig")
+            }
+        }
+    }
     termination().await;
     tracing::info!("shutting down: finishing in-flight requests");
     running.shutdown().await

@@ -7,14 +7,15 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::auth::Tokens;
 use super::discovery;
 use super::patch::{self, PatchType};
 use super::resources::{self, ResourceType};
@@ -27,6 +28,7 @@ use super::table;
 #[derive(Clone)]
 pub struct Cluster {
     pub store: Store,
+    pub tokens: Tokens,
 }
 
 /// Where a request points.
@@ -121,7 +123,8 @@ fn dispatch(
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     if matches!(*method, Method::POST | Method::PUT) {
         // JSON only: clients that prefer protobuf or CBOR fall back to JSON on a 415.
-        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+        let content_type =
+            headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
         let media = content_type.split(';').next().unwrap_or("").trim();
         if !body.is_empty() && media != "application/json" && media != "*/*" {
             return Err(ApiError::unsupported_media_type(media));
@@ -158,7 +161,9 @@ fn dispatch(
                         metadata["continue"] = json!(token);
                     }
                     let items: Vec<Value> = page.items.iter().map(|o| (**o).clone()).collect();
-                    ok(json!({ "kind": rt.list_kind(), "apiVersion": rt.api_version(), "metadata": metadata, "items": items }))
+                    ok(
+                        json!({ "kind": rt.list_kind(), "apiVersion": rt.api_version(), "metadata": metadata, "items": items }),
+                    )
                 }
                 Method::POST => {
                     let namespace = match (rt.namespaced, namespace) {
@@ -181,7 +186,9 @@ fn dispatch(
                             deleted.push((*gone).clone());
                         }
                     }
-                    ok(json!({ "kind": rt.list_kind(), "apiVersion": rt.api_version(), "metadata": {}, "items": deleted }))
+                    ok(
+                        json!({ "kind": rt.list_kind(), "apiVersion": rt.api_version(), "metadata": {}, "items": deleted }),
+                    )
                 }
                 _ => Err(ApiError::method_not_allowed(method.as_str())),
             }
@@ -220,11 +227,10 @@ fn dispatch(
                 } else {
                     apply_patch(&mut scale, headers, &body)?;
                 }
-                let replicas = scale
-                    .pointer("/spec/replicas")
-                    .and_then(Value::as_i64)
-                    .filter(|r| *r >= 0)
-                    .ok_or_else(|| ApiError::bad_request("spec.replicas must be a number of at least 0"))?;
+                let replicas =
+                    scale.pointer("/spec/replicas").and_then(Value::as_i64).filter(|r| *r >= 0).ok_or_else(
+                        || ApiError::bad_request("spec.replicas must be a number of at least 0"),
+                    )?;
                 let expected = scale.pointer("/metadata/resourceVersion").cloned();
                 let updated = store.modify(rt, namespace, name, false, |object| {
                     if let Some(rv) = &expected {
@@ -237,7 +243,10 @@ fn dispatch(
             }
             _ => Err(ApiError::method_not_allowed(method.as_str())),
         },
-        // `log` and `token` arrive with the simulated kubelet and service-account tokens.
+        Target::Object { rt, namespace, name, sub: Some("token") } if *method == Method::POST => {
+            token_request(cluster, rt, namespace, name, body)
+        }
+        // `log` arrives with the simulated kubelet.
         Target::Object { .. } => Err(ApiError::path_not_found()),
         _ => Err(ApiError::method_not_allowed(method.as_str())),
     }
@@ -281,6 +290,42 @@ fn patch_object(
     ok((*updated).clone())
 }
 
+/// The TokenRequest API: a fresh, expiring token for an existing ServiceAccount.
+fn token_request(
+    cluster: &Cluster,
+    rt: &'static ResourceType,
+    namespace: &str,
+    name: &str,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    cluster.store.get(rt, namespace, name)?;
+    let request = if body.is_empty() { json!({}) } else { parse_json(body)? };
+    let seconds = request.pointer("/spec/expirationSeconds").map(|v| v.as_u64().ok_or(())).transpose();
+    let seconds = seconds
+        .map_err(|_| ApiError::bad_request("spec.expirationSeconds must be a whole number of seconds"))?;
+    let seconds = seconds.unwrap_or(3600);
+    if seconds < 600 || seconds > 1 << 32 {
+        return Err(ApiError::bad_request(format!(
+            "spec.expirationSeconds: Invalid value: {seconds}: may not specify a duration less than 10 minutes or longer than 2^32 seconds"
+        )));
+    }
+    let (token, expires) = cluster.tokens.issue(namespace, name, Duration::from_secs(seconds));
+    let mut response = json!({
+        "kind": "TokenRequest",
+        "apiVersion": "authentication.k8s.io/v1",
+        "metadata": { "name": name, "namespace": namespace, "creationTimestamp": super::store::now_rfc3339() },
+        "spec": {
+            "audiences": request.pointer("/spec/audiences").cloned().unwrap_or(json!([])),
+            "expirationSeconds": seconds,
+        },
+        "status": { "token": token, "expirationTimestamp": super::store::rfc3339(expires) },
+    });
+    if let Some(bound) = request.pointer("/spec/boundObjectRef") {
+        response["spec"]["boundObjectRef"] = bound.clone();
+    }
+    Ok(Reply::Json(StatusCode::CREATED, response))
+}
+
 fn apply_patch(target: &mut Value, headers: &HeaderMap, body: &Value) -> Result<(), ApiError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     match PatchType::from_content_type(content_type)? {
@@ -297,7 +342,9 @@ fn apply_patch(target: &mut Value, headers: &HeaderMap, body: &Value) -> Result<
 fn scale_of(object: &Value) -> Value {
     let labels = object.pointer("/spec/selector/matchLabels").and_then(Value::as_object);
     let selector = labels
-        .map(|l| l.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","))
+        .map(|l| {
+            l.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")
+        })
         .unwrap_or_default();
     let meta = object.get("metadata").cloned().unwrap_or(Value::Null);
     json!({
@@ -319,17 +366,23 @@ fn scale_of(object: &Value) -> Value {
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
 fn parse_yaml(body: &[u8]) -> Result<Value, ApiError> {
-    serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
+    serde_yaml::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
 }
 
 /// A body naming another kind is a client mistake worth saying plainly.
 fn check_kind(rt: &ResourceType, object: &Value) -> Result<(), ApiError> {
     let kind = object.get("kind").and_then(Value::as_str).unwrap_or(rt.kind);
-    let api_version = object.get("apiVersion").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| rt.api_version());
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| rt.api_version());
     if kind != rt.kind || api_version != rt.api_version() {
         return Err(ApiError::bad_request(format!(
             "the object is a {api_version} {kind}, but this endpoint serves {} {}",
@@ -345,7 +398,8 @@ fn is_true(value: Option<&String>) -> bool {
 }
 
 fn parse_number(text: &str, name: &str) -> Result<usize, ApiError> {
-    text.parse().map_err(|_| ApiError::bad_request(format!("{name} must be a non-negative number, got {text:?}")))
+    text.parse()
+        .map_err(|_| ApiError::bad_request(format!("{name} must be a non-negative number, got {text:?}")))
 }
 
 /// Label and field selectors from the query.
@@ -364,7 +418,8 @@ impl Filter {
     }
 
     fn matches(&self, object: &Value) -> bool {
-        self.labels.matches(object.pointer("/metadata/labels").and_then(Value::as_object)) && self.fields.matches(object)
+        self.labels.matches(object.pointer("/metadata/labels").and_then(Value::as_object))
+            && self.fields.matches(object)
     }
 }
 
@@ -391,13 +446,23 @@ impl WatchRequest {
     ) -> Result<Self, ApiError> {
         let since = match query.get("resourceVersion").map(String::as_str) {
             None | Some("") | Some("0") => None,
-            Some(v) => Some(v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {v:?}")))?),
+            Some(v) => Some(
+                v.parse::<u64>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {v:?}")))?,
+            ),
         };
         let timeout = match query.get("timeoutSeconds") {
             Some(t) => Duration::from_secs(parse_number(t, "timeoutSeconds")? as u64),
             None => DEFAULT_WATCH_TIMEOUT,
         };
-        Ok(Self { rt, namespace, filter, since, timeout, bookmarks: is_true(query.get("allowWatchBookmarks")) })
+        Ok(Self {
+            rt,
+            namespace,
+            filter,
+            since,
+            timeout,
+            bookmarks: is_true(query.get("allowWatchBookmarks")),
+        })
     }
 
     fn wants(&self, change: &Change) -> bool {
@@ -433,9 +498,14 @@ fn watch(store: &Store, request: WatchRequest) -> Response {
                     }
                 }
                 loop {
-                    let next = tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + BOOKMARK_INTERVAL), changes.recv());
+                    let next = tokio::time::timeout_at(
+                        deadline.min(tokio::time::Instant::now() + BOOKMARK_INTERVAL),
+                        changes.recv(),
+                    );
                     let line = match next.await {
-                        Ok(Ok(change)) if request.wants(&change) => event_line(change.change.as_str(), &change.object),
+                        Ok(Ok(change)) if request.wants(&change) => {
+                            event_line(change.change.as_str(), &change.object)
+                        }
                         Ok(Ok(_)) => continue,
                         Ok(Err(RecvError::Lagged(_))) | Ok(Err(RecvError::Closed)) => return,
                         Err(_) if tokio::time::Instant::now() >= deadline => return,
@@ -477,7 +547,10 @@ mod tests {
         let namespaces = resources::lookup("", "v1", "namespaces").unwrap();
         assert_eq!(parse_path("/apis/apps").unwrap(), Target::Group("apps"));
         assert_eq!(parse_path("/api/v1").unwrap(), Target::ResourceList { group: "", version: "v1" });
-        assert_eq!(parse_path("/apis/apps/v1/deployments").unwrap(), Target::Collection { rt: deployments, namespace: None });
+        assert_eq!(
+            parse_path("/apis/apps/v1/deployments").unwrap(),
+            Target::Collection { rt: deployments, namespace: None }
+        );
         assert_eq!(
             parse_path("/apis/apps/v1/namespaces/staging/deployments").unwrap(),
             Target::Collection { rt: deployments, namespace: Some("staging") }
@@ -494,7 +567,12 @@ mod tests {
             parse_path("/api/v1/namespaces/staging/status").unwrap(),
             Target::Object { rt: namespaces, namespace: "", name: "staging", sub: Some("status") }
         );
-        for bad in ["/apis/apps/v1/widgets", "/apis/apps/v1/namespaces/x/deployments/web/exec", "/api/v1/pods/x", "/nope"] {
+        for bad in [
+            "/apis/apps/v1/widgets",
+            "/apis/apps/v1/namespaces/x/deployments/web/exec",
+            "/api/v1/pods/x",
+            "/nope",
+        ] {
             assert_eq!(parse_path(bad).unwrap_err().code, 404, "{bad}");
         }
     }

@@ -36,7 +36,8 @@ fn group(name: &str, version: &str) -> Value {
 
 /// `GET /api/v1` or `GET /apis/<group>/<version>`: the resources and their subresources.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let types: Vec<&ResourceType> = TYPES.iter().filter(|t| t.group == group && t.version == version).collect();
+    let types: Vec<&ResourceType> =
+        TYPES.iter().filter(|t| t.group == group && t.version == version).collect();
     if types.is_empty() {
         return None;
     }
@@ -51,13 +52,14 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             "shortNames": t.short_names,
         }));
         for sub in t.subresources {
-            let (kind, verbs, sub_group, sub_version): (&str, &[&str], Option<&str>, Option<&str>) = match *sub {
-                "status" => (t.kind, &["get", "patch", "update"], None, None),
-                "scale" => ("Scale", &["get", "patch", "update"], Some("autoscaling"), Some("v1")),
-                "log" => ("Pod", &["get"], None, None),
-                "token" => ("TokenRequest", &["create"], Some("authentication.k8s.io"), Some("v1")),
-                _ => continue,
-            };
+            let (kind, verbs, sub_group, sub_version): (&str, &[&str], Option<&str>, Option<&str>) =
+                match *sub {
+                    "status" => (t.kind, &["get", "patch", "update"], None, None),
+                    "scale" => ("Scale", &["get", "patch", "update"], Some("autoscaling"), Some("v1")),
+                    "log" => ("Pod", &["get"], None, None),
+                    "token" => ("TokenRequest", &["create"], Some("authentication.k8s.io"), Some("v1")),
+                    _ => continue,
+                };
             let mut entry = json!({
                 "name": format!("{}/{sub}", t.plural),
                 "singularName": "",

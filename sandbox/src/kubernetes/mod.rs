@@ -13,6 +13,7 @@
 //! so every client sees exactly what it would see from a real API server.
 
 mod api;
+mod auth;
 mod discovery;
 mod patch;
 mod resources;
@@ -25,11 +26,13 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde_json::json;
 
 pub use api::Cluster;
+pub use auth::Tokens;
 pub use store::Store;
 
 use status::ApiError;
@@ -40,32 +43,53 @@ pub const MINOR: &str = "32";
 /// Namespaces every cluster starts with, and the demo world's environments.
 const SEEDED_NAMESPACES: [&str; 4] = ["default", "kube-system", "staging", "production"];
 
+/// The ServiceAccount a release process deploys with (the walk-through's Lambda holds a token
+/// of one like it), in each environment's namespace.
+pub const DEPLOYER_SERVICE_ACCOUNT: &str = "rollgate-deployer";
+
 impl Cluster {
-    /// A cluster with the seeded namespaces.
+    /// A cluster with the seeded namespaces and their service accounts.
     pub fn seeded() -> Self {
         let store = Store::new();
-        let namespaces = &resources::TYPES[0];
+        let find = |plural| resources::lookup("", "v1", plural).expect("a served core resource");
         for name in SEEDED_NAMESPACES {
             let namespace = json!({ "metadata": { "name": name }, "spec": { "finalizers": ["kubernetes"] }, "status": { "phase": "Active" } });
-            // The store is empty and the names are valid: creating them cannot fail.
-            let _ = store.create(namespaces, "", namespace);
+            // The store is empty and the names are valid: creating these cannot fail.
+            let _ = store.create(find("namespaces"), "", namespace);
+            let _ = store.create(find("serviceaccounts"), name, json!({ "metadata": { "name": "default" } }));
         }
-        Self { store }
+        for name in ["staging", "production"] {
+            let account = json!({ "metadata": { "name": DEPLOYER_SERVICE_ACCOUNT } });
+            let _ = store.create(find("serviceaccounts"), name, account);
+        }
+        Self { store, tokens: Tokens::new() }
     }
 }
 
+/// `/version` and the health endpoints are public, as on a real cluster; everything under
+/// `/api` and `/apis` needs a bearer token.
 pub fn router(cluster: Cluster) -> Router {
+    let authenticated = Router::new()
+        .route("/api", get(core_versions))
+        .route("/apis", get(|| async { Json(discovery::group_list()) }))
+        .route("/api/{*rest}", any(api::handle))
+        .route("/apis/{*rest}", any(api::handle))
+        .route_layer(middleware::from_fn_with_state(cluster.clone(), authenticate));
     Router::new()
         .route("/version", get(version))
         .route("/healthz", get(ok))
         .route("/livez", get(ok))
         .route("/readyz", get(ok))
-        .route("/api", get(core_versions))
-        .route("/apis", get(|| async { Json(discovery::group_list()) }))
-        .route("/api/{*rest}", any(api::handle))
-        .route("/apis/{*rest}", any(api::handle))
+        .merge(authenticated)
         .fallback(|| async { ApiError::path_not_found() })
         .with_state(cluster)
+}
+
+async fn authenticate(State(cluster): State<Cluster>, request: Request, next: Next) -> Response {
+    match cluster.tokens.authenticate(request.headers()) {
+        Ok(_) => next.run(request).await,
+        Err(unauthorized) => unauthorized.into_response(),
+    }
 }
 
 async fn version() -> Json<serde_json::Value> {
@@ -87,6 +111,7 @@ async fn ok() -> &'static str {
 }
 
 async fn core_versions(State(_): State<Cluster>, request: Request) -> impl IntoResponse {
-    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
+    let host =
+        request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
     Json(discovery::core_versions(&host))
 }

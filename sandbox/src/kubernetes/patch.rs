@@ -50,7 +50,9 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 
 /// RFC 6902 operations, applied in order; any failure leaves `target` untouched.
 pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
-    let operations = patch.as_array().ok_or_else(|| ApiError::bad_request("a JSON patch must be an array of operations"))?;
+    let operations = patch
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request("a JSON patch must be an array of operations"))?;
     let mut doc = target.clone();
     for op in operations {
         let field = |name: &str| {
@@ -73,7 +75,10 @@ pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
                 add(&mut doc, path, value)?;
             }
             "copy" => {
-                let value = doc.pointer(field("from")?).cloned().ok_or_else(|| missing(field("from").unwrap_or("")))?;
+                let value = doc
+                    .pointer(field("from")?)
+                    .cloned()
+                    .ok_or_else(|| missing(field("from").unwrap_or("")))?;
                 add(&mut doc, path, value)?;
             }
             "test" => {
@@ -93,7 +98,9 @@ fn missing(path: &str) -> ApiError {
 }
 
 fn split_pointer(path: &str) -> Result<(String, String), ApiError> {
-    let (parent, last) = path.rsplit_once('/').ok_or_else(|| ApiError::bad_request(format!("invalid JSON pointer {path:?}")))?;
+    let (parent, last) = path
+        .rsplit_once('/')
+        .ok_or_else(|| ApiError::bad_request(format!("invalid JSON pointer {path:?}")))?;
     Ok((parent.to_owned(), last.replace("~1", "/").replace("~0", "~")))
 }
 
@@ -140,7 +147,9 @@ fn remove(doc: &mut Value, path: &str) -> Result<Value, ApiError> {
 /// list whose patch items lack the key (a Service's `ports`, keyed by `port`, for instance).
 fn merge_key(list: &str) -> Option<&'static str> {
     Some(match list {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => "name",
+        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => {
+            "name"
+        }
         "conditions" => "type",
         "readinessGates" => "conditionType",
         "ports" => "containerPort",
@@ -281,7 +290,10 @@ mod tests {
     #[test]
     fn merge_patches() {
         let mut d = deployment();
-        merge_patch(&mut d, &json!({"spec": {"replicas": 4, "paused": true}, "metadata": {"labels": {"a": "b"}}}));
+        merge_patch(
+            &mut d,
+            &json!({"spec": {"replicas": 4, "paused": true}, "metadata": {"labels": {"a": "b"}}}),
+        );
         assert_eq!(d["spec"]["replicas"], 4);
         assert_eq!(d["spec"]["paused"], true);
         assert_eq!(d["metadata"]["labels"]["a"], "b");
@@ -340,7 +352,10 @@ mod tests {
         assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "old");
         assert_eq!(d.pointer("/metadata/annotations/a~1b").unwrap(), "1");
         let before = d.clone();
-        let err = json_patch(&mut d, &json!([{"op": "remove", "path": "/spec/replicas"}, {"op": "remove", "path": "/nope/x"}]));
+        let err = json_patch(
+            &mut d,
+            &json!([{"op": "remove", "path": "/spec/replicas"}, {"op": "remove", "path": "/nope/x"}]),
+        );
         assert_eq!(err.unwrap_err().code, 400);
         assert_eq!(d, before, "a failed patch changes nothing");
     }

@@ -27,7 +27,9 @@ impl LabelSelector {
                 continue;
             }
             requirements.push(parse_term(term).ok_or_else(|| {
-                ApiError::bad_request(format!("unable to parse requirement: {term:?} in label selector {text:?}"))
+                ApiError::bad_request(format!(
+                    "unable to parse requirement: {term:?} in label selector {text:?}"
+                ))
             })?);
         }
         Ok(Self(requirements))
@@ -136,7 +138,9 @@ impl FieldSelector {
             } else if let Some((p, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
                 (p, false, v)
             } else {
-                return Err(ApiError::bad_request(format!("invalid selector: {term:?}; needs a field and a value")));
+                return Err(ApiError::bad_request(format!(
+                    "invalid selector: {term:?}; needs a field and a value"
+                )));
             };
             let path = path.trim();
             if !SELECTABLE.contains(&path) {
@@ -149,7 +153,8 @@ impl FieldSelector {
 
     pub fn matches(&self, object: &Value) -> bool {
         self.0.iter().all(|(path, negated, value)| {
-            let actual = path.split('.').try_fold(object, |v, key| v.get(key)).and_then(Value::as_str).unwrap_or("");
+            let actual =
+                path.split('.').try_fold(object, |v, key| v.get(key)).and_then(Value::as_str).unwrap_or("");
             (actual == value) != *negated
         })
     }
@@ -191,7 +196,9 @@ mod tests {
     fn field_selectors() {
         let pod = json!({"metadata": {"name": "p1", "namespace": "staging"}, "status": {"phase": "Running"}});
         assert!(FieldSelector::parse("metadata.name=p1").unwrap().matches(&pod));
-        assert!(FieldSelector::parse("status.phase!=Pending,metadata.namespace=staging").unwrap().matches(&pod));
+        assert!(
+            FieldSelector::parse("status.phase!=Pending,metadata.namespace=staging").unwrap().matches(&pod)
+        );
         assert!(!FieldSelector::parse("metadata.name=p2").unwrap().matches(&pod));
         assert_eq!(FieldSelector::parse("spec.containers=x").unwrap_err().code, 400);
     }

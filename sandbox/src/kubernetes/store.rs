@@ -107,7 +107,12 @@ impl Store {
         self.lock().resource_version
     }
 
-    pub fn get(&self, rt: &'static ResourceType, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
+    pub fn get(
+        &self,
+        rt: &'static ResourceType,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<Value>, ApiError> {
         self.lock()
             .objects
             .get(&Key::new(rt, namespace, name))
@@ -297,7 +302,12 @@ impl Store {
     }
 
     /// Removes an object (a namespace takes everything in it along).
-    pub fn delete(&self, rt: &'static ResourceType, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
+    pub fn delete(
+        &self,
+        rt: &'static ResourceType,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<Value>, ApiError> {
         let mut inner = self.lock();
         let removed = self.remove(&mut inner, rt, namespace, name)?;
         if rt.plural == "namespaces" && rt.group.is_empty() {
@@ -318,8 +328,10 @@ impl Store {
         namespace: &str,
         name: &str,
     ) -> Result<Arc<Value>, ApiError> {
-        let object =
-            inner.objects.remove(&Key::new(rt, namespace, name)).ok_or_else(|| ApiError::not_found(rt, name))?;
+        let object = inner
+            .objects
+            .remove(&Key::new(rt, namespace, name))
+            .ok_or_else(|| ApiError::not_found(rt, name))?;
         inner.resource_version += 1;
         let version = inner.resource_version;
         let mut gone = (*object).clone();
@@ -338,7 +350,13 @@ impl Store {
         namespace: &str,
         object: Arc<Value>,
     ) {
-        let change = Change { resource_version: version, change, resource: rt, namespace: namespace.to_owned(), object };
+        let change = Change {
+            resource_version: version,
+            change,
+            resource: rt,
+            namespace: namespace.to_owned(),
+            object,
+        };
         if inner.log.len() == RETAINED_CHANGES {
             inner.log.pop_front();
         }
@@ -369,7 +387,8 @@ impl Store {
                 })
                 .collect(),
             Some(since) => {
-                let oldest = inner.log.front().map(|c| c.resource_version).unwrap_or(inner.resource_version + 1);
+                let oldest =
+                    inner.log.front().map(|c| c.resource_version).unwrap_or(inner.resource_version + 1);
                 if since + 1 < oldest && since < inner.resource_version {
                     return Err(ApiError::expired(format!(
                         "too old resource version: {since} ({})",
@@ -383,7 +402,12 @@ impl Store {
     }
 }
 
-fn current(inner: &Inner, rt: &'static ResourceType, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
+fn current(
+    inner: &Inner,
+    rt: &'static ResourceType,
+    namespace: &str,
+    name: &str,
+) -> Result<Arc<Value>, ApiError> {
     inner.objects.get(&Key::new(rt, namespace, name)).cloned().ok_or_else(|| ApiError::not_found(rt, name))
 }
 
@@ -420,7 +444,12 @@ fn resolve_name(inner: &mut Inner, object: &Value) -> Result<String, ApiError> {
     }
 }
 
-fn check_namespace(inner: &Inner, rt: &ResourceType, namespace: &str, object: &Value) -> Result<(), ApiError> {
+fn check_namespace(
+    inner: &Inner,
+    rt: &ResourceType,
+    namespace: &str,
+    object: &Value,
+) -> Result<(), ApiError> {
     if !rt.namespaced {
         return Ok(());
     }
@@ -459,7 +488,11 @@ pub fn validate_name(rt: &ResourceType, name: &str) -> Result<(), ApiError> {
     } else {
         "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
     };
-    Err(ApiError::invalid(rt, name, vec![Cause { field: "metadata.name".into(), message: format!("Invalid value: {name:?}: {rule}") }]))
+    Err(ApiError::invalid(
+        rt,
+        name,
+        vec![Cause { field: "metadata.name".into(), message: format!("Invalid value: {name:?}: {rule}") }],
+    ))
 }
 
 fn next_random(inner: &mut Inner) -> u64 {
@@ -546,14 +579,18 @@ mod tests {
     #[test]
     fn timestamps() {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(1_795_910_400)), "2026-11-29T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(1_795_910_400)),
+            "2026-11-29T00:00:00Z"
+        );
     }
 
     /// Create fills in server-owned metadata; a second create of the same name is refused.
     #[test]
     fn create_and_conflicts() {
         let store = store_with_namespace();
-        let d = store.create(deployments(), "staging", json!({"metadata": {"name": "web"}, "spec": {}})).unwrap();
+        let d =
+            store.create(deployments(), "staging", json!({"metadata": {"name": "web"}, "spec": {}})).unwrap();
         assert_eq!(d["kind"], "Deployment");
         assert_eq!(d["apiVersion"], "apps/v1");
         assert_eq!(d["metadata"]["namespace"], "staging");
@@ -573,7 +610,9 @@ mod tests {
     #[test]
     fn optimistic_concurrency() {
         let store = store_with_namespace();
-        let d = store.create(deployments(), "staging", json!({"metadata": {"name": "web"}, "spec": {"replicas": 1}})).unwrap();
+        let d = store
+            .create(deployments(), "staging", json!({"metadata": {"name": "web"}, "spec": {"replicas": 1}}))
+            .unwrap();
         let mut newer = (*d).clone();
         newer["spec"]["replicas"] = json!(3);
         let updated = store.update(deployments(), "staging", "web", newer, false).unwrap();
@@ -583,7 +622,13 @@ mod tests {
         let err = store.update(deployments(), "staging", "web", stale, false).unwrap_err();
         assert_eq!((err.code, err.reason), (409, "Conflict"));
         let status = store
-            .update(deployments(), "staging", "web", json!({"status": {"replicas": 3}, "spec": {"replicas": 9}}), true)
+            .update(
+                deployments(),
+                "staging",
+                "web",
+                json!({"status": {"replicas": 3}, "spec": {"replicas": 9}}),
+                true,
+            )
             .unwrap();
         assert_eq!(status["spec"]["replicas"], 3);
         assert_eq!(status["status"]["replicas"], 3);
@@ -599,7 +644,8 @@ mod tests {
         let mut names = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let page = store.list(deployments(), Some("staging"), |_| true, Some(2), token.as_deref()).unwrap();
+            let page =
+                store.list(deployments(), Some("staging"), |_| true, Some(2), token.as_deref()).unwrap();
             names.extend(page.items.iter().map(|o| o["metadata"]["name"].as_str().unwrap().to_owned()));
             match page.continue_token {
                 Some(t) => token = Some(t),

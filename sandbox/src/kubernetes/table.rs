@@ -50,12 +50,42 @@ pub fn table(rt: &ResourceType, objects: &[&Value], resource_version: u64) -> Va
 
 fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str)> {
     match rt.kind {
-        "Deployment" => vec![("Name", "string"), ("Ready", "string"), ("Up-to-date", "integer"), ("Available", "integer"), ("Age", "string")],
-        "ReplicaSet" => vec![("Name", "string"), ("Desired", "integer"), ("Current", "integer"), ("Ready", "integer"), ("Age", "string")],
-        "Pod" => vec![("Name", "string"), ("Ready", "string"), ("Status", "string"), ("Restarts", "string"), ("Age", "string")],
+        "Deployment" => vec![
+            ("Name", "string"),
+            ("Ready", "string"),
+            ("Up-to-date", "integer"),
+            ("Available", "integer"),
+            ("Age", "string"),
+        ],
+        "ReplicaSet" => vec![
+            ("Name", "string"),
+            ("Desired", "integer"),
+            ("Current", "integer"),
+            ("Ready", "integer"),
+            ("Age", "string"),
+        ],
+        "Pod" => vec![
+            ("Name", "string"),
+            ("Ready", "string"),
+            ("Status", "string"),
+            ("Restarts", "string"),
+            ("Age", "string"),
+        ],
         "Namespace" => vec![("Name", "string"), ("Status", "string"), ("Age", "string")],
-        "Service" => vec![("Name", "string"), ("Type", "string"), ("Cluster-IP", "string"), ("Port(s)", "string"), ("Age", "string")],
-        "Event" => vec![("Last Seen", "string"), ("Type", "string"), ("Reason", "string"), ("Object", "string"), ("Message", "string")],
+        "Service" => vec![
+            ("Name", "string"),
+            ("Type", "string"),
+            ("Cluster-IP", "string"),
+            ("Port(s)", "string"),
+            ("Age", "string"),
+        ],
+        "Event" => vec![
+            ("Last Seen", "string"),
+            ("Type", "string"),
+            ("Reason", "string"),
+            ("Object", "string"),
+            ("Message", "string"),
+        ],
         "Lease" => vec![("Name", "string"), ("Holder", "string"), ("Age", "string")],
         _ => vec![("Name", "string"), ("Age", "string")],
     }
@@ -69,18 +99,30 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
     match rt.kind {
         "Deployment" => vec![
             name,
-            json!(format!("{}/{}", n("/status/readyReplicas"), o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1))),
+            json!(format!(
+                "{}/{}",
+                n("/status/readyReplicas"),
+                o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)
+            )),
             json!(n("/status/updatedReplicas")),
             json!(n("/status/availableReplicas")),
             age,
         ],
-        "ReplicaSet" => vec![name, json!(n("/spec/replicas")), json!(n("/status/replicas")), json!(n("/status/readyReplicas")), age],
+        "ReplicaSet" => vec![
+            name,
+            json!(n("/spec/replicas")),
+            json!(n("/status/replicas")),
+            json!(n("/status/readyReplicas")),
+            age,
+        ],
         "Pod" => {
-            let statuses = o.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
+            let statuses =
+                o.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
             let total = o.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
             let ready = statuses.iter().filter(|c| c["ready"] == true).count();
             let restarts: i64 = statuses.iter().filter_map(|c| c["restartCount"].as_i64()).sum();
-            let waiting = statuses.iter().find_map(|c| c.pointer("/state/waiting/reason").and_then(Value::as_str));
+            let waiting =
+                statuses.iter().find_map(|c| c.pointer("/state/waiting/reason").and_then(Value::as_str));
             let status = if o.pointer("/metadata/deletionTimestamp").is_some() {
                 "Terminating".to_owned()
             } else {
@@ -88,7 +130,11 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
             };
             vec![name, json!(format!("{ready}/{total}")), json!(status), json!(restarts.to_string()), age]
         }
-        "Namespace" => vec![name, json!(if s("/status/phase").is_empty() { "Active".to_owned() } else { s("/status/phase") }), age],
+        "Namespace" => vec![
+            name,
+            json!(if s("/status/phase").is_empty() { "Active".to_owned() } else { s("/status/phase") }),
+            age,
+        ],
         "Service" => {
             let ports = o
                 .pointer("/spec/ports")
@@ -160,7 +206,9 @@ mod tests {
 
     #[test]
     fn table_negotiation() {
-        assert!(wants_table("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"));
+        assert!(wants_table(
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+        ));
         assert!(!wants_table("application/json"));
     }
 

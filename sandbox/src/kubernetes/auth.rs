@@ -1,0 +1,130 @@
+//! Who may call the sandbox's API: bearer tokens, as a cluster with token authentication
+//! checks them. One static admin token (written into the sandbox's kubeconfig) and the
+//! ServiceAccount tokens the TokenRequest API issues, each with its expiry. A request with an
+//! unknown or expired token gets `401 Unauthorized`.
+//!
+//! A request with no credentials at all is still let in as [`Identity::Anonymous`]: the API is
+//! served over plain HTTP, and kubectl (client-go) never sends credentials over plain HTTP.
+//! Refusing anonymous requests needs the API served over TLS first.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::http::{HeaderMap, header};
+
+use super::status::ApiError;
+
+/// Who a token belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Identity {
+    Anonymous,
+    Admin,
+    ServiceAccount { namespace: String, name: String },
+}
+
+#[derive(Clone)]
+pub struct Tokens {
+    admin: Arc<str>,
+    issued: Arc<Mutex<HashMap<String, (Identity, SystemTime)>>>,
+}
+
+impl Tokens {
+    pub fn new() -> Self {
+        Self { admin: random_token().into(), issued: Arc::default() }
+    }
+
+    pub fn admin(&self) -> &str {
+        &self.admin
+    }
+
+    /// A new ServiceAccount token valid for `lifetime`.
+    pub fn issue(&self, namespace: &str, name: &str, lifetime: Duration) -> (String, SystemTime) {
+        let token = random_token();
+        let expires = SystemTime::now() + lifetime;
+        let identity = Identity::ServiceAccount { namespace: namespace.to_owned(), name: name.to_owned() };
+        self.issued.lock().unwrap_or_else(|p| p.into_inner()).insert(token.clone(), (identity, expires));
+        (token, expires)
+    }
+
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, ApiError> {
+        let Some(authorization) = headers.get(header::AUTHORIZATION) else {
+            return Ok(Identity::Anonymous);
+        };
+        let token = authorization
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(ApiError::unauthorized)?;
+        if token == &*self.admin {
+            return Ok(Identity::Admin);
+        }
+        let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+        match issued.get(token) {
+            Some((identity, expires)) if *expires > SystemTime::now() => Ok(identity.clone()),
+            Some(_) => {
+                issued.remove(token);
+                Err(ApiError::unauthorized())
+            }
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// 32 bytes from the OS's random source, hex-encoded. Falls back to time-seeded bits only if
+/// /dev/urandom is unreadable, which a sandbox can live with.
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        let mut x = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(7)
+            | 1;
+        for b in bytes.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bearer(token: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn tokens_identify_and_expire() {
+        let tokens = Tokens::new();
+        assert_eq!(tokens.authenticate(&bearer(tokens.admin())), Ok(Identity::Admin));
+        let (token, _) = tokens.issue("staging", "deployer", Duration::from_secs(600));
+        assert_eq!(
+            tokens.authenticate(&bearer(&token)),
+            Ok(Identity::ServiceAccount { namespace: "staging".into(), name: "deployer".into() })
+        );
+        let (expired, _) = tokens.issue("staging", "deployer", Duration::ZERO);
+        assert_eq!(tokens.authenticate(&bearer(&expired)).unwrap_err().code, 401);
+        assert_eq!(tokens.authenticate(&HeaderMap::new()), Ok(Identity::Anonymous));
+        let mut basic = HeaderMap::new();
+        basic.insert(header::AUTHORIZATION, "Basic YTpi".parse().unwrap());
+        assert_eq!(tokens.authenticate(&basic).unwrap_err().code, 401);
+        assert_ne!(Tokens::new().admin(), tokens.admin(), "every sandbox has its own admin token");
+    }
+}
