@@ -4,7 +4,9 @@
 //!
 //! - [`Sandbox::start`] binds one loopback listener per system and serves it on the current
 //!   Tokio runtime; the returned [`Endpoints`] are what the server points its clients at.
-//! - `kubernetes`: the simulated Kubernetes API server (discovery, resources, watches).
+//! - `kubernetes`: the simulated Kubernetes API server (discovery, resources, watches) and
+//!   its controllers and kubelet.
+//! - `registry`: the container images pods can pull.
 //! - `aws`: the AWS JSON 1.1 front door shared by CodePipeline and SSM (target header,
 //!   error shapes).
 //!
@@ -13,6 +15,10 @@
 
 mod aws;
 mod kubernetes;
+mod registry;
+
+pub use kubernetes::controllers::Timings;
+pub use registry::Registry;
 
 use std::net::SocketAddr;
 
@@ -35,6 +41,8 @@ pub struct Endpoints {
 /// A running sandbox. Its servers stop when the runtime that started them shuts down.
 pub struct Sandbox {
     pub endpoints: Endpoints,
+    /// The container registry pods pull from; builds push their images here.
+    pub registry: Registry,
     /// The cluster's bearer token with every right (it is in the kubeconfig).
     pub admin_token: String,
 }
@@ -52,6 +60,8 @@ impl Sandbox {
         };
         let cluster = kubernetes::Cluster::seeded();
         let admin_token = cluster.tokens.admin().to_owned();
+        let registry = Registry::seeded();
+        kubernetes::controllers::spawn(cluster.store.clone(), registry.clone(), Timings::default());
         serve(kubernetes, kubernetes::router(cluster));
         serve(codepipeline, aws::router(aws::Service::CodePipeline));
         serve(ssm, aws::router(aws::Service::Ssm));
@@ -61,7 +71,7 @@ impl Sandbox {
             ssm = %endpoints.ssm,
             "sandbox started"
         );
-        Ok(Self { endpoints, admin_token })
+        Ok(Self { endpoints, registry, admin_token })
     }
 }
 

@@ -192,3 +192,76 @@ async fn errors_in_kubectl_words() {
     assert!(!ok);
     assert!(err.contains("namespaces \"nowhere\" not found"), "{err}");
 }
+
+/// The walk-through's release through kubectl: roll out, change the image, watch the rollout
+/// complete, undo it, and see a bad image miss its progress deadline.
+#[tokio::test(flavor = "multi_thread")]
+async fn rollout_status_undo_and_deadline() {
+    let (_sandbox, kubectl) = Kubectl::start().await;
+    let (ok, _, err) = kubectl.run_with_input(&["create", "--validate=false", "-f", "-"], MYAPP).await;
+    assert!(ok, "{err}");
+    let status = |timeout: &'static str| {
+        let kubectl = &kubectl;
+        async move {
+            kubectl
+                .run(&["rollout", "status", "deployment/myapp-deployment", &format!("--timeout={timeout}")])
+                .await
+        }
+    };
+    let (ok, out, err) = status("60s").await;
+    assert!(ok && out.contains("successfully rolled out"), "{out}{err}");
+
+    kubectl.ok(&["set", "image", "deployment/myapp-deployment", "busybox=busybox:1.37"]).await;
+    let (ok, out, err) = status("60s").await;
+    assert!(ok && out.contains("successfully rolled out"), "{out}{err}");
+    let images = kubectl
+        .ok(&["get", "pods", "-l", "app=myapp", "-o", "jsonpath={.items[*].spec.containers[0].image}"])
+        .await;
+    assert_eq!(images, "busybox:1.37 busybox:1.37");
+    let sets = kubectl.ok(&["get", "rs", "-l", "app=myapp", "-o", "name"]).await;
+    assert_eq!(sets.lines().count(), 2, "one replica set per template: {sets}");
+
+    kubectl.ok(&["rollout", "undo", "deployment/myapp-deployment"]).await;
+    let (ok, out, err) = status("60s").await;
+    assert!(ok, "{out}{err}");
+    let image = kubectl
+        .ok(&[
+            "get",
+            "deploy",
+            "myapp-deployment",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ])
+        .await;
+    assert_eq!(image, "busybox");
+    let history = kubectl.ok(&["rollout", "history", "deployment/myapp-deployment"]).await;
+    assert!(history.contains('2') && history.contains('3'), "{history}");
+
+    kubectl
+        .ok(&[
+            "patch",
+            "deployment",
+            "myapp-deployment",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"progressDeadlineSeconds":2}}"#,
+        ])
+        .await;
+    kubectl.ok(&["set", "image", "deployment/myapp-deployment", "busybox=busybox:0.0-missing"]).await;
+    let (ok, out, err) = status("60s").await;
+    assert!(!ok, "a rollout that cannot pull its image must not succeed: {out}");
+    assert!(err.contains("exceeded its progress deadline"), "{err}");
+    let reasons = kubectl
+        .ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=myapp",
+            "-o",
+            "jsonpath={.items[*].status.containerStatuses[0].state.waiting.reason}",
+        ])
+        .await;
+    assert!(reasons.contains("ImagePullBackOff") || reasons.contains("ErrImagePull"), "{reasons}");
+    let events = kubectl.ok(&["get", "events"]).await;
+    assert!(events.contains("ScalingReplicaSet") && events.contains("Failed"), "{events}");
+}

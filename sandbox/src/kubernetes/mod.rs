@@ -8,12 +8,14 @@
 //! - `discovery`: `/api`, `/apis` and the resource lists kubectl resolves short names from.
 //! - `table`: the columns `kubectl get` prints.
 //! - `status`: errors as `Status` objects.
+//! - `controllers`: the deployment and replica set controllers and the simulated kubelet.
 //!
 //! Objects are kept as JSON in the shapes of the Kubernetes API (the `k8s-openapi` types),
 //! so every client sees exactly what it would see from a real API server.
 
 mod api;
 mod auth;
+pub(crate) mod controllers;
 mod discovery;
 mod patch;
 mod resources;

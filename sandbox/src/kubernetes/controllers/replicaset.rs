@@ -1,0 +1,97 @@
+//! The replica set controller: keeps as many pods as a replica set asks for, made from its
+//! template, and reports how many exist, are ready and are available.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::super::store::Store;
+use super::{controlled_by, events, int_at, owner_reference, pods, replicasets, str_at};
+
+pub fn reconcile_all(store: &Store) {
+    let Ok(sets) = store.list(replicasets(), None, |_| true, None, None) else { return };
+    let Ok(all_pods) = store.list(pods(), None, |_| true, None, None) else { return };
+    for rs in sets.items {
+        let uid = str_at(&rs, "/metadata/uid");
+        let owned: Vec<&Arc<Value>> = all_pods.items.iter().filter(|p| controlled_by(p, uid)).collect();
+        reconcile(store, &rs, &owned);
+    }
+}
+
+pub fn is_ready(pod: &Value) -> bool {
+    pod.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+}
+
+fn reconcile(store: &Store, rs: &Value, owned: &[&Arc<Value>]) {
+    let namespace = str_at(rs, "/metadata/namespace");
+    let name = str_at(rs, "/metadata/name");
+    let desired = rs.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0) as usize;
+    let mut current = owned.len();
+    if current < desired {
+        for _ in current..desired {
+            if create_pod(store, rs).is_ok() {
+                current += 1;
+            }
+        }
+    } else if current > desired {
+        // Not-ready pods go first, then the newest, as the real controller ranks them.
+        let mut victims: Vec<&Arc<Value>> = owned.to_vec();
+        victims.sort_by_key(|p| {
+            (is_ready(p), std::cmp::Reverse(str_at(p, "/metadata/creationTimestamp").to_owned()))
+        });
+        for pod in victims.into_iter().take(current - desired) {
+            let pod_name = str_at(pod, "/metadata/name");
+            if store.delete(pods(), namespace, pod_name).is_ok() {
+                current -= 1;
+                events::emit(
+                    store,
+                    rs,
+                    "Normal",
+                    "SuccessfulDelete",
+                    &format!("Deleted pod: {pod_name}"),
+                    "replicaset-controller",
+                );
+            }
+        }
+    }
+    let ready = owned.iter().filter(|p| is_ready(p)).count();
+    let status = json!({
+        "replicas": current,
+        "fullyLabeledReplicas": current,
+        "readyReplicas": ready,
+        "availableReplicas": ready,
+        "observedGeneration": int_at(rs, "/metadata/generation"),
+    });
+    if rs.get("status") != Some(&status) {
+        let _ = store.modify(super::replicasets(), namespace, name, true, |object| {
+            object["status"] = status;
+            Ok(())
+        });
+    }
+}
+
+fn create_pod(store: &Store, rs: &Value) -> Result<(), super::super::status::ApiError> {
+    let namespace = str_at(rs, "/metadata/namespace");
+    let name = str_at(rs, "/metadata/name");
+    let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    let mut metadata = template.get("metadata").cloned().unwrap_or(json!({}));
+    metadata["generateName"] = json!(format!("{name}-"));
+    metadata["ownerReferences"] = owner_reference(rs);
+    let pod = json!({
+        "metadata": metadata,
+        "spec": template.get("spec").cloned().unwrap_or(json!({})),
+        "status": { "phase": "Pending", "qosClass": "BestEffort" },
+    });
+    let created = store.create(pods(), namespace, pod)?;
+    events::emit(
+        store,
+        rs,
+        "Normal",
+        "SuccessfulCreate",
+        &format!("Created pod: {}", str_at(&created, "/metadata/name")),
+        "replicaset-controller",
+    );
+    Ok(())
+}
