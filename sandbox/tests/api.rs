@@ -74,14 +74,16 @@ async fn read_events(response: reqwest::Response, count: usize) -> Vec<Value> {
 
 /// A watch resumes after a given resourceVersion, and a version older than the retained
 /// window gets the API server's answer: 200 with one ERROR event carrying 410 Expired.
+/// (Leases: no controller writes to them, so the event sequence is exactly the test's.)
 #[tokio::test]
 async fn watch_resumes_and_expires() {
     let (_sandbox, http, base) = start().await;
-    let url = format!("{base}/apis/apps/v1/namespaces/staging/deployments");
+    let url = format!("{base}/apis/coordination.k8s.io/v1/namespaces/staging/leases");
+    let lease = |name: &str| json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name}});
     let list: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
     let version = list["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
-    http.post(&url).json(&deployment("a")).send().await.unwrap();
-    http.post(&url).json(&deployment("b")).send().await.unwrap();
+    http.post(&url).json(&lease("a")).send().await.unwrap();
+    http.post(&url).json(&lease("b")).send().await.unwrap();
 
     let watch = http.get(format!("{url}?watch=1&resourceVersion={version}")).send().await.unwrap();
     assert_eq!(watch.status().as_u16(), 200);
@@ -96,10 +98,9 @@ async fn watch_resumes_and_expires() {
     assert_eq!(seen, [("ADDED", "a"), ("ADDED", "b"), ("DELETED", "a")]);
 
     // Push the first versions out of the retained window.
-    let leases = format!("{base}/apis/coordination.k8s.io/v1/namespaces/default/leases");
+    let others = format!("{base}/apis/coordination.k8s.io/v1/namespaces/default/leases");
     for i in 0..sandbox_retained() {
-        let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": format!("l{i}")}});
-        let response = http.post(&leases).json(&lease).send().await.unwrap();
+        let response = http.post(&others).json(&lease(&format!("l{i}"))).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 201);
     }
     let expired = http.get(format!("{url}?watch=true&resourceVersion={version}")).send().await.unwrap();
