@@ -265,3 +265,40 @@ async fn rollout_status_undo_and_deadline() {
     let events = kubectl.ok(&["get", "events"]).await;
     assert!(events.contains("ScalingReplicaSet") && events.contains("Failed"), "{events}");
 }
+
+/// The walk-through's check: the pods print the greeting, and after `kubectl set env` the
+/// new pods print the new one. Logs of a pod that cannot start say why.
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_follow_the_environment() {
+    let (_sandbox, kubectl) = Kubectl::start().await;
+    let manifest = MYAPP.replace(
+        "        command: ['sh', '-c', 'echo ${DEMO_GREETING} && sleep 3600']\n",
+        "        command: ['sh', '-c', 'echo ${DEMO_GREETING} && sleep 3600']\n        env:\n        - name: DEMO_GREETING\n          value: \"Hello Kubernetes!\"\n",
+    );
+    let (ok, _, err) = kubectl.run_with_input(&["create", "--validate=false", "-f", "-"], &manifest).await;
+    assert!(ok, "{err}");
+    kubectl.ok(&["rollout", "status", "deployment/myapp-deployment", "--timeout=60s"]).await;
+    let logs = kubectl.ok(&["logs", "deployment/myapp-deployment"]).await;
+    assert_eq!(logs, "Hello Kubernetes!\n");
+
+    kubectl
+        .ok(&["set", "env", "deployment/myapp-deployment", "DEMO_GREETING=Another Hello Kubernetes!"])
+        .await;
+    kubectl.ok(&["rollout", "status", "deployment/myapp-deployment", "--timeout=60s"]).await;
+    let pods = kubectl.ok(&["get", "pods", "-l", "app=myapp", "-o", "name"]).await;
+    assert_eq!(pods.lines().count(), 2, "{pods}");
+    for pod in pods.lines() {
+        let logs = kubectl.ok(&["logs", pod, "--timestamps"]).await;
+        assert!(logs.ends_with(" Another Hello Kubernetes!\n"), "{pod}: {logs:?}");
+    }
+
+    kubectl.ok(&["set", "image", "deployment/myapp-deployment", "busybox=busybox:0.0-missing"]).await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let waiting = kubectl
+        .ok(&["get", "pods", "-l", "app=myapp", "--field-selector=status.phase=Pending", "-o", "name"])
+        .await;
+    let pod = waiting.lines().next().expect("a pod waiting for its image");
+    let (ok, _, err) = kubectl.run(&["logs", pod]).await;
+    assert!(!ok);
+    assert!(err.contains("is waiting to start"), "{err}");
+}

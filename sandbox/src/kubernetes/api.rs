@@ -17,6 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::Tokens;
 use super::discovery;
+use super::logs::{self, LogRequest};
 use super::patch::{self, PatchType};
 use super::resources::{self, ResourceType};
 use super::selectors::{FieldSelector, LabelSelector};
@@ -98,6 +99,7 @@ pub async fn handle(
     match dispatch(&cluster, &method, uri.path(), &query, &headers, &body) {
         Ok(Reply::Json(status, value)) => (status, Json(value)).into_response(),
         Ok(Reply::Watch(request)) => watch(&cluster.store, request),
+        Ok(Reply::Log(request)) => logs::respond(cluster.store.clone(), request),
         Err(error) => error.into_response(),
     }
 }
@@ -105,6 +107,7 @@ pub async fn handle(
 enum Reply {
     Json(StatusCode, Value),
     Watch(WatchRequest),
+    Log(LogRequest),
 }
 
 fn ok(value: impl Into<Value>) -> Result<Reply, ApiError> {
@@ -246,8 +249,10 @@ fn dispatch(
         Target::Object { rt, namespace, name, sub: Some("token") } if *method == Method::POST => {
             token_request(cluster, rt, namespace, name, body)
         }
-        // `log` arrives with the simulated kubelet.
-        Target::Object { .. } => Err(ApiError::path_not_found()),
+        Target::Object { namespace, name, sub: Some("log"), .. } if *method == Method::GET => {
+            Ok(Reply::Log(LogRequest::new(store, namespace, name, query)?))
+        }
+        Target::Object { .. } => Err(ApiError::method_not_allowed(method.as_str())),
         _ => Err(ApiError::method_not_allowed(method.as_str())),
     }
 }

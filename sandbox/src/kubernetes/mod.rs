@@ -4,6 +4,7 @@
 //! - `store`: the objects, one resource-version counter, and the change log watches replay.
 //! - `api`: the resource endpoints and their verbs, including watch streams.
 //! - `patch`: merge, JSON and strategic merge patches.
+//! - `logs`: container logs produced from each container's spec.
 //! - `selectors`: label and field selectors.
 //! - `discovery`: `/api`, `/apis` and the resource lists kubectl resolves short names from.
 //! - `table`: the columns `kubectl get` prints.
@@ -17,6 +18,7 @@ mod api;
 mod auth;
 pub(crate) mod controllers;
 mod discovery;
+mod logs;
 mod patch;
 mod resources;
 mod selectors;

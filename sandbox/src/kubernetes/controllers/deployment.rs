@@ -255,6 +255,12 @@ fn scale(store: &Store, d: &Value, new_rs: &Value, olds: &[&Arc<Value>], desired
     }
 }
 
+/// A replica set's available pods, never more than it is asked to keep: its status can lag
+/// a scale-down by a tick, and counting pods about to go would let a rollout outrun readiness.
+fn available_of(rs: &Value) -> i64 {
+    int_at(rs, "/status/availableReplicas").min(replicas(rs)).min(int_at(rs, "/status/replicas"))
+}
+
 /// Deletes the oldest empty replica sets beyond `revisionHistoryLimit` (default 10).
 fn clean_up_history(store: &Store, d: &Value, olds: &[&Arc<Value>]) {
     let limit = d.pointer("/spec/revisionHistoryLimit").and_then(Value::as_i64).unwrap_or(10).max(0) as usize;
@@ -280,7 +286,7 @@ fn update_status(
     let sum = |path: &str| owned.iter().map(|rs| int_at(rs, path)).sum::<i64>();
     let total = sum("/status/replicas");
     let ready = sum("/status/readyReplicas");
-    let available = sum("/status/availableReplicas");
+    let available: i64 = owned.iter().map(|rs| available_of(rs)).sum();
     let updated = new_rs.map(|rs| int_at(rs, "/status/replicas")).unwrap_or(0);
     let unavailable_allowed =
         resolve(d.pointer("/spec/strategy/rollingUpdate/maxUnavailable"), desired, 25, false);

@@ -29,6 +29,7 @@ fn reconcile(store: &Store, rs: &Value, owned: &[&Arc<Value>]) {
     let name = str_at(rs, "/metadata/name");
     let desired = rs.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0) as usize;
     let mut current = owned.len();
+    let mut deleted: Vec<String> = Vec::new();
     if current < desired {
         for _ in current..desired {
             if create_pod(store, rs).is_ok() {
@@ -45,6 +46,7 @@ fn reconcile(store: &Store, rs: &Value, owned: &[&Arc<Value>]) {
             let pod_name = str_at(pod, "/metadata/name");
             if store.delete(pods(), namespace, pod_name).is_ok() {
                 current -= 1;
+                deleted.push(pod_name.to_owned());
                 events::emit(
                     store,
                     rs,
@@ -56,7 +58,11 @@ fn reconcile(store: &Store, rs: &Value, owned: &[&Arc<Value>]) {
             }
         }
     }
-    let ready = owned.iter().filter(|p| is_ready(p)).count();
+    // Counted over the pods that are left: a deleted pod is no longer available.
+    let ready = owned
+        .iter()
+        .filter(|p| is_ready(p) && !deleted.iter().any(|d| d == str_at(p, "/metadata/name")))
+        .count();
     let status = json!({
         "replicas": current,
         "fullyLabeledReplicas": current,

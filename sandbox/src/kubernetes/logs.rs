@@ -1,0 +1,367 @@
+//! Container logs, produced from each container's spec as a real one would print them: a
+//! shell command's `echo`s (with the container's environment expanded, so the walk-through's
+//! `echo ${DEMO_GREETING}` prints the greeting), or, for an application image, a steady
+//! stream of request lines, one a second from the container's start. Served at
+//! `.../pods/<name>/log` with kubectl's options: container, follow, tailLines, sinceSeconds,
+//! sinceTime, timestamps, previous and limitBytes.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::resources;
+use super::status::ApiError;
+use super::store::{Store, rfc3339};
+use super::table::parse_rfc3339;
+
+/// The options of one log request, validated.
+pub struct LogRequest {
+    namespace: String,
+    pod: String,
+    container: String,
+    follow: bool,
+    tail: Option<usize>,
+    since: Option<i64>,
+    timestamps: bool,
+    limit_bytes: Option<usize>,
+}
+
+impl LogRequest {
+    pub fn new(
+        store: &Store,
+        namespace: &str,
+        name: &str,
+        query: &HashMap<String, String>,
+    ) -> Result<Self, ApiError> {
+        let pods = resources::lookup("", "v1", "pods").ok_or_else(ApiError::path_not_found)?;
+        let pod = store.get(pods, namespace, name)?;
+        let containers: Vec<&str> = pod
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .map(|cs| cs.iter().filter_map(|c| c["name"].as_str()).collect())
+            .unwrap_or_default();
+        let init: Vec<&str> = pod
+            .pointer("/spec/initContainers")
+            .and_then(Value::as_array)
+            .map(|cs| cs.iter().filter_map(|c| c["name"].as_str()).collect())
+            .unwrap_or_default();
+        let container = match query.get("container").map(String::as_str).filter(|c| !c.is_empty()) {
+            Some(c) if containers.contains(&c) || init.contains(&c) => c.to_owned(),
+            Some(c) => {
+                return Err(ApiError::bad_request(format!("container {c} is not valid for pod {name}")));
+            }
+            None if containers.len() == 1 => containers[0].to_owned(),
+            None => {
+                return Err(ApiError::bad_request(format!(
+                    "a container name must be specified for pod {name}, choose one of: [{}]",
+                    containers.join(" ")
+                )));
+            }
+        };
+        let number = |key: &str| -> Result<Option<i64>, ApiError> {
+            query
+                .get(key)
+                .map(|v| {
+                    v.parse::<i64>()
+                        .map_err(|_| ApiError::bad_request(format!("{key} must be a number, got {v:?}")))
+                })
+                .transpose()
+        };
+        let now = now_secs();
+        let since = match (number("sinceSeconds")?, query.get("sinceTime")) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "at most one of sinceTime or sinceSeconds may be specified",
+                ));
+            }
+            (Some(s), None) if s <= 0 => {
+                return Err(ApiError::bad_request("sinceSeconds must be greater than 0"));
+            }
+            (Some(s), None) => Some(now - s),
+            (None, Some(t)) => Some(
+                parse_rfc3339(t).ok_or_else(|| ApiError::bad_request(format!("invalid sinceTime {t:?}")))?,
+            ),
+            (None, None) => None,
+        };
+        let is_true = |key: &str| query.get(key).is_some_and(|v| v == "true" || v == "1");
+        let request = Self {
+            namespace: namespace.to_owned(),
+            pod: name.to_owned(),
+            container,
+            follow: is_true("follow"),
+            tail: number("tailLines")?.map(|t| t.max(0) as usize),
+            since,
+            timestamps: is_true("timestamps"),
+            limit_bytes: number("limitBytes")?.map(|b| b.max(1) as usize),
+        };
+        if is_true("previous") {
+            return Err(ApiError::bad_request(format!(
+                "previous terminated container \"{}\" in pod \"{name}\" not found",
+                request.container
+            )));
+        }
+        request.started(&pod)?;
+        Ok(request)
+    }
+
+    /// When the container started; a container that has not is an error, in kubectl's words.
+    fn started(&self, pod: &Value) -> Result<i64, ApiError> {
+        let status = container_status(pod, &self.container);
+        if let Some(started) =
+            status.and_then(|s| s.pointer("/state/running/startedAt")).and_then(Value::as_str)
+        {
+            return parse_rfc3339(started)
+                .ok_or_else(|| ApiError::bad_request("the container's start time is unreadable"));
+        }
+        let reason = status
+            .and_then(|s| s.pointer("/state/waiting/reason"))
+            .and_then(Value::as_str)
+            .unwrap_or("ContainerCreating");
+        Err(ApiError::bad_request(format!(
+            "container \"{}\" in pod \"{}\" is waiting to start: {reason}",
+            self.container, self.pod
+        )))
+    }
+}
+
+fn container_status<'a>(pod: &'a Value, container: &str) -> Option<&'a Value> {
+    ["/status/containerStatuses", "/status/initContainerStatuses"]
+        .iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .find(|s| s["name"] == container)
+}
+
+fn container_spec<'a>(pod: &'a Value, container: &str) -> Option<&'a Value> {
+    ["/spec/containers", "/spec/initContainers"]
+        .iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .find(|c| c["name"] == container)
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// What a container prints, as (second, line) pairs from its start up to `until`.
+pub fn lines(container: &Value, pod_name: &str, started: i64, until: i64) -> Vec<(i64, String)> {
+    if let Some(script) = shell_script(container) {
+        return echoes(&script, &environment(container)).into_iter().map(|l| (started, l)).collect();
+    }
+    (0..=(until - started).max(-1)).map(|i| (started + i, request_line(pod_name, i))).collect()
+}
+
+/// The script of `sh -c '<script>'` (in command or args), if the container runs one.
+fn shell_script(container: &Value) -> Option<String> {
+    let words: Vec<&str> = ["command", "args"]
+        .iter()
+        .filter_map(|k| container.get(*k).and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let at = words.iter().position(|w| *w == "-c")?;
+    let shell = words.first()?;
+    (shell.ends_with("sh")).then(|| words.get(at + 1).map(|s| (*s).to_owned())).flatten()
+}
+
+fn environment(container: &Value) -> HashMap<String, String> {
+    container
+        .get("env")
+        .and_then(Value::as_array)
+        .map(|env| {
+            env.iter()
+                .filter_map(|e| {
+                    Some((e["name"].as_str()?.to_owned(), e["value"].as_str().unwrap_or("").to_owned()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The lines a shell script's `echo` commands print (`&&` and `;` separate commands).
+fn echoes(script: &str, env: &HashMap<String, String>) -> Vec<String> {
+    script
+        .split(['&', ';'])
+        .map(str::trim)
+        .filter_map(|command| command.strip_prefix("echo"))
+        .filter(|rest| rest.is_empty() || rest.starts_with(' '))
+        .map(|rest| expand(rest.trim().trim_matches(|c| c == '"' || c == '\''), env))
+        .collect()
+}
+
+/// `$VAR` and `${VAR}` from the container's environment; unknown variables are empty.
+fn expand(text: &str, env: &HashMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        let braced = chars.peek() == Some(&'{');
+        if braced {
+            chars.next();
+        }
+        let mut name = String::new();
+        while let Some(&n) = chars.peek() {
+            if n.is_ascii_alphanumeric() || n == '_' {
+                name.push(n);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        if braced && chars.peek() == Some(&'}') {
+            chars.next();
+        }
+        if name.is_empty() {
+            out.push('$');
+        } else {
+            out.push_str(env.get(&name).map(String::as_str).unwrap_or(""));
+        }
+    }
+    out
+}
+
+/// A plausible access-log line, the same for the same pod and second.
+fn request_line(pod: &str, i: i64) -> String {
+    const PATHS: [&str; 6] =
+        ["/", "/api/orders", "/api/orders/42", "/api/cart", "/healthz", "/static/app.js"];
+    const METHODS: [&str; 3] = ["GET", "GET", "POST"];
+    let seed = pod
+        .bytes()
+        .fold(i as u64 ^ 0x9e37_79b9_7f4a_7c15, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let status = if seed % 29 == 0 {
+        500
+    } else if seed % 11 == 0 {
+        404
+    } else {
+        200
+    };
+    format!(
+        "{} {} {} {}ms ip=10.0.{}.{}",
+        METHODS[(seed % 3) as usize],
+        PATHS[((seed >> 8) % 6) as usize],
+        status,
+        3 + (seed >> 16) % 120,
+        (seed >> 24) % 250,
+        (seed >> 32) % 250 + 1
+    )
+}
+
+fn render(request: &LogRequest, entries: &[(i64, String)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (second, line) in entries {
+        if request.timestamps {
+            let stamp = rfc3339(UNIX_EPOCH + Duration::from_secs(*second as u64));
+            out.extend_from_slice(stamp.replace('Z', ".000000000Z ").as_bytes());
+        }
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Answers a log request: the text so far, then (with follow) new lines as they are printed,
+/// until the pod goes away.
+pub fn respond(store: Store, request: LogRequest) -> Response {
+    let Some(pods) = resources::lookup("", "v1", "pods") else {
+        return ApiError::path_not_found().into_response();
+    };
+    let Ok(pod) = store.get(pods, &request.namespace, &request.pod) else {
+        return ApiError::path_not_found().into_response();
+    };
+    let (Some(spec), Ok(started)) =
+        (container_spec(&pod, &request.container).cloned(), request.started(&pod))
+    else {
+        return ApiError::bad_request("the container is not running").into_response();
+    };
+    let now = now_secs();
+    let mut entries: Vec<(i64, String)> = lines(&spec, &request.pod, started, now)
+        .into_iter()
+        .filter(|(s, _)| request.since.is_none_or(|t| *s >= t))
+        .collect();
+    if let Some(tail) = request.tail {
+        entries = entries.split_off(entries.len().saturating_sub(tail));
+    }
+    let mut first = render(&request, &entries);
+    if let Some(limit) = request.limit_bytes {
+        first.truncate(limit);
+    }
+    let headers = [(header::CONTENT_TYPE, "text/plain")];
+    if !request.follow || request.limit_bytes.is_some_and(|l| first.len() >= l) {
+        return (StatusCode::OK, headers, first).into_response();
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        if tx.send(Bytes::from(first)).await.is_err() {
+            return;
+        }
+        let mut printed_until = now;
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            // The stream ends when the pod is gone (or no longer the same pod).
+            match store.get(pods, &request.namespace, &request.pod) {
+                Ok(current) if current["metadata"]["uid"] == pod["metadata"]["uid"] => {}
+                _ => return,
+            }
+            let now = now_secs();
+            if now <= printed_until {
+                continue;
+            }
+            let fresh: Vec<(i64, String)> = lines(&spec, &request.pod, started, now)
+                .into_iter()
+                .filter(|(s, _)| *s > printed_until)
+                .collect();
+            printed_until = now;
+            if !fresh.is_empty() && tx.send(Bytes::from(render(&request, &fresh))).await.is_err() {
+                return;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (Ok::<_, Infallible>(chunk), rx))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The walk-through's container prints its greeting from the environment.
+    #[test]
+    fn shell_echo_expands_env() {
+        let container = json!({
+            "name": "myapp-container",
+            "image": "busybox",
+            "command": ["sh", "-c", "echo ${DEMO_GREETING} && sleep 3600"],
+            "env": [{"name": "DEMO_GREETING", "value": "Hello Kubernetes!"}],
+        });
+        assert_eq!(lines(&container, "p", 100, 200), [(100, "Hello Kubernetes!".to_owned())]);
+        let env = HashMap::from([("A".to_owned(), "1".to_owned())]);
+        assert_eq!(echoes("echo \"a=$A b=${B}\"; echo done; sleep 1", &env), ["a=1 b=", "done"]);
+    }
+
+    /// Application images log a request a second, the same lines for the same pod.
+    #[test]
+    fn app_images_log_requests() {
+        let container = json!({"name": "app", "image": "myapp:3f2a9c1"});
+        let first = lines(&container, "web-1", 100, 104);
+        assert_eq!(first.len(), 5);
+        assert_eq!(first, lines(&container, "web-1", 100, 104));
+        assert!(first.iter().all(|(_, l)| l.contains(" 200 ") || l.contains(" 404 ") || l.contains(" 500 ")));
+        assert_ne!(first, lines(&container, "web-2", 100, 104));
+    }
+}
