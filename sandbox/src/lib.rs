@@ -30,6 +30,16 @@ pub enum SandboxError {
     Bind { system: &'static str, addr: SocketAddr, source: std::io::Error },
 }
 
+/// What the sandbox starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum World {
+    /// Namespaces and service accounts only: what tests build on.
+    #[default]
+    Empty,
+    /// The demo world: the walk-through's app and a few others, with release history.
+    Demo,
+}
+
 /// Where the sandbox's systems listen.
 #[derive(Debug, Clone, Copy)]
 pub struct Endpoints {
@@ -49,7 +59,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Binds the three endpoints on `127.0.0.1` (port 0 picks a free port) and starts serving.
-    pub async fn start(ports: Endpoints) -> Result<Self, SandboxError> {
+    pub async fn start(ports: Endpoints, world: World) -> Result<Self, SandboxError> {
         let kubernetes = bind("Kubernetes API", ports.kubernetes).await?;
         let codepipeline = bind("CodePipeline", ports.codepipeline).await?;
         let ssm = bind("SSM", ports.ssm).await?;
@@ -62,6 +72,9 @@ impl Sandbox {
         let admin_token = cluster.tokens.admin().to_owned();
         let registry = Registry::seeded();
         kubernetes::controllers::spawn(cluster.store.clone(), registry.clone(), Timings::default());
+        if world == World::Demo {
+            tokio::spawn(kubernetes::demo::seed(cluster.store.clone(), registry.clone()));
+        }
         serve(kubernetes, kubernetes::router(cluster));
         serve(codepipeline, aws::router(aws::Service::CodePipeline));
         serve(ssm, aws::router(aws::Service::Ssm));

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use sandbox::{Endpoints, Sandbox};
+use sandbox::{Endpoints, Sandbox, World};
 use serde_json::{Value, json};
 
 /// A started sandbox and a client that sends its admin token.
 async fn start() -> (Sandbox, reqwest::Client, String) {
-    let sandbox = Sandbox::start(Endpoints::any_free()).await.expect("sandbox starts");
+    let sandbox = Sandbox::start(Endpoints::any_free(), World::Empty).await.expect("sandbox starts");
     let base = format!("http://{}", sandbox.endpoints.kubernetes);
     let http = client_with_token(&sandbox.admin_token);
     (sandbox, http, base)

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use sandbox::{Endpoints, Sandbox};
+use sandbox::{Endpoints, Sandbox, World};
 
 struct Kubectl {
     kubeconfig: std::path::PathBuf,
@@ -12,7 +12,7 @@ struct Kubectl {
 
 impl Kubectl {
     async fn start() -> (Sandbox, Self) {
-        let sandbox = Sandbox::start(Endpoints::any_free()).await.expect("sandbox starts");
+        let sandbox = Sandbox::start(Endpoints::any_free(), World::Empty).await.expect("sandbox starts");
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         sandbox.write_kubeconfig(&kubeconfig).unwrap();
@@ -301,4 +301,56 @@ async fn logs_follow_the_environment() {
     let (ok, _, err) = kubectl.run(&["logs", pod]).await;
     assert!(!ok);
     assert!(err.contains("is waiting to start"), "{err}");
+}
+
+/// The demo world: the walk-through's app with its release history in both environments,
+/// a few more apps, and one rollout stuck on an image that was never pushed.
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_world() {
+    let sandbox = Sandbox::start(Endpoints::any_free(), World::Demo).await.expect("sandbox starts");
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    sandbox.write_kubeconfig(&kubeconfig).unwrap();
+    let kubectl = Kubectl { kubeconfig, _dir: dir };
+    for namespace in ["staging", "production"] {
+        let (ok, out, err) = kubectl
+            .run(&["-n", namespace, "rollout", "status", "deployment/myapp-deployment", "--timeout=60s"])
+            .await;
+        assert!(ok, "{namespace}: {out}{err}");
+    }
+    let image = kubectl
+        .ok(&[
+            "-n",
+            "staging",
+            "get",
+            "deploy",
+            "myapp-deployment",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ])
+        .await;
+    assert_eq!(image, "myapp:e93d5f1");
+    let history = kubectl.ok(&["-n", "staging", "rollout", "history", "deployment/myapp-deployment"]).await;
+    assert_eq!(
+        history.lines().filter(|l| l.trim_start().starts_with(char::is_numeric)).count(),
+        4,
+        "{history}"
+    );
+    let logs = kubectl.ok(&["-n", "staging", "logs", "deployment/myapp-deployment"]).await;
+    assert_eq!(logs, "Hello Kubernetes!\n");
+    let all = kubectl.ok(&["get", "deploy", "-A", "-o", "name"]).await;
+    assert_eq!(all.lines().count(), 6, "{all}");
+    let stuck = kubectl
+        .ok(&[
+            "-n",
+            "staging",
+            "get",
+            "pods",
+            "-l",
+            "app=report-worker",
+            "-o",
+            "jsonpath={.items[*].status.containerStatuses[0].state.waiting.reason}",
+        ])
+        .await;
+    assert!(stuck.contains("ErrImagePull") || stuck.contains("ImagePullBackOff"), "{stuck}");
 }

@@ -64,7 +64,7 @@ impl Running {
 /// Starts the sandbox (when configured), the upstream monitor and the HTTP server.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let sandbox = if config.sandbox {
-        Some(sandbox::Sandbox::start(sandbox::Endpoints::any_free()).await?)
+        Some(sandbox::Sandbox::start(sandbox::Endpoints::any_free(), sandbox::World::Demo).await?)
     } else {
         None
     };

@@ -10,6 +10,7 @@
 //! - `table`: the columns `kubectl get` prints.
 //! - `status`: errors as `Status` objects.
 //! - `controllers`: the deployment and replica set controllers and the simulated kubelet.
+//! - `demo`: the demo world's applications and their release history.
 //!
 //! Objects are kept as JSON in the shapes of the Kubernetes API (the `k8s-openapi` types),
 //! so every client sees exactly what it would see from a real API server.
@@ -17,6 +18,7 @@
 mod api;
 mod auth;
 pub(crate) mod controllers;
+pub(crate) mod demo;
 mod discovery;
 mod logs;
 mod patch;
