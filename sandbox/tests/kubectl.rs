@@ -339,7 +339,7 @@ async fn demo_world() {
     let logs = kubectl.ok(&["-n", "staging", "logs", "deployment/myapp-deployment"]).await;
     assert_eq!(logs, "Hello Kubernetes!\n");
     let all = kubectl.ok(&["get", "deploy", "-A", "-o", "name"]).await;
-    assert_eq!(all.lines().count(), 6, "{all}");
+    assert_eq!(all.lines().count(), 7, "{all}");
     let stuck = kubectl
         .ok(&[
             "-n",
@@ -353,4 +353,28 @@ async fn demo_world() {
         ])
         .await;
     assert!(stuck.contains("ErrImagePull") || stuck.contains("ImagePullBackOff"), "{stuck}");
+}
+
+/// A container whose command fails restarts with a growing back-off, and its previous
+/// instance's output is there to read.
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_loop_and_previous_logs() {
+    let (_sandbox, kubectl) = Kubectl::start().await;
+    let manifest = MYAPP.replace(
+        "command: ['sh', '-c', 'echo ${DEMO_GREETING} && sleep 3600']",
+        "command: ['sh', '-c', 'echo starting && echo \"fatal: no database\" && exit 2']",
+    );
+    let (ok, _, err) = kubectl.run_with_input(&["create", "--validate=false", "-f", "-"], &manifest).await;
+    assert!(ok, "{err}");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let pods = kubectl.ok(&["get", "pods", "-l", "app=myapp", "-o", "name"]).await;
+    let pod = pods.lines().next().expect("a pod");
+    let status = kubectl.ok(&["get", pod, "-o", "jsonpath={.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].lastState.terminated.exitCode} {.status.containerStatuses[0].state.waiting.reason}"]).await;
+    assert_eq!(status, "1 2 CrashLoopBackOff");
+    let previous = kubectl.ok(&["logs", pod, "--previous"]).await;
+    assert_eq!(previous, "starting\nfatal: no database\n");
+    let table = kubectl.ok(&["get", "pods", "-l", "app=myapp"]).await;
+    assert!(table.contains("CrashLoopBackOff"), "{table}");
+    let events = kubectl.ok(&["get", "events", "--field-selector", "reason=BackOff"]).await;
+    assert!(events.contains("Back-off restarting failed container"), "{events}");
 }

@@ -1,7 +1,7 @@
 //! The demo world: the walk-through's `myapp-deployment` in `staging` and `production` with a
 //! few released revisions whose images are tagged by commit hashes, a few more applications of
-//! different sizes, and one whose current release cannot pull its image and misses its
-//! progress deadline. Built through the same store and controllers as everything else: each
+//! different sizes, one whose current release cannot pull its image and misses its progress
+//! deadline, and one that crash-loops. Built through the same store and controllers as everything else: each
 //! release is a template change the deployment controller turns into a replica set.
 
 use std::time::Duration;
@@ -28,6 +28,8 @@ struct App {
     releases: Vec<String>,
     walkthrough: bool,
     progress_deadline: i64,
+    /// A shell script to run instead of the image's own command.
+    script: Option<&'static str>,
 }
 
 pub async fn seed(store: Store, registry: Registry) {
@@ -47,6 +49,7 @@ pub async fn seed(store: Store, registry: Registry) {
             releases: myapp(4),
             walkthrough: true,
             progress_deadline: 600,
+            script: None,
         },
         App {
             namespace: "production",
@@ -55,6 +58,7 @@ pub async fn seed(store: Store, registry: Registry) {
             releases: myapp(3),
             walkthrough: true,
             progress_deadline: 600,
+            script: None,
         },
         App {
             namespace: "staging",
@@ -63,6 +67,7 @@ pub async fn seed(store: Store, registry: Registry) {
             releases: vec!["checkout-api:2f0c8d1".into(), "checkout-api:71be9a4".into()],
             walkthrough: false,
             progress_deadline: 600,
+            script: None,
         },
         App {
             namespace: "production",
@@ -71,6 +76,7 @@ pub async fn seed(store: Store, registry: Registry) {
             releases: vec!["checkout-api:2f0c8d1".into()],
             walkthrough: false,
             progress_deadline: 600,
+            script: None,
         },
         App {
             namespace: "production",
@@ -79,6 +85,7 @@ pub async fn seed(store: Store, registry: Registry) {
             releases: vec!["nginx:1.25".into(), "nginx:1.27".into()],
             walkthrough: false,
             progress_deadline: 600,
+            script: None,
         },
         // Its latest build was never pushed: the rollout cannot pull the image.
         App {
@@ -88,6 +95,19 @@ pub async fn seed(store: Store, registry: Registry) {
             releases: vec!["report-worker:5a6e2c0".into(), "report-worker:c0ffee1".into()],
             walkthrough: false,
             progress_deadline: 30,
+            script: None,
+        },
+        // Its queue address is wrong: the container exits at start and crash-loops.
+        App {
+            namespace: "staging",
+            name: "payments-worker",
+            replicas: 1,
+            releases: vec!["busybox:1.36".into()],
+            walkthrough: false,
+            progress_deadline: 600,
+            script: Some(
+                "echo \"payments-worker starting\" && echo \"fatal: cannot reach queue at ${QUEUE_URL}\" && exit 1",
+            ),
         },
     ];
     for app in apps {
@@ -101,6 +121,9 @@ fn deployment(app: &App, image: &str) -> Value {
         container["name"] = json!("myapp-container");
         container["command"] = json!(["sh", "-c", "echo ${DEMO_GREETING} && sleep 3600"]);
         container["env"] = json!([{ "name": "DEMO_GREETING", "value": "Hello Kubernetes!" }]);
+    } else if let Some(script) = app.script {
+        container["command"] = json!(["sh", "-c", script]);
+        container["env"] = json!([{ "name": "QUEUE_URL", "value": "amqp://queue.staging.svc:5671" }]);
     } else {
         container["ports"] = json!([{ "containerPort": 8080, "protocol": "TCP" }]);
     }

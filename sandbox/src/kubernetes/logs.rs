@@ -25,6 +25,7 @@ pub struct LogRequest {
     pod: String,
     container: String,
     follow: bool,
+    previous: bool,
     tail: Option<usize>,
     since: Option<i64>,
     timestamps: bool,
@@ -94,29 +95,37 @@ impl LogRequest {
             pod: name.to_owned(),
             container,
             follow: is_true("follow"),
+            previous: is_true("previous"),
             tail: number("tailLines")?.map(|t| t.max(0) as usize),
             since,
             timestamps: is_true("timestamps"),
             limit_bytes: number("limitBytes")?.map(|b| b.max(1) as usize),
         };
-        if is_true("previous") {
-            return Err(ApiError::bad_request(format!(
-                "previous terminated container \"{}\" in pod \"{name}\" not found",
-                request.container
-            )));
-        }
         request.started(&pod)?;
         Ok(request)
     }
 
-    /// When the container started; a container that has not is an error, in kubectl's words.
+    /// When the container instance whose log is asked for started: the running one, else
+    /// the last one that exited (what kubectl shows for a crash-looping pod), or with
+    /// `previous` the one before the current. A container that has not run is an error, in
+    /// kubectl's words.
     fn started(&self, pod: &Value) -> Result<i64, ApiError> {
         let status = container_status(pod, &self.container);
+        let at = |pointer: &str| status.and_then(|s| s.pointer(pointer)).and_then(Value::as_str);
+        let unreadable = || ApiError::bad_request("the container's start time is unreadable");
+        if self.previous {
+            return match at("/lastState/terminated/startedAt") {
+                Some(started) => parse_rfc3339(started).ok_or_else(unreadable),
+                None => Err(ApiError::bad_request(format!(
+                    "previous terminated container \"{}\" in pod \"{}\" not found",
+                    self.container, self.pod
+                ))),
+            };
+        }
         if let Some(started) =
-            status.and_then(|s| s.pointer("/state/running/startedAt")).and_then(Value::as_str)
+            at("/state/running/startedAt").or_else(|| at("/lastState/terminated/startedAt"))
         {
-            return parse_rfc3339(started)
-                .ok_or_else(|| ApiError::bad_request("the container's start time is unreadable"));
+            return parse_rfc3339(started).ok_or_else(unreadable);
         }
         let reason = status
             .and_then(|s| s.pointer("/state/waiting/reason"))
@@ -155,6 +164,23 @@ pub fn lines(container: &Value, pod_name: &str, started: i64, until: i64) -> Vec
         return echoes(&script, &environment(container)).into_iter().map(|l| (started, l)).collect();
     }
     (0..=(until - started).max(-1)).map(|i| (started + i, request_line(pod_name, i))).collect()
+}
+
+/// The exit code of a container whose command fails: a script that ends in `exit N` (N not
+/// 0), or `false`. `None` for containers that keep running.
+pub fn exit_code(container: &Value) -> Option<i64> {
+    let command: Vec<&str> = container
+        .get("command")
+        .and_then(Value::as_array)
+        .map(|c| c.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if command.first().is_some_and(|c| *c == "false" || c.ends_with("/false")) {
+        return Some(1);
+    }
+    let script = shell_script(container)?;
+    let last = script.split(['&', ';']).map(str::trim).filter(|c| !c.is_empty()).last()?;
+    let code: i64 = last.strip_prefix("exit")?.trim().parse().ok()?;
+    (code != 0).then_some(code)
 }
 
 /// The script of `sh -c '<script>'` (in command or args), if the container runs one.
@@ -295,7 +321,9 @@ pub fn respond(store: Store, request: LogRequest) -> Response {
         first.truncate(limit);
     }
     let headers = [(header::CONTENT_TYPE, "text/plain")];
-    if !request.follow || request.limit_bytes.is_some_and(|l| first.len() >= l) {
+    // A terminated instance prints nothing more: following it ends at once.
+    let exited = request.previous;
+    if !request.follow || exited || request.limit_bytes.is_some_and(|l| first.len() >= l) {
         return (StatusCode::OK, headers, first).into_response();
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
@@ -306,9 +334,17 @@ pub fn respond(store: Store, request: LogRequest) -> Response {
         let mut printed_until = now;
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
-            // The stream ends when the pod is gone (or no longer the same pod).
+            // The stream ends when the pod is gone (or no longer the same pod), or when the
+            // container instance being followed is no longer the one running.
             match store.get(pods, &request.namespace, &request.pod) {
-                Ok(current) if current["metadata"]["uid"] == pod["metadata"]["uid"] => {}
+                Ok(current)
+                    if current["metadata"]["uid"] == pod["metadata"]["uid"]
+                        && !request.previous
+                        && container_status(&current, &request.container)
+                            .and_then(|s| s.pointer("/state/running/startedAt"))
+                            .and_then(Value::as_str)
+                            .and_then(parse_rfc3339)
+                            == Some(started) => {}
                 _ => return,
             }
             let now = now_secs();
@@ -363,5 +399,15 @@ mod tests {
         assert_eq!(first, lines(&container, "web-1", 100, 104));
         assert!(first.iter().all(|(_, l)| l.contains(" 200 ") || l.contains(" 404 ") || l.contains(" 500 ")));
         assert_ne!(first, lines(&container, "web-2", 100, 104));
+    }
+
+    #[test]
+    fn failing_commands() {
+        let crash = json!({"name": "w", "command": ["sh", "-c", "echo connecting && echo 'fatal: refused' && exit 3"]});
+        assert_eq!(exit_code(&crash), Some(3));
+        assert_eq!(exit_code(&json!({"command": ["false"]})), Some(1));
+        assert_eq!(exit_code(&json!({"command": ["sh", "-c", "echo hi && sleep 3600"]})), None);
+        assert_eq!(exit_code(&json!({"command": ["sh", "-c", "exit 0"]})), None);
+        assert_eq!(exit_code(&json!({"image": "nginx"})), None);
     }
 }

@@ -117,7 +117,7 @@ pub struct FieldSelector(Vec<(String, bool, String)>);
 
 /// The fields a selector may name, as a real API server allows them (common to all kinds, and
 /// the pod and event fields kubectl and controllers use).
-const SELECTABLE: [&str; 9] = [
+const SELECTABLE: [&str; 10] = [
     "metadata.name",
     "metadata.namespace",
     "status.phase",
@@ -126,6 +126,7 @@ const SELECTABLE: [&str; 9] = [
     "involvedObject.name",
     "involvedObject.kind",
     "involvedObject.uid",
+    "reason",
     "type",
 ];
 

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::super::store::{Store, now_rfc3339};
+use std::time::SystemTime;
+
+use super::super::logs;
+use super::super::store::{Store, now_rfc3339, rfc3339};
 use super::{events, pods, str_at};
 use crate::registry::Registry;
 
@@ -24,6 +27,10 @@ pub struct Timings {
     pub start: Duration,
     /// From running to ready.
     pub ready: Duration,
+    /// How long a container whose command fails runs before it exits.
+    pub crash_after: Duration,
+    /// The first restart back-off; it doubles per restart, up to ten times this.
+    pub back_off: Duration,
 }
 
 impl Default for Timings {
@@ -32,15 +39,91 @@ impl Default for Timings {
             pull: Duration::from_millis(300),
             start: Duration::from_millis(300),
             ready: Duration::from_millis(600),
+            crash_after: Duration::from_secs(1),
+            back_off: Duration::from_secs(2),
         }
+    }
+}
+
+/// One container's state as the kubelet reports it.
+struct ContainerRun {
+    state: Value,
+    ready: bool,
+    restarts: u32,
+    last_state: Value,
+}
+
+impl ContainerRun {
+    fn waiting(reason: &str, message: Option<String>) -> Self {
+        let mut waiting = json!({ "reason": reason });
+        if let Some(m) = message {
+            waiting["message"] = json!(m);
+        }
+        Self { state: json!({ "waiting": waiting }), ready: false, restarts: 0, last_state: json!({}) }
+    }
+}
+
+/// A started container: running (and ready after the delay) if its command does not fail;
+/// otherwise runs, exits with its code, waits out a doubling back-off and starts again:
+/// `CrashLoopBackOff`, with its restart count and last termination.
+fn run_state(
+    container: &Value,
+    name: &str,
+    since_start: Duration,
+    started_at: SystemTime,
+    t: Timings,
+) -> ContainerRun {
+    let Some(code) = logs::exit_code(container) else {
+        return ContainerRun {
+            state: json!({ "running": { "startedAt": rfc3339(started_at) } }),
+            ready: since_start >= t.ready,
+            restarts: 0,
+            last_state: json!({}),
+        };
+    };
+    let terminated = |from: Duration, to: Duration| {
+        json!({ "terminated": {
+            "exitCode": code,
+            "reason": "Error",
+            "startedAt": rfc3339(started_at + from),
+            "finishedAt": rfc3339(started_at + to),
+        } })
+    };
+    let (mut start, mut restarts, mut last) = (Duration::ZERO, 0u32, json!({}));
+    loop {
+        let end = start + t.crash_after;
+        if since_start < end {
+            return ContainerRun {
+                state: json!({ "running": { "startedAt": rfc3339(started_at + start) } }),
+                ready: false,
+                restarts,
+                last_state: last,
+            };
+        }
+        let back_off = (t.back_off * 2u32.saturating_pow(restarts.min(16))).min(t.back_off * 10);
+        let restart_at = end + back_off;
+        if since_start < restart_at || restarts > 100_000 {
+            return ContainerRun {
+                state: json!({ "waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": format!("back-off {}s restarting failed container={name}", back_off.as_secs()),
+                } }),
+                ready: false,
+                restarts: restarts + 1,
+                last_state: terminated(start, end),
+            };
+        }
+        last = terminated(start, end);
+        restarts += 1;
+        start = restart_at;
     }
 }
 
 pub struct Kubelet {
     registry: Registry,
     timings: Timings,
-    /// When this kubelet first saw each pod (by uid): the pod's clock.
-    seen: HashMap<String, Instant>,
+    /// When this kubelet first saw each pod (by uid), monotonic and wall-clock: the pod's clock.
+    seen: HashMap<String, (Instant, SystemTime)>,
 }
 
 impl Kubelet {
@@ -56,12 +139,12 @@ impl Kubelet {
         self.seen.retain(|uid, _| live.contains(uid.as_str()));
         for pod in &all.items {
             let uid = str_at(pod, "/metadata/uid").to_owned();
-            let first_seen = *self.seen.entry(uid).or_insert(now);
-            self.step(store, pod, now.duration_since(first_seen));
+            let (first_seen, wall) = *self.seen.entry(uid).or_insert((now, SystemTime::now()));
+            self.step(store, pod, now.duration_since(first_seen), wall);
         }
     }
 
-    fn step(&self, store: &Store, pod: &Value, age: Duration) {
+    fn step(&self, store: &Store, pod: &Value, age: Duration, first_seen: SystemTime) {
         let namespace = str_at(pod, "/metadata/namespace");
         let name = str_at(pod, "/metadata/name");
         let containers: Vec<Value> =
@@ -72,53 +155,51 @@ impl Kubelet {
             .filter(|image| !self.registry.has(image))
             .collect();
         let t = self.timings;
-        let (phase, state, ready): (&str, Box<dyn Fn(&Value) -> Value>, bool) = if age < t.pull {
-            ("Pending", Box::new(|_| json!({ "waiting": { "reason": "ContainerCreating" } })), false)
-        } else if !missing.is_empty() {
-            let reason = if age < t.pull * 4 { "ErrImagePull" } else { "ImagePullBackOff" };
-            let registry = self.registry.clone();
-            (
-                "Pending",
-                Box::new(move |c: &Value| {
-                    let image = str_at(c, "/image");
-                    if registry.has(image) {
-                        json!({ "waiting": { "reason": "PodInitializing" } })
-                    } else {
-                        json!({ "waiting": {
-                            "reason": reason,
-                            "message": format!("rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": not found"),
-                        } })
-                    }
-                }),
-                false,
-            )
-        } else if age < t.pull + t.start {
-            ("Pending", Box::new(|_| json!({ "waiting": { "reason": "ContainerCreating" } })), false)
-        } else {
-            let started = pod
-                .pointer("/status/containerStatuses/0/state/running/startedAt")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_else(now_rfc3339);
-            (
-                "Running",
-                Box::new(move |_| json!({ "running": { "startedAt": started } })),
-                age >= t.pull + t.start + t.ready,
-            )
-        };
+        let pulling_failed = age >= t.pull && !missing.is_empty();
+        let phase = if age >= t.pull + t.start && missing.is_empty() { "Running" } else { "Pending" };
+        // Wall-clock time the containers started, from this kubelet's own clock for the pod.
+        let started_at = first_seen + t.pull + t.start;
+        let runs: Vec<ContainerRun> = containers
+            .iter()
+            .map(|c| {
+                let image = str_at(c, "/image");
+                if age < t.pull {
+                    ContainerRun::waiting("ContainerCreating", None)
+                } else if pulling_failed && !self.registry.has(image) {
+                    let reason = if age < t.pull * 4 { "ErrImagePull" } else { "ImagePullBackOff" };
+                    let message = format!(
+                        "rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": not found"
+                    );
+                    ContainerRun::waiting(reason, Some(message))
+                } else if pulling_failed {
+                    ContainerRun::waiting("PodInitializing", None)
+                } else if phase == "Pending" {
+                    ContainerRun::waiting("ContainerCreating", None)
+                } else {
+                    run_state(c, str_at(c, "/name"), age - (t.pull + t.start), started_at, t)
+                }
+            })
+            .collect();
+        let ready = phase == "Running" && runs.iter().all(|r| r.ready);
 
         let statuses: Vec<Value> = containers
             .iter()
-            .map(|c| {
-                let running = phase == "Running";
+            .zip(&runs)
+            .map(|(c, run)| {
+                let image_id = if phase == "Running" {
+                    format!("sandbox-registry/{}", str_at(c, "/image"))
+                } else {
+                    String::new()
+                };
                 json!({
                     "name": c["name"],
                     "image": c["image"],
-                    "imageID": if running { json!(format!("sandbox-registry/{}", str_at(c, "/image"))) } else { json!("") },
-                    "ready": ready,
-                    "started": running,
-                    "restartCount": 0,
-                    "state": state(c),
+                    "imageID": image_id,
+                    "ready": run.ready,
+                    "started": run.state.get("running").is_some(),
+                    "restartCount": run.restarts,
+                    "state": run.state,
+                    "lastState": run.last_state,
                 })
             })
             .collect();
@@ -146,6 +227,9 @@ impl Kubelet {
         }
         let changed_phase = previous.get("phase") != status.get("phase");
         let pulled_fail = missing.first().cloned();
+        let restarts =
+            |st: &Value| st.pointer("/containerStatuses/0/restartCount").and_then(Value::as_u64).unwrap_or(0);
+        let new_crash = restarts(&status) > restarts(&previous);
         if !scheduled {
             // The binding: a write to the pod itself, as the scheduler's is.
             let bound = store.modify(pods(), namespace, name, false, |object| {
@@ -191,6 +275,11 @@ impl Kubelet {
                     "kubelet",
                 );
             }
+        } else if new_crash {
+            let container = str_at(&containers[0], "/name");
+            let message =
+                format!("Back-off restarting failed container {container} in pod {name}_{namespace}");
+            events::emit(store, &updated, "Warning", "BackOff", &message, "kubelet");
         } else if let Some(image) = pulled_fail {
             let reason = str_at(&status, "/containerStatuses/0/state/waiting/reason");
             if previous.pointer("/containerStatuses/0/state/waiting/reason").and_then(Value::as_str)
