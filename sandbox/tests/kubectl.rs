@@ -12,7 +12,11 @@ struct Kubectl {
 
 impl Kubectl {
     async fn start() -> (Sandbox, Self) {
-        let sandbox = Sandbox::start(Endpoints::any_free(), World::Empty).await.expect("sandbox starts");
+        Self::start_with(World::Empty).await
+    }
+
+    async fn start_with(world: World) -> (Sandbox, Self) {
+        let sandbox = Sandbox::start(Endpoints::any_free(), world).await.expect("sandbox starts");
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         sandbox.write_kubeconfig(&kubeconfig).unwrap();
@@ -52,6 +56,14 @@ impl Kubectl {
             String::from_utf8_lossy(&output.stdout).into_owned(),
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
+    }
+
+    /// `kubectl create -f -` with a manifest (`--validate=false`: the sandbox does not serve
+    /// the OpenAPI document client-side validation downloads).
+    async fn create(&self, manifest: &str) -> String {
+        let (ok, out, err) = self.run_with_input(&["create", "--validate=false", "-f", "-"], manifest).await;
+        assert!(ok, "kubectl create failed: {err}");
+        out
     }
 
     async fn ok(&self, args: &[&str]) -> String {
@@ -106,8 +118,6 @@ spec:
 ";
 
 /// The walk-through's loop through kubectl: create, set env, set image, scale, read back.
-/// (`--validate=false`: the sandbox does not serve the OpenAPI document client-side
-/// validation downloads.)
 #[tokio::test(flavor = "multi_thread")]
 async fn create_patch_scale_delete() {
     let (_sandbox, kubectl) = Kubectl::start().await;
@@ -198,8 +208,7 @@ async fn errors_in_kubectl_words() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rollout_status_undo_and_deadline() {
     let (_sandbox, kubectl) = Kubectl::start().await;
-    let (ok, _, err) = kubectl.run_with_input(&["create", "--validate=false", "-f", "-"], MYAPP).await;
-    assert!(ok, "{err}");
+    kubectl.create(MYAPP).await;
     let status = |timeout: &'static str| {
         let kubectl = &kubectl;
         async move {
@@ -275,8 +284,7 @@ async fn logs_follow_the_environment() {
         "        command: ['sh', '-c', 'echo ${DEMO_GREETING} && sleep 3600']\n",
         "        command: ['sh', '-c', 'echo ${DEMO_GREETING} && sleep 3600']\n        env:\n        - name: DEMO_GREETING\n          value: \"Hello Kubernetes!\"\n",
     );
-    let (ok, _, err) = kubectl.run_with_input(&["create", "--validate=false", "-f", "-"], &manifest).await;
-    assert!(ok, "{err}");
+    kubectl.create(&manifest).await;
     kubectl.ok(&["rollout", "status", "deployment/myapp-deployment", "--timeout=60s"]).await;
     let logs = kubectl.ok(&["logs", "deployment/myapp-deployment"]).await;
     assert_eq!(logs, "Hello Kubernetes!\n");
@@ -307,11 +315,7 @@ async fn logs_follow_the_environment() {
 /// a few more apps, and one rollout stuck on an image that was never pushed.
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_world() {
-    let sandbox = Sandbox::start(Endpoints::any_free(), World::Demo).await.expect("sandbox starts");
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    sandbox.write_kubeconfig(&kubeconfig).unwrap();
-    let kubectl = Kubectl { kubeconfig, _dir: dir };
+    let (_sandbox, kubectl) = Kubectl::start_with(World::Demo).await;
     for namespace in ["staging", "production"] {
         let (ok, out, err) = kubectl
             .run(&["-n", namespace, "rollout", "status", "deployment/myapp-deployment", "--timeout=60s"])
@@ -364,8 +368,7 @@ async fn crash_loop_and_previous_logs() {
         "command: ['sh', '-c', 'echo ${DEMO_GREETING} && sleep 3600']",
         "command: ['sh', '-c', 'echo starting && echo \"fatal: no database\" && exit 2']",
     );
-    let (ok, _, err) = kubectl.run_with_input(&["create", "--validate=false", "-f", "-"], &manifest).await;
-    assert!(ok, "{err}");
+    kubectl.create(&manifest).await;
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let pods = kubectl.ok(&["get", "pods", "-l", "app=myapp", "-o", "name"]).await;
     let pod = pods.lines().next().expect("a pod");

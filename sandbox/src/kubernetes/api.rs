@@ -3,12 +3,11 @@
 //! delete and deletecollection, plus the `status` and `scale` subresources.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +22,7 @@ use super::resources::{self, ResourceType};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{Change, Store, metadata_mut};
+use super::stream;
 use super::table;
 
 /// What the API handlers share.
@@ -486,7 +486,7 @@ fn event_line(kind: &str, object: &Value) -> Bytes {
 /// Streams watch events as JSON lines until the timeout, the client leaving, or the watch
 /// falling too far behind (the client then re-watches from its last version).
 fn watch(store: &Store, request: WatchRequest) -> Response {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(512);
+    let (tx, rx) = stream::channel();
     match store.watch(request.since) {
         Err(expired) => {
             // What a real API server does: 200, then one ERROR event carrying the 410 Status.
@@ -531,15 +531,7 @@ fn watch(store: &Store, request: WatchRequest) -> Response {
             });
         }
     }
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|line| (Ok::<_, Infallible>(line), rx))
-    });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CACHE_CONTROL, "no-cache, private")
-        .body(Body::from_stream(stream))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    stream::response(rx, "application/json")
 }
 
 #[cfg(test)]

@@ -6,10 +6,9 @@
 //! sinceTime, timestamps, previous and limitBytes.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -17,6 +16,7 @@ use serde_json::Value;
 use super::resources;
 use super::status::ApiError;
 use super::store::{Store, rfc3339};
+use super::stream;
 use super::table::parse_rfc3339;
 
 /// The options of one log request, validated.
@@ -326,7 +326,7 @@ pub fn respond(store: Store, request: LogRequest) -> Response {
     if !request.follow || exited || request.limit_bytes.is_some_and(|l| first.len() >= l) {
         return (StatusCode::OK, headers, first).into_response();
     }
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let (tx, rx) = stream::channel();
     tokio::spawn(async move {
         if tx.send(Bytes::from(first)).await.is_err() {
             return;
@@ -361,14 +361,7 @@ pub fn respond(store: Store, request: LogRequest) -> Response {
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (Ok::<_, Infallible>(chunk), rx))
-    });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "text/plain")
-        .body(Body::from_stream(stream))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    stream::response(rx, "text/plain")
 }
 
 #[cfg(test)]

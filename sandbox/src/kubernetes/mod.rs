@@ -9,6 +9,7 @@
 //! - `discovery`: `/api`, `/apis` and the resource lists kubectl resolves short names from.
 //! - `table`: the columns `kubectl get` prints.
 //! - `status`: errors as `Status` objects.
+//! - `stream`: streamed responses (watches, followed logs).
 //! - `controllers`: the deployment and replica set controllers and the simulated kubelet.
 //! - `demo`: the demo world's applications and their release history.
 //!
@@ -26,6 +27,7 @@ mod resources;
 mod selectors;
 mod status;
 mod store;
+mod stream;
 mod table;
 
 use axum::Json;
