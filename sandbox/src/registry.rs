@@ -68,10 +68,10 @@ fn split_reference(reference: &str) -> (&str, Tag<'_>) {
     };
     // docker.io/library/busybox and busybox are the same image.
     let mut path = name;
-    if let Some((host, rest)) = path.split_once('/') {
-        if host.contains('.') || host.contains(':') || host == "localhost" {
-            path = rest;
-        }
+    if let Some((host, rest)) = path.split_once('/')
+        && (host.contains('.') || host.contains(':') || host == "localhost")
+    {
+        path = rest;
     }
     (path.strip_prefix("library/").unwrap_or(path), tag)
 }

@@ -34,10 +34,10 @@ pub fn PageTitle(area: &'static str) -> impl IntoView {
 /// An unknown environment is a missing page: say so to the browser too.
 fn not_found_status(error: &ApiError) {
     #[cfg(feature = "ssr")]
-    if matches!(error, ApiError::UnknownEnvironment { .. }) {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(http::StatusCode::NOT_FOUND);
-        }
+    if matches!(error, ApiError::UnknownEnvironment { .. })
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+    {
+        response.set_status(http::StatusCode::NOT_FOUND);
     }
     #[cfg(not(feature = "ssr"))]
     let _ = error;

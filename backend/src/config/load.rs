@@ -59,6 +59,7 @@ fn describe(error: figment::Error) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return figment's own (large) Error.
 mod tests {
     use super::*;
     use crate::config::ClusterConnection;

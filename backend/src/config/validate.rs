@@ -75,13 +75,13 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
             ));
         }
     }
-    if let Some(region) = &env.aws.region {
-        if !is_aws_region(region) {
-            return Err(ConfigError::invalid(
-                format!("{key}.aws.region"),
-                format!("{region:?} is not an AWS region name like \"eu-west-1\""),
-            ));
-        }
+    if let Some(region) = &env.aws.region
+        && !is_aws_region(region)
+    {
+        return Err(ConfigError::invalid(
+            format!("{key}.aws.region"),
+            format!("{region:?} is not an AWS region name like \"eu-west-1\""),
+        ));
     }
     for (i, pipeline) in env.aws.pipelines.iter().enumerate() {
         if !is_pipeline_name(pipeline) {

@@ -309,7 +309,7 @@ fn token_request(
     let seconds = seconds
         .map_err(|_| ApiError::bad_request("spec.expirationSeconds must be a whole number of seconds"))?;
     let seconds = seconds.unwrap_or(3600);
-    if seconds < 600 || seconds > 1 << 32 {
+    if !(600..=1 << 32).contains(&seconds) {
         return Err(ApiError::bad_request(format!(
             "spec.expirationSeconds: Invalid value: {seconds}: may not specify a duration less than 10 minutes or longer than 2^32 seconds"
         )));

@@ -148,14 +148,12 @@ async fn release_history(store: &Store, app: &App) {
     if store.create(deployments(), app.namespace, deployment(app, first)).is_err() {
         return;
     }
-    let mut expected_sets = 1;
-    for image in later {
-        wait_for_replica_sets(store, app, expected_sets).await;
+    for (released, image) in (1..).zip(later) {
+        wait_for_replica_sets(store, app, released).await;
         let _ = store.modify(deployments(), app.namespace, app.name, false, |d| {
             d["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image);
             Ok(())
         });
-        expected_sets += 1;
     }
 }
 

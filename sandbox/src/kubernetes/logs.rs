@@ -178,7 +178,7 @@ pub fn exit_code(container: &Value) -> Option<i64> {
         return Some(1);
     }
     let script = shell_script(container)?;
-    let last = script.split(['&', ';']).map(str::trim).filter(|c| !c.is_empty()).last()?;
+    let last = script.split(['&', ';']).map(str::trim).rfind(|c| !c.is_empty())?;
     let code: i64 = last.strip_prefix("exit")?.trim().parse().ok()?;
     (code != 0).then_some(code)
 }

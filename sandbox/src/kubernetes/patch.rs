@@ -262,10 +262,10 @@ fn reorder(current: &mut Value, order: &[Value], key: &str) {
     let Some(items) = current.as_array_mut() else { return };
     let mut ordered = Vec::with_capacity(items.len());
     for wanted in order {
-        if let Some(id) = wanted.get(key) {
-            if let Some(p) = items.iter().position(|i| i.get(key) == Some(id)) {
-                ordered.push(items.remove(p));
-            }
+        if let Some(id) = wanted.get(key)
+            && let Some(p) = items.iter().position(|i| i.get(key) == Some(id))
+        {
+            ordered.push(items.remove(p));
         }
     }
     ordered.append(items);

@@ -142,10 +142,10 @@ impl Store {
             if namespace.is_some_and(|ns| ns != key.namespace) {
                 continue;
             }
-            if let Some((ns, name)) = &after {
-                if (&key.namespace, &key.name) <= (ns, name) {
-                    continue;
-                }
+            if let Some((ns, name)) = &after
+                && (&key.namespace, &key.name) <= (ns, name)
+            {
+                continue;
             }
             if !keep(object) {
                 continue;
@@ -453,12 +453,13 @@ fn check_namespace(
     if !rt.namespaced {
         return Ok(());
     }
-    if let Some(body_ns) = object.pointer("/metadata/namespace").and_then(Value::as_str) {
-        if !body_ns.is_empty() && body_ns != namespace {
-            return Err(ApiError::bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request",
-            ));
-        }
+    if let Some(body_ns) = object.pointer("/metadata/namespace").and_then(Value::as_str)
+        && !body_ns.is_empty()
+        && body_ns != namespace
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
     }
     let namespaces = &TYPES[0];
     if !inner.objects.contains_key(&Key::new(namespaces, "", namespace)) {
@@ -523,7 +524,7 @@ fn encode_continue(namespace: &str, name: &str) -> String {
 
 fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
     let invalid = || ApiError::bad_request(format!("invalid continue token {token:?}"));
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return Err(invalid());
     }
     let bytes: Vec<u8> = (0..token.len())

@@ -31,11 +31,8 @@ fn reconcile(store: &Store, rs: &Value, owned: &[&Arc<Value>]) {
     let mut current = owned.len();
     let mut deleted: Vec<String> = Vec::new();
     if current < desired {
-        for _ in current..desired {
-            if create_pod(store, rs).is_ok() {
-                current += 1;
-            }
-        }
+        let missing = desired - current;
+        current += (0..missing).filter(|_| create_pod(store, rs).is_ok()).count();
     } else if current > desired {
         // Not-ready pods go first, then the newest, as the real controller ranks them.
         let mut victims: Vec<&Arc<Value>> = owned.to_vec();
