@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is missing, then runs every test: formatting, the wasm dependency guard, the Rust unit and
+# Installs what is missing, then runs every test: formatting, lints, the wasm dependency guard, the Rust unit and
 # integration tests, and the browser tests in Debian's Chromium against a release build
 # running on the embedded sandbox. Ends with one line: "N passed, M failed".
 set -euo pipefail
@@ -19,6 +19,9 @@ cargo leptos build --release --precompress
 
 say "formatting (cargo fmt --check)"
 if cargo fmt --all --check; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+
+say "lints (cargo clippy -D warnings)"
+if cargo clippy --workspace --exclude frontend --all-targets --quiet -- -D warnings; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
 say "wasm guard: the browser build must not depend on server-only crates"
 if scripts/check-wasm-deps.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
