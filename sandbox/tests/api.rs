@@ -176,6 +176,30 @@ async fn bad_input_gets_status_errors() {
         let status: Value = response.json().await.unwrap();
         assert_eq!((status["kind"].as_str(), status["reason"].as_str()), (Some("Status"), Some(reason)));
     }
+
+    // A patch that would leave a malformed object is refused, naming the field; the object and
+    // the controllers are unharmed.
+    http.post(&url).json(&deployment("web")).send().await.unwrap();
+    let response = http
+        .patch(format!("{url}/web"))
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"spec": {"template": {"metadata": {"labels": 7}}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    let status: Value = response.json().await.unwrap();
+    assert_eq!(status["details"]["causes"][0]["field"], "spec.template.metadata.labels");
+    let scaled = http
+        .patch(format!("{url}/web/scale"))
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"spec": {"replicas": 3}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scaled.status().as_u16(), 200);
+    let scale: Value = scaled.json().await.unwrap();
+    assert_eq!((scale["kind"].as_str(), scale["spec"]["replicas"].as_i64()), (Some("Scale"), Some(3)));
 }
 
 /// A wrong token is refused with 401. (Requests without credentials are let in while the API

@@ -6,6 +6,7 @@
 //! - `patch`: merge, JSON and strategic merge patches.
 //! - `logs`: container logs produced from each container's spec.
 //! - `selectors`: label and field selectors.
+//! - `shape`: the validation an object passes before it is stored.
 //! - `discovery`: `/api`, `/apis` and the resource lists kubectl resolves short names from.
 //! - `table`: the columns `kubectl get` prints.
 //! - `status`: errors as `Status` objects.
@@ -25,6 +26,7 @@ mod logs;
 mod patch;
 mod resources;
 mod selectors;
+mod shape;
 mod status;
 mod store;
 mod stream;

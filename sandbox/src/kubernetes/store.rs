@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
 use super::resources::{ResourceType, TYPES};
+use super::shape;
 use super::status::{ApiError, Cause};
 
 /// How many changes a watch can resume across.
@@ -174,6 +175,7 @@ impl Store {
         }
         let name = resolve_name(&mut inner, &object)?;
         validate_name(rt, &name)?;
+        shape::validate(rt, &name, &object)?;
         check_namespace(&inner, rt, namespace, &object)?;
         let key = Key::new(rt, namespace, &name);
         if inner.objects.contains_key(&key) {
@@ -277,6 +279,7 @@ impl Store {
             let status = current.get("status").cloned().unwrap_or(Value::Null);
             set_or_remove(&mut object, "status", status);
         }
+        shape::validate(rt, name, &object)?;
         let spec_changed = object.get("spec") != current.get("spec");
         inner.resource_version += 1;
         let version = inner.resource_version;
@@ -571,6 +574,15 @@ mod tests {
         lookup("", "v1", "namespaces").unwrap()
     }
 
+    /// A deployment that passes validation.
+    fn web(name: &str, replicas: i64) -> Value {
+        json!({"metadata": {"name": name}, "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+        }})
+    }
+
     fn store_with_namespace() -> Store {
         let store = Store::new();
         store.create(namespaces(), "", json!({"metadata": {"name": "staging"}})).unwrap();
@@ -590,18 +602,17 @@ mod tests {
     #[test]
     fn create_and_conflicts() {
         let store = store_with_namespace();
-        let d =
-            store.create(deployments(), "staging", json!({"metadata": {"name": "web"}, "spec": {}})).unwrap();
+        let d = store.create(deployments(), "staging", web("web", 1)).unwrap();
         assert_eq!(d["kind"], "Deployment");
         assert_eq!(d["apiVersion"], "apps/v1");
         assert_eq!(d["metadata"]["namespace"], "staging");
         assert_eq!(d["metadata"]["generation"], 1);
         assert_eq!(d["metadata"]["uid"].as_str().unwrap().len(), 36);
-        let again = store.create(deployments(), "staging", json!({"metadata": {"name": "web"}})).unwrap_err();
+        let again = store.create(deployments(), "staging", web("web", 1)).unwrap_err();
         assert_eq!((again.code, again.reason), (409, "AlreadyExists"));
-        let no_ns = store.create(deployments(), "nowhere", json!({"metadata": {"name": "web"}})).unwrap_err();
+        let no_ns = store.create(deployments(), "nowhere", web("web", 1)).unwrap_err();
         assert_eq!((no_ns.code, no_ns.message.as_str()), (404, "namespaces \"nowhere\" not found"));
-        let bad = store.create(deployments(), "staging", json!({"metadata": {"name": "Web_1"}})).unwrap_err();
+        let bad = store.create(deployments(), "staging", web("Web_1", 1)).unwrap_err();
         assert_eq!((bad.code, bad.reason), (422, "Invalid"));
         assert_eq!(bad.details.unwrap()["causes"][0]["field"], "metadata.name");
     }
@@ -611,9 +622,7 @@ mod tests {
     #[test]
     fn optimistic_concurrency() {
         let store = store_with_namespace();
-        let d = store
-            .create(deployments(), "staging", json!({"metadata": {"name": "web"}, "spec": {"replicas": 1}}))
-            .unwrap();
+        let d = store.create(deployments(), "staging", web("web", 1)).unwrap();
         let mut newer = (*d).clone();
         newer["spec"]["replicas"] = json!(3);
         let updated = store.update(deployments(), "staging", "web", newer, false).unwrap();
@@ -640,7 +649,7 @@ mod tests {
     fn list_pages_with_continue() {
         let store = store_with_namespace();
         for name in ["a", "b", "c", "d", "e"] {
-            store.create(deployments(), "staging", json!({"metadata": {"name": name}})).unwrap();
+            store.create(deployments(), "staging", web(name, 1)).unwrap();
         }
         let mut names = Vec::new();
         let mut token: Option<String> = None;
@@ -662,13 +671,13 @@ mod tests {
     fn watch_resume_and_expiry() {
         let store = store_with_namespace();
         let start = store.current_version();
-        store.create(deployments(), "staging", json!({"metadata": {"name": "a"}})).unwrap();
+        store.create(deployments(), "staging", web("a", 1)).unwrap();
         store.delete(deployments(), "staging", "a").unwrap();
         let (backlog, _) = store.watch(Some(start)).unwrap();
         let kinds: Vec<_> = backlog.iter().map(|c| c.change).collect();
         assert_eq!(kinds, [ChangeType::Added, ChangeType::Deleted]);
         for i in 0..RETAINED_CHANGES {
-            store.create(deployments(), "staging", json!({"metadata": {"name": format!("d{i}")}})).unwrap();
+            store.create(deployments(), "staging", web(&format!("d{i}"), 1)).unwrap();
         }
         let err = store.watch(Some(start)).unwrap_err();
         assert_eq!((err.code, err.reason), (410, "Expired"));
@@ -679,7 +688,7 @@ mod tests {
     #[test]
     fn deleting_a_namespace_deletes_its_objects() {
         let store = store_with_namespace();
-        store.create(deployments(), "staging", json!({"metadata": {"name": "a"}})).unwrap();
+        store.create(deployments(), "staging", web("a", 1)).unwrap();
         store.delete(namespaces(), "", "staging").unwrap();
         assert_eq!(store.get(deployments(), "staging", "a").unwrap_err().code, 404);
     }
