@@ -209,14 +209,14 @@ fn dispatch(
                 check_kind(rt, &object)?;
                 ok((*store.update(rt, namespace, name, object, false)?).clone())
             }
-            Method::PATCH => patch_object(store, rt, namespace, name, headers, body, query, false),
+            Method::PATCH => patch_object(store, rt, namespace, name, headers, body, false),
             Method::DELETE => ok((*store.delete(rt, namespace, name)?).clone()),
             _ => Err(ApiError::method_not_allowed(method.as_str())),
         },
         Target::Object { rt, namespace, name, sub: Some("status") } => match *method {
             Method::GET => ok((*store.get(rt, namespace, name)?).clone()),
             Method::PUT => ok((*store.update(rt, namespace, name, parse_json(body)?, true)?).clone()),
-            Method::PATCH => patch_object(store, rt, namespace, name, headers, body, query, true),
+            Method::PATCH => patch_object(store, rt, namespace, name, headers, body, true),
             _ => Err(ApiError::method_not_allowed(method.as_str())),
         },
         Target::Object { rt, namespace, name, sub: Some("scale") } => match *method {
@@ -228,7 +228,7 @@ fn dispatch(
                 if *method == Method::PUT {
                     scale = body;
                 } else {
-                    apply_patch(&mut scale, headers, &body)?;
+                    patch::apply(patch_type(headers)?, &mut scale, &body)?;
                 }
                 let replicas =
                     scale.pointer("/spec/replicas").and_then(Value::as_i64).filter(|r| *r >= 0).ok_or_else(
@@ -257,7 +257,8 @@ fn dispatch(
     }
 }
 
-#[allow(clippy::too_many_arguments)] // One call site; the arguments are the request's parts.
+/// PATCH of an object or its status. A server-side apply of an object that does not exist
+/// creates it, as on a real server.
 fn patch_object(
     store: &Store,
     rt: &'static ResourceType,
@@ -265,16 +266,13 @@ fn patch_object(
     name: &str,
     headers: &HeaderMap,
     body: &[u8],
-    query: &HashMap<String, String>,
     status_only: bool,
 ) -> Result<Reply, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let kind = PatchType::from_content_type(content_type)?;
+    let kind = patch_type(headers)?;
     if kind == PatchType::Apply {
         let applied = parse_yaml(body)?;
         check_kind(rt, &applied)?;
         if store.get(rt, namespace, name).is_err() {
-            let _ = query.get("fieldManager");
             let created = store.create(rt, namespace, applied)?;
             return Ok(Reply::Json(StatusCode::CREATED, (*created).clone()));
         }
@@ -284,15 +282,15 @@ fn patch_object(
         return ok((*updated).clone());
     }
     let patch_body = parse_json(body)?;
-    let updated = store.modify(rt, namespace, name, status_only, |object| match kind {
-        PatchType::Merge => {
-            patch::merge_patch(object, &patch_body);
-            Ok(())
-        }
-        PatchType::Json => patch::json_patch(object, &patch_body),
-        PatchType::Strategic | PatchType::Apply => patch::strategic_merge_patch(object, &patch_body),
-    })?;
+    let updated =
+        store.modify(rt, namespace, name, status_only, |object| patch::apply(kind, object, &patch_body))?;
     ok((*updated).clone())
+}
+
+fn patch_type(headers: &HeaderMap) -> Result<PatchType, ApiError> {
+    PatchType::from_content_type(
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or(""),
+    )
 }
 
 /// The TokenRequest API: a fresh, expiring token for an existing ServiceAccount.
@@ -329,18 +327,6 @@ fn token_request(
         response["spec"]["boundObjectRef"] = bound.clone();
     }
     Ok(Reply::Json(StatusCode::CREATED, response))
-}
-
-fn apply_patch(target: &mut Value, headers: &HeaderMap, body: &Value) -> Result<(), ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    match PatchType::from_content_type(content_type)? {
-        PatchType::Merge => {
-            patch::merge_patch(target, body);
-            Ok(())
-        }
-        PatchType::Json => patch::json_patch(target, body),
-        PatchType::Strategic | PatchType::Apply => patch::strategic_merge_patch(target, body),
-    }
 }
 
 /// The `autoscaling/v1` Scale view of a deployment or replica set.

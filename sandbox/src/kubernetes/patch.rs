@@ -29,6 +29,19 @@ impl PatchType {
     }
 }
 
+/// Applies a patch of the given type. An apply configuration is merged strategically: the
+/// sandbox keeps no field ownership, so `force` is what every apply gets.
+pub fn apply(kind: PatchType, target: &mut Value, patch: &Value) -> Result<(), ApiError> {
+    match kind {
+        PatchType::Merge => {
+            merge_patch(target, patch);
+            Ok(())
+        }
+        PatchType::Json => json_patch(target, patch),
+        PatchType::Strategic | PatchType::Apply => strategic_merge_patch(target, patch),
+    }
+}
+
 /// RFC 7386: objects merge recursively, `null` deletes, everything else replaces.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
     let Some(patch) = patch.as_object() else {
