@@ -16,6 +16,7 @@
 mod aws;
 mod kubernetes;
 mod registry;
+mod tls;
 
 pub use kubernetes::controllers::Timings;
 pub use registry::Registry;
@@ -28,6 +29,8 @@ use tokio::net::TcpListener;
 pub enum SandboxError {
     #[error("cannot bind the sandbox's {system} endpoint on {addr}: {source}")]
     Bind { system: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// What the sandbox starts with.
@@ -55,6 +58,8 @@ pub struct Sandbox {
     pub registry: Registry,
     /// The cluster's bearer token with every right (it is in the kubeconfig).
     pub admin_token: String,
+    /// The certificate authority the cluster's serving certificate chains to, PEM-encoded.
+    pub cluster_ca_pem: String,
 }
 
 impl Sandbox {
@@ -68,6 +73,7 @@ impl Sandbox {
             codepipeline: local_addr(&codepipeline),
             ssm: local_addr(&ssm),
         };
+        let tls = tls::ServingTls::generate()?;
         let cluster = kubernetes::Cluster::seeded();
         let admin_token = cluster.tokens.admin().to_owned();
         let registry = Registry::seeded();
@@ -75,7 +81,7 @@ impl Sandbox {
         if world == World::Demo {
             tokio::spawn(kubernetes::demo::seed(cluster.store.clone(), registry.clone()));
         }
-        serve(kubernetes, kubernetes::router(cluster));
+        serve(tls.listener(kubernetes), kubernetes::router(cluster));
         serve(codepipeline, aws::router(aws::Service::CodePipeline));
         serve(ssm, aws::router(aws::Service::Ssm));
         tracing::info!(
@@ -84,19 +90,27 @@ impl Sandbox {
             ssm = %endpoints.ssm,
             "sandbox started"
         );
-        Ok(Self { endpoints, registry, admin_token })
+        Ok(Self { endpoints, registry, admin_token, cluster_ca_pem: tls.ca_pem })
     }
 }
 
 impl Sandbox {
+    /// Where the sandbox cluster's API is served.
+    pub fn cluster_url(&self) -> String {
+        format!("https://{}", self.endpoints.kubernetes)
+    }
+
     /// A kubeconfig that points kubectl (or any client) at the sandbox cluster as its admin,
-    /// with the `staging` namespace as the default.
+    /// trusting the sandbox's CA, with the `staging` namespace as the default.
     pub fn kubeconfig(&self) -> String {
+        use base64::Engine;
+        let ca = base64::engine::general_purpose::STANDARD.encode(&self.cluster_ca_pem);
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: rollgate-sandbox\n  cluster:\n    server: http://{}\n\
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: rollgate-sandbox\n  cluster:\n    server: {}\n    certificate-authority-data: {ca}\n\
              contexts:\n- name: rollgate-sandbox\n  context:\n    cluster: rollgate-sandbox\n    user: rollgate-sandbox-admin\n    namespace: staging\n\
              current-context: rollgate-sandbox\nusers:\n- name: rollgate-sandbox-admin\n  user:\n    token: {}\n",
-            self.endpoints.kubernetes, self.admin_token
+            self.cluster_url(),
+            self.admin_token
         )
     }
 
@@ -134,7 +148,10 @@ fn local_addr(listener: &TcpListener) -> SocketAddr {
     listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
 }
 
-fn serve(listener: TcpListener, router: axum::Router) {
+fn serve<L: axum::serve::Listener>(listener: L, router: axum::Router)
+where
+    L::Addr: std::fmt::Debug,
+{
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             tracing::error!(error = %e, "sandbox endpoint stopped");

@@ -1,4 +1,4 @@
-//! The sandbox cluster over raw HTTP: what clients rely on beyond kubectl's happy paths —
+//! The sandbox cluster over raw HTTPS: what clients rely on beyond kubectl's happy paths —
 //! stale writes, watch resumption and expiry, timeouts, bad input.
 
 use std::time::Duration;
@@ -9,15 +9,23 @@ use serde_json::{Value, json};
 /// A started sandbox and a client that sends its admin token.
 async fn start() -> (Sandbox, reqwest::Client, String) {
     let sandbox = Sandbox::start(Endpoints::any_free(), World::Empty).await.expect("sandbox starts");
-    let base = format!("http://{}", sandbox.endpoints.kubernetes);
-    let http = client_with_token(&sandbox.admin_token);
+    let base = sandbox.cluster_url();
+    let http = client_with_token(&sandbox, &sandbox.admin_token);
     (sandbox, http, base)
 }
 
-fn client_with_token(token: &str) -> reqwest::Client {
+/// A client that trusts the sandbox's CA and, given a token, sends it.
+fn client(sandbox: &Sandbox, token: Option<&str>) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(sandbox.cluster_ca_pem.as_bytes()).unwrap();
     let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
-    reqwest::Client::builder().default_headers(headers).build().unwrap()
+    if let Some(token) = token {
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    }
+    reqwest::Client::builder().add_root_certificate(ca).default_headers(headers).build().unwrap()
+}
+
+fn client_with_token(sandbox: &Sandbox, token: &str) -> reqwest::Client {
+    client(sandbox, Some(token))
 }
 
 fn deployment(name: &str) -> Value {
@@ -202,30 +210,32 @@ async fn bad_input_gets_status_errors() {
     assert_eq!((scale["kind"].as_str(), scale["spec"]["replicas"].as_i64()), (Some("Scale"), Some(3)));
 }
 
-/// A wrong token is refused with 401. (Requests without credentials are let in while the API
-/// is plain HTTP: kubectl sends none there.)
+/// A wrong or missing token is refused with 401; `/version` is public, as on a real cluster.
 #[tokio::test]
 async fn wrong_tokens_are_refused() {
-    let (_sandbox, _, base) = start().await;
-    let impostor = client_with_token("not-a-token");
+    let (sandbox, _, base) = start().await;
+    let impostor = client_with_token(&sandbox, "not-a-token");
     let response = impostor.get(format!("{base}/api/v1/namespaces")).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 401);
     let status: Value = response.json().await.unwrap();
     assert_eq!(status["reason"], "Unauthorized");
     assert_eq!(impostor.get(format!("{base}/apis")).send().await.unwrap().status().as_u16(), 401);
-    let anonymous = reqwest::Client::new();
+    let anonymous = client(&sandbox, None);
     assert_eq!(anonymous.get(format!("{base}/version")).send().await.unwrap().status().as_u16(), 200);
-    assert_eq!(
-        anonymous.get(format!("{base}/api/v1/namespaces")).send().await.unwrap().status().as_u16(),
-        200
-    );
+    let response = anonymous.get(format!("{base}/api/v1/namespaces")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(response.json::<Value>().await.unwrap()["reason"], "Unauthorized");
+
+    // A client that does not trust the sandbox's CA cannot talk to it at all.
+    let untrusting = reqwest::Client::builder().build().unwrap();
+    assert!(untrusting.get(format!("{base}/version")).send().await.is_err());
 }
 
 /// The TokenRequest API issues a working, expiring ServiceAccount token, as the walk-through's
 /// bearer token is made; lifetimes under ten minutes are refused like a real server does.
 #[tokio::test]
 async fn token_request_issues_service_account_tokens() {
-    let (_sandbox, http, base) = start().await;
+    let (sandbox, http, base) = start().await;
     let url = format!("{base}/api/v1/namespaces/staging/serviceaccounts/rollgate-deployer/token");
     let request = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}});
     let response = http.post(&url).json(&request).send().await.unwrap();
@@ -234,7 +244,7 @@ async fn token_request_issues_service_account_tokens() {
     let token = issued["status"]["token"].as_str().unwrap();
     assert_eq!(token.len(), 64);
     assert!(issued["status"]["expirationTimestamp"].as_str().unwrap().ends_with('Z'));
-    let as_deployer = client_with_token(token);
+    let as_deployer = client_with_token(&sandbox, token);
     let response =
         as_deployer.get(format!("{base}/apis/apps/v1/namespaces/staging/deployments")).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);

@@ -15,10 +15,10 @@ use serde_json::json;
 
 async fn client() -> (Sandbox, kube::Client) {
     let sandbox = Sandbox::start(Endpoints::any_free(), World::Empty).await.expect("sandbox starts");
-    let url = format!("http://{}", sandbox.endpoints.kubernetes).parse().expect("a URI");
-    let mut config = kube::Config::new(url);
-    config.default_namespace = "staging".into();
-    config.auth_info.token = Some(sandbox.admin_token.clone().into());
+    // As Rollgate connects to any cluster: from a kubeconfig (server, CA, token, namespace).
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig()).expect("a kubeconfig");
+    let options = kube::config::KubeConfigOptions::default();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.expect("a config");
     let client = kube::Client::try_from(config).expect("a client");
     (sandbox, client)
 }

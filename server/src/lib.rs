@@ -135,12 +135,12 @@ async fn termination() {
 }
 
 fn sandbox_endpoints(endpoints: sandbox::Endpoints) -> SandboxEndpoints {
-    let url = |addr: SocketAddr| {
-        url::Url::parse(&format!("http://{addr}")).expect("an http URL made of a socket address parses")
+    let url = |scheme: &str, addr: SocketAddr| {
+        url::Url::parse(&format!("{scheme}://{addr}")).expect("a URL made of a socket address parses")
     };
     SandboxEndpoints {
-        kubernetes: url(endpoints.kubernetes),
-        codepipeline: url(endpoints.codepipeline),
-        ssm: url(endpoints.ssm),
+        kubernetes: url("https", endpoints.kubernetes),
+        codepipeline: url("http", endpoints.codepipeline),
+        ssm: url("http", endpoints.ssm),
     }
 }

@@ -1,11 +1,8 @@
 //! Who may call the sandbox's API: bearer tokens, as a cluster with token authentication
 //! checks them. One static admin token (written into the sandbox's kubeconfig) and the
 //! ServiceAccount tokens the TokenRequest API issues, each with its expiry. A request with an
-//! unknown or expired token gets `401 Unauthorized`.
-//!
-//! A request with no credentials at all is still let in as [`Identity::Anonymous`]: the API is
-//! served over plain HTTP, and kubectl (client-go) never sends credentials over plain HTTP.
-//! Refusing anonymous requests needs the API served over TLS first.
+//! missing, unknown or expired token gets `401 Unauthorized` (the API is served over TLS, so
+//! kubectl sends its token).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -19,7 +16,6 @@ use super::status::ApiError;
 /// Who a token belongs to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Identity {
-    Anonymous,
     Admin,
     ServiceAccount { namespace: String, name: String },
 }
@@ -49,12 +45,9 @@ impl Tokens {
     }
 
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, ApiError> {
-        let Some(authorization) = headers.get(header::AUTHORIZATION) else {
-            return Ok(Identity::Anonymous);
-        };
-        let token = authorization
-            .to_str()
-            .ok()
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(ApiError::unauthorized)?;
@@ -121,7 +114,7 @@ mod tests {
         );
         let (expired, _) = tokens.issue("staging", "deployer", Duration::ZERO);
         assert_eq!(tokens.authenticate(&bearer(&expired)).unwrap_err().code, 401);
-        assert_eq!(tokens.authenticate(&HeaderMap::new()), Ok(Identity::Anonymous));
+        assert_eq!(tokens.authenticate(&HeaderMap::new()).unwrap_err().code, 401);
         let mut basic = HeaderMap::new();
         basic.insert(header::AUTHORIZATION, "Basic YTpi".parse().unwrap());
         assert_eq!(tokens.authenticate(&basic).unwrap_err().code, 401);
