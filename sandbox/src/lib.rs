@@ -16,12 +16,14 @@
 mod aws;
 mod kubernetes;
 mod registry;
+mod state_file;
 mod tls;
 
 pub use kubernetes::controllers::Timings;
 pub use registry::Registry;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use tokio::net::TcpListener;
 
@@ -31,6 +33,8 @@ pub enum SandboxError {
     Bind { system: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error("cannot read the sandbox's state from {path}: {reason}")]
+    State { path: PathBuf, reason: String },
 }
 
 /// What the sandbox starts with.
@@ -60,11 +64,40 @@ pub struct Sandbox {
     pub admin_token: String,
     /// The certificate authority the cluster's serving certificate chains to, PEM-encoded.
     pub cluster_ca_pem: String,
+    state: Option<state_file::StateFile>,
+}
+
+/// How a sandbox starts.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub endpoints: Endpoints,
+    pub world: World,
+    pub timings: Timings,
+    /// Where the sandbox keeps its world across restarts; in memory only when `None`. A file
+    /// that exists is loaded instead of seeding `world`.
+    pub state_file: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            endpoints: Endpoints::any_free(),
+            world: World::Empty,
+            timings: Timings::default(),
+            state_file: None,
+        }
+    }
 }
 
 impl Sandbox {
-    /// Binds the three endpoints on `127.0.0.1` (port 0 picks a free port) and starts serving.
-    pub async fn start(ports: Endpoints, world: World) -> Result<Self, SandboxError> {
+    /// Binds the three endpoints on `127.0.0.1` (port 0 picks a free port) and starts serving,
+    /// in memory.
+    pub async fn start(endpoints: Endpoints, world: World) -> Result<Self, SandboxError> {
+        Self::start_with(Options { endpoints, world, ..Options::default() }).await
+    }
+
+    pub async fn start_with(options: Options) -> Result<Self, SandboxError> {
+        let ports = options.endpoints;
         let kubernetes = bind("Kubernetes API", ports.kubernetes).await?;
         let codepipeline = bind("CodePipeline", ports.codepipeline).await?;
         let ssm = bind("SSM", ports.ssm).await?;
@@ -74,13 +107,23 @@ impl Sandbox {
             ssm: local_addr(&ssm),
         };
         let tls = tls::ServingTls::generate()?;
-        let cluster = kubernetes::Cluster::seeded();
+        let saved = match &options.state_file {
+            Some(path) => state_file::load(path)?,
+            None => None,
+        };
+        let restored = saved.is_some();
+        let (cluster, registry) = match saved {
+            Some(saved) => (saved.cluster, saved.registry),
+            None => (kubernetes::Cluster::seeded(), Registry::seeded()),
+        };
         let admin_token = cluster.tokens.admin().to_owned();
-        let registry = Registry::seeded();
-        kubernetes::controllers::spawn(cluster.store.clone(), registry.clone(), Timings::default());
-        if world == World::Demo {
+        kubernetes::controllers::spawn(cluster.store.clone(), registry.clone(), options.timings);
+        if options.world == World::Demo && !restored {
             tokio::spawn(kubernetes::demo::seed(cluster.store.clone(), registry.clone()));
         }
+        let state = options.state_file.map(|path| {
+            state_file::StateFile::keep(path, cluster.store.clone(), cluster.tokens.clone(), registry.clone())
+        });
         serve(tls.listener(kubernetes), kubernetes::router(cluster));
         serve(codepipeline, aws::router(aws::Service::CodePipeline));
         serve(ssm, aws::router(aws::Service::Ssm));
@@ -88,9 +131,19 @@ impl Sandbox {
             kubernetes = %endpoints.kubernetes,
             codepipeline = %endpoints.codepipeline,
             ssm = %endpoints.ssm,
+            restored,
             "sandbox started"
         );
-        Ok(Self { endpoints, registry, admin_token, cluster_ca_pem: tls.ca_pem })
+        Ok(Self { endpoints, registry, admin_token, cluster_ca_pem: tls.ca_pem, state })
+    }
+
+    /// Writes the state file one last time (when there is one); call before the process exits.
+    pub async fn shutdown(&self) {
+        if let Some(state) = &self.state
+            && let Err(e) = state.save_now().await
+        {
+            tracing::warn!(error = %e, "cannot save the sandbox's state");
+        }
     }
 }
 

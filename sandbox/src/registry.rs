@@ -50,6 +50,31 @@ impl Registry {
     }
 }
 
+/// The registry written to and read back from a file: its `repository:tag` list.
+impl Registry {
+    pub fn snapshot(&self) -> Vec<String> {
+        let images = self.images.read().unwrap_or_else(|p| p.into_inner());
+        let mut list: Vec<String> =
+            images.iter().map(|(repository, tag)| format!("{repository}:{tag}")).collect();
+        list.sort();
+        list
+    }
+
+    pub fn image_count(&self) -> usize {
+        self.images.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn restore(images: &[String]) -> Self {
+        let registry = Self::default();
+        for image in images {
+            if let Some((repository, tag)) = image.rsplit_once(':') {
+                registry.push(repository, tag);
+            }
+        }
+        registry
+    }
+}
+
 enum Tag<'a> {
     Named(&'a str),
     Digest,

@@ -254,3 +254,43 @@ async fn token_request_issues_service_account_tokens() {
     let missing = format!("{base}/api/v1/namespaces/staging/serviceaccounts/nobody/token");
     assert_eq!(http.post(&missing).json(&request).send().await.unwrap().status().as_u16(), 404);
 }
+
+/// With a state file, a restarted sandbox keeps its world: objects, resource versions, the
+/// tokens it issued and its admin token.
+#[tokio::test]
+async fn a_state_file_keeps_the_world_across_restarts() {
+    use sandbox::Options;
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = Some(dir.path().join("sandbox.json"));
+    let options = Options { state_file: state_file.clone(), ..Options::default() };
+    let first = Sandbox::start_with(options).await.expect("sandbox starts");
+    let http = client_with_token(&first, &first.admin_token);
+    let base = first.cluster_url();
+    let url = format!("{base}/apis/apps/v1/namespaces/staging/deployments");
+    let created: Value =
+        http.post(&url).json(&deployment("kept")).send().await.unwrap().json().await.unwrap();
+    let token_url = format!("{base}/api/v1/namespaces/staging/serviceaccounts/rollgate-deployer/token");
+    let request = json!({"spec": {"expirationSeconds": 3600}});
+    let issued: Value = http.post(&token_url).json(&request).send().await.unwrap().json().await.unwrap();
+    let token = issued["status"]["token"].as_str().unwrap().to_owned();
+    first.shutdown().await;
+
+    let options = Options { state_file, ..Options::default() };
+    let second = Sandbox::start_with(options).await.expect("the sandbox restarts from its state");
+    assert_eq!(second.admin_token, first.admin_token);
+    let http = client_with_token(&second, &token);
+    let url = format!("{}/apis/apps/v1/namespaces/staging/deployments/kept", second.cluster_url());
+    let response = http.get(&url).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200, "the issued token still works");
+    let kept: Value = response.json().await.unwrap();
+    assert_eq!(kept["metadata"]["uid"], created["metadata"]["uid"]);
+    let version = |o: &Value| o["metadata"]["resourceVersion"].as_str().unwrap().parse::<u64>().unwrap();
+    assert!(version(&kept) >= version(&created));
+
+    // A file that is not a state file stops the start with a clear error, instead of losing it.
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{\"format\": 99}").unwrap();
+    let options = Options { state_file: Some(broken), ..Options::default() };
+    let error = Sandbox::start_with(options).await.err().expect("refused");
+    assert!(error.to_string().contains("not a sandbox state file"), "{error}");
+}

@@ -98,6 +98,7 @@ pub async fn handle(
 ) -> Response {
     match dispatch(&cluster, &method, uri.path(), &query, &headers, &body) {
         Ok(Reply::Json(status, value)) => (status, Json(value)).into_response(),
+        Ok(Reply::List(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Ok(Reply::Watch(request)) => watch(&cluster.store, request),
         Ok(Reply::Log(request)) => logs::respond(cluster.store.clone(), request),
         Err(error) => error.into_response(),
@@ -106,6 +107,8 @@ pub async fn handle(
 
 enum Reply {
     Json(StatusCode, Value),
+    /// A list, already serialized: its items are written straight from the store's objects.
+    List(Vec<u8>),
     Watch(WatchRequest),
     Log(LogRequest),
 }
@@ -163,10 +166,7 @@ fn dispatch(
                     if let Some(token) = page.continue_token {
                         metadata["continue"] = json!(token);
                     }
-                    let items: Vec<Value> = page.items.iter().map(|o| (**o).clone()).collect();
-                    ok(
-                        json!({ "kind": rt.list_kind(), "apiVersion": rt.api_version(), "metadata": metadata, "items": items }),
-                    )
+                    Ok(Reply::List(list_body(rt, &metadata, &page.items)))
                 }
                 Method::POST => {
                     let namespace = match (rt.namespaced, namespace) {
@@ -463,17 +463,33 @@ impl WatchRequest {
     }
 }
 
+/// A list response, serialized without copying the stored objects into a new tree.
+fn list_body(rt: &ResourceType, metadata: &Value, items: &[Arc<Value>]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(items.len() * 1024 + 256);
+    let head = json!({ "kind": rt.list_kind(), "apiVersion": rt.api_version(), "metadata": metadata });
+    // Serializing a Value into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut body, &head);
+    body.pop(); // the head's closing brace: the items follow
+    body.extend_from_slice(b",\"items\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        let _ = serde_json::to_writer(&mut body, &**item);
+    }
+    body.extend_from_slice(b"]}");
+    body
+}
+
 fn event_line(kind: &str, object: &Value) -> Bytes {
-    let mut line = serde_json::to_vec(&json!({ "type": kind, "object": object })).unwrap_or_default();
-    line.push(b'\n');
-    Bytes::from(line)
+    super::store::event_line(kind, object)
 }
 
 /// Streams watch events as JSON lines until the timeout, the client leaving, or the watch
 /// falling too far behind (the client then re-watches from its last version).
 fn watch(store: &Store, request: WatchRequest) -> Response {
     let (tx, rx) = stream::channel();
-    match store.watch(request.since) {
+    match store.watch(request.rt, request.since) {
         Err(expired) => {
             // What a real API server does: 200, then one ERROR event carrying the 410 Status.
             let line = event_line("ERROR", &expired.to_status());
@@ -484,7 +500,7 @@ fn watch(store: &Store, request: WatchRequest) -> Response {
             tokio::spawn(async move {
                 let deadline = tokio::time::Instant::now() + request.timeout;
                 for change in backlog.iter().filter(|c| request.wants(c)) {
-                    if tx.send(event_line(change.change.as_str(), &change.object)).await.is_err() {
+                    if tx.send(change.line()).await.is_err() {
                         return;
                     }
                 }
@@ -494,9 +510,7 @@ fn watch(store: &Store, request: WatchRequest) -> Response {
                         changes.recv(),
                     );
                     let line = match next.await {
-                        Ok(Ok(change)) if request.wants(&change) => {
-                            event_line(change.change.as_str(), &change.object)
-                        }
+                        Ok(Ok(change)) if request.wants(&change) => change.line(),
                         Ok(Ok(_)) => continue,
                         Ok(Err(RecvError::Lagged(_))) | Ok(Err(RecvError::Closed)) => return,
                         Err(_) if tokio::time::Instant::now() >= deadline => return,

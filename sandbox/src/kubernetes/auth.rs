@@ -66,6 +66,48 @@ impl Tokens {
     }
 }
 
+/// Tokens written to and read back from a file, so a restarted sandbox keeps accepting the
+/// tokens it gave out (the kubeconfig's, and those kept in SSM).
+impl Tokens {
+    pub fn snapshot(&self) -> serde_json::Value {
+        let issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+        let issued: Vec<serde_json::Value> = issued
+            .iter()
+            .filter_map(|(token, (identity, expires))| {
+                let Identity::ServiceAccount { namespace, name } = identity else { return None };
+                let expires = expires.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
+                Some(serde_json::json!({ "token": token, "namespace": namespace, "name": name, "expires": expires }))
+            })
+            .collect();
+        serde_json::json!({ "admin": &*self.admin, "issued": issued })
+    }
+
+    pub fn issued_count(&self) -> usize {
+        self.issued.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn restore(snapshot: &serde_json::Value) -> Result<Self, String> {
+        let admin =
+            snapshot["admin"].as_str().filter(|a| !a.is_empty()).ok_or("the snapshot has no admin token")?;
+        let mut issued = HashMap::new();
+        for entry in snapshot["issued"].as_array().into_iter().flatten() {
+            let (Some(token), Some(namespace), Some(name), Some(expires)) = (
+                entry["token"].as_str(),
+                entry["namespace"].as_str(),
+                entry["name"].as_str(),
+                entry["expires"].as_u64(),
+            ) else {
+                return Err("the snapshot holds a malformed token".into());
+            };
+            let identity =
+                Identity::ServiceAccount { namespace: namespace.to_owned(), name: name.to_owned() };
+            issued
+                .insert(token.to_owned(), (identity, SystemTime::UNIX_EPOCH + Duration::from_secs(expires)));
+        }
+        Ok(Self { admin: admin.into(), issued: Arc::new(Mutex::new(issued)) })
+    }
+}
+
 impl Default for Tokens {
     fn default() -> Self {
         Self::new()

@@ -4,9 +4,10 @@
 //! the situation that makes real clients relist.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::body::Bytes;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
@@ -41,6 +42,37 @@ pub struct Change {
     pub resource: &'static ResourceType,
     pub namespace: String,
     pub object: Arc<Value>,
+    /// The watch event line, serialized once however many watchers send it.
+    encoded: Arc<OnceLock<Bytes>>,
+}
+
+impl Change {
+    fn new(
+        resource_version: u64,
+        change: ChangeType,
+        resource: &'static ResourceType,
+        namespace: String,
+        object: Arc<Value>,
+    ) -> Self {
+        Self { resource_version, change, resource, namespace, object, encoded: Arc::default() }
+    }
+
+    /// This change as a line of a watch stream.
+    pub fn line(&self) -> Bytes {
+        self.encoded.get_or_init(|| event_line(self.change.as_str(), &self.object)).clone()
+    }
+}
+
+/// `{"type": kind, "object": object}` and a newline: one event of a watch stream.
+pub fn event_line(kind: &str, object: &Value) -> Bytes {
+    let mut line = Vec::with_capacity(1024);
+    line.extend_from_slice(b"{\"type\":");
+    // Serializing a string or a Value into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut line, kind);
+    line.extend_from_slice(b",\"object\":");
+    let _ = serde_json::to_writer(&mut line, object);
+    line.extend_from_slice(b"}\n");
+    Bytes::from(line)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,7 +100,9 @@ struct Inner {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Mutex<Inner>>,
-    changes: broadcast::Sender<Change>,
+    /// One channel per served type (in [`TYPES`] order): a burst of changes to one type (events
+    /// expiring, pods churning) never makes the watchers of another fall behind.
+    changes: Arc<[broadcast::Sender<Change>]>,
 }
 
 /// What a list returns: the page of objects, the version it was read at, and where to go on.
@@ -94,7 +128,7 @@ impl Store {
             log: VecDeque::new(),
             random: seed | 1,
         };
-        let (changes, _) = broadcast::channel(4096);
+        let changes = TYPES.iter().map(|_| broadcast::channel(4096).0).collect();
         Self { inner: Arc::new(Mutex::new(inner)), changes }
     }
 
@@ -102,6 +136,10 @@ impl Store {
         // A panic while holding the lock leaves consistent data (every write is one insert),
         // so a poisoned lock is still usable.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn channel(&self, rt: &'static ResourceType) -> Option<&broadcast::Sender<Change>> {
+        TYPES.iter().position(|t| std::ptr::eq(t, rt)).and_then(|i| self.changes.get(i))
     }
 
     pub fn current_version(&self) -> u64 {
@@ -136,12 +174,16 @@ impl Store {
         let mut items = Vec::new();
         let mut last = None;
         let mut more = false;
-        for (key, object) in inner.objects.iter() {
+        // Keys sort by type, then namespace: a list reads one contiguous range.
+        let start = Key::new(rt, namespace.unwrap_or(""), "");
+        for (key, object) in inner.objects.range(start..) {
             if key.resource != rt.plural || key.group != rt.group {
-                continue;
+                break;
             }
-            if namespace.is_some_and(|ns| ns != key.namespace) {
-                continue;
+            if let Some(ns) = namespace
+                && ns != key.namespace
+            {
+                break;
             }
             if let Some((ns, name)) = &after
                 && (&key.namespace, &key.name) <= (ns, name)
@@ -353,40 +395,43 @@ impl Store {
         namespace: &str,
         object: Arc<Value>,
     ) {
-        let change = Change {
-            resource_version: version,
-            change,
-            resource: rt,
-            namespace: namespace.to_owned(),
-            object,
-        };
+        let change = Change::new(version, change, rt, namespace.to_owned(), object);
         if inner.log.len() == RETAINED_CHANGES {
             inner.log.pop_front();
         }
         inner.log.push_back(change.clone());
         // No receivers is fine: nobody watches.
-        let _ = self.changes.send(change);
+        if let Some(channel) = self.channel(rt) {
+            let _ = channel.send(change);
+        }
     }
 
     /// The changes after `since` (replayed) and a receiver for the ones to come, taken under
     /// one lock so nothing falls between them. `since = None` starts with the current objects
     /// as `ADDED`, as a watch without a resource version does.
-    pub fn watch(&self, since: Option<u64>) -> Result<(Vec<Change>, broadcast::Receiver<Change>), ApiError> {
+    pub fn watch(
+        &self,
+        rt: &'static ResourceType,
+        since: Option<u64>,
+    ) -> Result<(Vec<Change>, broadcast::Receiver<Change>), ApiError> {
         let inner = self.lock();
-        let receiver = self.changes.subscribe();
+        let receiver = self
+            .channel(rt)
+            .map(broadcast::Sender::subscribe)
+            .ok_or_else(|| ApiError::bad_request(format!("{} cannot be watched", rt.plural)))?;
         let backlog = match since {
             None => inner
                 .objects
-                .iter()
-                .filter_map(|(key, object)| {
-                    let rt = TYPES.iter().find(|t| t.plural == key.resource && t.group == key.group)?;
-                    Some(Change {
-                        resource_version: inner.resource_version,
-                        change: ChangeType::Added,
-                        resource: rt,
-                        namespace: key.namespace.clone(),
-                        object: object.clone(),
-                    })
+                .range(Key::new(rt, "", "")..)
+                .take_while(|(key, _)| key.resource == rt.plural && key.group == rt.group)
+                .map(|(key, object)| {
+                    Change::new(
+                        inner.resource_version,
+                        ChangeType::Added,
+                        rt,
+                        key.namespace.clone(),
+                        object.clone(),
+                    )
                 })
                 .collect(),
             Some(since) => {
@@ -398,10 +443,59 @@ impl Store {
                         oldest.saturating_sub(1)
                     )));
                 }
-                inner.log.iter().filter(|c| c.resource_version > since).cloned().collect()
+                inner
+                    .log
+                    .iter()
+                    .filter(|c| c.resource_version > since && std::ptr::eq(c.resource, rt))
+                    .cloned()
+                    .collect()
             }
         };
         Ok((backlog, receiver))
+    }
+}
+
+/// A store written to and read back from a file (a sandbox that keeps its world across
+/// restarts). The change log is not kept: watches from before a restart relist, as they would
+/// after an API server restart past the watch cache.
+impl Store {
+    pub fn snapshot(&self) -> Value {
+        let inner = self.lock();
+        let objects: Vec<Value> = inner
+            .objects
+            .iter()
+            .map(|(key, object)| {
+                json!({ "resource": key.resource, "group": key.group, "namespace": key.namespace, "object": &**object })
+            })
+            .collect();
+        json!({ "resourceVersion": inner.resource_version, "objects": objects })
+    }
+
+    /// A store holding a snapshot's objects. Objects of types this sandbox does not serve are
+    /// an error rather than silently dropped.
+    pub fn restore(snapshot: &Value) -> Result<Self, String> {
+        let store = Self::new();
+        {
+            let mut inner = store.lock();
+            inner.resource_version =
+                snapshot["resourceVersion"].as_u64().ok_or("the snapshot has no resourceVersion")?;
+            let objects = snapshot["objects"].as_array().ok_or("the snapshot has no objects")?;
+            for entry in objects {
+                let (resource, group) = (entry["resource"].as_str(), entry["group"].as_str());
+                let rt = TYPES
+                    .iter()
+                    .find(|t| Some(t.plural) == resource && Some(t.group) == group)
+                    .ok_or_else(|| format!("the snapshot holds an unknown resource type {resource:?}"))?;
+                let namespace = entry["namespace"].as_str().unwrap_or_default();
+                let name = entry.pointer("/object/metadata/name").and_then(Value::as_str).unwrap_or_default();
+                if name.is_empty() {
+                    return Err(format!("the snapshot holds a {} without a name", rt.kind));
+                }
+                let key = Key::new(rt, namespace, name);
+                inner.objects.insert(key, Arc::new(entry["object"].clone()));
+            }
+        }
+        Ok(store)
     }
 }
 
@@ -673,16 +767,16 @@ mod tests {
         let start = store.current_version();
         store.create(deployments(), "staging", web("a", 1)).unwrap();
         store.delete(deployments(), "staging", "a").unwrap();
-        let (backlog, _) = store.watch(Some(start)).unwrap();
+        let (backlog, _) = store.watch(deployments(), Some(start)).unwrap();
         let kinds: Vec<_> = backlog.iter().map(|c| c.change).collect();
         assert_eq!(kinds, [ChangeType::Added, ChangeType::Deleted]);
         for i in 0..RETAINED_CHANGES {
             store.create(deployments(), "staging", web(&format!("d{i}"), 1)).unwrap();
         }
-        let err = store.watch(Some(start)).unwrap_err();
+        let err = store.watch(deployments(), Some(start)).unwrap_err();
         assert_eq!((err.code, err.reason), (410, "Expired"));
-        let (current, _) = store.watch(None).unwrap();
-        assert_eq!(current.len(), RETAINED_CHANGES + 1, "every object (and the namespace) as ADDED");
+        let (current, _) = store.watch(deployments(), None).unwrap();
+        assert_eq!(current.len(), RETAINED_CHANGES, "every deployment as ADDED");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::super::store::{Store, metadata_mut, now_rfc3339};
 use super::super::table::parse_rfc3339;
-use super::{controlled_by, deployments, events, int_at, owner_reference, replicasets, str_at};
+use super::{by_controller, deployments, events, int_at, owner_reference, replicasets, str_at};
 
 pub const REVISION: &str = "deployment.kubernetes.io/revision";
 const TEMPLATE_HASH: &str = "pod-template-hash";
@@ -19,10 +19,10 @@ const TEMPLATE_HASH: &str = "pod-template-hash";
 pub fn reconcile_all(store: &Store) {
     let Ok(all) = store.list(deployments(), None, |_| true, None, None) else { return };
     let Ok(sets) = store.list(replicasets(), None, |_| true, None, None) else { return };
+    let mut owned = by_controller(&sets.items);
     for d in all.items {
-        let uid = str_at(&d, "/metadata/uid");
-        let owned: Vec<Arc<Value>> = sets.items.iter().filter(|rs| controlled_by(rs, uid)).cloned().collect();
-        reconcile(store, &d, owned);
+        let sets = owned.remove(str_at(&d, "/metadata/uid")).unwrap_or_default();
+        reconcile(store, &d, sets);
     }
 }
 

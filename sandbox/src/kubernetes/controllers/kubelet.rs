@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use super::super::logs;
 use super::super::store::{Store, now_rfc3339, rfc3339};
+use super::super::table::parse_rfc3339;
 use super::{events, pods, str_at};
 use crate::registry::Registry;
 
@@ -122,8 +123,17 @@ fn run_state(
 pub struct Kubelet {
     registry: Registry,
     timings: Timings,
-    /// When this kubelet first saw each pod (by uid), monotonic and wall-clock: the pod's clock.
-    seen: HashMap<String, (Instant, SystemTime)>,
+    /// Each pod this kubelet runs, by uid.
+    seen: HashMap<String, PodClock>,
+}
+
+struct PodClock {
+    /// When this kubelet first saw the pod, monotonic and wall-clock: the pod's clock.
+    first_seen: Instant,
+    wall: SystemTime,
+    /// The resource version at which the pod was running and ready with nothing left to do;
+    /// until the pod changes, there is nothing to look at.
+    settled_at: Option<String>,
 }
 
 impl Kubelet {
@@ -138,13 +148,30 @@ impl Kubelet {
             all.items.iter().map(|p| str_at(p, "/metadata/uid")).collect();
         self.seen.retain(|uid, _| live.contains(uid.as_str()));
         for pod in &all.items {
-            let uid = str_at(pod, "/metadata/uid").to_owned();
-            let (first_seen, wall) = *self.seen.entry(uid).or_insert((now, SystemTime::now()));
-            self.step(store, pod, now.duration_since(first_seen), wall);
+            let uid = str_at(pod, "/metadata/uid");
+            let version = str_at(pod, "/metadata/resourceVersion");
+            let clock = self.seen.entry(uid.to_owned()).or_insert_with(|| {
+                // A pod that ran before (a restarted sandbox) keeps its age from its start time.
+                let wall = str_at(pod, "/status/startTime");
+                let wall = parse_rfc3339(wall)
+                    .and_then(|secs| u64::try_from(secs).ok())
+                    .map_or_else(SystemTime::now, |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
+                let age = SystemTime::now().duration_since(wall).unwrap_or_default();
+                PodClock { first_seen: now.checked_sub(age).unwrap_or(now), wall, settled_at: None }
+            });
+            if clock.settled_at.as_deref() == Some(version) {
+                continue;
+            }
+            let (age, wall) = (now.duration_since(clock.first_seen), clock.wall);
+            let settled = self.step(store, pod, age, wall);
+            if let Some(clock) = self.seen.get_mut(uid) {
+                clock.settled_at = settled.then(|| version.to_owned());
+            }
         }
     }
 
-    fn step(&self, store: &Store, pod: &Value, age: Duration, first_seen: SystemTime) {
+    /// Moves the pod one step on; true when it is running and ready and nothing would change.
+    fn step(&self, store: &Store, pod: &Value, age: Duration, first_seen: SystemTime) -> bool {
         let namespace = str_at(pod, "/metadata/namespace");
         let name = str_at(pod, "/metadata/name");
         let containers: Vec<Value> =
@@ -223,7 +250,8 @@ impl Kubelet {
         carry_transition_times(&mut status, &previous);
         let scheduled = !str_at(pod, "/spec/nodeName").is_empty();
         if scheduled && previous == status {
-            return;
+            let crash_looping = containers.iter().any(|c| logs::exit_code(c).is_some());
+            return ready && !crash_looping;
         }
         let changed_phase = previous.get("phase") != status.get("phase");
         let pulled_fail = missing.first().cloned();
@@ -237,14 +265,14 @@ impl Kubelet {
                 Ok(())
             });
             if bound.is_err() {
-                return;
+                return false;
             }
         }
         let result = store.modify(pods(), namespace, name, true, |object| {
             object["status"] = status.clone();
             Ok(())
         });
-        let Ok(updated) = result else { return };
+        let Ok(updated) = result else { return false };
         if !scheduled {
             events::emit(
                 store,
@@ -293,6 +321,7 @@ impl Kubelet {
                 events::emit(store, &updated, kind, why, &message, "kubelet");
             }
         }
+        false
     }
 }
 

@@ -6,15 +6,15 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::super::store::Store;
-use super::{controlled_by, events, int_at, owner_reference, pods, replicasets, str_at};
+use super::{by_controller, events, int_at, owner_reference, pods, replicasets, str_at};
 
 pub fn reconcile_all(store: &Store) {
     let Ok(sets) = store.list(replicasets(), None, |_| true, None, None) else { return };
     let Ok(all_pods) = store.list(pods(), None, |_| true, None, None) else { return };
+    let mut owned = by_controller(&all_pods.items);
     for rs in sets.items {
-        let uid = str_at(&rs, "/metadata/uid");
-        let owned: Vec<&Arc<Value>> = all_pods.items.iter().filter(|p| controlled_by(p, uid)).collect();
-        reconcile(store, &rs, &owned);
+        let pods = owned.remove(str_at(&rs, "/metadata/uid")).unwrap_or_default();
+        reconcile(store, &rs, &pods.iter().collect::<Vec<_>>());
     }
 }
 
