@@ -165,6 +165,12 @@ async fn run() {
     // Settled: the controllers have had a quiet moment (and swept their old events).
     tokio::time::sleep(Duration::from_secs(15)).await;
     let (settled, _) = cluster.memory();
+    let mut held = Vec::new();
+    for (path, kind) in [("apis/apps/v1/replicasets", "replica sets"), ("api/v1/events", "events")] {
+        let list = cluster.send(cluster.http.get(format!("{}/{path}", cluster.url))).await;
+        held.push(format!("{} {kind}", list["items"].as_array().map_or(0, Vec::len)));
+    }
+    println!("settled, the cluster also holds {}", held.join(" and "));
     println!(
         "created {DEPLOYMENTS} deployments in {:.1} s; all {} pods ready after {:.1} s; {settled:.0} MB resident",
         created.as_secs_f64(),

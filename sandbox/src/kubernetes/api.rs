@@ -12,7 +12,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::Tokens;
 use super::discovery;
@@ -486,7 +485,7 @@ fn event_line(kind: &str, object: &Value) -> Bytes {
 }
 
 /// Streams watch events as JSON lines until the timeout, the client leaving, or the watch
-/// falling too far behind (the client then re-watches from its last version).
+/// falling behind the retained log (a `410 Expired` error event; the client then relists).
 fn watch(store: &Store, request: WatchRequest) -> Response {
     let (tx, rx) = stream::channel();
     match store.watch(request.rt, request.since) {
@@ -495,7 +494,7 @@ fn watch(store: &Store, request: WatchRequest) -> Response {
             let line = event_line("ERROR", &expired.to_status());
             let _ = tx.try_send(line);
         }
-        Ok((backlog, mut changes)) => {
+        Ok((backlog, mut cursor)) => {
             let store = store.clone();
             tokio::spawn(async move {
                 let deadline = tokio::time::Instant::now() + request.timeout;
@@ -505,27 +504,30 @@ fn watch(store: &Store, request: WatchRequest) -> Response {
                     }
                 }
                 loop {
-                    let next = tokio::time::timeout_at(
-                        deadline.min(tokio::time::Instant::now() + BOOKMARK_INTERVAL),
-                        changes.recv(),
-                    );
-                    let line = match next.await {
-                        Ok(Ok(change)) if request.wants(&change) => change.line(),
-                        Ok(Ok(_)) => continue,
-                        Ok(Err(RecvError::Lagged(_))) | Ok(Err(RecvError::Closed)) => return,
-                        Err(_) if tokio::time::Instant::now() >= deadline => return,
-                        Err(_) if request.bookmarks => event_line(
+                    let until = deadline.min(tokio::time::Instant::now() + BOOKMARK_INTERVAL);
+                    let lines = match cursor.next(until).await {
+                        Ok(changes) if !changes.is_empty() => {
+                            changes.iter().filter(|c| request.wants(c)).map(Change::line).collect()
+                        }
+                        Ok(_) if tokio::time::Instant::now() >= deadline => return,
+                        Ok(_) if request.bookmarks => vec![event_line(
                             "BOOKMARK",
                             &json!({
                                 "kind": request.rt.kind,
                                 "apiVersion": request.rt.api_version(),
                                 "metadata": { "resourceVersion": store.current_version().to_string() },
                             }),
-                        ),
-                        Err(_) => continue,
+                        )],
+                        Ok(_) => continue,
+                        Err(expired) => {
+                            let _ = tx.send(event_line("ERROR", &expired.to_status())).await;
+                            return;
+                        }
                     };
-                    if tx.send(line).await.is_err() {
-                        return;
+                    for line in lines {
+                        if tx.send(line).await.is_err() {
+                            return;
+                        }
                     }
                 }
             });

@@ -9,7 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use serde_json::{Map, Value, json};
-use tokio::sync::broadcast;
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::resources::{ResourceType, TYPES};
 use super::shape;
@@ -100,9 +101,9 @@ struct Inner {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Mutex<Inner>>,
-    /// One channel per served type (in [`TYPES`] order): a burst of changes to one type (events
-    /// expiring, pods churning) never makes the watchers of another fall behind.
-    changes: Arc<[broadcast::Sender<Change>]>,
+    /// The newest resource version, for watches to wake on. Watches read the changes from the
+    /// log itself, so a change is kept once however many watch it.
+    newest: watch::Sender<u64>,
 }
 
 /// What a list returns: the page of objects, the version it was read at, and where to go on.
@@ -128,18 +129,14 @@ impl Store {
             log: VecDeque::new(),
             random: seed | 1,
         };
-        let changes = TYPES.iter().map(|_| broadcast::channel(4096).0).collect();
-        Self { inner: Arc::new(Mutex::new(inner)), changes }
+        let (newest, _) = watch::channel(inner.resource_version);
+        Self { inner: Arc::new(Mutex::new(inner)), newest }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves consistent data (every write is one insert),
         // so a poisoned lock is still usable.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn channel(&self, rt: &'static ResourceType) -> Option<&broadcast::Sender<Change>> {
-        TYPES.iter().position(|t| std::ptr::eq(t, rt)).and_then(|i| self.changes.get(i))
     }
 
     pub fn current_version(&self) -> u64 {
@@ -399,26 +396,19 @@ impl Store {
         if inner.log.len() == RETAINED_CHANGES {
             inner.log.pop_front();
         }
-        inner.log.push_back(change.clone());
-        // No receivers is fine: nobody watches.
-        if let Some(channel) = self.channel(rt) {
-            let _ = channel.send(change);
-        }
+        inner.log.push_back(change);
+        self.newest.send_replace(version);
     }
 
-    /// The changes after `since` (replayed) and a receiver for the ones to come, taken under
-    /// one lock so nothing falls between them. `since = None` starts with the current objects
-    /// as `ADDED`, as a watch without a resource version does.
+    /// The changes after `since` (replayed) and a cursor for the ones to come, taken under one
+    /// lock so nothing falls between them. `since = None` starts with the current objects as
+    /// `ADDED`, as a watch without a resource version does.
     pub fn watch(
         &self,
         rt: &'static ResourceType,
         since: Option<u64>,
-    ) -> Result<(Vec<Change>, broadcast::Receiver<Change>), ApiError> {
+    ) -> Result<(Vec<Change>, Cursor), ApiError> {
         let inner = self.lock();
-        let receiver = self
-            .channel(rt)
-            .map(broadcast::Sender::subscribe)
-            .ok_or_else(|| ApiError::bad_request(format!("{} cannot be watched", rt.plural)))?;
         let backlog = match since {
             None => inner
                 .objects
@@ -434,24 +424,60 @@ impl Store {
                     )
                 })
                 .collect(),
-            Some(since) => {
-                let oldest =
-                    inner.log.front().map(|c| c.resource_version).unwrap_or(inner.resource_version + 1);
-                if since + 1 < oldest && since < inner.resource_version {
-                    return Err(ApiError::expired(format!(
-                        "too old resource version: {since} ({})",
-                        oldest.saturating_sub(1)
-                    )));
-                }
-                inner
-                    .log
-                    .iter()
-                    .filter(|c| c.resource_version > since && std::ptr::eq(c.resource, rt))
-                    .cloned()
-                    .collect()
-            }
+            Some(since) => changes_after(&inner, rt, since)?,
         };
-        Ok((backlog, receiver))
+        let cursor = Cursor {
+            store: self.clone(),
+            rt,
+            after: inner.resource_version,
+            newest: self.newest.subscribe(),
+        };
+        Ok((backlog, cursor))
+    }
+}
+
+/// The log's changes to `rt` after `since`; `410 Expired` when the log no longer reaches back
+/// that far.
+fn changes_after(inner: &Inner, rt: &'static ResourceType, since: u64) -> Result<Vec<Change>, ApiError> {
+    let oldest = inner.log.front().map(|c| c.resource_version).unwrap_or(inner.resource_version + 1);
+    if since + 1 < oldest && since < inner.resource_version {
+        return Err(ApiError::expired(format!(
+            "too old resource version: {since} ({})",
+            oldest.saturating_sub(1)
+        )));
+    }
+    // The log is in resource-version order.
+    let start = inner.log.partition_point(|c| c.resource_version <= since);
+    Ok(inner.log.range(start..).filter(|c| std::ptr::eq(c.resource, rt)).cloned().collect())
+}
+
+/// Where a watch is in the log.
+pub struct Cursor {
+    store: Store,
+    rt: &'static ResourceType,
+    after: u64,
+    newest: watch::Receiver<u64>,
+}
+
+impl Cursor {
+    /// The next changes to the watched type, waiting for them until `until` (then none). A
+    /// watch that fell behind the log gets `410 Expired`, as from a real API server.
+    pub async fn next(&mut self, until: Instant) -> Result<Vec<Change>, ApiError> {
+        loop {
+            if *self.newest.borrow_and_update() > self.after {
+                let inner = self.store.lock();
+                let changes = changes_after(&inner, self.rt, self.after)?;
+                self.after = inner.resource_version;
+                if !changes.is_empty() {
+                    return Ok(changes);
+                }
+            }
+            match tokio::time::timeout_at(until, self.newest.changed()).await {
+                Ok(Ok(())) => continue,
+                // The store is gone or the time is up: nothing more comes.
+                Ok(Err(_)) | Err(_) => return Ok(Vec::new()),
+            }
+        }
     }
 }
 
@@ -773,7 +799,7 @@ mod tests {
         for i in 0..RETAINED_CHANGES {
             store.create(deployments(), "staging", web(&format!("d{i}"), 1)).unwrap();
         }
-        let err = store.watch(deployments(), Some(start)).unwrap_err();
+        let Err(err) = store.watch(deployments(), Some(start)) else { panic!("a watch past the log") };
         assert_eq!((err.code, err.reason), (410, "Expired"));
         let (current, _) = store.watch(deployments(), None).unwrap();
         assert_eq!(current.len(), RETAINED_CHANGES, "every deployment as ADDED");
