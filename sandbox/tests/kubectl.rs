@@ -58,10 +58,9 @@ impl Kubectl {
         )
     }
 
-    /// `kubectl create -f -` with a manifest (`--validate=false`: the sandbox does not serve
-    /// the OpenAPI document client-side validation downloads).
+    /// `kubectl create -f -` with a manifest.
     async fn create(&self, manifest: &str) -> String {
-        let (ok, out, err) = self.run_with_input(&["create", "--validate=false", "-f", "-"], manifest).await;
+        let (ok, out, err) = self.run_with_input(&["create", "-f", "-"], manifest).await;
         assert!(ok, "kubectl create failed: {err}");
         out
     }
@@ -121,8 +120,7 @@ spec:
 #[tokio::test(flavor = "multi_thread")]
 async fn create_patch_scale_delete() {
     let (_sandbox, kubectl) = Kubectl::start().await;
-    let (ok, out, err) =
-        kubectl.run_with_input(&["-n", "staging", "create", "--validate=false", "-f", "-"], MYAPP).await;
+    let (ok, out, err) = kubectl.run_with_input(&["-n", "staging", "create", "-f", "-"], MYAPP).await;
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "deployment.apps/myapp-deployment created");
     let table = kubectl.ok(&["-n", "staging", "get", "deploy"]).await;
@@ -182,12 +180,10 @@ async fn errors_in_kubectl_words() {
     let namespace = |name: &str| {
         format!("{{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {{\"name\": \"{name}\"}}}}")
     };
-    let (ok, _, err) =
-        kubectl.run_with_input(&["create", "--validate=false", "-f", "-"], &namespace("Not_Valid")).await;
+    let (ok, _, err) = kubectl.run_with_input(&["create", "-f", "-"], &namespace("Not_Valid")).await;
     assert!(!ok);
     assert!(err.contains("is invalid") && err.contains("RFC 1123"), "{err}");
-    let (ok, _, err) =
-        kubectl.run_with_input(&["create", "--validate=false", "-f", "-"], &namespace("staging")).await;
+    let (ok, _, err) = kubectl.run_with_input(&["create", "-f", "-"], &namespace("staging")).await;
     assert!(!ok);
     assert!(err.contains("already exists"), "{err}");
     // kubectl's generator commands send protobuf, which the sandbox refuses in words.
@@ -197,8 +193,7 @@ async fn errors_in_kubectl_words() {
     let (ok, _, err) = kubectl.run(&["get", "widgets"]).await;
     assert!(!ok);
     assert!(err.contains("the server doesn't have a resource type \"widgets\""), "{err}");
-    let (ok, _, err) =
-        kubectl.run_with_input(&["-n", "nowhere", "create", "--validate=false", "-f", "-"], MYAPP).await;
+    let (ok, _, err) = kubectl.run_with_input(&["-n", "nowhere", "create", "-f", "-"], MYAPP).await;
     assert!(!ok);
     assert!(err.contains("namespaces \"nowhere\" not found"), "{err}");
 }
@@ -380,4 +375,26 @@ async fn crash_loop_and_previous_logs() {
     assert!(table.contains("CrashLoopBackOff"), "{table}");
     let events = kubectl.ok(&["get", "events", "--field-selector", "reason=BackOff"]).await;
     assert!(events.contains("Back-off restarting failed container"), "{events}");
+}
+
+/// `kubectl apply -f`, as a pipeline's deploy step runs it: the first apply creates, the next
+/// one patches what changed (kubectl learns from `/openapi/v3` that the server validates).
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_from_a_file() {
+    let (_sandbox, kubectl) = Kubectl::start().await;
+    let (ok, out, err) = kubectl.run_with_input(&["-n", "staging", "apply", "-f", "-"], MYAPP).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "deployment.apps/myapp-deployment created");
+    kubectl.ok(&["-n", "staging", "rollout", "status", "deploy/myapp-deployment", "--timeout=60s"]).await;
+    let changed =
+        format!("{MYAPP}        env:\n        - name: DEMO_GREETING\n          value: \"Applied Hello!\"\n");
+    let (ok, out, err) = kubectl.run_with_input(&["-n", "staging", "apply", "-f", "-"], &changed).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "deployment.apps/myapp-deployment configured");
+    kubectl.ok(&["-n", "staging", "rollout", "status", "deploy/myapp-deployment", "--timeout=60s"]).await;
+    let logs = kubectl.ok(&["-n", "staging", "logs", "deploy/myapp-deployment"]).await;
+    assert!(logs.contains("Applied Hello!"), "{logs}");
+    let (ok, out, _) = kubectl.run_with_input(&["-n", "staging", "apply", "-f", "-"], &changed).await;
+    assert!(ok);
+    assert_eq!(out.trim(), "deployment.apps/myapp-deployment unchanged");
 }

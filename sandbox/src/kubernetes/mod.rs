@@ -8,6 +8,7 @@
 //! - `selectors`: label and field selectors.
 //! - `shape`: the validation an object passes before it is stored.
 //! - `discovery`: `/api`, `/apis` and the resource lists kubectl resolves short names from.
+//! - `openapi`: the OpenAPI v3 documents kubectl checks before writing from files.
 //! - `table`: the columns `kubectl get` prints.
 //! - `status`: errors as `Status` objects.
 //! - `stream`: streamed responses (watches, followed logs).
@@ -23,6 +24,7 @@ pub(crate) mod controllers;
 pub(crate) mod demo;
 mod discovery;
 mod logs;
+mod openapi;
 mod patch;
 mod resources;
 mod selectors;
@@ -84,6 +86,8 @@ pub fn router(cluster: Cluster) -> Router {
         .route("/apis", get(|| async { Json(discovery::group_list()) }))
         .route("/api/{*rest}", any(api::handle))
         .route("/apis/{*rest}", any(api::handle))
+        .route("/openapi/v3", get(|| async { Json(openapi::root()) }))
+        .route("/openapi/v3/{*path}", get(openapi_document))
         .route_layer(middleware::from_fn_with_state(cluster.clone(), authenticate));
     Router::new()
         .route("/version", get(version))
@@ -114,6 +118,19 @@ async fn version() -> Json<serde_json::Value> {
         "compiler": "rustc",
         "platform": "linux/amd64",
     }))
+}
+
+async fn openapi_document(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
+    let parts: Vec<&str> = path.split('/').collect();
+    let document = match parts.as_slice() {
+        ["api", version] => openapi::group_version("", version),
+        ["apis", group, version] => openapi::group_version(group, version),
+        _ => None,
+    };
+    match document {
+        Some(document) => Json(document).into_response(),
+        None => ApiError::path_not_found().into_response(),
+    }
 }
 
 async fn ok() -> &'static str {
