@@ -7,16 +7,14 @@
 //! - `kubernetes`: the simulated Kubernetes API server (discovery, resources, watches) and
 //!   its controllers and kubelet.
 //! - `registry`: the container images pods can pull.
-//! - `aws`: the AWS JSON 1.1 front door shared by CodePipeline and SSM (target header,
-//!   error shapes).
-//!
-//! The AWS operations arrive with the sandbox-AWS issue; until then every AWS request is
-//! answered in the protocol's own words (`UnknownOperationException`).
+//! - `aws`: the simulated CodePipeline and SSM Parameter Store behind one AWS JSON 1.1 front
+//!   door (target header, body parsing, error shapes, throttling).
 
 mod aws;
 mod kubernetes;
 mod registry;
 
+pub use aws::Aws;
 pub use kubernetes::controllers::Timings;
 pub use registry::Registry;
 
@@ -55,6 +53,8 @@ pub struct Sandbox {
     pub registry: Registry,
     /// The cluster's bearer token with every right (it is in the kubeconfig).
     pub admin_token: String,
+    /// Control of the simulated CodePipeline and SSM (throttling, timings, failures).
+    pub aws: Aws,
 }
 
 impl Sandbox {
@@ -75,16 +75,17 @@ impl Sandbox {
         if world == World::Demo {
             tokio::spawn(kubernetes::demo::seed(cluster.store.clone(), registry.clone()));
         }
+        let (aws, aws_routers) = aws::start(&cluster, &registry, world);
         serve(kubernetes, kubernetes::router(cluster));
-        serve(codepipeline, aws::router(aws::Service::CodePipeline));
-        serve(ssm, aws::router(aws::Service::Ssm));
+        serve(codepipeline, aws_routers.codepipeline);
+        serve(ssm, aws_routers.ssm);
         tracing::info!(
             kubernetes = %endpoints.kubernetes,
             codepipeline = %endpoints.codepipeline,
             ssm = %endpoints.ssm,
             "sandbox started"
         );
-        Ok(Self { endpoints, registry, admin_token })
+        Ok(Self { endpoints, registry, admin_token, aws })
     }
 }
 
