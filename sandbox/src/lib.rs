@@ -14,7 +14,7 @@ mod aws;
 mod kubernetes;
 mod registry;
 
-pub use aws::Aws;
+pub use aws::{Aws, Failure, PipelineTimings};
 pub use kubernetes::controllers::Timings;
 pub use registry::Registry;
 

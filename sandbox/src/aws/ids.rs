@@ -36,3 +36,10 @@ pub fn epoch(time: SystemTime) -> f64 {
     let millis = time.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     millis as f64 / 1000.0
 }
+
+/// Whether `text` is a UUID in the lowercase form [`uuid`] writes.
+pub fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| g.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
+}

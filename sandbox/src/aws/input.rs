@@ -104,6 +104,17 @@ impl Input {
     }
 }
 
+impl Input {
+    pub fn required_structure(&self, field: &str) -> Result<Input, AwsError> {
+        self.present(field).map(Input::from_value).transpose()?.ok_or_else(|| missing(field))
+    }
+
+    /// A field as sent, for structures the service keeps as they are (a pipeline declaration).
+    pub fn value(&self, field: &str) -> Option<&Value> {
+        self.present(field)
+    }
+}
+
 /// AWS names fields in messages by their model name, which starts lowercase.
 pub fn lower_first(field: &str) -> String {
     let mut chars = field.chars();

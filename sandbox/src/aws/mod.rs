@@ -30,6 +30,8 @@ use serde_json::Value;
 pub(crate) use error::AwsError;
 pub(crate) use input::Input;
 
+pub use codepipeline::{Failure, PipelineTimings};
+
 use crate::World;
 use crate::kubernetes::{Cluster, DEPLOYER_SERVICE_ACCOUNT};
 use crate::registry::Registry;
@@ -93,6 +95,7 @@ impl Switches {
 #[derive(Clone)]
 pub struct Aws {
     switches: Switches,
+    pipelines: codepipeline::Pipelines,
 }
 
 impl Aws {
@@ -100,6 +103,23 @@ impl Aws {
     /// so a client's backoff and its error path can be exercised.
     pub fn set_throttling(&self, on: bool) {
         self.switches.set_throttling(on);
+    }
+
+    /// How long each kind of pipeline action takes from now on.
+    pub fn set_pipeline_timings(&self, timings: PipelineTimings) {
+        self.pipelines.set_timings(timings);
+    }
+
+    /// Makes the next action of this kind fail (a test run that fails, a build that breaks).
+    pub fn fail_next(&self, failure: Failure) {
+        self.pipelines.fail_next(failure);
+    }
+
+    /// Adds a commit to a simulated repository's branch (creating the repository if the
+    /// sandbox has none of that name) and returns its hash; the next execution of a pipeline
+    /// whose source is that repository builds it.
+    pub fn commit(&self, repository: &str, message: &str, author: &str) -> String {
+        self.pipelines.commit(repository, message, author)
     }
 }
 
@@ -114,7 +134,7 @@ pub(crate) struct Routers {
 const SEEDED_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
 
 /// Builds the AWS side of a sandbox over its cluster and registry, seeded for `world`.
-pub(crate) fn start(cluster: &Cluster, _registry: &Registry, world: World) -> (Aws, Routers) {
+pub(crate) fn start(cluster: &Cluster, registry: &Registry, world: World) -> (Aws, Routers) {
     let switches = Switches::default();
     let ssm = Arc::new(ssm::Ssm::new());
     for environment in ["staging", "production"] {
@@ -124,10 +144,16 @@ pub(crate) fn start(cluster: &Cluster, _registry: &Registry, world: World) -> (A
     if world == World::Demo {
         ssm::seed::demo(&ssm);
     }
-    let codepipeline = Arc::new(codepipeline::CodePipeline::new());
-    let routers =
-        Routers { codepipeline: router(codepipeline, switches.clone()), ssm: router(ssm, switches.clone()) };
-    (Aws { switches }, routers)
+    let pipelines = codepipeline::Pipelines::new(cluster.store.clone(), registry.clone());
+    if world == World::Demo {
+        codepipeline::demo::seed(&pipelines);
+    }
+    pipelines.spawn_engine();
+    let routers = Routers {
+        codepipeline: router(Arc::new(codepipeline::CodePipeline::new(pipelines.clone())), switches.clone()),
+        ssm: router(ssm, switches.clone()),
+    };
+    (Aws { switches, pipelines }, routers)
 }
 
 pub(crate) fn router<S: Service>(service: Arc<S>, switches: Switches) -> Router {
