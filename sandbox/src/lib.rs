@@ -85,6 +85,11 @@ impl Sandbox {
             ssm = %endpoints.ssm,
             "sandbox started"
         );
+        tracing::info!(
+            "sandbox AWS: aws --endpoint-url http://{} codepipeline list-pipelines; aws --endpoint-url http://{} ssm get-parameters-by-path --path /rollgate --recursive --with-decryption",
+            endpoints.codepipeline,
+            endpoints.ssm
+        );
         Ok(Self { endpoints, registry, admin_token, aws })
     }
 }

@@ -770,10 +770,11 @@ async fn errors_and_throttling() {
     assert!(!refused.success && refused.stderr.contains("(InvalidStructureException)"), "{}", refused.stderr);
 }
 
-/// The AWS CLI reads pipeline state and history, and prints AWS's error names.
+/// The AWS CLI reads pipeline state and history, releases myapp-production by hand as the
+/// README shows (start, read the approval token, approve), and prints AWS's error names.
 #[tokio::test(flavor = "multi_thread")]
 async fn aws_cli() {
-    let (sandbox, _client) = demo().await;
+    let (sandbox, client) = demo().await;
     let endpoint = support::url(sandbox.endpoints.codepipeline);
     let state =
         support::aws_cli(&endpoint, &["codepipeline", "get-pipeline-state", "--name", "myapp-production"])
@@ -790,11 +791,36 @@ async fn aws_cli() {
     .await
     .json();
     assert_eq!(listed["pipelineExecutionSummaries"].as_array().unwrap().len(), 5);
-    let started =
-        support::aws_cli(&endpoint, &["codepipeline", "start-pipeline-execution", "--name", "myapp-staging"])
-            .await
-            .json();
-    assert!(started["pipelineExecutionId"].as_str().is_some_and(|id| id.len() == 36));
+    // The README's release by hand: start, read the approval token, approve.
+    let start = ["codepipeline", "start-pipeline-execution", "--name", "myapp-production"];
+    let started = support::aws_cli(&endpoint, &start).await.json();
+    let id = started["pipelineExecutionId"].as_str().expect("an execution id").to_owned();
+    let mut token = String::new();
+    for _ in 0..100 {
+        let read = ["codepipeline", "get-pipeline-state", "--name", "myapp-production"];
+        let state = support::aws_cli(&endpoint, &read).await.json();
+        if let Some(t) = state["stageStates"][3]["actionStates"][0]["latestExecution"]["token"].as_str() {
+            token = t.to_owned();
+            break;
+        }
+    }
+    assert!(!token.is_empty(), "the approval waits with a token");
+    let approve = [
+        "codepipeline",
+        "put-approval-result",
+        "--pipeline-name",
+        "myapp-production",
+        "--stage-name",
+        "Approval",
+        "--action-name",
+        "ManualApproval",
+        "--result",
+        "summary=Ship it,status=Approved",
+        "--token",
+        &token,
+    ];
+    assert!(support::aws_cli(&endpoint, &approve).await.json()["approvedAt"].is_number());
+    wait_for(&client, "myapp-production", &id, Status::Succeeded).await;
     let missing = support::aws_cli(&endpoint, &["codepipeline", "get-pipeline", "--name", "nope"]).await;
     assert!(!missing.success && missing.stderr.contains("(PipelineNotFoundException)"), "{}", missing.stderr);
 }
