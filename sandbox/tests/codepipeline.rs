@@ -1,7 +1,8 @@
 //! CodePipeline through the AWS SDK (the client Rollgate uses) and the AWS CLI: the demo
 //! pipelines and their history, full executions of `myapp-production` (approve, reject, stop,
 //! retry), supersede, transitions, rollback, idempotent starts, expiry, a rollout that misses
-//! its deadline, the custom-action job API, and errors named as AWS names them.
+//! its deadline, the custom-action job API, errors named as AWS names them, and the pipeline
+//! declarations moto also serves, run against moto too.
 
 mod support;
 
@@ -625,14 +626,60 @@ fn pipeline_json(name: &str, repository: &str, deploy: Value) -> Value {
 }
 
 async fn create_with_cli(sandbox: &Sandbox, pipeline: &Value) {
+    let endpoint = support::url(sandbox.endpoints.codepipeline);
+    let created = cli_create(&endpoint, pipeline, &[]).await;
+    assert_eq!(created.json()["pipeline"]["name"], pipeline["name"]);
+}
+
+/// `aws codepipeline create-pipeline --pipeline file://<the declaration>` plus `extra`.
+async fn cli_create(endpoint: &str, pipeline: &Value, extra: &[&str]) -> support::CliOutput {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pipeline.json");
     std::fs::write(&file, pipeline.to_string()).unwrap();
-    let endpoint = support::url(sandbox.endpoints.codepipeline);
     let argument = format!("file://{}", file.display());
-    let created =
-        support::aws_cli(&endpoint, &["codepipeline", "create-pipeline", "--pipeline", &argument]).await;
-    assert_eq!(created.json()["pipeline"]["name"], pipeline["name"]);
+    let mut args = vec!["codepipeline", "create-pipeline", "--pipeline", &argument];
+    args.extend_from_slice(extra);
+    support::aws_cli(endpoint, &args).await
+}
+
+/// What moto's CodePipeline also serves (pipelines and tags; its executions answer HTTP 500):
+/// create a pipeline with the CLI, read it back with the SDK.
+async fn declaration_scenario(endpoint: &str) {
+    let pipeline = pipeline_json("web-staging", "web", deploy_worker());
+    let created = cli_create(endpoint, &pipeline, &["--tags", "key=team,value=web"]).await;
+    assert_eq!(created.json()["pipeline"]["name"], "web-staging");
+    assert!(!cli_create(endpoint, &pipeline, &[]).await.success, "the name is taken");
+    let client = support::codepipeline(endpoint).await;
+    let listed = client.list_pipelines().send().await.unwrap();
+    assert!(listed.pipelines().iter().any(|p| p.name() == Some("web-staging")));
+    let read = client.get_pipeline().name("web-staging").send().await.unwrap();
+    let stages: Vec<_> = read.pipeline().unwrap().stages().iter().map(|s| s.name()).collect();
+    assert_eq!(stages, ["Source", "Build", "Deploy"]);
+    let deploy = &read.pipeline().unwrap().stages()[2].actions()[0];
+    assert_eq!(deploy.action_type_id().unwrap().owner(), &ActionOwner::Custom);
+    let arn = read.metadata().unwrap().pipeline_arn().unwrap().to_owned();
+    assert_eq!(arn, "arn:aws:codepipeline:us-east-1:123456789012:web-staging");
+    let tags = client.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    let tags: Vec<_> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(tags, [("team", "web")]);
+    assert_eq!(code(client.get_pipeline().name("nope").send().await), "PipelineNotFoundException");
+}
+
+/// The declaration scenario against the sandbox.
+#[tokio::test(flavor = "multi_thread")]
+async fn declarations_in_the_sandbox() {
+    let (sandbox, _client) = start(World::Empty).await;
+    declaration_scenario(&support::url(sandbox.endpoints.codepipeline)).await;
+}
+
+/// The same scenario against moto's server (which wants the pipeline's IAM role to exist).
+#[tokio::test(flavor = "multi_thread")]
+async fn declarations_in_moto() {
+    let moto = support::Moto::start();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codepipeline.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role = ["iam", "create-role", "--role-name", "test", "--assume-role-policy-document", trust];
+    support::aws_cli(&moto.endpoint, &role).await.json();
+    declaration_scenario(&moto.endpoint).await;
 }
 
 /// A deploy worker's view: poll for the custom action's job, acknowledge it with its nonce,
