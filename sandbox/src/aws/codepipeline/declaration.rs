@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
-use super::super::{AwsError, Caller, Input};
+use super::super::{AwsError, Input};
 use super::model::{ActionDecl, Behaviour, Pipeline, StageDecl, VariableDecl};
 use super::{CpError, State, actions};
 
@@ -161,7 +161,7 @@ pub fn pipeline(mut declaration: Value, tags: Vec<(String, String)>) -> Result<P
     })
 }
 
-pub fn create(state: &mut State, input: &Input, _caller: &Caller) -> Result<Value, AwsError> {
+pub fn create(state: &mut State, input: &Input) -> Result<Value, AwsError> {
     let declaration =
         input.value("pipeline").cloned().ok_or_else(|| super::super::input::missing("pipeline"))?;
     let mut tags = Vec::new();

@@ -193,7 +193,6 @@ fn past(
                 }
                 _ => {}
             }
-            run.started = run.updated.min(t);
             runs.push(run);
             t += Duration::from_secs(3);
         }

@@ -32,8 +32,8 @@ fn supersede(pipeline: &mut Pipeline, now: SystemTime) {
                 e.status == ExecutionStatus::InProgress && e.position == Position::Waiting(stage)
             })
             .collect();
-        let Some((_, older)) = waiting.split_last() else { continue };
-        let newest = pipeline.executions[*waiting.last().unwrap_or(&0)].id.clone();
+        let Some((&newest, older)) = waiting.split_last() else { continue };
+        let newest = pipeline.executions[newest].id.clone();
         for &i in older {
             let e = &mut pipeline.executions[i];
             e.status = ExecutionStatus::Superseded;

@@ -252,9 +252,9 @@ impl Service for CodePipeline {
         let mut state = self.pipelines.lock();
         let state = &mut *state;
         match operation {
-            "CreatePipeline" => declaration::create(state, input, caller),
+            "CreatePipeline" => declaration::create(state, input),
             "ListPipelines" => read::list_pipelines(state, input),
-            "GetPipeline" => read::get_pipeline(state, input, caller),
+            "GetPipeline" => read::get_pipeline(state, input),
             "GetPipelineState" => read::get_state(state, input),
             "ListPipelineExecutions" => read::list_executions(state, input),
             "GetPipelineExecution" => read::get_execution(state, input),

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use super::super::{AwsError, Caller, Input, ids};
+use super::super::{AwsError, Input, ids};
 use super::model::{ActionRun, ActionStatus, Behaviour, Execution, Pipeline, Position};
 use super::{CpError, State};
 
@@ -33,9 +33,9 @@ fn page<T>(
         }
     };
     let more = items.len() > start + size;
-    let mut taken: Vec<(String, T)> = items.into_iter().skip(start).take(size).collect();
+    let taken: Vec<(String, T)> = items.into_iter().skip(start).take(size).collect();
     let next = if more { taken.last().map(|(k, _)| URL_SAFE_NO_PAD.encode(k)) } else { None };
-    Ok((taken.drain(..).map(|(_, t)| t).collect(), next))
+    Ok((taken.into_iter().map(|(_, t)| t).collect(), next))
 }
 
 fn with_token(mut out: Value, next: Option<String>) -> Value {
@@ -65,7 +65,7 @@ pub fn list_pipelines(state: &State, input: &Input) -> Result<Value, AwsError> {
     Ok(with_token(json!({ "pipelines": pipelines }), next))
 }
 
-pub fn get_pipeline(state: &State, input: &Input, _caller: &Caller) -> Result<Value, AwsError> {
+pub fn get_pipeline(state: &State, input: &Input) -> Result<Value, AwsError> {
     let name = input.required_str("name")?;
     let pipeline = state.pipeline(name)?;
     if let Some(version) = input.int("version")?

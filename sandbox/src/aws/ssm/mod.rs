@@ -132,7 +132,7 @@ impl Ssm {
     }
 
     fn lock(&self) -> MutexGuard<'_, Parameters> {
-        // Every change is made on a copy and stored in one step, so a poisoned lock still
+        // Writes check everything before they change anything, so a poisoned lock still
         // guards consistent data.
         self.parameters.lock().unwrap_or_else(|p| p.into_inner())
     }
