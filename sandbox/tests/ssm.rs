@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterTier, ParameterType, Tag};
 use sandbox::{Endpoints, Sandbox, World};
@@ -393,6 +395,37 @@ async fn validation_and_encryption() {
     let bad_value =
         client.describe_parameters().parameter_filters(filter("Type", None, &["Number"])).send().await;
     assert_eq!(code(bad_value), "InvalidFilterValue");
+    // Paging: DescribeParameters and GetParameterHistory hand out pages and tokens.
+    let mut described = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client.describe_parameters().max_results(2).set_next_token(token).send().await.unwrap();
+        described.extend(page.parameters().iter().filter_map(|p| p.name().map(str::to_owned)));
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    let expected = [
+        "/rollgate/production/k8s-bear-token",
+        "/rollgate/staging/k8s-bear-token",
+        "/v/auto",
+        "/v/echo",
+        "/v/large",
+        "/v/port",
+        "/v/s",
+    ];
+    assert_eq!(described, expected, "each parameter once, in name order");
+    for i in 2..=3 {
+        put(&client, "/v/port", &format!("{i}0"), Plain, true).await;
+    }
+    let first = client.get_parameter_history().name("/v/port").max_results(2).send().await.unwrap();
+    let next = first.next_token().expect("a second page").to_owned();
+    let second =
+        client.get_parameter_history().name("/v/port").max_results(2).next_token(next).send().await.unwrap();
+    let versions: Vec<i64> =
+        first.parameters().iter().chain(second.parameters()).map(|p| p.version).collect();
+    assert_eq!(versions, [1, 2, 3]);
     let bad_token = client.describe_parameters().next_token("not a token!").send().await;
     assert_eq!(code(bad_token), "InvalidNextToken");
     let bad_path = client.get_parameters_by_path().path("v").send().await;
@@ -463,6 +496,26 @@ async fn throttling_switch() {
     );
     sandbox.aws.set_throttling(false);
     client.get_parameter().name("/rollgate/staging/k8s-bear-token").send().await.expect("served again");
+}
+
+/// The SDK's standard retries back off on ThrottlingException and succeed once the sandbox
+/// stops throttling.
+#[tokio::test(flavor = "multi_thread")]
+async fn throttled_calls_back_off_and_succeed() {
+    use aws_config::retry::RetryConfig;
+    let (sandbox, _) = sandbox().await;
+    let retries =
+        RetryConfig::standard().with_max_attempts(6).with_initial_backoff(Duration::from_millis(200));
+    let config = support::sdk_config_with(&support::url(sandbox.endpoints.ssm), retries).await;
+    let client = Client::new(&config);
+    sandbox.aws.set_throttling(true);
+    let aws = sandbox.aws.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        aws.set_throttling(false);
+    });
+    let out = client.get_parameter().name("/rollgate/staging/k8s-bear-token").send().await;
+    assert!(out.is_ok(), "served after backing off: {out:?}");
 }
 
 /// The AWS CLI: put, read a hierarchy recursively with decryption, and an error's wording.

@@ -16,12 +16,16 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 /// The shared SDK configuration: endpoint override, a region, static credentials, one
 /// hyper + rustls (ring) client; retries off so tests see the first error as it is.
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    sdk_config_with(endpoint, RetryConfig::disabled()).await
+}
+
+pub async fn sdk_config_with(endpoint: &str, retries: RetryConfig) -> SdkConfig {
     let http = Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-        .retry_config(RetryConfig::disabled())
+        .retry_config(retries)
         .http_client(http)
         .load()
         .await
