@@ -179,3 +179,63 @@ pub fn create(state: &mut State, input: &Input) -> Result<Value, AwsError> {
     state.pipelines.insert(pipeline.name.clone(), pipeline);
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(category: &str, owner: &str, provider: &str, configuration: Value) -> Value {
+        json!({
+            "name": format!("{category}Action"),
+            "actionTypeId": { "category": category, "owner": owner, "provider": provider, "version": "1" },
+            "configuration": configuration,
+        })
+    }
+
+    fn source() -> Value {
+        action("Source", "AWS", "CodeCommit", json!({ "RepositoryName": "r", "BranchName": "main" }))
+    }
+
+    fn declaration(stages: Vec<Value>) -> Value {
+        let stages: Vec<Value> = stages
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| json!({ "name": format!("S{i}"), "actions": [a] }))
+            .collect();
+        json!({ "name": "p", "roleArn": "arn:aws:iam::123456789012:role/r", "stages": stages })
+    }
+
+    fn refused(stages: Vec<Value>) -> String {
+        match pipeline(declaration(stages), Vec::new()) {
+            Err(CpError::InvalidStructure(why)) => why,
+            other => panic!("expected InvalidStructure, got {other:?}"),
+        }
+    }
+
+    /// What the engine could not run is refused when the pipeline is declared.
+    #[test]
+    fn declarations_are_checked() {
+        let build = |vars: &str| {
+            action("Build", "AWS", "CodeBuild", json!({ "ProjectName": "b", "EnvironmentVariables": vars }))
+        };
+        let ok = pipeline(
+            declaration(vec![source(), build(r#"[{"name":"IMAGE_REPO_NAME","value":"web"}]"#)]),
+            Vec::new(),
+        );
+        let ok = ok.expect("a valid pipeline");
+        assert_eq!(ok.declaration["executionMode"], "SUPERSEDED");
+        assert_eq!(ok.stages[1].actions[0].behaviour, Behaviour::Build);
+        assert!(refused(vec![source()]).contains("at least two stages"));
+        assert!(refused(vec![source(), source()]).contains("first stage"));
+        assert!(refused(vec![build("[]"), source()]).contains("first stage"));
+        assert!(refused(vec![source(), build("[]")]).contains("IMAGE_REPO_NAME"));
+        assert!(refused(vec![source(), action("Deploy", "AWS", "ECS", json!({}))]).contains("does not run"));
+        assert!(
+            refused(vec![source(), action("Deploy", "AWS", "EKS", json!({ "Namespace": "x" }))])
+                .contains("DeploymentName")
+        );
+        let mut bad_name = declaration(vec![source(), build("[]")]);
+        bad_name["name"] = json!("no spaces");
+        assert!(matches!(pipeline(bad_name, Vec::new()), Err(CpError::Validation(_))));
+    }
+}

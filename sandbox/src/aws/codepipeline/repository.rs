@@ -55,3 +55,22 @@ impl Repository {
         commit
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Revisions are found by full hash or an unambiguous prefix of 7 or more characters.
+    #[test]
+    fn find_by_prefix() {
+        let mut repository = Repository { branch: "main".into(), commits: Vec::new() };
+        let a = repository.commit("a", "Ann");
+        let b = repository.commit("b", "Ben");
+        assert_eq!(repository.head(), Some(&b));
+        assert_eq!(repository.find(&a.id), Some(&a));
+        assert_eq!(repository.find(&a.id[..7]), Some(&a));
+        assert_eq!(repository.find(&a.id[..6]), None, "too short to be sure");
+        assert_eq!(repository.find("zzzzzzz"), None);
+        assert_eq!((a.id.len(), a.short().len()), (40, 7));
+    }
+}
