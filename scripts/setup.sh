@@ -2,7 +2,7 @@
 # Installs whatever Rollgate's build and tests need and is missing; fast when all is there.
 # Registry packages only: Debian's chromium, curl and kubectl (kubernetes-client), crates.io's cargo-leptos (no_downloads) and
 # wasm-bindgen-cli, npm's sass, binaryen (wasm-opt) and Playwright (which never fetches a
-# browser here: it drives /usr/bin/chromium).
+# browser here: it drives /usr/bin/chromium), PyPI's awscli and moto[server] (the AWS tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/versions.sh
@@ -18,6 +18,20 @@ if ((${#apt_missing[@]})); then
   say "installing Debian packages: ${apt_missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+fi
+
+# The AWS CLI and moto's server, which the sandbox's AWS tests run. Debian's own Python is
+# "externally managed", so pip is told it may install next to it (into /usr/local).
+py_missing=()
+command -v aws >/dev/null || py_missing+=(awscli)
+command -v moto_server >/dev/null || py_missing+=('moto[server]')
+if ((${#py_missing[@]})); then
+  say "installing from PyPI: ${py_missing[*]}"
+  if ! command -v pip3 >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  fi
+  pip3 install --quiet "${py_missing[@]}" 2>/dev/null || pip3 install --quiet --break-system-packages "${py_missing[@]}"
 fi
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then

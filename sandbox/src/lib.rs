@@ -7,11 +7,8 @@
 //! - `kubernetes`: the simulated Kubernetes API server (discovery, resources, watches) and
 //!   its controllers and kubelet.
 //! - `registry`: the container images pods can pull.
-//! - `aws`: the AWS JSON 1.1 front door shared by CodePipeline and SSM (target header,
-//!   error shapes).
-//!
-//! The AWS operations arrive with the sandbox-AWS issue; until then every AWS request is
-//! answered in the protocol's own words (`UnknownOperationException`).
+//! - `aws`: the simulated CodePipeline and SSM Parameter Store behind one AWS JSON 1.1 front
+//!   door (target header, body parsing, error shapes, throttling).
 
 mod aws;
 mod kubernetes;
@@ -19,6 +16,7 @@ mod registry;
 mod state_file;
 mod tls;
 
+pub use aws::{Aws, Failure, PipelineTimings};
 pub use kubernetes::controllers::Timings;
 pub use registry::Registry;
 
@@ -64,6 +62,8 @@ pub struct Sandbox {
     pub admin_token: String,
     /// The certificate authority the cluster's serving certificate chains to, PEM-encoded.
     pub cluster_ca_pem: String,
+    /// Control of the simulated CodePipeline and SSM (throttling, timings, failures).
+    pub aws: Aws,
     state: Option<state_file::StateFile>,
 }
 
@@ -124,9 +124,10 @@ impl Sandbox {
         let state = options.state_file.map(|path| {
             state_file::StateFile::keep(path, cluster.store.clone(), cluster.tokens.clone(), registry.clone())
         });
+        let (aws, aws_routers) = aws::start(&cluster, &registry, options.world);
         serve(tls.listener(kubernetes), kubernetes::router(cluster));
-        serve(codepipeline, aws::router(aws::Service::CodePipeline));
-        serve(ssm, aws::router(aws::Service::Ssm));
+        serve(codepipeline, aws_routers.codepipeline);
+        serve(ssm, aws_routers.ssm);
         tracing::info!(
             kubernetes = %endpoints.kubernetes,
             codepipeline = %endpoints.codepipeline,
@@ -134,7 +135,12 @@ impl Sandbox {
             restored,
             "sandbox started"
         );
-        Ok(Self { endpoints, registry, admin_token, cluster_ca_pem: tls.ca_pem, state })
+        tracing::info!(
+            "sandbox AWS: aws --endpoint-url http://{} codepipeline list-pipelines; aws --endpoint-url http://{} ssm get-parameters-by-path --path /rollgate --recursive --with-decryption",
+            endpoints.codepipeline,
+            endpoints.ssm
+        );
+        Ok(Self { endpoints, registry, admin_token, cluster_ca_pem: tls.ca_pem, aws, state })
     }
 
     /// Writes the state file one last time (when there is one); call before the process exits.

@@ -46,6 +46,8 @@ use serde_json::json;
 pub use api::Cluster;
 pub use auth::Tokens;
 pub use store::Store;
+/// Timestamps as Kubernetes writes them, also used for commit dates in the sandbox's CodePipeline.
+pub(crate) use store::rfc3339;
 
 use status::ApiError;
 
@@ -141,4 +143,29 @@ async fn core_versions(State(_): State<Cluster>, request: Request) -> impl IntoR
     let host =
         request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
     Json(discovery::core_versions(&host))
+}
+
+/// In-process access for the sandbox's CodePipeline Deploy action: it reads a deployment and
+/// changes it through the store with a strategic merge patch, exactly as a PATCH through the
+/// API would, so the controllers roll the change out. Errors are the API's messages.
+pub(crate) fn deployment(
+    store: &Store,
+    namespace: &str,
+    name: &str,
+) -> Result<std::sync::Arc<serde_json::Value>, String> {
+    store.get(controllers::deployments(), namespace, name).map_err(|e| e.message)
+}
+
+/// See [`deployment`].
+pub(crate) fn patch_deployment(
+    store: &Store,
+    namespace: &str,
+    name: &str,
+    patch: &serde_json::Value,
+) -> Result<std::sync::Arc<serde_json::Value>, String> {
+    store
+        .modify(controllers::deployments(), namespace, name, false, |d| {
+            patch::strategic_merge_patch(d, patch)
+        })
+        .map_err(|e| e.message)
 }

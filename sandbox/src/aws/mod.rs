@@ -1,0 +1,200 @@
+//! The AWS JSON 1.1 front door shared by the simulated CodePipeline and SSM: requests are
+//! `POST /` with `X-Amz-Target: <service prefix>.<Operation>` and a JSON object body; answers
+//! are JSON, errors `{"__type": ..., "message": ...}` with the exception names and status codes
+//! AWS uses. SigV4 signatures are read (for the caller's access key and region) but not
+//! verified: the sandbox has no secrets to check them against.
+//!
+//! - `error`: [`AwsError`], the one error type every operation returns.
+//! - `input`: typed reads of request fields, with AWS's validation wording.
+//! - `ids`: request-independent helpers (UUIDs, timestamps, ARNs).
+//! - `ssm`: Parameter Store.
+//! - `codepipeline`: pipelines, executions on a clock, approvals, the job API.
+
+mod error;
+mod ids;
+mod input;
+
+pub(crate) mod codepipeline;
+pub(crate) mod ssm;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::Value;
+
+pub(crate) use error::AwsError;
+pub(crate) use input::Input;
+
+pub use codepipeline::{Failure, PipelineTimings};
+
+use crate::World;
+use crate::kubernetes::{Cluster, DEPLOYER_SERVICE_ACCOUNT};
+use crate::registry::Registry;
+
+/// Who sent a request, as far as the SigV4 `Authorization` header says: its access key and
+/// the region it signed for. Used for ARNs and for "who approved" fields.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub access_key: String,
+    pub region: String,
+}
+
+impl Caller {
+    fn from_headers(headers: &HeaderMap) -> Self {
+        // `AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/<service>/aws4_request, ...`
+        let scope = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split("Credential=").nth(1))
+            .and_then(|v| v.split([',', ' ']).next())
+            .unwrap_or("");
+        let mut parts = scope.split('/');
+        let access_key = parts.next().filter(|k| !k.is_empty()).unwrap_or("anonymous").to_owned();
+        let region = parts.nth(1).filter(|r| !r.is_empty()).unwrap_or(ids::DEFAULT_REGION).to_owned();
+        Self { access_key, region }
+    }
+
+    /// The IAM identity the sandbox records for this caller.
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:user/{}", ids::ACCOUNT, self.access_key)
+    }
+}
+
+/// One AWS JSON service: its target prefix and its operations.
+pub(crate) trait Service: Send + Sync + 'static {
+    /// The part of `X-Amz-Target` before the dot.
+    const TARGET_PREFIX: &'static str;
+
+    /// Runs one operation on a parsed body. Unknown operations answer
+    /// [`AwsError::unknown_operation`].
+    fn call(&self, operation: &str, input: &Input, caller: &Caller) -> Result<Value, AwsError>;
+}
+
+/// Switches that change how the sandbox's AWS endpoints behave, for tests and demos.
+#[derive(Clone, Default)]
+pub(crate) struct Switches {
+    throttled: Arc<AtomicBool>,
+}
+
+impl Switches {
+    pub fn set_throttling(&self, on: bool) {
+        self.throttled.store(on, Ordering::Relaxed);
+    }
+
+    fn throttled(&self) -> bool {
+        self.throttled.load(Ordering::Relaxed)
+    }
+}
+
+/// Control of the sandbox's AWS side, for tests and demos. Cheap to clone.
+#[derive(Clone)]
+pub struct Aws {
+    switches: Switches,
+    pipelines: codepipeline::Pipelines,
+}
+
+impl Aws {
+    /// While on, every CodePipeline and SSM request is refused with `ThrottlingException`,
+    /// so a client's backoff and its error path can be exercised.
+    pub fn set_throttling(&self, on: bool) {
+        self.switches.set_throttling(on);
+    }
+
+    /// How long each kind of pipeline action takes from now on.
+    pub fn set_pipeline_timings(&self, timings: PipelineTimings) {
+        self.pipelines.set_timings(timings);
+    }
+
+    /// Makes the next action of this kind fail (a test run that fails, a build that breaks).
+    pub fn fail_next(&self, failure: Failure) {
+        self.pipelines.fail_next(failure);
+    }
+
+    /// Adds a commit to a simulated repository's branch (creating the repository if the
+    /// sandbox has none of that name) and returns its hash; the next execution of a pipeline
+    /// whose source is that repository builds it.
+    pub fn commit(&self, repository: &str, message: &str, author: &str) -> String {
+        self.pipelines.commit(repository, message, author)
+    }
+}
+
+/// The routers of the two AWS endpoints.
+pub(crate) struct Routers {
+    pub codepipeline: Router,
+    pub ssm: Router,
+}
+
+/// How long the seeded deployer tokens live: long enough for any demo, as a legacy
+/// ServiceAccount token secret would.
+const SEEDED_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
+
+/// Builds the AWS side of a sandbox over its cluster and registry, seeded for `world`.
+pub(crate) fn start(cluster: &Cluster, registry: &Registry, world: World) -> (Aws, Routers) {
+    let switches = Switches::default();
+    let ssm = Arc::new(ssm::Ssm::new());
+    for environment in ["staging", "production"] {
+        let (token, _) = cluster.tokens.issue(environment, DEPLOYER_SERVICE_ACCOUNT, SEEDED_TOKEN_LIFETIME);
+        ssm::seed::bear_token(&ssm, environment, &token);
+    }
+    if world == World::Demo {
+        ssm::seed::demo(&ssm);
+    }
+    let pipelines = codepipeline::Pipelines::new(cluster.store.clone(), registry.clone());
+    if world == World::Demo {
+        codepipeline::demo::seed(&pipelines);
+    }
+    pipelines.spawn_engine();
+    let routers = Routers {
+        codepipeline: router(Arc::new(codepipeline::CodePipeline::new(pipelines.clone())), switches.clone()),
+        ssm: router(ssm, switches.clone()),
+    };
+    (Aws { switches, pipelines }, routers)
+}
+
+pub(crate) fn router<S: Service>(service: Arc<S>, switches: Switches) -> Router {
+    Router::new()
+        .route(
+            "/",
+            post(move |headers: HeaderMap, body: Bytes| async move {
+                dispatch(&*service, &switches, &headers, &body).into_response()
+            }),
+        )
+        .fallback(|| async {
+            AwsError::new(
+                StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+                "AWS JSON services are served at POST /",
+            )
+        })
+}
+
+fn dispatch<S: Service>(
+    service: &S,
+    switches: &Switches,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, AwsError> {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).ok_or_else(|| {
+        AwsError::new(StatusCode::BAD_REQUEST, "MissingAction", "the X-Amz-Target header is required")
+    })?;
+    let operation = target.strip_prefix(S::TARGET_PREFIX).and_then(|rest| rest.strip_prefix('.'));
+    let Some(operation) = operation else {
+        return Err(AwsError::unknown_operation(&format!(
+            "{target} is not an operation of {}",
+            S::TARGET_PREFIX
+        )));
+    };
+    if switches.throttled() {
+        return Err(AwsError::new(StatusCode::BAD_REQUEST, "ThrottlingException", "Rate exceeded"));
+    }
+    let input = Input::parse(body)?;
+    let caller = Caller::from_headers(headers);
+    let output = service.call(operation, &input, &caller)?;
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/x-amz-json-1.1")], output.to_string())
+        .into_response())
+}
