@@ -1,157 +1,17 @@
-//! The operations that change executions: start (variables, source overrides, idempotency),
-//! stop (finish or abandon), retry a failed stage, approve or reject, roll a stage back to an
-//! earlier successful execution, and disable or enable a stage transition.
+//! The operations that steer executions: stop (finish or abandon), retry a failed stage, roll
+//! a stage back to an earlier successful execution, and disable or enable a stage transition.
 
 use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
-use super::super::{AwsError, Caller, Input, ids};
-use super::actions;
+use super::super::{AwsError, Caller, Input};
 use super::model::{
-    ActionRun, ActionStatus, Behaviour, Disabled, Execution, ExecutionStatus, Pipeline, Position,
-    StageStatus, Stop, Wait,
+    ActionRun, ActionStatus, Disabled, Execution, ExecutionStatus, Pipeline, Position, StageStatus, Stop,
+    Wait,
 };
+use super::start::new_execution;
 use super::{CpError, State};
-
-fn new_execution(pipeline: &Pipeline, trigger: &'static str, caller: &Caller, now: SystemTime) -> Execution {
-    Execution {
-        id: ids::uuid(),
-        status: ExecutionStatus::InProgress,
-        summary: None,
-        started: now,
-        updated: now,
-        trigger_type: trigger,
-        trigger_detail: caller.arn(),
-        rollback_of: None,
-        variables: Vec::new(),
-        commit: super::repository::Commit {
-            id: String::new(),
-            message: String::new(),
-            author: String::new(),
-            date: now,
-        },
-        image: None,
-        position: Position::Waiting(0),
-        last_stage: pipeline.stages.len().saturating_sub(1),
-        stages: Vec::new(),
-        replaced: Vec::new(),
-        stop: None,
-        request: None,
-    }
-}
-
-fn resolve_variables(pipeline: &Pipeline, input: &Input) -> Result<Vec<(String, String)>, AwsError> {
-    let mut given: Vec<(String, String)> = Vec::new();
-    for v in input.structures("variables")? {
-        let (name, value) = (v.required_str("name")?, v.required_str("value")?);
-        if !pipeline.variables.iter().any(|d| d.name == name) {
-            return Err(CpError::Validation(format!(
-                "Variable '{name}' is not declared in pipeline '{}'",
-                pipeline.name
-            ))
-            .into());
-        }
-        if given.iter().any(|(n, _)| n == name) {
-            return Err(CpError::Validation(format!("Variable '{name}' is given more than once")).into());
-        }
-        if value.chars().count() > 1000 {
-            return Err(CpError::Validation(format!(
-                "The value of variable '{name}' is longer than 1000 characters"
-            ))
-            .into());
-        }
-        given.push((name.to_owned(), value.to_owned()));
-    }
-    pipeline
-        .variables
-        .iter()
-        .map(|d| {
-            let value = given
-                .iter()
-                .find(|(n, _)| *n == d.name)
-                .map(|(_, v)| v.clone())
-                .or_else(|| d.default.clone());
-            value.map(|v| (d.name.clone(), v)).ok_or_else(|| {
-                CpError::Validation(format!("Variable '{}' has no default value and was not given", d.name))
-                    .into()
-            })
-        })
-        .collect()
-}
-
-pub fn start(state: &mut State, input: &Input, caller: &Caller) -> Result<Value, AwsError> {
-    let name = input.required_str("name")?;
-    let token = input.str("clientRequestToken")?;
-    if let Some(t) = token
-        && (t.is_empty() || t.len() > 128 || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-    {
-        return Err(AwsError::constraint(
-            "clientRequestToken",
-            t,
-            "Member must satisfy regular expression pattern: ^[a-zA-Z0-9-]+$",
-        ));
-    }
-    let fingerprint =
-        json!({ "variables": input.value("variables"), "sourceRevisions": input.value("sourceRevisions") });
-    let pipeline = state.pipeline(name)?;
-    if let Some(t) = token
-        && let Some(existing) =
-            pipeline.executions.iter().find(|e| e.request.as_ref().is_some_and(|(r, _)| r == t))
-    {
-        if existing.request.as_ref().is_some_and(|(_, f)| *f == fingerprint) {
-            return Ok(json!({ "pipelineExecutionId": existing.id }));
-        }
-        return Err(CpError::Conflict(format!(
-            "clientRequestToken {t} already started execution {} with different parameters",
-            existing.id
-        ))
-        .into());
-    }
-    let variables = resolve_variables(pipeline, input)?;
-    let source = &pipeline.stages[0].actions[0];
-    let repository_name = source.config("RepositoryName").unwrap_or("");
-    let repository = state.repositories.get(repository_name);
-    let mut commit = repository.and_then(|r| r.head()).cloned();
-    for o in input.structures("sourceRevisions")? {
-        let action = o.required_str("actionName")?;
-        let kind = o.required_str("revisionType")?;
-        let revision = o.required_str("revisionValue")?;
-        if !pipeline.stages[0].actions.iter().any(|a| a.name == action) {
-            return Err(CpError::Validation(format!(
-                "sourceRevisions: '{action}' is not a source action of pipeline '{name}'"
-            ))
-            .into());
-        }
-        if kind != "COMMIT_ID" {
-            return Err(CpError::Validation(format!(
-                "sourceRevisions: revisionType {kind} does not apply to CodeCommit source actions; use COMMIT_ID"
-            ))
-            .into());
-        }
-        let found = repository.and_then(|r| r.find(revision)).ok_or_else(|| {
-            CpError::Validation(format!(
-                "sourceRevisions: commit {revision} not found in repository {repository_name}"
-            ))
-        })?;
-        commit = Some(found.clone());
-    }
-    let Some(commit) = commit else {
-        let branch = repository.map_or("main", |r| r.branch.as_str());
-        return Err(CpError::Validation(format!(
-            "Repository {repository_name} has no commits on branch {branch} to build"
-        ))
-        .into());
-    };
-    let now = SystemTime::now();
-    let mut execution = new_execution(pipeline, "StartPipelineExecution", caller, now);
-    execution.variables = variables;
-    execution.commit = commit;
-    execution.request = token.map(|t| (t.to_owned(), fingerprint));
-    let id = execution.id.clone();
-    state.pipeline_mut(name)?.executions.push(execution);
-    Ok(json!({ "pipelineExecutionId": id }))
-}
 
 fn find_execution<'a>(pipeline: &'a mut Pipeline, id: &str) -> Result<&'a mut Execution, CpError> {
     let name = pipeline.name.clone();
@@ -221,7 +81,7 @@ pub fn stop(state: &mut State, input: &Input) -> Result<Value, AwsError> {
     Ok(json!({ "pipelineExecutionId": id }))
 }
 
-fn stage_of(pipeline: &Pipeline, stage: &str) -> Result<usize, CpError> {
+pub(super) fn stage_of(pipeline: &Pipeline, stage: &str) -> Result<usize, CpError> {
     pipeline.stage_index(stage).ok_or_else(|| CpError::StageNotFound(stage.to_owned(), pipeline.name.clone()))
 }
 
@@ -284,79 +144,6 @@ pub fn retry(state: &mut State, input: &Input) -> Result<Value, AwsError> {
     execution.position = Position::In(stage);
     execution.updated = now;
     Ok(json!({ "pipelineExecutionId": id }))
-}
-
-pub fn approve(state: &mut State, input: &Input, caller: &Caller) -> Result<Value, AwsError> {
-    let name = input.required_str("pipelineName")?;
-    let stage_name = input.required_str("stageName")?;
-    let action_name = input.required_str("actionName")?;
-    let token = input.required_str("token")?;
-    let result = input.required_structure("result")?;
-    let summary = result.required_str("summary")?;
-    let approved = match result.required_str("status")? {
-        "Approved" => true,
-        "Rejected" => false,
-        other => {
-            return Err(AwsError::constraint(
-                "result.status",
-                other,
-                "Member must satisfy enum value set: [Approved, Rejected]",
-            ));
-        }
-    };
-    if summary.chars().count() > 512 {
-        return Err(AwsError::constraint(
-            "result.summary",
-            "...",
-            "Member must have length less than or equal to 512",
-        ));
-    }
-    if !ids::is_uuid(token) {
-        return Err(AwsError::constraint(
-            "token",
-            token,
-            "Member must satisfy regular expression pattern: [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-        ));
-    }
-    let pipeline = state.pipeline_mut(name)?;
-    let stage = stage_of(pipeline, stage_name)?;
-    let action = pipeline.stages[stage]
-        .actions
-        .iter()
-        .position(|a| a.name == action_name)
-        .ok_or_else(|| CpError::ActionNotFound(action_name.to_owned(), stage_name.to_owned()))?;
-    if pipeline.stages[stage].actions[action].behaviour != Behaviour::Approval {
-        return Err(CpError::Validation(format!("Action {action_name} is not a manual approval")).into());
-    }
-    let now = SystemTime::now();
-    for execution in pipeline.executions.iter_mut() {
-        let completed = execution
-            .replaced
-            .iter()
-            .any(|(s, a)| *s == stage && a.action == action && a.token.as_deref() == Some(token));
-        if completed {
-            return Err(CpError::ApprovalAlreadyCompleted(action_name.to_owned()).into());
-        }
-        let running = execution.status.running();
-        let Some(run) = execution.stage_run_mut(stage) else { continue };
-        let Some(approval) =
-            run.actions.iter_mut().find(|a| a.action == action && a.token.as_deref() == Some(token))
-        else {
-            continue;
-        };
-        if approval.status != ActionStatus::InProgress || !running {
-            return Err(CpError::ApprovalAlreadyCompleted(action_name.to_owned()).into());
-        }
-        approval.updated_by = Some(caller.arn());
-        if approved {
-            actions::succeed(approval, now, summary.to_owned());
-        } else {
-            actions::fail(approval, now, "Rejected", format!("Rejected by {}: {summary}", caller.arn()));
-            approval.summary = Some(summary.to_owned());
-        }
-        return Ok(json!({ "approvedAt": ids::epoch(now) }));
-    }
-    Err(CpError::InvalidApprovalToken(action_name.to_owned()).into())
 }
 
 pub fn rollback(state: &mut State, input: &Input, caller: &Caller) -> Result<Value, AwsError> {

@@ -10,11 +10,14 @@
 //! - `engine`: the clock that moves executions along.
 //! - `actions`: what each kind of action does when it starts and while it runs.
 //! - `read`: the read operations and the shapes they answer with.
-//! - `control`: start, stop, retry, approve, roll back, enable and disable transitions.
+//! - `start`: StartPipelineExecution.
+//! - `approval`: PutApprovalResult.
+//! - `control`: stop, retry, roll back, enable and disable transitions.
 //! - `jobs`: PollForJobs, AcknowledgeJob, PutJobSuccessResult, PutJobFailureResult.
 //! - `demo`: `myapp-staging` and `myapp-production` with their history.
 
 mod actions;
+mod approval;
 mod control;
 mod declaration;
 pub(crate) mod demo;
@@ -23,6 +26,7 @@ mod jobs;
 mod model;
 mod read;
 mod repository;
+mod start;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -260,10 +264,10 @@ impl Service for CodePipeline {
             "GetPipelineExecution" => read::get_execution(state, input),
             "ListActionExecutions" => read::list_action_executions(state, input),
             "ListTagsForResource" => read::list_tags(state, input),
-            "StartPipelineExecution" => control::start(state, input, caller),
+            "StartPipelineExecution" => start::start(state, input, caller),
             "StopPipelineExecution" => control::stop(state, input),
             "RetryStageExecution" => control::retry(state, input),
-            "PutApprovalResult" => control::approve(state, input, caller),
+            "PutApprovalResult" => approval::approve(state, input, caller),
             "RollbackStage" => control::rollback(state, input, caller),
             "DisableStageTransition" => control::disable_transition(state, input, caller),
             "EnableStageTransition" => control::enable_transition(state, input),
