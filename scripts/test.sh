@@ -26,7 +26,11 @@ if cargo clippy --workspace --exclude frontend --all-targets --quiet -- -D warni
 say "wasm guard: the browser build must not depend on server-only crates"
 if scripts/check-wasm-deps.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
-say "Rust unit and integration tests"
+say "Rust unit and integration tests (store tests on SQLite and on the PostgreSQL test cluster)"
+export ROLLGATE_TEST_POSTGRES_URL="${ROLLGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:55432/postgres}"
+# Each store test makes its own database; the previous run's are dropped here.
+psql "$ROLLGATE_TEST_POSTGRES_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'rg\_test\_%'" |
+  while read -r db; do psql "$ROLLGATE_TEST_POSTGRES_URL" -qc "DROP DATABASE \"$db\"" >/dev/null; done
 set +e
 cargo test --release --workspace --exclude frontend 2>&1 | tee "$logs/cargo-test.log"
 cargo_status=${PIPESTATUS[0]}
