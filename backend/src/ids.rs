@@ -21,7 +21,11 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
     buf
 }
 
-/// An id that sorts in creation order: zero-padded milliseconds, then randomness.
+/// An id that sorts in creation order: zero-padded milliseconds, a sequence number (records
+/// of one process within one millisecond keep their order), then randomness (replicas).
 pub fn ordered_id(at_ms: i64) -> String {
-    format!("{at_ms:015}-{}", random_hex(6))
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed) % 10_000_000_000;
+    format!("{at_ms:015}-{seq:010}-{}", random_hex(4))
 }

@@ -168,6 +168,46 @@ pub struct Filter {
     pub until: Option<i64>,
 }
 
+/// A filter as people type it (a form or a URL query): empty means "any"; times are UTC,
+/// `2026-11-29T06:30` (what a `datetime-local` input sends) or with seconds and `Z`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterQuery {
+    #[serde(default)]
+    pub actor: String,
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub until: String,
+}
+
+impl FilterQuery {
+    /// The filter for `environment`; the error names the field.
+    pub fn parse(&self, environment: &str) -> Result<Filter, String> {
+        let time = |field: &str, text: &str| -> Result<Option<i64>, String> {
+            let text = text.trim();
+            if text.is_empty() {
+                return Ok(None);
+            }
+            let full = if text.ends_with('Z') || text.ends_with("+00:00") {
+                text.to_owned()
+            } else {
+                format!("{text}Z")
+            };
+            Timestamp::parse_rfc3339(&full).map(|t| Some(t.millis())).map_err(|e| format!("{field}: {e}"))
+        };
+        let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        Ok(Filter {
+            environment: Some(environment.to_owned()),
+            actor: text(&self.actor),
+            action: text(&self.action),
+            from: time("from", &self.from)?,
+            until: time("until", &self.until)?,
+        })
+    }
+}
+
 /// One page of records, newest first, and how many match in all.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page {
@@ -266,6 +306,15 @@ fn record_of(row: &AnyRow) -> Result<Record, sqlx::Error> {
 mod tests {
     use super::*;
     use crate::store::Store;
+
+    #[test]
+    fn filter_queries_parse_as_utc() {
+        let q = FilterQuery { actor: " dana ".into(), from: "1970-01-01T00:01".into(), ..Default::default() };
+        let f = q.parse("production").unwrap();
+        assert_eq!((f.actor.as_deref(), f.from, f.until, f.action), (Some("dana"), Some(60_000), None, None));
+        let bad = FilterQuery { until: "yesterday".into(), ..Default::default() }.parse("x").unwrap_err();
+        assert!(bad.starts_with("until: "), "{bad}");
+    }
 
     fn caller(user: &str) -> Caller {
         Caller { user: user.into(), source_ip: Some("10.0.0.7".into()), request_id: Some("req-1".into()) }

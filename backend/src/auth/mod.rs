@@ -19,6 +19,27 @@ pub use accounts::{AccountError, UserInfo};
 pub use sessions::{SessionPolicy, SessionToken, SignedIn};
 pub use sign_in::{SignInError, sign_in};
 
+/// Who sent a request, as the server's middleware found out: attached to every request, read
+/// by server functions to authorize and audit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Visitor {
+    /// The signed-in person; `None` before sign-in.
+    pub user: Option<String>,
+    pub source_ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Visitor {
+    /// The audit trail's view of the signed-in person, if any.
+    pub fn caller(&self) -> Option<crate::audit::Caller> {
+        Some(crate::audit::Caller {
+            user: self.user.clone()?,
+            source_ip: self.source_ip.clone(),
+            request_id: self.request_id.clone(),
+        })
+    }
+}
+
 /// A user name: what people type to sign in and what the audit trail shows.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserName(String);

@@ -128,3 +128,25 @@ pub async fn end(tx: &mut Tx, token: &SessionToken) -> Result<Option<String>, St
         .transpose()?;
     Ok(user)
 }
+
+/// Ends the session behind `token` and audits it; `None` when there was none.
+pub async fn sign_out(
+    store: &Store,
+    token: &SessionToken,
+    from: &super::Visitor,
+    now: Timestamp,
+) -> Result<Option<String>, StoreError> {
+    let mut tx = store.begin().await?;
+    let user = end(&mut tx, token).await?;
+    if let Some(user) = &user {
+        let caller = crate::audit::Caller {
+            user: user.clone(),
+            source_ip: from.source_ip.clone(),
+            request_id: from.request_id.clone(),
+        };
+        let record = crate::audit::Record::new(&caller, "sign-out", crate::audit::Outcome::Succeeded, now);
+        crate::audit::append(&mut tx, &record).await?;
+    }
+    tx.commit().await?;
+    Ok(user)
+}

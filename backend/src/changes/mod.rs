@@ -452,6 +452,8 @@ impl Changes {
                 _ => self.executor.execute(env, &request.action).await,
             },
         };
+        // The execution took time: its record is stamped when it ended.
+        let now = Timestamp::now().max(now);
         let (state, outcome, result_kind) = match &result {
             Ok(done) => (State::Executed, done.detail.clone(), Outcome::Succeeded),
             Err(e) => (State::Failed, e.0.clone(), Outcome::Failed),
