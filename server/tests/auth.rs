@@ -177,3 +177,30 @@ async fn no_session_ids_in_logs() {
     let debug = format!("{:?}", backend::auth::SessionToken::from_cookie(&token));
     assert!(!debug.contains(&token));
 }
+
+/// A plain HTML form post (no wasm) that fails is sent back to its page with the error in
+/// the query, which the page shows; one that succeeds is sent back without.
+#[tokio::test]
+async fn form_posts_redirect_back_with_errors() {
+    let portal = TestPortal::sandbox().await;
+    let path = <app::api::locks::UnlockEnvironment as leptos::server_fn::ServerFn>::PATH;
+    let deployer = portal.as_role(Role::Deployer).await;
+    let back = portal.url("/staging/deployments");
+    let post = |accept: &'static str| {
+        deployer
+            .post(portal.url(path))
+            .header("accept", accept)
+            .header("referer", &back)
+            .form(&[("env", "staging")])
+    };
+    let failed = post("text/html,application/xhtml+xml").send().await.unwrap();
+    assert_eq!(failed.status().as_u16(), 302);
+    let location = failed.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&back) && location.contains("__err="), "{location}");
+    let cookie = portal.sign_in("dana", demo_user(Role::Deployer).1).await.unwrap();
+    let page =
+        portal.anonymous.get(&location).header("cookie", cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("staging is not locked."), "the page shows the error");
+    let api = post("application/json").send().await.unwrap();
+    assert_eq!(api.status().as_u16(), 409, "a script's call gets the status");
+}

@@ -5,9 +5,12 @@
 //! come the latest decided ones with their outcome. The form at the top requests a change.
 //! Whatever the visitor may not do is disabled with the reason next to it.
 
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 use crate::api::changes::{ApproveChange, RejectChange, RequestChange, list_changes};
+use crate::components::form_error::FormError;
 use crate::components::layout::use_environment_name;
 use crate::components::overview::{OverviewResource, PageTitle};
 use crate::model::{ChangeView, EnvironmentOverview};
@@ -16,60 +19,42 @@ use crate::model::{ChangeView, EnvironmentOverview};
 pub fn ApprovalsPage() -> impl IntoView {
     let env = use_environment_name();
     let OverviewResource(overview) = expect_context::<OverviewResource>();
-    let request = ServerAction::<RequestChange>::new();
-    let approve = ServerAction::<ApproveChange>::new();
-    let reject = ServerAction::<RejectChange>::new();
-    let changes = Resource::new(
-        move || (env.get(), request.version().get(), approve.version().get(), reject.version().get()),
-        |(env, ..)| list_changes(env),
-    );
+    let changes = Resource::new(move || env.get(), list_changes);
 
     view! {
         <PageTitle area="Approvals" />
         <h1>"Approvals"</h1>
+        <FormError path=ApproveChange::PATH />
+        <FormError path=RejectChange::PATH />
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                overview.await.map(|o| view! { <Rules o=o.clone() /> <RequestForm o request /> })
+                let o = overview.await?;
+                let list = changes.await?;
+                let (waiting, decided): (Vec<_>, Vec<_>) = list.into_iter().partition(|c| c.state == "pending");
+                Ok::<_, crate::error::ApiError>(view! {
+                    <Rules o=o.clone() />
+                    <RequestForm o />
+                    <Changes heading="Waiting for approval" empty="Nothing is waiting." list=waiting />
+                    <Changes heading="Recently decided" empty="No decided requests yet." list=decided />
+                })
             })}
         </Suspense>
-        <ActionOutcome approve reject />
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                changes
-                    .await
-                    .map(|list| {
-                        let (waiting, decided): (Vec<_>, Vec<_>) = list
-                            .into_iter()
-                            .partition(|c| c.state == "pending");
-                        view! {
-                            <section class="card" aria-labelledby="inbox">
-                                <h2 id="inbox">"Waiting for approval"</h2>
-                                {if waiting.is_empty() {
-                                    view! { <p class="muted">"Nothing is waiting."</p> }.into_any()
-                                } else {
-                                    waiting
-                                        .into_iter()
-                                        .map(|c| view! { <ChangeCard c approve reject /> })
-                                        .collect_view()
-                                        .into_any()
-                                }}
-                            </section>
-                            <section class="card" aria-labelledby="decided">
-                                <h2 id="decided">"Recently decided"</h2>
-                                {if decided.is_empty() {
-                                    view! { <p class="muted">"No decided requests yet."</p> }.into_any()
-                                } else {
-                                    decided
-                                        .into_iter()
-                                        .map(|c| view! { <ChangeCard c approve reject /> })
-                                        .collect_view()
-                                        .into_any()
-                                }}
-                            </section>
-                        }
-                    })
-            })}
-        </Suspense>
+    }
+}
+
+#[component]
+fn Changes(heading: &'static str, empty: &'static str, list: Vec<ChangeView>) -> impl IntoView {
+    // Either, not AnyView: each AnyView adds kilobytes of wasm.
+    let body = if list.is_empty() {
+        Either::Left(view! { <p class="muted">{empty}</p> })
+    } else {
+        Either::Right(list.into_iter().map(|c| view! { <ChangeCard c /> }).collect_view())
+    };
+    view! {
+        <section class="card">
+            <h2>{heading}</h2>
+            {body}
+        </section>
     }
 }
 
@@ -92,48 +77,31 @@ fn Rules(o: EnvironmentOverview) -> impl IntoView {
 }
 
 #[component]
-fn RequestForm(o: EnvironmentOverview, request: ServerAction<RequestChange>) -> impl IntoView {
+fn RequestForm(o: EnvironmentOverview) -> impl IntoView {
     if let Some(why) = o.access.request.why_not() {
-        return view! {
+        return Either::Left(view! {
             <section class="card">
                 <h2>"Request a change"</h2>
                 <p class="muted">{why}</p>
             </section>
-        }
-        .into_any();
+        });
     }
-    let result = move || {
-        request.value().get().map(|r| match r {
-            Ok(c) => {
-                let text = match c.state.as_str() {
-                    "pending" => format!("Requested: {}. It waits for approval.", c.description),
-                    "executed" => format!("Done: {}.", c.description),
-                    other => format!("Request {other}: {}", c.outcome.unwrap_or_default()),
-                };
-                view! { <p class="notice ok" role="status">{text}</p> }.into_any()
-            }
-            Err(e) => view! { <p class="notice bad" role="alert">{e.to_string()}</p> }.into_any(),
-        })
-    };
-    let override_field = o.hold.is_some().then(|| match o.access.override_hold.why_not() {
-        None => view! {
+    let override_field = match (o.hold.is_some(), o.access.override_hold.why_not()) {
+        (true, None) => EitherOf3::A(view! {
             <label class="wide">
                 "Override the hold (admins; say why)" <input name="override_reason" />
             </label>
-        }
-        .into_any(),
-        Some(why) => view! {
+        }),
+        (true, Some(why)) => EitherOf3::B(view! {
             <input type="hidden" name="override_reason" value="" />
             <p class="muted wide">{why}</p>
-        }
-        .into_any(),
-    });
-    let override_field = override_field
-        .unwrap_or_else(|| view! { <input type="hidden" name="override_reason" value="" /> }.into_any());
-    view! {
+        }),
+        (false, _) => EitherOf3::C(view! { <input type="hidden" name="override_reason" value="" /> }),
+    };
+    Either::Right(view! {
         <section class="card">
             <h2>"Request a change"</h2>
-            <ActionForm action=request attr:class="form grid">
+            <form method="post" action=RequestChange::PATH class="form grid">
                 <input type="hidden" name="env" value=o.summary.name.clone() />
                 <label>
                     "Change"
@@ -165,42 +133,14 @@ fn RequestForm(o: EnvironmentOverview, request: ServerAction<RequestChange>) -> 
                 <label class="wide">"Why" <input name="reason" required /></label>
                 {override_field}
                 <button type="submit" class="primary">"Request"</button>
-            </ActionForm>
-            {result}
+            </form>
+            <FormError path=RequestChange::PATH />
         </section>
-    }
-    .into_any()
-}
-
-/// The answer to the last approve or reject click.
-#[component]
-fn ActionOutcome(approve: ServerAction<ApproveChange>, reject: ServerAction<RejectChange>) -> impl IntoView {
-    let show = |r: Option<Result<ChangeView, crate::error::ApiError>>| {
-        r.map(|r| match r {
-            Ok(c) => {
-                let text = match c.state.as_str() {
-                    "executed" => format!("Approved and done: {}.", c.description),
-                    "failed" => format!("Approved, but it failed: {}", c.outcome.unwrap_or_default()),
-                    "rejected" => format!("Rejected: {}.", c.description),
-                    _ => format!("Approved: {}. It waits for more approvals.", c.description),
-                };
-                view! { <p class="notice ok" role="status">{text}</p> }.into_any()
-            }
-            Err(e) => view! { <p class="notice bad" role="alert">{e.to_string()}</p> }.into_any(),
-        })
-    };
-    view! {
-        {move || show(approve.value().get())}
-        {move || show(reject.value().get())}
-    }
+    })
 }
 
 #[component]
-fn ChangeCard(
-    c: ChangeView,
-    approve: ServerAction<ApproveChange>,
-    reject: ServerAction<RejectChange>,
-) -> impl IntoView {
+fn ChangeCard(c: ChangeView) -> impl IntoView {
     let pending = c.state == "pending";
     let state_class = format!(
         "chip {}",
@@ -213,29 +153,27 @@ fn ChangeCard(
     );
     let (id_a, id_r) = (c.id.clone(), c.id.clone());
     let decide = pending.then(|| match c.can_decide.why_not() {
-        None => view! {
+        None => Either::Left(view! {
             <div class="decide">
-                <ActionForm action=approve attr:class="inline">
+                <form method="post" action=ApproveChange::PATH class="inline">
                     <input type="hidden" name="id" value=id_a />
                     <input name="comment" placeholder="Comment (optional)" aria-label="Approval comment" />
                     <button type="submit" class="primary">"Approve"</button>
-                </ActionForm>
-                <ActionForm action=reject attr:class="inline">
+                </form>
+                <form method="post" action=RejectChange::PATH class="inline">
                     <input type="hidden" name="id" value=id_r />
                     <input type="hidden" name="comment" value="" />
                     <button type="submit">"Reject"</button>
-                </ActionForm>
+                </form>
             </div>
-        }
-        .into_any(),
-        Some(why) => view! {
+        }),
+        Some(why) => Either::Right(view! {
             <p class="muted">
                 <button type="button" disabled>"Approve"</button>
                 " "
                 {why}
             </p>
-        }
-        .into_any(),
+        }),
     });
     view! {
         <article class="change" data-state=c.state.clone()>

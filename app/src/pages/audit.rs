@@ -3,6 +3,7 @@
 //! The filters are a GET form, so a filtered view is a link that can be shared, and the
 //! export links carry the same filter.
 
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -45,9 +46,10 @@ fn encode(s: &str) -> String {
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let env = use_environment_name();
-    let params = use_query_map();
-    let query = Memo::new(move |_| {
-        let p = params.read();
+    // Read once: every filter and page change is a full page load (a GET form, and pager
+    // links marked external), which keeps this page's wasm small.
+    let query = {
+        let p = use_query_map().get_untracked();
         let get = |k: &str| p.get(k).unwrap_or_default();
         Query {
             actor: get("actor"),
@@ -56,24 +58,28 @@ pub fn AuditPage() -> impl IntoView {
             until: get("until"),
             page: get("page").parse().unwrap_or(0),
         }
+    };
+    let records = Resource::new(move || env.get(), {
+        let q = query.clone();
+        move |env| list_audit(env, q.actor.clone(), q.action.clone(), q.from.clone(), q.until.clone(), q.page)
     });
-    let records = Resource::new(
-        move || (env.get(), query.get()),
-        |(env, q)| list_audit(env, q.actor, q.action, q.from, q.until, q.page),
-    );
+    let env_name = env.get_untracked();
+    let export = |format: &str| format!("/{env_name}/audit/export?format={format}&{}", query.filter_string());
+    let (csv, json) = (export("csv"), export("json"));
+    let table_query = query.clone();
 
     view! {
         <PageTitle area="Audit" />
         <h1>"Audit"</h1>
         <p class="lede">
-            "Every change, approval, lock and sign-in in " <strong>{move || env.get()}</strong>
+            "Every change, approval and lock in " <strong>{env_name.clone()}</strong>
             ", newest first. Records are never edited or removed. Times are UTC."
         </p>
         <form class="card filters" method="get">
-            <label>"User" <input name="actor" value=move || query.get().actor /></label>
+            <label>"User" <input name="actor" value=query.actor.clone() /></label>
             <label>
                 "Action"
-                <input name="action" list="audit-actions" value=move || query.get().action />
+                <input name="action" list="audit-actions" value=query.action.clone() />
                 <datalist id="audit-actions">
                     {[
                         "change.request",
@@ -89,31 +95,30 @@ pub fn AuditPage() -> impl IntoView {
                         .collect_view()}
                 </datalist>
             </label>
-            <label>"From" <input name="from" type="datetime-local" value=move || query.get().from /></label>
-            <label>"Until" <input name="until" type="datetime-local" value=move || query.get().until /></label>
+            <label>"From" <input name="from" type="datetime-local" value=query.from.clone() /></label>
+            <label>"Until" <input name="until" type="datetime-local" value=query.until.clone() /></label>
             <button type="submit">"Filter"</button>
             <span class="exports">
                 "Export: "
                 <a
                     download
-                    href=move || format!("/{}/audit/export?format=csv&{}", env.get(), query.get().filter_string())
-                >
+                    href=csv>
                     "CSV"
                 </a>
                 " · "
                 <a
                     download
-                    href=move || format!("/{}/audit/export?format=json&{}", env.get(), query.get().filter_string())
-                >
+                    href=json>
                     "JSON"
                 </a>
             </span>
         </form>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let q = query.get();
-                records.await.map(|data| view! { <AuditTable data q env=env.get() /> })
-            })}
+            {move || {
+                let q = table_query.clone();
+                Suspend::new(async move {
+                records.await.map(|data| view! { <AuditTable data q env=env.get_untracked() /> })
+            })}}
         </Suspense>
     }
 }
@@ -130,9 +135,9 @@ fn AuditTable(data: AuditData, q: Query, env: String) -> impl IntoView {
     let prev = (data.page > 0).then(|| link(data.page - 1));
     let next = (first + shown < data.total).then(|| link(data.page + 1));
     if data.rows.is_empty() {
-        return view! { <p class="muted">"No records match."</p> }.into_any();
+        return Either::Left(view! { <p class="muted">"No records match."</p> });
     }
-    view! {
+    Either::Right(view! {
         <p class="muted">
             {format!("Records {}–{} of {}", first + 1, first + shown, data.total)}
         </p>
@@ -155,11 +160,10 @@ fn AuditTable(data: AuditData, q: Query, env: String) -> impl IntoView {
             </table>
         </div>
         <nav class="pager" aria-label="Pages">
-            {prev.map(|href| view! { <a href=href rel="prev">"Newer"</a> })}
-            {next.map(|href| view! { <a href=href rel="next">"Older"</a> })}
+            {prev.map(|href| view! { <a href=href rel="prev external">"Newer"</a> })}
+            {next.map(|href| view! { <a href=href rel="next external">"Older"</a> })}
         </nav>
-    }
-    .into_any()
+    })
 }
 
 #[component]
