@@ -219,6 +219,19 @@ async fn locks_hold_changes_and_admins_override(store: Store) {
     );
 }
 
+/// Approved before a lock, run during it: refused at execution, and the outcome says why.
+async fn a_lock_set_while_waiting_stops_the_execution(store: Store) {
+    let exec = Recording::default();
+    let changes = desk(&store, config(1), &exec, "a");
+    let request =
+        changes.request(&who("dana"), "production", restart(), "before the lock", None, T0).await.unwrap();
+    locks::lock(&store, &who("avery"), "production", "incident 7", None, T0.plus_secs(1)).await.unwrap();
+    let done = changes.approve(&who("bob"), &request.id, "", T0.plus_secs(2)).await.unwrap();
+    assert_eq!(done.state, State::Failed);
+    assert_eq!(done.outcome.as_deref(), Some("held: production is locked by avery: incident 7"));
+    assert!(exec.executions().is_empty());
+}
+
 fn restart_in(namespace: &str) -> Action {
     Action::Restart { namespace: namespace.into(), deployment: "myapp-deployment".into() }
 }
@@ -275,5 +288,6 @@ crate::store_tests!(
     concurrent_approvals_execute_once,
     expired_requests_cannot_execute,
     locks_hold_changes_and_admins_override,
+    a_lock_set_while_waiting_stops_the_execution,
     rejections_and_failures
 );
