@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever Rollgate's build and tests need and is missing; fast when all is there.
-# Registry packages only: Debian's chromium, curl and kubectl (kubernetes-client), crates.io's cargo-leptos (no_downloads) and
+# Registry packages only: Debian's chromium, curl, kubectl (kubernetes-client) and PostgreSQL (for the store tests,
+# started in a cluster of its own, see below), crates.io's cargo-leptos (no_downloads) and
 # wasm-bindgen-cli, npm's sass, binaryen (wasm-opt) and Playwright (which never fetches a
 # browser here: it drives /usr/bin/chromium), PyPI's awscli and moto[server] (the AWS tests).
 set -euo pipefail
@@ -14,6 +15,7 @@ apt_missing=()
 command -v chromium >/dev/null || apt_missing+=(chromium)
 command -v curl >/dev/null || apt_missing+=(curl)
 command -v kubectl >/dev/null || apt_missing+=(kubernetes-client)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_missing+=(postgresql)
 if ((${#apt_missing[@]})); then
   say "installing Debian packages: ${apt_missing[*]}"
   apt-get update -qq
@@ -58,4 +60,21 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages (sass, binaryen, Playwright)"
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+fi
+
+# The store tests run against PostgreSQL as well as SQLite: a throwaway cluster of Rollgate's
+# own (not the system one), owned by the postgres user, on 127.0.0.1:55432 with trust
+# authentication and fsync off. It is for tests only and holds nothing worth keeping.
+PG_PORT="${ROLLGATE_TEST_POSTGRES_PORT:-55432}"
+PG_DATA="${ROLLGATE_TEST_POSTGRES_DATA:-/var/tmp/rollgate-postgres}"
+pg_bin="$(dirname "$(compgen -G '/usr/lib/postgresql/*/bin/initdb' | sort -V | tail -1)")"
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+if ! "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then
+  say "starting the PostgreSQL test cluster on 127.0.0.1:$PG_PORT ($PG_DATA)"
+  if [ ! -s "$PG_DATA/PG_VERSION" ]; then
+    if [ "$(id -u)" = 0 ]; then install -d -m 700 -o postgres -g postgres "$PG_DATA"; else install -d -m 700 "$PG_DATA"; fi
+    as_postgres "$pg_bin/initdb" -D "$PG_DATA" -A trust -U postgres >/dev/null
+  fi
+  as_postgres "$pg_bin/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w start \
+    -o "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" >/dev/null
 fi

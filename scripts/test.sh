@@ -26,7 +26,11 @@ if cargo clippy --workspace --exclude frontend --all-targets --quiet -- -D warni
 say "wasm guard: the browser build must not depend on server-only crates"
 if scripts/check-wasm-deps.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
-say "Rust unit and integration tests"
+say "Rust unit and integration tests (store tests on SQLite and on the PostgreSQL test cluster)"
+export ROLLGATE_TEST_POSTGRES_URL="${ROLLGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:55432/postgres}"
+# Each store test makes its own database; the previous run's are dropped here.
+psql "$ROLLGATE_TEST_POSTGRES_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'rg\_test\_%'" |
+  while read -r db; do psql "$ROLLGATE_TEST_POSTGRES_URL" -qc "DROP DATABASE \"$db\"" >/dev/null; done
 set +e
 cargo test --release --workspace --exclude frontend 2>&1 | tee "$logs/cargo-test.log"
 cargo_status=${PIPESTATUS[0]}
@@ -38,7 +42,10 @@ if [ "$cargo_status" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
 
 say "browser tests (Playwright driving /usr/bin/chromium)"
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-ROLLGATE_LISTEN="127.0.0.1:$port" ROLLGATE_SITE_ROOT="$PWD/target/site" \
+# A fresh store per run: the browser tests lock environments and leave change requests behind.
+rm -f "$logs"/e2e-store.db*
+ROLLGATE_DATABASE_URL="sqlite://$logs/e2e-store.db?mode=rwc" \
+  ROLLGATE_LISTEN="127.0.0.1:$port" ROLLGATE_SITE_ROOT="$PWD/target/site" \
   "$TARGET_DIR/release/rollgate" >"$logs/e2e-server.log" 2>&1 &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT

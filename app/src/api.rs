@@ -1,23 +1,43 @@
-//! Server functions. Each is thin: find the portal state, ask the backend, map to the model.
-//! Their bodies compile only into the server; the browser gets a typed HTTP call.
+//! Server functions. Each is thin: authorize (one call, [`guard`]), ask the backend, map to
+//! the model. Their bodies compile only into the server; the browser gets a typed HTTP call.
+//! Every one checks who is asking: 401 before sign-in, 403 without the right role.
+//!
+//! - this module: the signed-in person, the environments and their overview.
+//! - [`audit`]: the audit trail. [`changes`]: change requests and approvals.
+//!   [`locks`]: deploy locks.
+
+pub mod audit;
+pub mod changes;
+#[cfg(feature = "ssr")]
+pub(crate) mod guard;
+pub mod locks;
 
 use leptos::prelude::*;
 
 use crate::error::ApiError;
 use crate::model::{EnvironmentOverview, EnvironmentSummary};
 
+/// The signed-in person's name.
+#[server]
+pub async fn who_am_i() -> Result<String, ApiError> {
+    Ok(guard::signed_in()?.user)
+}
+
 /// The configured environments, in switcher order.
 #[server]
 pub async fn list_environments() -> Result<Vec<EnvironmentSummary>, ApiError> {
-    let portal = ssr::portal()?;
+    guard::signed_in()?;
+    let portal = guard::portal()?;
     Ok(portal.config.environments.iter().map(ssr::summary).collect())
 }
 
-/// What one environment is configured with and whether its upstreams answer.
+/// What one environment is configured with, whether its upstreams answer, whether changes
+/// are held, and what the visitor may do there.
 #[server]
 pub async fn get_environment_overview(name: String) -> Result<EnvironmentOverview, ApiError> {
-    let portal = ssr::portal()?;
-    ssr::overview(&portal, &name)
+    let portal = guard::portal()?;
+    let (caller, role) = guard::authorize(&portal, &name, backend::policy::Permission::View)?;
+    ssr::overview(&portal, &name, &caller.user, role).await.map_err(guard::with_status)
 }
 
 #[cfg(feature = "ssr")]
@@ -27,30 +47,65 @@ mod ssr {
     use std::time::SystemTime;
 
     use backend::Portal;
+    use backend::clock::Timestamp;
     use backend::config::{ClusterConnection, Environment, TokenSource};
+    use backend::policy::{Permission, Role, locks};
     use backend::upstream::{self, System};
-    use leptos::prelude::use_context;
 
+    use super::guard;
     use crate::error::ApiError;
-    use crate::model::{EnvironmentOverview, EnvironmentSummary, Reachability, SystemKind, UpstreamView};
+    use crate::model::{
+        Access, Allowed, EnvironmentOverview, EnvironmentSummary, LockView, Reachability, SystemKind,
+        UpstreamView,
+    };
 
-    pub fn portal() -> Result<Portal, ApiError> {
-        use_context::<Portal>().ok_or_else(|| {
-            ApiError::Misconfigured("the portal state was not provided to this request".into())
-        })
+    /// What `user` may do in `environment`, with the reasons for what they may not.
+    pub fn access(portal: &Portal, environment: &str, user: &str, role: Role) -> Access {
+        let allowed =
+            |permission| match backend::policy::authorize(&portal.config, user, environment, permission) {
+                Ok(_) => Allowed::Yes,
+                Err(denied) => Allowed::No(denied.to_string()),
+            };
+        Access {
+            user: user.to_owned(),
+            role: role.as_str().to_owned(),
+            request: allowed(Permission::RequestChange),
+            approve: allowed(Permission::Approve),
+            lock: allowed(Permission::Lock),
+            override_hold: allowed(Permission::Override),
+        }
     }
 
     pub fn summary(env: &Environment) -> EnvironmentSummary {
         EnvironmentSummary { name: env.name.clone(), title: env.title().to_owned(), protected: env.protected }
     }
 
-    pub fn overview(portal: &Portal, name: &str) -> Result<EnvironmentOverview, ApiError> {
+    pub async fn overview(
+        portal: &Portal,
+        name: &str,
+        user: &str,
+        role: Role,
+    ) -> Result<EnvironmentOverview, ApiError> {
         let config = &portal.config;
         let env = config.environment(name).ok_or_else(|| ApiError::UnknownEnvironment {
             name: name.to_owned(),
             known: config.environments.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "),
         })?;
+        let now = Timestamp::now();
+        let lock = locks::current(&portal.store, name, now)
+            .await
+            .map_err(|e| guard::internal("reading the lock", e))?;
+        let hold =
+            locks::hold(&portal.store, env, now).await.map_err(|e| guard::internal("reading the lock", e))?;
         Ok(EnvironmentOverview {
+            access: access(portal, name, user, role),
+            lock: lock.map(|l| LockView {
+                reason: l.reason,
+                locked_by: l.locked_by,
+                locked_at: Timestamp(l.locked_at).rfc3339(),
+                ends_at: l.ends_at.map(|t| Timestamp(t).rfc3339()),
+            }),
+            hold: hold.map(|h| h.to_string()),
             summary: summary(env),
             required_approvals: env.required_approvals,
             sandbox: env.cluster == ClusterConnection::Sandbox,

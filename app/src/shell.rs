@@ -12,7 +12,7 @@ use leptos_router::path;
 use crate::components::layout::EnvironmentLayout;
 use crate::pages::{
     approvals::ApprovalsPage, audit::AuditPage, deployments::DeploymentsPage, home::Home,
-    not_found::NotFound, pipelines::PipelinesPage, tokens::TokensPage,
+    not_found::NotFound, pipelines::PipelinesPage, sign_in::SignInPage, tokens::TokensPage,
 };
 
 /// The cookie that remembers an explicit theme choice; without it the OS preference rules.
@@ -74,6 +74,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=Home ssr=SsrMode::Async />
+                <Route path=path!("/sign-in") view=SignInPage />
                 <ParentRoute path=path!("/:env") view=EnvironmentLayout ssr=SsrMode::Async>
                     <Route path=path!("/pipelines") view=PipelinesPage />
                     <Route path=path!("/deployments") view=DeploymentsPage />

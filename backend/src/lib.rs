@@ -5,9 +5,22 @@
 //! - [`upstream`]: where each environment's cluster, CodePipeline and SSM endpoints live,
 //!   and a monitor that keeps checking whether they answer (readiness and the pages read it).
 //! - [`portal`]: the one per-process state every request and server function is handed.
+//! - [`store`]: the team store (SQLite or PostgreSQL) and its schema.
+//! - [`auth`]: local accounts, sign-in with attempt limits, server-side sessions.
+//! - [`policy`]: roles per environment and what each may do.
+//! - [`changes`]: four-eyes change requests, approvals and their exactly-once execution.
+//! - [`audit`]: the append-only trail of who did what, and its CSV/JSON export.
+//! - [`clock`], [`ids`]: instants as stored and shown; random ids and secrets.
 
+pub mod audit;
+pub mod auth;
+pub mod changes;
+pub mod clock;
 pub mod config;
+pub mod ids;
+pub mod policy;
 pub mod portal;
+pub mod store;
 pub mod upstream;
 
 pub use config::{Config, ConfigError};

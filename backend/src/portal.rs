@@ -3,7 +3,12 @@
 
 use std::sync::Arc;
 
+use crate::audit::Caller;
+use crate::auth::{NewPassword, SessionPolicy, UserName, accounts};
+use crate::changes::{Changes, Executor};
+use crate::clock::Timestamp;
 use crate::config::Config;
+use crate::store::{Store, StoreError};
 use crate::upstream::{SandboxEndpoints, UpstreamMonitor};
 
 #[derive(Clone)]
@@ -12,12 +17,52 @@ pub struct Portal {
     pub upstreams: UpstreamMonitor,
     /// Set when the embedded sandbox runs in this process.
     pub sandbox: Option<SandboxEndpoints>,
+    pub store: Store,
+    pub changes: Changes,
+    pub sessions: SessionPolicy,
 }
 
+/// The sandbox's demo accounts, one per role (see `sandbox.toml`), so two people can be
+/// simulated. Their passwords are in the README; they exist only when the sandbox runs.
+pub const DEMO_USERS: [(&str, &str); 4] = [
+    ("vera", "vera-viewer-demo"),
+    ("dana", "dana-deployer-demo"),
+    ("avery", "avery-approver-demo"),
+    ("ada", "ada-admin-demo"),
+];
+
 impl Portal {
-    pub fn new(config: Config, sandbox: Option<SandboxEndpoints>) -> Self {
+    /// Opens the store and builds the state; in sandbox mode, creates the demo users.
+    pub async fn open(
+        config: Config,
+        sandbox: Option<SandboxEndpoints>,
+        executor: Arc<dyn Executor>,
+    ) -> Result<Self, StoreError> {
+        let store = Store::open(&config.database_url).await?;
+        if config.sandbox {
+            for (name, password) in DEMO_USERS {
+                let (Ok(name), Ok(password)) = (UserName::parse(name), NewPassword::parse(password)) else {
+                    continue;
+                };
+                let created =
+                    accounts::ensure(&store, &Caller::new("rollgate"), &name, &password, Timestamp::now())
+                        .await
+                        .map_err(|e| match e {
+                            accounts::AccountError::Store(e) => e,
+                            other => StoreError::Seed(other.to_string()),
+                        })?;
+                if created {
+                    tracing::info!(user = %name, "sandbox: created demo user");
+                }
+            }
+        }
         let targets = crate::upstream::resolve(&config, sandbox.as_ref());
-        Self { config: Arc::new(config), upstreams: UpstreamMonitor::new(targets), sandbox }
+        let config = Arc::new(config);
+        // A random name per process start, so `executed_by` tells replicas apart.
+        let replica = format!("rollgate-{}", crate::ids::random_hex(4));
+        let changes = Changes::new(store.clone(), config.clone(), executor, replica);
+        let sessions = SessionPolicy::from(&config.auth);
+        Ok(Self { config, upstreams: UpstreamMonitor::new(targets), sandbox, store, changes, sessions })
     }
 }
 

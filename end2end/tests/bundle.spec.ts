@@ -1,8 +1,9 @@
 import { test, expect } from "@playwright/test";
 import { request as httpRequest } from "node:http";
 
-// What a browser downloads for the first page: the HTML and every /pkg/ asset it links
-// (wasm, JS glue, CSS), as the server sends them with no, gzip and brotli encoding.
+// What a browser downloads for the first page, the sign-in page (every other page needs a
+// session): the HTML and every /pkg/ asset it links (wasm, JS glue, CSS, the same for every
+// page), as the server sends them with no, gzip and brotli encoding.
 // The shell's budget is 250 KB brotli in total.
 
 const BUDGET_BROTLI = 250 * 1000;
@@ -23,7 +24,7 @@ function fetchBytes(url: string, encoding: string): Promise<{ bytes: number; bod
 }
 
 test("first-page download stays within the brotli budget", async ({ baseURL }) => {
-  const page = `${baseURL}/staging/pipelines`;
+  const page = `${baseURL}/sign-in`;
   const html = (await fetchBytes(page, "identity")).body.toString("utf8");
   const assets = [...new Set([...html.matchAll(/["'](\/pkg\/[^"']+)["']/g)].map((m) => m[1]))];
   expect(assets.some((a) => a.endsWith(".wasm"))).toBe(true);
@@ -31,7 +32,7 @@ test("first-page download stays within the brotli budget", async ({ baseURL }) =
   expect(assets.some((a) => a.endsWith(".css"))).toBe(true);
 
   const rows: { file: string; raw: number; gzip: number; br: number }[] = [];
-  for (const path of ["/staging/pipelines", ...assets]) {
+  for (const path of ["/sign-in", ...assets]) {
     const url = `${baseURL}${path}`;
     const [raw, gzip, br] = await Promise.all(["identity", "gzip", "br"].map((e) => fetchBytes(url, e)));
     expect(gzip.encoding).toBe("gzip");

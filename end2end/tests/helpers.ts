@@ -6,3 +6,21 @@ export async function hydrated(page: Page) {
 }
 
 export const AREAS = ["Pipelines", "Deployments", "Tokens", "Approvals", "Audit"] as const;
+
+/** The sandbox's demo users (README), one per role. */
+export const DEMO = {
+  viewer: ["vera", "vera-viewer-demo"],
+  deployer: ["dana", "dana-deployer-demo"],
+  approver: ["avery", "avery-approver-demo"],
+  admin: ["ada", "ada-admin-demo"],
+} as const;
+
+/** Signs in through the sign-in form (works with and without JavaScript). */
+export async function signIn(page: Page, role: keyof typeof DEMO = "viewer") {
+  const [name, password] = DEMO[role];
+  await page.goto("/sign-in");
+  await page.getByLabel("User name").fill(name);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).not.toHaveURL(/\/sign-in/);
+}

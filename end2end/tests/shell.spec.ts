@@ -1,5 +1,10 @@
 import { test, expect } from "@playwright/test";
-import { AREAS, hydrated } from "./helpers";
+import { AREAS, hydrated, signIn } from "./helpers";
+
+// Every page needs a session: each test signs in (as the viewer) first.
+test.beforeEach(async ({ page }) => {
+  await signIn(page);
+});
 
 test("the shell renders the first environment with its navigation", async ({ page }) => {
   const response = await page.goto("/");
@@ -41,6 +46,7 @@ test("navigation moves between areas and environments", async ({ page }) => {
 test("navigation works without JavaScript too", async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
+  await signIn(page);
   await page.goto("/staging/pipelines");
   await page.getByRole("navigation", { name: "Areas" }).getByRole("link", { name: "Tokens" }).click();
   await expect(page).toHaveURL(/\/staging\/tokens$/);
@@ -52,6 +58,7 @@ test("the theme toggle works only once hydrated, and the choice survives a reloa
   // Without the wasm the button is inert: proof the interaction needs hydration.
   const ssrOnly = await browser.newContext({ javaScriptEnabled: false, colorScheme: "light" });
   const inert = await ssrOnly.newPage();
+  await signIn(inert);
   await inert.goto("/staging/deployments");
   await inert.getByRole("button", { name: "Switch between light and dark theme" }).click();
   await expect(inert.locator("html")).not.toHaveAttribute("data-theme", /.+/);
@@ -59,6 +66,7 @@ test("the theme toggle works only once hydrated, and the choice survives a reloa
 
   const context = await browser.newContext({ colorScheme: "light" });
   const page = await context.newPage();
+  await signIn(page);
   await page.goto("/staging/deployments");
   await hydrated(page);
   const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
@@ -84,6 +92,7 @@ test("the theme toggle works only once hydrated, and the choice survives a reloa
 test("the OS preference applies until a theme is chosen", async ({ browser }) => {
   const context = await browser.newContext({ colorScheme: "dark" });
   const page = await context.newPage();
+  await signIn(page);
   await page.goto("/staging/pipelines");
   const scheme = await page.evaluate(() => getComputedStyle(document.documentElement).colorScheme);
   expect(scheme).toBe("dark");
@@ -104,6 +113,7 @@ test("unknown places are 404 pages that say so", async ({ page }) => {
 test("fits a phone's width", async ({ browser }) => {
   const context = await browser.newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
   const page = await context.newPage();
+  await signIn(page);
   await page.goto("/production/deployments");
   await hydrated(page);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

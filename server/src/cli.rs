@@ -1,8 +1,14 @@
 //! The command line.
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
+use backend::Config;
+use backend::audit::Caller;
+use backend::auth::{NewPassword, UserName, accounts};
+use backend::clock::Timestamp;
 use backend::config::Source;
+use backend::store::Store;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -36,6 +42,96 @@ pub enum Command {
     /// Ask the running portal's /healthz (on the configured listen address) whether it serves;
     /// exit 0 if it does. For container health checks, which have no curl.
     Healthcheck,
+    /// Manage local accounts in the configured store (database_url). Roles are given in the
+    /// configuration's `roles` tables, not here.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password is read from standard input (one line), never from
+    /// the command line, where other users of the machine could see it.
+    Add { name: String },
+    /// Set a new password (from standard input); ends the account's sessions.
+    Passwd { name: String },
+    /// Disable an account; ends its sessions. It stays in the audit trail.
+    Disable { name: String },
+    /// Enable a disabled account again.
+    Enable { name: String },
+    /// List the accounts.
+    List,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserCommandError {
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    Account(#[from] accounts::AccountError),
+    #[error(transparent)]
+    Store(#[from] backend::store::StoreError),
+}
+
+/// Runs a `rollgate user …` command; returns what to print.
+pub async fn run_user(config: &Config, command: &UserCommand) -> Result<String, UserCommandError> {
+    let name = |n: &str| UserName::parse(n).map_err(|e| UserCommandError::Input(e.to_string()));
+    let store = Store::open(&config.database_url).await?;
+    // The audit trail records who ran the command as far as the machine knows.
+    let operator =
+        std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    let caller = Caller::new(format!("cli:{operator}"));
+    let now = Timestamp::now();
+    let out = match command {
+        UserCommand::Add { name: n } => {
+            let user = name(n)?;
+            accounts::add(&store, &caller, &user, &read_password()?, now).await?;
+            format!("created user {user}")
+        }
+        UserCommand::Passwd { name: n } => {
+            let user = name(n)?;
+            accounts::set_password(&store, &caller, &user, &read_password()?, now).await?;
+            format!("password of {user} changed; their sessions ended")
+        }
+        UserCommand::Disable { name: n } => {
+            let user = name(n)?;
+            accounts::set_disabled(&store, &caller, &user, true, now).await?;
+            format!("disabled {user}; their sessions ended")
+        }
+        UserCommand::Enable { name: n } => {
+            let user = name(n)?;
+            accounts::set_disabled(&store, &caller, &user, false, now).await?;
+            format!("enabled {user}")
+        }
+        UserCommand::List => {
+            let users = accounts::list(&store).await?;
+            let mut out = format!("{:<24} {:<9} {}", "NAME", "STATE", "CREATED");
+            for u in users {
+                let state = if u.disabled { "disabled" } else { "active" };
+                out.push_str(&format!("\n{:<24} {:<9} {}", u.name, state, Timestamp(u.created_at).rfc3339()));
+            }
+            out
+        }
+    };
+    store.close().await;
+    Ok(out)
+}
+
+/// One line from standard input; on a terminal, with a prompt (the input is echoed: pipe
+/// the password in to keep it off the screen).
+fn read_password() -> Result<NewPassword, UserCommandError> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password (shown as typed; pipe it in to hide it): ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| UserCommandError::Input(format!("cannot read the password: {e}")))?;
+    let password = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or(&line);
+    Ok(NewPassword::parse(password)?)
 }
 
 impl Cli {

@@ -6,17 +6,24 @@
 //! - [`router`]: every HTTP route (pages, server functions, assets, health) and the middleware
 //!   around them (request ids, tracing, compression, caching).
 //! - [`health`]: liveness and readiness.
+//! - [`auth`]: the session cookie, who is asking, sign-in and sign-out endpoints.
+//! - [`security`]: the same-origin (CSRF) check and the security headers.
+//! - [`audit_export`]: the audit trail as a CSV or JSON download.
 //!
 //! [`start`] wires one process: the sandbox when configured, the portal state, the upstream
 //! monitor and the HTTP server; tests use it to run the whole server in-process.
 
+pub mod audit_export;
+pub mod auth;
 pub mod cli;
 pub mod health;
 pub mod router;
+pub mod security;
 pub mod site;
 pub mod telemetry;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use backend::upstream::SandboxEndpoints;
@@ -36,6 +43,8 @@ pub enum StartError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Site(#[from] site::SiteError),
+    #[error(transparent)]
+    Store(#[from] backend::store::StoreError),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -70,7 +79,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let listen = config.listen;
     let options = site::leptos_options(&config, listen)?;
-    let portal = Portal::new(config, sandbox.as_ref().map(|s| sandbox_endpoints(s.endpoints)));
+    let portal = Portal::open(
+        config,
+        sandbox.as_ref().map(|s| sandbox_endpoints(s.endpoints)),
+        // The Deployments and Tokens work plugs in the executors of real changes.
+        Arc::new(backend::changes::executor::NotAvailable),
+    )
+    .await?;
     // The first check runs before the first request could ask for readiness.
     portal.upstreams.check_now().await;
     portal.upstreams.spawn(PROBE_INTERVAL);

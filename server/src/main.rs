@@ -32,14 +32,21 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Serve => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("rollgate: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
+        Command::User(command) => {
+            let Some(runtime) = runtime() else { return ExitCode::FAILURE };
+            match runtime.block_on(server::cli::run_user(&config, &command)) {
+                Ok(out) => {
+                    println!("{out}");
+                    ExitCode::SUCCESS
                 }
-            };
+                Err(e) => {
+                    eprintln!("rollgate: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Serve => {
+            let Some(runtime) = runtime() else { return ExitCode::FAILURE };
             match runtime.block_on(server::serve_until_signal(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -48,6 +55,16 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("rollgate: cannot start the async runtime: {e}");
+            None
         }
     }
 }

@@ -1,19 +1,24 @@
 //! Every HTTP route and the middleware around them.
 //!
 //! - `/healthz`, `/readyz`: health.
+//! - `/sign-in` (a page), `/auth/sign-in` and `/auth/sign-out` (form posts): see [`crate::auth`].
+//! - `/{env}/audit/export`: the audit trail as CSV or JSON.
 //! - `/pkg/*`: the compiled wasm, JS and CSS. Release builds carry a content hash in their
 //!   names, so they are cached for a year as immutable (unhashed builds revalidate), and come
 //!   with brotli files that cargo-leptos compressed once at maximum quality.
 //! - the pages and server functions Leptos generates, each handed the [`Portal`].
 //! - anything else: a file from the site root (favicon), or the 404 page.
 //!
-//! Around all of it: an `x-request-id` (kept when the client sent one) on the request, its
-//! span and the response; a trace span per request; gzip/brotli compression.
+//! Around all of it, outermost first: an `x-request-id` (kept when the client sent one) on the
+//! request, its span and the response; a trace span per request (with the signed-in user);
+//! gzip/brotli compression; the security headers and the same-origin check of
+//! [`crate::security`]; then finding out who is asking ([`crate::auth::identify`]).
 
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, Request, header};
-use axum::routing::get;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
 use backend::Portal;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -25,7 +30,7 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::health;
+use crate::{audit_export, auth, health, security};
 
 /// What axum hands to handlers: Leptos's options for rendering, the portal for everything else.
 #[derive(Clone)]
@@ -52,7 +57,13 @@ const REVALIDATE: &str = "no-cache";
 pub fn build(portal: Portal, options: LeptosOptions) -> Router {
     let routes = generate_route_list(app::App);
     let state = AppState { leptos_options: options.clone(), portal: portal.clone() };
-    let context = move || provide_context(portal.clone());
+    let context = {
+        let portal = portal.clone();
+        move || {
+            provide_context(portal.clone());
+            security::page_csp();
+        }
+    };
 
     let pkg_cache = if options.hash_files { IMMUTABLE } else { REVALIDATE };
     let pkg = ServiceBuilder::new()
@@ -73,7 +84,13 @@ pub fn build(portal: Portal, options: LeptosOptions) -> Router {
                 .and_then(|id| id.header_value().to_str().ok())
                 .unwrap_or("-");
             // The path only: query strings may carry things that do not belong in logs.
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                path = %req.uri().path(),
+                request_id = %id,
+                user = tracing::field::Empty
+            )
         }))
         .layer(PropagateRequestIdLayer::new(request_id))
         .layer(CompressionLayer::new());
@@ -81,6 +98,9 @@ pub fn build(portal: Portal, options: LeptosOptions) -> Router {
     Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/auth/sign-in", post(auth::sign_in_form))
+        .route("/auth/sign-out", post(auth::sign_out_form))
+        .route("/{env}/audit/export", get(audit_export::export))
         .nest_service("/pkg", pkg)
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();
@@ -88,5 +108,8 @@ pub fn build(portal: Portal, options: LeptosOptions) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .with_state(state)
+        .layer(from_fn_with_state(portal.clone(), auth::identify))
+        .layer(from_fn_with_state(portal.clone(), security::same_origin_only))
+        .layer(from_fn_with_state(portal, security::headers))
         .layer(middleware)
 }

@@ -93,3 +93,44 @@ fn sigterm_stops_gracefully() {
     };
     assert!(status.success(), "exit status after SIGTERM: {status}");
 }
+
+/// `rollgate user add|passwd|disable|enable|list` against the configured store; passwords come
+/// from standard input, and a bad one is refused with the rule.
+#[test]
+fn user_commands_manage_accounts() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("users.db").display());
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+            .args(args)
+            .env_remove("ROLLGATE_CONFIG")
+            .env("ROLLGATE_DATABASE_URL", &url)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run rollgate");
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(run(&["user", "add", "bob"], "a long password\n").1.trim(), "created user bob");
+    let (ok, _, err) = run(&["user", "add", "bob"], "a long password\n");
+    assert!(!ok && err.contains("a user named bob already exists"), "{err}");
+    let (ok, _, err) = run(&["user", "add", "carl"], "short\n");
+    assert!(!ok && err.contains("at least 10 characters"), "{err}");
+    let (ok, _, err) = run(&["user", "add", "Bad Name"], "a long password\n");
+    assert!(!ok && err.contains("not a user name"), "{err}");
+    assert!(run(&["user", "passwd", "bob"], "another long one\n").0);
+    assert!(run(&["user", "disable", "bob"], "").0);
+    let (_, list, _) = run(&["user", "list"], "");
+    assert!(list.lines().any(|l| l.starts_with("bob") && l.contains("disabled")), "{list}");
+    assert!(run(&["user", "enable", "bob"], "").0);
+    let (_, list, _) = run(&["user", "list"], "");
+    assert!(list.lines().any(|l| l.starts_with("bob") && l.contains("active")), "{list}");
+}

@@ -4,35 +4,40 @@ mod common;
 
 use common::TestPortal;
 
-/// `/` sends the visitor to the first environment's pipelines.
+/// `/` sends a signed-in visitor to the first environment's pipelines, anyone else to sign in.
 #[tokio::test]
 async fn root_redirects_to_first_environment() {
     let portal = TestPortal::sandbox().await;
+    let anonymous = portal.anonymous.get(portal.url("/")).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 303);
+    assert_eq!(anonymous.headers()["location"], "/sign-in?next=%2F");
     // A browser's navigation accepts HTML: it gets a real redirect.
     let response = portal.http.get(portal.url("/")).header("accept", "text/html").send().await.unwrap();
     assert_eq!(response.status().as_u16(), 302);
     assert_eq!(response.headers()["location"], "/staging/pipelines");
 }
 
-/// Every area renders on the server with the environment's configuration, honestly marked.
+/// Every area renders on the server with the environment's configuration; what is not
+/// connected yet is honestly marked.
 #[tokio::test]
 async fn every_area_renders_what_is_configured() {
     let portal = TestPortal::sandbox().await;
     let cases = [
-        ("/staging/pipelines", "Pipelines", "myapp-staging"),
-        ("/production/pipelines", "Pipelines", "myapp-production"),
-        ("/staging/deployments", "Deployments", "the embedded sandbox cluster"),
-        ("/staging/tokens", "Tokens", "/rollgate/staging/"),
-        ("/production/approvals", "Approvals", "needs 1 approval from someone other"),
-        ("/staging/approvals", "Approvals", "is not protected"),
-        ("/staging/audit", "Audit", "sqlite://rollgate.db"),
+        ("/staging/pipelines", "Pipelines", "myapp-staging", true),
+        ("/production/pipelines", "Pipelines", "myapp-production", true),
+        ("/staging/deployments", "Deployments", "the embedded sandbox cluster", true),
+        ("/staging/tokens", "Tokens", "/rollgate/staging/", true),
+        ("/production/approvals", "Approvals", "needs 1 approval from someone other", false),
+        ("/staging/approvals", "Approvals", "is not protected", false),
+        ("/staging/audit", "Audit", "Records are never edited or removed", false),
     ];
-    for (path, heading, configured) in cases {
+    for (path, heading, configured, not_connected) in cases {
         let (status, html) = portal.page(path).await;
         assert_eq!(status, 200, "{path}");
         assert!(html.contains(&format!("<h1>{heading}</h1>")), "{path}: no heading");
         assert!(html.contains(configured), "{path}: {configured:?} missing");
-        assert!(html.contains("Not connected"), "{path}: not-connected state missing");
+        assert_eq!(html.contains("Not connected"), not_connected, "{path}: not-connected state");
+        assert!(html.contains(">vera</span>"), "{path}: the signed-in user is not shown");
         assert!(html.contains(&format!("<title>{heading} · ")), "{path}: title");
         for area in ["Pipelines", "Deployments", "Tokens", "Approvals", "Audit"] {
             assert!(html.contains(&format!(">{area}</a>")), "{path}: nav link {area}");
@@ -70,6 +75,7 @@ async fn not_found_pages() {
 async fn theme_cookie_renders_on_server() {
     let portal = TestPortal::sandbox().await;
     let html = |cookie: &'static str| {
+        let cookie = format!("{}; {cookie}", portal.cookie);
         let request = portal.http.get(portal.url("/staging/pipelines")).header("cookie", cookie);
         async move { request.send().await.unwrap().text().await.unwrap() }
     };

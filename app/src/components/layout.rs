@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
 use leptos_router::hooks::{use_location, use_params_map};
 
-use crate::api::{get_environment_overview, list_environments};
+use crate::api::{get_environment_overview, list_environments, who_am_i};
 use crate::components::overview::OverviewResource;
 use crate::components::theme_toggle::ThemeToggle;
 use crate::model::EnvironmentSummary;
@@ -46,6 +46,7 @@ pub fn EnvironmentLayout() -> impl IntoView {
                     })
                     .collect_view()}
             </nav>
+            <UserMenu />
             <ThemeToggle />
         </header>
         <main id="main" class="page">
@@ -71,6 +72,31 @@ pub fn EnvironmentLayout() -> impl IntoView {
                 <Outlet />
             </ErrorBoundary>
         </main>
+    }
+}
+
+/// Who is signed in, and the way out (a plain form: it works before hydration too).
+#[component]
+fn UserMenu() -> impl IntoView {
+    let me = Resource::new(|| (), |_| who_am_i());
+    let OverviewResource(overview) = expect_context::<OverviewResource>();
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let role = overview.await.ok().map(|o| o.access.role);
+                me.await
+                    .ok()
+                    .map(|user| {
+                        view! {
+                            <form class="user-menu" method="post" action="/auth/sign-out">
+                                <span class="user-name" title="Signed in">{user}</span>
+                                {role.map(|r| view! { <span class="badge role">{r}</span> })}
+                                <button type="submit" class="link">"Sign out"</button>
+                            </form>
+                        }
+                    })
+            })}
+        </Transition>
     }
 }
 

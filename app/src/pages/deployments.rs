@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::lock_panel::LockPanel;
 use crate::components::overview::{PageTitle, WithOverview};
 use crate::components::upstream::{NotConnectedList, UpstreamCard};
 use crate::model::{EnvironmentOverview, SystemKind};
@@ -12,6 +13,7 @@ pub fn DeploymentsPage() -> impl IntoView {
         <PageTitle area="Deployments" />
         <h1>"Deployments"</h1>
         <WithOverview render=render />
+        <LockPanel />
     }
 }
 

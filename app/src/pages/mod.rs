@@ -6,4 +6,5 @@ pub mod deployments;
 pub mod home;
 pub mod not_found;
 pub mod pipelines;
+pub mod sign_in;
 pub mod tokens;

@@ -6,13 +6,17 @@
 //! key; [`validate`] then checks what types cannot say (DNS names, regions, SSM paths).
 
 mod load;
-mod validate;
+pub(crate) mod validate;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 use url::Url;
+
+use crate::clock::Timestamp;
+use crate::policy::Role;
 
 pub use load::{Source, load};
 
@@ -50,9 +54,67 @@ pub struct Config {
     /// next to the binary, then `target/site` under the working directory.
     #[serde(default)]
     pub site_root: Option<PathBuf>,
+    /// Sign-in and sessions.
+    #[serde(default)]
+    pub auth: AuthSettings,
+    /// Roles that hold in every environment: user name → role. An environment's own `roles`
+    /// add to these; where both name a user, the environment's entry wins.
+    #[serde(default)]
+    pub roles: BTreeMap<String, Role>,
+    /// How long a change request waits for its approvals before it expires.
+    #[serde(default = "default_request_expiry_hours")]
+    pub change_request_expiry_hours: u32,
     /// The environments, in the order the switcher shows them.
     #[serde(default, rename = "environment")]
     pub environments: Vec<Environment>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// A session unused for this long ends.
+    #[serde(default = "default_idle_minutes")]
+    pub session_idle_minutes: u32,
+    /// A session ends this long after sign-in, however busy.
+    #[serde(default = "default_session_hours")]
+    pub session_max_hours: u32,
+    /// Rollgate runs behind a reverse proxy that sets `X-Forwarded-For` and
+    /// `X-Forwarded-Proto`: believe them for the source address (audit, sign-in limits) and
+    /// for whether the visitor used TLS (Secure cookies, HSTS). Never set this when clients
+    /// reach Rollgate directly: they could claim any address.
+    #[serde(default)]
+    pub behind_proxy: bool,
+    /// Failed sign-ins for one user name within `failure_window_minutes` before further
+    /// attempts for it are refused until the window passes.
+    #[serde(default = "default_max_failures")]
+    pub max_failures_per_user: u32,
+    /// The same for one source address (many names tried from one place).
+    #[serde(default = "default_max_failures_per_ip")]
+    pub max_failures_per_ip: u32,
+    #[serde(default = "default_failure_window")]
+    pub failure_window_minutes: u32,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: default_idle_minutes(),
+            session_max_hours: default_session_hours(),
+            behind_proxy: false,
+            max_failures_per_user: default_max_failures(),
+            max_failures_per_ip: default_max_failures_per_ip(),
+            failure_window_minutes: default_failure_window(),
+        }
+    }
+}
+
+/// A scheduled period when deploys to an environment are refused (an admin may override).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FreezeWindow {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -78,6 +140,12 @@ pub struct Environment {
     /// SSM Parameter Store paths whose parameters the Tokens page shows.
     #[serde(default)]
     pub ssm_prefixes: Vec<String>,
+    /// Roles in this environment only: user name → role (see the top-level `roles`).
+    #[serde(default)]
+    pub roles: BTreeMap<String, Role>,
+    /// Scheduled freezes: deploys are refused inside them.
+    #[serde(default, rename = "freeze")]
+    pub freezes: Vec<FreezeWindow>,
 }
 
 impl Environment {
@@ -143,8 +211,38 @@ fn default_required_approvals() -> u8 {
     1
 }
 
+fn default_request_expiry_hours() -> u32 {
+    24
+}
+
+fn default_idle_minutes() -> u32 {
+    30
+}
+
+fn default_session_hours() -> u32 {
+    12
+}
+
+fn default_max_failures() -> u32 {
+    5
+}
+
+fn default_max_failures_per_ip() -> u32 {
+    20
+}
+
+fn default_failure_window() -> u32 {
+    15
+}
+
 impl Config {
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)
+    }
+
+    /// The role `user` holds in `environment`, if any.
+    pub fn role_of(&self, user: &str, environment: &str) -> Option<Role> {
+        let env = self.environment(environment)?;
+        env.roles.get(user).or_else(|| self.roles.get(user)).copied()
     }
 }

@@ -12,6 +12,22 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     if config.database_url.trim().is_empty() {
         return Err(ConfigError::invalid("database_url", "must not be empty"));
     }
+    for user in config.roles.keys() {
+        check_user_name(user, &format!("roles.{user}"))?;
+    }
+    let auth = &config.auth;
+    for (key, value) in [
+        ("auth.session_idle_minutes", auth.session_idle_minutes),
+        ("auth.session_max_hours", auth.session_max_hours),
+        ("auth.max_failures_per_user", auth.max_failures_per_user),
+        ("auth.max_failures_per_ip", auth.max_failures_per_ip),
+        ("auth.failure_window_minutes", auth.failure_window_minutes),
+        ("change_request_expiry_hours", config.change_request_expiry_hours),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::invalid(key, "must be at least 1"));
+        }
+    }
     let mut seen = HashSet::new();
     for (i, env) in config.environments.iter().enumerate() {
         let key = format!("environment[{i}]");
@@ -94,7 +110,25 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
     for (i, prefix) in env.ssm_prefixes.iter().enumerate() {
         check_ssm_path(prefix, &format!("{key}.ssm_prefixes[{i}]"))?;
     }
+    for user in env.roles.keys() {
+        check_user_name(user, &format!("{key}.roles.{user}"))?;
+    }
+    for (i, freeze) in env.freezes.iter().enumerate() {
+        if freeze.end <= freeze.start {
+            return Err(ConfigError::invalid(format!("{key}.freeze[{i}].end"), "must be after start"));
+        }
+        if freeze.reason.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                format!("{key}.freeze[{i}].reason"),
+                "say why deploys are frozen: people see it when refused",
+            ));
+        }
+    }
     Ok(())
+}
+
+fn check_user_name(name: &str, key: &str) -> Result<(), ConfigError> {
+    crate::auth::UserName::parse(name).map(|_| ()).map_err(|e| ConfigError::invalid(key, e.to_string()))
 }
 
 /// RFC 1123 label, as Kubernetes requires for namespaces and most object names.

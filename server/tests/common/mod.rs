@@ -1,4 +1,5 @@
-//! A whole Rollgate server in the test process: sandbox, portal and HTTP on free ports.
+//! A whole Rollgate server in the test process: sandbox, portal, store and HTTP on free ports,
+//! with helpers to sign in as the demo users and call server functions.
 
 #![allow(dead_code)] // Each test binary uses its own subset of these helpers.
 
@@ -6,32 +7,75 @@ use std::path::PathBuf;
 
 use backend::Config;
 use backend::config::{Source, load};
+use backend::policy::Role;
+use backend::store::testing::{Flavour, TestStore, fresh};
+use leptos::server_fn::ServerFn;
+use reqwest::header::{HeaderMap, HeaderValue};
 
 pub struct TestPortal {
     pub base: String,
     pub running: server::Running,
+    /// Signed in as `vera` (a viewer): pages render for it.
     pub http: reqwest::Client,
+    /// The session cookie of `http`, for tests that send cookies of their own.
+    pub cookie: String,
+    /// Nobody signed in.
+    pub anonymous: reqwest::Client,
     _site: tempfile::TempDir,
+    _store: TestStore,
+}
+
+/// The sandbox's demo user holding each role, and their documented password.
+pub fn demo_user(role: Role) -> (&'static str, &'static str) {
+    let name = match role {
+        Role::Viewer => "vera",
+        Role::Deployer => "dana",
+        Role::Approver => "avery",
+        Role::Admin => "ada",
+    };
+    backend::portal::DEMO_USERS.into_iter().find(|(n, _)| *n == name).expect("a demo user per role")
 }
 
 impl TestPortal {
-    /// The sandbox with its demo environments, listening on a free port.
+    /// The sandbox with its demo environments and users, on a fresh SQLite store.
     pub async fn sandbox() -> Self {
-        Self::with_config(load(&Source::SandboxDefault).expect("default config")).await
+        Self::sandbox_on(Flavour::Sqlite).await
     }
 
-    pub async fn with_config(mut config: Config) -> Self {
+    pub async fn sandbox_on(flavour: Flavour) -> Self {
+        Self::with_store(load(&Source::SandboxDefault).expect("default config"), flavour).await
+    }
+
+    pub async fn with_config(config: Config) -> Self {
+        Self::with_store(config, Flavour::Sqlite).await
+    }
+
+    pub async fn with_store(mut config: Config, flavour: Flavour) -> Self {
         let site = tempfile::tempdir().expect("temp site");
         std::fs::create_dir_all(site.path().join("pkg")).expect("pkg dir");
         std::fs::write(site.path().join("pkg/rollgate.css"), "body{color:red}\n".repeat(64)).expect("css");
         std::fs::write(site.path().join("favicon.svg"), "<svg xmlns='http://www.w3.org/2000/svg'/>")
             .expect("favicon");
+        let store = fresh(flavour).await;
+        config.database_url = store.url.clone();
         config.listen = "127.0.0.1:0".parse().expect("addr");
         config.site_root = Some(PathBuf::from(site.path()));
         let running = server::start(config).await.expect("server starts");
-        let http =
-            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { base: format!("http://{}", running.addr), running, http, _site: site }
+        let base = format!("http://{}", running.addr);
+        let anonymous = client(&base, None);
+        let mut portal = Self {
+            base,
+            running,
+            http: anonymous.clone(),
+            cookie: String::new(),
+            anonymous,
+            _site: site,
+            _store: store,
+        };
+        let (name, password) = demo_user(Role::Viewer);
+        portal.cookie = portal.sign_in(name, password).await.expect("vera signs in");
+        portal.http = client(&portal.base, Some(&portal.cookie));
+        portal
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -47,4 +91,87 @@ impl TestPortal {
         let status = response.status().as_u16();
         (status, response.text().await.expect("body"))
     }
+
+    /// Posts the sign-in form as a browser on this site would; the session cookie on success,
+    /// otherwise where the form sent us.
+    pub async fn sign_in(&self, name: &str, password: &str) -> Result<String, String> {
+        let response = self
+            .anonymous
+            .post(self.url("/auth/sign-in"))
+            .form(&[("username", name), ("password", password), ("next", "/")])
+            .send()
+            .await
+            .expect("sign-in request");
+        let location =
+            response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("rollgate-session="))
+            .map(|c| c.split(';').next().unwrap_or("").to_owned())
+            .ok_or(location)
+    }
+
+    /// A client signed in as the demo user holding `role`.
+    pub async fn as_role(&self, role: Role) -> reqwest::Client {
+        let (name, password) = demo_user(role);
+        let cookie = self.sign_in(name, password).await.expect("demo user signs in");
+        client(&self.base, Some(&cookie))
+    }
+
+    /// Calls server function `F` with `args` through `client`, as the browser's form would.
+    pub async fn call<F: ServerFn + serde::Serialize>(
+        &self,
+        client: &reqwest::Client,
+        args: &F,
+    ) -> reqwest::Response {
+        client
+            .post(self.url(F::PATH))
+            .header("accept", "application/json")
+            .form(args)
+            .send()
+            .await
+            .expect("call")
+    }
+
+    /// The one-line access check of a server function: without a session it answers 401;
+    /// signed in with a role not in `allowed` it answers 403; with a role in `allowed` the
+    /// check passes (whatever the function then decides, it is not 401 or 403, nor a crash).
+    pub async fn check_access<F: ServerFn + serde::Serialize>(&self, args: F, allowed: &[Role]) {
+        let anonymous = self.call(&self.anonymous, &args).await;
+        assert_eq!(anonymous.status().as_u16(), 401, "{} without a session", F::PATH);
+        let body = anonymous.text().await.unwrap_or_default();
+        assert!(body.contains("SignInRequired"), "{}: {body}", F::PATH);
+        for role in Role::ALL {
+            let response = self.call(&self.as_role(role).await, &args).await;
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap_or_default();
+            if allowed.contains(&role) {
+                assert!(
+                    ![401, 403].contains(&status) && status < 500,
+                    "{} as {role:?}: {status} {body}",
+                    F::PATH
+                );
+            } else {
+                assert_eq!(status, 403, "{} as {role:?}: {body}", F::PATH);
+                assert!(body.contains("Forbidden"), "{} as {role:?}: {body}", F::PATH);
+            }
+        }
+    }
+}
+
+/// A client that never follows redirects and sends what a page of this site would.
+fn client(base: &str, cookie: Option<&str>) -> reqwest::Client {
+    let mut headers = HeaderMap::new();
+    headers.insert("origin", HeaderValue::from_str(base).expect("origin"));
+    if let Some(cookie) = cookie {
+        headers.insert("cookie", HeaderValue::from_str(cookie).expect("cookie"));
+    }
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }

@@ -1,0 +1,222 @@
+//! Change requests and their approvals (the Approvals page).
+
+use leptos::prelude::*;
+
+use crate::error::ApiError;
+use crate::model::ChangeView;
+
+/// The environment's waiting requests, oldest first, then the latest decided ones.
+#[server]
+pub async fn list_changes(env: String) -> Result<Vec<ChangeView>, ApiError> {
+    use backend::clock::Timestamp;
+    use backend::policy::Permission;
+
+    use super::guard;
+
+    let portal = guard::portal()?;
+    let (caller, _) = guard::authorize(&portal, &env, Permission::View)?;
+    let requests = portal.changes.list(&env, 20, Timestamp::now()).await.map_err(ssr::error)?;
+    Ok(requests.into_iter().map(|r| ssr::view(&portal, &caller.user, r)).collect())
+}
+
+/// Asks for a change. The fields are a form's: `kind` is one of deploy-image, rollback,
+/// set-env, scale, restart, rotate-token, and only the fields it needs are read. `variables`
+/// holds `KEY=VALUE` lines, and `-KEY` lines to remove a variable. `override_reason` (admins)
+/// requests through a lock or freeze.
+#[server]
+#[allow(clippy::too_many_arguments)] // One argument per form field, as the form posts them.
+pub async fn request_change(
+    env: String,
+    kind: String,
+    namespace: String,
+    deployment: String,
+    container: String,
+    image: String,
+    replicas: String,
+    revision: String,
+    variables: String,
+    parameter: String,
+    reason: String,
+    override_reason: String,
+) -> Result<ChangeView, ApiError> {
+    use backend::clock::Timestamp;
+    use backend::policy::Permission;
+
+    use super::guard;
+
+    let portal = guard::portal()?;
+    let (caller, _) = guard::authorize(&portal, &env, Permission::RequestChange)?;
+    let fields =
+        ssr::Fields { namespace, deployment, container, image, replicas, revision, variables, parameter };
+    let action = ssr::action(&kind, fields).map_err(|e| guard::with_status(ApiError::Invalid(e)))?;
+    let override_reason = Some(override_reason).filter(|r| !r.trim().is_empty());
+    let request = portal
+        .changes
+        .request(&caller, &env, action, &reason, override_reason.as_deref(), Timestamp::now())
+        .await
+        .map_err(ssr::error)?;
+    Ok(ssr::view(&portal, &caller.user, request))
+}
+
+/// Approves someone else's request; the approval that completes the count runs it.
+#[server]
+pub async fn approve_change(id: String, comment: String) -> Result<ChangeView, ApiError> {
+    use backend::clock::Timestamp;
+
+    use super::guard;
+
+    let portal = guard::portal()?;
+    let caller = guard::signed_in()?;
+    let request =
+        portal.changes.approve(&caller, &id, &comment, Timestamp::now()).await.map_err(ssr::error)?;
+    Ok(ssr::view(&portal, &caller.user, request))
+}
+
+/// Rejects a waiting request; it will not run.
+#[server]
+pub async fn reject_change(id: String, comment: String) -> Result<ChangeView, ApiError> {
+    use backend::clock::Timestamp;
+
+    use super::guard;
+
+    let portal = guard::portal()?;
+    let caller = guard::signed_in()?;
+    let request =
+        portal.changes.reject(&caller, &id, &comment, Timestamp::now()).await.map_err(ssr::error)?;
+    Ok(ssr::view(&portal, &caller.user, request))
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use std::collections::BTreeMap;
+
+    use backend::Portal;
+    use backend::changes::{Action, ChangeError, ChangeRequest, State};
+    use backend::clock::Timestamp;
+    use backend::policy::{self, Permission};
+
+    use super::super::guard;
+    use crate::error::ApiError;
+    use crate::model::{Allowed, ChangeView, DecisionView};
+
+    pub struct Fields {
+        pub namespace: String,
+        pub deployment: String,
+        pub container: String,
+        pub image: String,
+        pub replicas: String,
+        pub revision: String,
+        pub variables: String,
+        pub parameter: String,
+    }
+
+    /// The typed action a form describes; the message names the field.
+    pub fn action(kind: &str, f: Fields) -> Result<Action, String> {
+        let number = |field: &str, text: &str| -> Result<u32, String> {
+            text.trim().parse().map_err(|_| format!("{field}: {:?} is not a whole number.", text.trim()))
+        };
+        let t = |s: String| s.trim().to_owned();
+        Ok(match kind {
+            "deploy-image" => Action::DeployImage {
+                namespace: t(f.namespace),
+                deployment: t(f.deployment),
+                container: t(f.container),
+                image: t(f.image),
+            },
+            "rollback" => Action::Rollback {
+                revision: number("Revision", &f.revision)?,
+                namespace: t(f.namespace),
+                deployment: t(f.deployment),
+            },
+            "set-env" => {
+                let mut set = BTreeMap::new();
+                let mut unset = Vec::new();
+                for line in f.variables.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                    if let Some(name) = line.strip_prefix('-') {
+                        unset.push(name.trim().to_owned());
+                    } else if let Some((k, v)) = line.split_once('=') {
+                        set.insert(k.trim().to_owned(), v.to_owned());
+                    } else {
+                        return Err(format!("Variables: {line:?} is neither KEY=VALUE nor -KEY."));
+                    }
+                }
+                Action::SetEnv {
+                    namespace: t(f.namespace),
+                    deployment: t(f.deployment),
+                    container: t(f.container),
+                    set,
+                    unset,
+                }
+            }
+            "scale" => Action::Scale {
+                replicas: number("Replicas", &f.replicas)?,
+                namespace: t(f.namespace),
+                deployment: t(f.deployment),
+            },
+            "restart" => Action::Restart { namespace: t(f.namespace), deployment: t(f.deployment) },
+            "rotate-token" => Action::RotateToken { parameter: t(f.parameter) },
+            other => return Err(format!("{other:?} is not a kind of change.")),
+        })
+    }
+
+    pub fn error(e: ChangeError) -> ApiError {
+        guard::with_status(match e {
+            ChangeError::Denied(denied) => match guard::portal() {
+                Ok(portal) => guard::denied_error(&portal, denied),
+                Err(e) => e,
+            },
+            ChangeError::Invalid(_) | ChangeError::NoReason => ApiError::Invalid(e.to_string()),
+            ChangeError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            ChangeError::Held(_)
+            | ChangeError::Preview(_)
+            | ChangeError::SelfApproval
+            | ChangeError::AlreadyDecided
+            | ChangeError::Expired(_)
+            | ChangeError::NotPending(_) => ApiError::Refused(e.to_string()),
+            ChangeError::Store(store) => return guard::internal("the change request", store),
+        })
+    }
+
+    pub fn view(portal: &Portal, user: &str, r: ChangeRequest) -> ChangeView {
+        let can_decide = if r.state != State::Pending {
+            Allowed::No(format!("It is {}.", r.state.as_str()))
+        } else if r.requested_by == user {
+            Allowed::No("You requested this change; someone else must approve it.".into())
+        } else if r.decisions.iter().any(|d| d.by == user) {
+            Allowed::No("You have already decided on this request.".into())
+        } else {
+            match policy::authorize(&portal.config, user, &r.environment, Permission::Approve) {
+                Ok(_) => Allowed::Yes,
+                Err(denied) => Allowed::No(denied.to_string()),
+            }
+        };
+        ChangeView {
+            kind: r.action.label().to_owned(),
+            description: r.action.describe(),
+            id: r.id,
+            target: r.target,
+            before: r.before,
+            after: r.after,
+            reason: r.reason,
+            requested_by: r.requested_by,
+            requested_at: Timestamp(r.requested_at).rfc3339(),
+            expires_at: Timestamp(r.expires_at).rfc3339(),
+            required_approvals: r.required_approvals,
+            approvals: r.approval_count,
+            state: r.state.as_str().to_owned(),
+            decisions: r
+                .decisions
+                .into_iter()
+                .map(|d| DecisionView {
+                    by: d.by,
+                    approved: d.approved,
+                    comment: d.comment,
+                    at: Timestamp(d.at).rfc3339(),
+                })
+                .collect(),
+            outcome: r.outcome,
+            override_reason: r.override_reason,
+            can_decide,
+        }
+    }
+}

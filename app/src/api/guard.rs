@@ -1,0 +1,75 @@
+//! What every server function starts with: the portal, the visitor, and whether they may do
+//! what they ask. A refusal sets the response's status (401, 403, …) so the HTTP answer says
+//! it too, not only the error body.
+
+use backend::Portal;
+use backend::audit::Caller;
+use backend::auth::Visitor;
+use backend::policy::{self, Denied, Permission, Role};
+use leptos::prelude::use_context;
+
+use crate::error::ApiError;
+
+pub fn portal() -> Result<Portal, ApiError> {
+    use_context::<Portal>()
+        .ok_or_else(|| ApiError::Misconfigured("the portal state was not provided to this request".into()))
+}
+
+fn visitor() -> Visitor {
+    use_context::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<Visitor>().cloned())
+        .unwrap_or_default()
+}
+
+/// The signed-in person, as the audit trail records them; 401 when nobody is signed in.
+pub fn signed_in() -> Result<Caller, ApiError> {
+    visitor().caller().ok_or(ApiError::SignInRequired).map_err(with_status)
+}
+
+/// The signed-in person and their role, if they may do `permission` in `environment`.
+pub fn authorize(
+    portal: &Portal,
+    environment: &str,
+    permission: Permission,
+) -> Result<(Caller, Role), ApiError> {
+    let caller = signed_in()?;
+    match policy::authorize(&portal.config, &caller.user, environment, permission) {
+        Ok(role) => Ok((caller, role)),
+        Err(denied) => Err(with_status(denied_error(portal, denied))),
+    }
+}
+
+pub fn denied_error(portal: &Portal, denied: Denied) -> ApiError {
+    match denied {
+        Denied::UnknownEnvironment(name) => ApiError::UnknownEnvironment {
+            name,
+            known: portal.config.environments.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "),
+        },
+        other => ApiError::Forbidden(other.to_string()),
+    }
+}
+
+/// Sets the response status from the error; use on every error a server function returns.
+/// Not for a plain HTML form post: that is answered with a redirect back to the form's page,
+/// carrying the error in the query, and a status here would replace the redirect's.
+pub fn with_status(error: ApiError) -> ApiError {
+    let form_post = use_context::<http::request::Parts>().is_some_and(|p| {
+        p.headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"))
+    });
+    if !form_post
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(error.status())
+    {
+        response.set_status(status);
+    }
+    error
+}
+
+/// An internal failure: logged in full with the request's span, shown in short.
+pub fn internal(what: &str, error: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %error, "{what} failed");
+    with_status(ApiError::Unavailable(format!("{what} failed; the server log has the details.")))
+}

@@ -1,0 +1,130 @@
+//! Who is signed in.
+//!
+//! - [`accounts`]: local accounts (argon2id password hashes), managed by `rollgate user …`.
+//! - [`sessions`]: server-side sessions in the store, found by the hash of the cookie value,
+//!   ending after an idle period and at an absolute limit.
+//! - [`sign_in`]: checking a name and password, with limits on failed attempts.
+//! - [`password`]: hashing and verifying.
+//!
+//! Roles are not here: they come from the configuration (see `policy`).
+
+pub mod accounts;
+pub mod password;
+pub mod sessions;
+pub mod sign_in;
+
+use std::fmt;
+
+pub use accounts::{AccountError, UserInfo};
+pub use sessions::{SessionPolicy, SessionToken, SignedIn};
+pub use sign_in::{SignInError, sign_in};
+
+/// Who sent a request, as the server's middleware found out: attached to every request, read
+/// by server functions to authorize and audit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Visitor {
+    /// The signed-in person; `None` before sign-in.
+    pub user: Option<String>,
+    pub source_ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Visitor {
+    /// The audit trail's view of the signed-in person, if any.
+    pub fn caller(&self) -> Option<crate::audit::Caller> {
+        Some(crate::audit::Caller {
+            user: self.user.clone()?,
+            source_ip: self.source_ip.clone(),
+            request_id: self.request_id.clone(),
+        })
+    }
+}
+
+/// A user name: what people type to sign in and what the audit trail shows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("a user name needs 1 to 64 characters")]
+    Length,
+    #[error(
+        "{0:?} is not a user name: use lowercase letters, digits and . _ - @, starting with a letter or digit"
+    )]
+    Characters(String),
+}
+
+impl UserName {
+    pub fn parse(name: &str) -> Result<Self, NameError> {
+        if name.is_empty() || name.len() > 64 {
+            return Err(NameError::Length);
+        }
+        let ok_char =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@');
+        if !name.chars().all(ok_char) || !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(NameError::Characters(name.to_owned()));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A new password, checked for length; never printed.
+#[derive(Clone)]
+pub struct NewPassword(String);
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword(…)")
+    }
+}
+
+pub const MIN_PASSWORD: usize = 10;
+
+impl NewPassword {
+    pub fn parse(password: &str) -> Result<Self, AccountError> {
+        let chars = password.chars().count();
+        if chars < MIN_PASSWORD {
+            return Err(AccountError::WeakPassword);
+        }
+        if password.len() > 1024 {
+            return Err(AccountError::LongPassword);
+        }
+        Ok(Self(password.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["dana", "a.b-c_d", "dana@example.com", "7"] {
+            assert!(UserName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Dana", "-x", "a b", "é", &"a".repeat(65)] {
+            assert!(UserName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_long_enough_and_never_printed() {
+        assert!(matches!(NewPassword::parse("short"), Err(AccountError::WeakPassword)));
+        let p = NewPassword::parse("long enough secret").unwrap();
+        assert_eq!(format!("{p:?}"), "NewPassword(…)");
+    }
+}

@@ -1,0 +1,569 @@
+//! Change requests and four-eyes approval.
+//!
+//! A person with the deployer role asks for a typed [`Action`] with a reason; the executor
+//! previews what it will change. In an unprotected environment it runs at once. In a
+//! protected one it waits for `required_approvals` approvals from people other than the
+//! requester, and expires if they do not come in time.
+//!
+//! Exactly once: every state move is a conditional UPDATE on the state it leaves
+//! (`pending → approved` by the approval that completes the count, `approved → executing` by
+//! whoever claims it), so of two approvers clicking together, or two replicas sharing the
+//! store, one wins and the other sees that it lost. An approval starts by updating the request
+//! row, which makes concurrent approvals of one request queue behind each other on both
+//! databases. Each move is written with its audit record in one transaction.
+
+pub mod action;
+pub mod executor;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+pub use action::Action;
+pub use executor::{ExecuteError, Executed, Executor, Preview};
+
+use crate::audit::{self, Caller, Outcome, Record};
+use crate::clock::Timestamp;
+use crate::config::Config;
+use crate::policy::locks::{self, Hold};
+use crate::policy::{self, Denied, Permission};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Pending,
+    Approved,
+    Executing,
+    Executed,
+    Failed,
+    Rejected,
+    Expired,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Approved => "approved",
+            State::Executing => "executing",
+            State::Executed => "executed",
+            State::Failed => "failed",
+            State::Rejected => "rejected",
+            State::Expired => "expired",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "pending" => State::Pending,
+            "approved" => State::Approved,
+            "executing" => State::Executing,
+            "executed" => State::Executed,
+            "rejected" => State::Rejected,
+            "expired" => State::Expired,
+            _ => State::Failed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub by: String,
+    pub approved: bool,
+    pub comment: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRequest {
+    pub id: String,
+    pub environment: String,
+    pub action: Action,
+    pub target: String,
+    pub before: String,
+    pub after: String,
+    pub reason: String,
+    pub requested_by: String,
+    pub requested_at: i64,
+    pub expires_at: i64,
+    pub required_approvals: i64,
+    pub approval_count: i64,
+    pub override_reason: Option<String>,
+    pub state: State,
+    pub decisions: Vec<Decision>,
+    pub outcome: Option<String>,
+    pub finished_at: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("{0}")]
+    Denied(#[from] Denied),
+    #[error("The change is not valid: {0}.")]
+    Invalid(String),
+    #[error("Say why: approvers and the audit trail need a reason.")]
+    NoReason,
+    #[error("Changes are held: {0}. An admin may override with a reason.")]
+    Held(Hold),
+    #[error("Cannot prepare the change: {0}.")]
+    Preview(ExecuteError),
+    #[error("There is no change request {0}.")]
+    NotFound(String),
+    #[error("You requested this change; someone else must approve it.")]
+    SelfApproval,
+    #[error("You have already decided on this request.")]
+    AlreadyDecided,
+    #[error("This request expired at {}; request it again.", Timestamp(*.0).rfc3339())]
+    Expired(i64),
+    #[error("This request is no longer waiting for approval: it is {}.", .0.as_str())]
+    NotPending(State),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ChangeError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// The four-eyes desk of one process: the store, the rules, and who carries changes out.
+#[derive(Clone)]
+pub struct Changes {
+    store: Store,
+    config: Arc<Config>,
+    executor: Arc<dyn Executor>,
+    /// Names this process in `executed_by`, so a record says which replica ran a change.
+    replica: String,
+}
+
+const COLUMNS: &str = "id, environment, action, target, diff_before, diff_after, reason, requested_by, \
+    requested_at, expires_at, required_approvals, approval_count, override_reason, state, outcome, finished_at";
+
+impl Changes {
+    pub fn new(store: Store, config: Arc<Config>, executor: Arc<dyn Executor>, replica: String) -> Self {
+        Self { store, config, executor, replica }
+    }
+
+    /// Asks for `action` in `environment`. Runs it at once where no approval is needed.
+    /// `override_reason` lets an admin request through a lock or freeze.
+    pub async fn request(
+        &self,
+        caller: &Caller,
+        environment: &str,
+        action: Action,
+        reason: &str,
+        override_reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<ChangeRequest, ChangeError> {
+        let refuse = |e: ChangeError, target: String| async move {
+            let record = Record::new(caller, "change.request", Outcome::Refused, now)
+                .environment(environment)
+                .target(&target)
+                .detail(e.to_string());
+            audit::append_alone(&self.store, &record).await?;
+            Err::<ChangeRequest, _>(e)
+        };
+        let target = action.target();
+        if let Err(denied) =
+            policy::authorize(&self.config, &caller.user, environment, Permission::RequestChange)
+        {
+            return refuse(denied.into(), target).await;
+        }
+        let env = self
+            .config
+            .environment(environment)
+            .ok_or_else(|| Denied::UnknownEnvironment(environment.into()))?;
+        action.validate(env).map_err(ChangeError::Invalid)?;
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(ChangeError::NoReason);
+        }
+        let override_reason = override_reason.map(str::trim).filter(|r| !r.is_empty());
+        let hold = locks::hold(&self.store, env, now).await?;
+        let override_reason = match (&hold, override_reason) {
+            (None, _) => None,
+            (Some(hold), None) => return refuse(ChangeError::Held(hold.clone()), target).await,
+            (Some(hold), Some(why)) => {
+                if let Err(denied) =
+                    policy::authorize(&self.config, &caller.user, environment, Permission::Override)
+                {
+                    return refuse(denied.into(), target).await;
+                }
+                Some(format!("{why} (overriding: {hold})"))
+            }
+        };
+        let preview = self.executor.preview(env, &action).await.map_err(ChangeError::Preview)?;
+        let required = if env.protected { i64::from(env.required_approvals) } else { 0 };
+        let state = if required == 0 { State::Approved } else { State::Pending };
+        let id = crate::ids::random_token(12);
+        let expires_at = now.plus_secs(i64::from(self.config.change_request_expiry_hours) * 3600);
+        let action_json = serde_json::to_string(&action).map_err(|e| ChangeError::Invalid(e.to_string()))?;
+
+        let mut tx = self.store.begin().await?;
+        sqlx::query(
+            "INSERT INTO change_requests (id, environment, action, target, diff_before, diff_after, reason, \
+             requested_by, requested_at, expires_at, required_approvals, override_reason, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&id)
+        .bind(environment)
+        .bind(&action_json)
+        .bind(&target)
+        .bind(&preview.before)
+        .bind(&preview.after)
+        .bind(reason)
+        .bind(&caller.user)
+        .bind(now.millis())
+        .bind(expires_at.millis())
+        .bind(required)
+        .bind(override_reason.as_deref())
+        .bind(state.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let mut detail = format!("{} ({id}): {reason}", action.label());
+        if let Some(why) = &override_reason {
+            detail.push_str(&format!("; override: {why}"));
+        }
+        if required > 0 {
+            detail.push_str(&format!("; needs {required} approval(s)"));
+        }
+        let record = Record::new(caller, "change.request", Outcome::Succeeded, now)
+            .environment(environment)
+            .target(&target)
+            .change(Some(preview.before.clone()), Some(preview.after.clone()))
+            .commit(action.commit())
+            .detail(detail);
+        audit::append(&mut tx, &record).await?;
+        tx.commit().await?;
+
+        if state == State::Approved {
+            self.run(caller, &id, now).await?;
+        }
+        self.get(&id).await?.ok_or(ChangeError::NotFound(id))
+    }
+
+    /// Approves someone else's request; the approval that completes the count runs it.
+    pub async fn approve(
+        &self,
+        caller: &Caller,
+        id: &str,
+        comment: &str,
+        now: Timestamp,
+    ) -> Result<ChangeRequest, ChangeError> {
+        let request = self.get(id).await?.ok_or_else(|| ChangeError::NotFound(id.into()))?;
+        if let Err(denied) =
+            policy::authorize(&self.config, &caller.user, &request.environment, Permission::Approve)
+        {
+            return self.refuse_decision(caller, &request, "change.approve", denied.into(), now).await;
+        }
+        if request.requested_by == caller.user {
+            return self
+                .refuse_decision(caller, &request, "change.approve", ChangeError::SelfApproval, now)
+                .await;
+        }
+
+        let mut tx = self.store.begin().await?;
+        // First statement: a write on the request row, so concurrent approvals queue here.
+        let moved = sqlx::query(
+            "UPDATE change_requests SET approval_count = approval_count + 1, \
+             state = CASE WHEN approval_count + 1 >= required_approvals THEN 'approved' ELSE 'pending' END \
+             WHERE id = $1 AND state = 'pending' AND expires_at > $2 AND requested_by <> $3 RETURNING state",
+        )
+        .bind(id)
+        .bind(now.millis())
+        .bind(&caller.user)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = moved else {
+            tx.rollback().await?;
+            return Err(self.why_not_pending(id, now).await?);
+        };
+        let state = State::parse(&row.try_get::<String, _>(0)?);
+        let inserted = sqlx::query(
+            "INSERT INTO approvals (request_id, approver, decision, comment, at) VALUES ($1, $2, 'approve', $3, $4) \
+             ON CONFLICT (request_id, approver) DO NOTHING",
+        )
+        .bind(id)
+        .bind(&caller.user)
+        .bind(comment.trim())
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Err(ChangeError::AlreadyDecided);
+        }
+        let record = Record::new(caller, "change.approve", Outcome::Succeeded, now)
+            .environment(&request.environment)
+            .target(&request.target)
+            .commit(request.action.commit())
+            .detail(format!(
+                "{} ({id}) requested by {}: {}",
+                request.action.label(),
+                request.requested_by,
+                comment.trim()
+            ));
+        audit::append(&mut tx, &record).await?;
+        tx.commit().await?;
+
+        if state == State::Approved {
+            self.run(caller, id, now).await?;
+        }
+        self.get(id).await?.ok_or_else(|| ChangeError::NotFound(id.into()))
+    }
+
+    /// Rejects a pending request: it will not run.
+    pub async fn reject(
+        &self,
+        caller: &Caller,
+        id: &str,
+        comment: &str,
+        now: Timestamp,
+    ) -> Result<ChangeRequest, ChangeError> {
+        let request = self.get(id).await?.ok_or_else(|| ChangeError::NotFound(id.into()))?;
+        if let Err(denied) =
+            policy::authorize(&self.config, &caller.user, &request.environment, Permission::Approve)
+        {
+            return self.refuse_decision(caller, &request, "change.reject", denied.into(), now).await;
+        }
+        let mut tx = self.store.begin().await?;
+        let moved = sqlx::query(
+            "UPDATE change_requests SET state = 'rejected', finished_at = $2 WHERE id = $1 AND state = 'pending' AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Err(self.why_not_pending(id, now).await?);
+        }
+        sqlx::query("INSERT INTO approvals (request_id, approver, decision, comment, at) VALUES ($1, $2, 'reject', $3, $4)")
+            .bind(id)
+            .bind(&caller.user)
+            .bind(comment.trim())
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await?;
+        let record = Record::new(caller, "change.reject", Outcome::Succeeded, now)
+            .environment(&request.environment)
+            .target(&request.target)
+            .change(Some("pending".into()), Some("rejected".into()))
+            .detail(format!(
+                "{} ({id}) requested by {}: {}",
+                request.action.label(),
+                request.requested_by,
+                comment.trim()
+            ));
+        audit::append(&mut tx, &record).await?;
+        tx.commit().await?;
+        self.get(id).await?.ok_or_else(|| ChangeError::NotFound(id.into()))
+    }
+
+    /// Marks pending requests past their time as expired (audited), so none can run.
+    pub async fn expire_due(&self, now: Timestamp) -> Result<usize, ChangeError> {
+        let mut tx = self.store.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE change_requests SET state = 'expired', finished_at = $1 WHERE state = 'pending' AND expires_at <= $1 \
+             RETURNING id, environment, target, requested_by",
+        )
+        .bind(now.millis())
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let id: String = row.try_get(0)?;
+            let environment: String = row.try_get(1)?;
+            let target: String = row.try_get(2)?;
+            let requested_by: String = row.try_get(3)?;
+            let record = Record::new(&Caller::new("rollgate"), "change.expire", Outcome::Succeeded, now)
+                .environment(&environment)
+                .target(&target)
+                .change(Some("pending".into()), Some("expired".into()))
+                .detail(format!("request {id} by {requested_by} expired without enough approvals"));
+            audit::append(&mut tx, &record).await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<ChangeRequest>, ChangeError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM change_requests WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.store.pool())
+            .await?;
+        match row {
+            Some(row) => Ok(Some(self.with_decisions(request_of(&row)?).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The requests of `environment`: waiting ones first (oldest first), then the latest
+    /// `recent` decided ones.
+    pub async fn list(
+        &self,
+        environment: &str,
+        recent: i64,
+        now: Timestamp,
+    ) -> Result<Vec<ChangeRequest>, ChangeError> {
+        self.expire_due(now).await?;
+        let pending = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM change_requests WHERE environment = $1 AND state = 'pending' ORDER BY requested_at"
+        ))
+        .bind(environment)
+        .fetch_all(self.store.pool())
+        .await?;
+        let done = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM change_requests WHERE environment = $1 AND state <> 'pending' \
+             ORDER BY requested_at DESC LIMIT $2"
+        ))
+        .bind(environment)
+        .bind(recent)
+        .fetch_all(self.store.pool())
+        .await?;
+        let mut out = Vec::with_capacity(pending.len() + done.len());
+        for row in pending.iter().chain(&done) {
+            out.push(self.with_decisions(request_of(row)?).await?);
+        }
+        Ok(out)
+    }
+
+    /// Claims an approved request and carries it out; does nothing when another caller (or
+    /// replica) claimed it first.
+    async fn run(&self, caller: &Caller, id: &str, now: Timestamp) -> Result<(), ChangeError> {
+        let claimed = sqlx::query(
+            "UPDATE change_requests SET state = 'executing', executed_by = $2 WHERE id = $1 AND state = 'approved' RETURNING id",
+        )
+        .bind(id)
+        .bind(&self.replica)
+        .fetch_optional(self.store.pool())
+        .await?;
+        if claimed.is_none() {
+            return Ok(());
+        }
+        let request = self.get(id).await?.ok_or_else(|| ChangeError::NotFound(id.into()))?;
+        let result = match self.config.environment(&request.environment) {
+            None => Err(ExecuteError(format!("environment {} is no longer configured", request.environment))),
+            Some(env) => match locks::hold(&self.store, env, now).await? {
+                Some(hold) if request.override_reason.is_none() => Err(ExecuteError(format!("held: {hold}"))),
+                _ => self.executor.execute(env, &request.action).await,
+            },
+        };
+        // The execution took time: its record is stamped when it ended.
+        let now = Timestamp::now().max(now);
+        let (state, outcome, result_kind) = match &result {
+            Ok(done) => (State::Executed, done.detail.clone(), Outcome::Succeeded),
+            Err(e) => (State::Failed, e.0.clone(), Outcome::Failed),
+        };
+        let mut tx = self.store.begin().await?;
+        sqlx::query(
+            "UPDATE change_requests SET state = $2, outcome = $3, finished_at = $4 WHERE id = $1 AND state = 'executing'",
+        )
+        .bind(id)
+        .bind(state.as_str())
+        .bind(&outcome)
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await?;
+        let approvers: Vec<_> =
+            request.decisions.iter().filter(|d| d.approved).map(|d| d.by.as_str()).collect();
+        let approved_by = if approvers.is_empty() {
+            "no approval needed".to_owned()
+        } else {
+            format!("approved by {}", approvers.join(", "))
+        };
+        let record = Record::new(caller, "change.execute", result_kind, now)
+            .environment(&request.environment)
+            .target(&request.target)
+            .change(Some(request.before.clone()), Some(request.after.clone()))
+            .commit(request.action.commit())
+            .detail(format!(
+                "{} ({id}) requested by {}, {approved_by}, run by {}: {outcome}",
+                request.action.label(),
+                request.requested_by,
+                self.replica
+            ));
+        audit::append(&mut tx, &record).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn refuse_decision(
+        &self,
+        caller: &Caller,
+        request: &ChangeRequest,
+        action: &str,
+        error: ChangeError,
+        now: Timestamp,
+    ) -> Result<ChangeRequest, ChangeError> {
+        let record = Record::new(caller, action, Outcome::Refused, now)
+            .environment(&request.environment)
+            .target(&request.target)
+            .detail(format!("{} ({}): {error}", request.action.label(), request.id));
+        audit::append_alone(&self.store, &record).await?;
+        Err(error)
+    }
+
+    /// Why a decision found the request not pending (read after the conditional UPDATE lost).
+    async fn why_not_pending(&self, id: &str, now: Timestamp) -> Result<ChangeError, ChangeError> {
+        let Some(request) = self.get(id).await? else { return Ok(ChangeError::NotFound(id.into())) };
+        Ok(match request.state {
+            State::Pending if request.expires_at <= now.millis() => {
+                self.expire_due(now).await?;
+                ChangeError::Expired(request.expires_at)
+            }
+            State::Expired => ChangeError::Expired(request.expires_at),
+            State::Pending => ChangeError::SelfApproval,
+            other => ChangeError::NotPending(other),
+        })
+    }
+
+    async fn with_decisions(&self, mut request: ChangeRequest) -> Result<ChangeRequest, ChangeError> {
+        let rows = sqlx::query("SELECT approver, decision, comment, at FROM approvals WHERE request_id = $1 ORDER BY at, approver")
+            .bind(&request.id)
+            .fetch_all(self.store.pool())
+            .await?;
+        request.decisions = rows
+            .iter()
+            .map(|row| {
+                Ok(Decision {
+                    by: row.try_get(0)?,
+                    approved: row.try_get::<String, _>(1)? == "approve",
+                    comment: row.try_get(2)?,
+                    at: row.try_get(3)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        Ok(request)
+    }
+}
+
+fn request_of(row: &AnyRow) -> Result<ChangeRequest, ChangeError> {
+    let action: String = row.try_get("action")?;
+    Ok(ChangeRequest {
+        id: row.try_get("id")?,
+        environment: row.try_get("environment")?,
+        action: serde_json::from_str(&action)
+            .map_err(|e| ChangeError::Invalid(format!("stored action: {e}")))?,
+        target: row.try_get("target")?,
+        before: row.try_get("diff_before")?,
+        after: row.try_get("diff_after")?,
+        reason: row.try_get("reason")?,
+        requested_by: row.try_get("requested_by")?,
+        requested_at: row.try_get("requested_at")?,
+        expires_at: row.try_get("expires_at")?,
+        required_approvals: row.try_get("required_approvals")?,
+        approval_count: row.try_get("approval_count")?,
+        override_reason: row.try_get("override_reason")?,
+        state: State::parse(&row.try_get::<String, _>("state")?),
+        decisions: Vec::new(),
+        outcome: row.try_get("outcome")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,293 @@
+//! Four-eyes scenarios, each on SQLite and on PostgreSQL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::executor::Recording;
+use super::*;
+use crate::config::{Source, load};
+use crate::policy::Role;
+
+const T0: Timestamp = Timestamp(1_800_000_000_000);
+
+fn config(required: u8) -> Arc<Config> {
+    let mut config = load(&Source::SandboxDefault).unwrap();
+    for (name, role) in [("bob", Role::Approver), ("cleo", Role::Approver), ("dan", Role::Deployer)] {
+        config.roles.insert(name.into(), role);
+    }
+    config.environments[1].required_approvals = required;
+    Arc::new(config)
+}
+
+fn desk(store: &Store, config: Arc<Config>, executor: &Recording, replica: &str) -> Changes {
+    Changes::new(store.clone(), config, Arc::new(executor.clone()), replica.into())
+}
+
+fn restart() -> Action {
+    Action::Restart { namespace: "production".into(), deployment: "myapp-deployment".into() }
+}
+
+fn who(user: &str) -> Caller {
+    Caller { user: user.into(), source_ip: Some("10.0.0.1".into()), request_id: Some(format!("req-{user}")) }
+}
+
+async fn trail(store: &Store, action: &str) -> Vec<crate::audit::Record> {
+    let filter = crate::audit::Filter { action: Some(action.into()), ..Default::default() };
+    crate::audit::list(store, &filter, 0, 100).await.unwrap().records
+}
+
+/// In an unprotected environment a change runs at once; in a protected one it waits.
+async fn protected_changes_wait_for_approval(store: Store) {
+    let exec = Recording::default();
+    let changes = desk(&store, config(1), &exec, "replica-a");
+    let staging =
+        Action::Scale { namespace: "staging".into(), deployment: "myapp-deployment".into(), replicas: 3 };
+    let done =
+        changes.request(&who("dana"), "staging", staging.clone(), "more traffic", None, T0).await.unwrap();
+    assert_eq!(done.state, State::Executed);
+    assert_eq!(exec.executions(), vec![("staging".to_owned(), staging)]);
+
+    let waiting =
+        changes.request(&who("dana"), "production", restart(), "stuck pods", None, T0).await.unwrap();
+    assert_eq!(waiting.state, State::Pending);
+    assert_eq!(waiting.required_approvals, 1);
+    assert_eq!(exec.executions().len(), 1);
+    let approved = changes.approve(&who("avery"), &waiting.id, "ok", T0.plus_secs(60)).await.unwrap();
+    assert_eq!(approved.state, State::Executed);
+    assert_eq!(approved.outcome.as_deref(), Some("restart done"));
+    assert_eq!(approved.decisions.len(), 1);
+    assert_eq!(exec.executions().len(), 2);
+    let executed = trail(&store, "change.execute").await;
+    assert_eq!(executed.len(), 2);
+    assert_eq!(executed[0].actor, "avery");
+    assert!(
+        executed[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("requested by dana, approved by avery, run by replica-a")
+    );
+    assert_eq!(executed[0].request_id.as_deref(), Some("req-avery"));
+}
+
+/// The requester cannot approve their own change, whatever their role; the refusal is audited.
+async fn self_approval_is_refused(store: Store) {
+    let exec = Recording::default();
+    let changes = desk(&store, config(1), &exec, "a");
+    let request =
+        changes.request(&who("ada"), "production", restart(), "admin asks", None, T0).await.unwrap();
+    let e = changes.approve(&who("ada"), &request.id, "me", T0).await.unwrap_err();
+    assert!(matches!(e, ChangeError::SelfApproval), "{e}");
+    assert_eq!(changes.get(&request.id).await.unwrap().unwrap().state, State::Pending);
+    assert!(exec.executions().is_empty());
+    let refused = trail(&store, "change.approve").await;
+    assert_eq!(refused[0].result, Outcome::Refused);
+    // Roles hold too: a deployer may not approve, a viewer may not request.
+    let e = changes.approve(&who("dan"), &request.id, "", T0).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "As deployer in Production you may not approve or reject changes; that needs the approver or admin role."
+    );
+    assert!(matches!(
+        changes.request(&who("vera"), "production", restart(), "x", None, T0).await,
+        Err(ChangeError::Denied(_))
+    ));
+}
+
+/// An approval on its own task, as a request handler would run it.
+async fn approve_in_task(changes: &Changes, user: &str, id: &str) -> Result<ChangeRequest, ChangeError> {
+    let (changes, user, id) = (changes.clone(), user.to_owned(), id.to_owned());
+    tokio::spawn(async move { changes.approve(&who(&user), &id, "go", T0).await }).await.unwrap()
+}
+
+/// Two approvers clicking at the same moment: one approval completes the count, the change
+/// runs once, and the other approver is told it no longer waits.
+async fn concurrent_approvals_execute_once(store: Store) {
+    let exec = Recording { pause: Some(Duration::from_millis(50)), ..Default::default() };
+    let changes = desk(&store, config(1), &exec, "a");
+    for round in 0..5 {
+        let request = changes.request(&who("dana"), "production", restart(), "race", None, T0).await.unwrap();
+        let (a, b) = tokio::join!(
+            approve_in_task(&changes, "avery", &request.id),
+            approve_in_task(&changes, "bob", &request.id)
+        );
+        let wins = [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count();
+        assert_eq!(wins, 1, "round {round}: {a:?} {b:?}");
+        let loser = a.err().or(b.err()).unwrap();
+        assert!(matches!(loser, ChangeError::NotPending(_)), "{loser}");
+        assert_eq!(exec.executions().len(), round + 1);
+    }
+}
+
+/// Two replicas (two pools on one database) and three approvers for a change needing two.
+async fn replicas_sharing_the_store_execute_once(store: Store, url: String) {
+    let exec = Recording { pause: Some(Duration::from_millis(20)), ..Default::default() };
+    let other = Store::open(&url).await.unwrap();
+    let config = config(2);
+    let a = desk(&store, config.clone(), &exec, "replica-a");
+    let b = desk(&other, config, &exec, "replica-b");
+    let request = a.request(&who("dana"), "production", restart(), "two replicas", None, T0).await.unwrap();
+    let (x, y, z) = tokio::join!(
+        approve_in_task(&a, "avery", &request.id),
+        approve_in_task(&b, "bob", &request.id),
+        approve_in_task(&b, "cleo", &request.id)
+    );
+    assert_eq!([x.is_ok(), y.is_ok(), z.is_ok()].iter().filter(|ok| **ok).count(), 2, "{x:?} {y:?} {z:?}");
+    assert_eq!(exec.executions().len(), 1);
+    let done = a.get(&request.id).await.unwrap().unwrap();
+    assert_eq!(done.state, State::Executed);
+    assert_eq!(done.approval_count, 2);
+    assert_eq!(trail(&store, "change.execute").await.len(), 1);
+}
+
+/// A request nobody approved in time expires and can no longer run.
+async fn expired_requests_cannot_execute(store: Store) {
+    let exec = Recording::default();
+    let changes = desk(&store, config(1), &exec, "a");
+    let request = changes.request(&who("dana"), "production", restart(), "late", None, T0).await.unwrap();
+    let later = T0.plus_secs(24 * 3600);
+    let e = changes.approve(&who("avery"), &request.id, "too late", later).await.unwrap_err();
+    assert_eq!(e.to_string(), format!("This request expired at {}; request it again.", later.rfc3339()));
+    assert_eq!(changes.get(&request.id).await.unwrap().unwrap().state, State::Expired);
+    assert!(exec.executions().is_empty());
+    assert_eq!(trail(&store, "change.expire").await.len(), 1);
+    assert!(matches!(
+        changes.approve(&who("bob"), &request.id, "", later).await,
+        Err(ChangeError::Expired(_))
+    ));
+}
+
+/// Rollgate restarting between the request and the approval loses nothing.
+async fn a_restart_between_request_and_approval_loses_nothing(store: Store, url: String) {
+    let exec = Recording::default();
+    let request = desk(&store, config(1), &exec, "before")
+        .request(&who("dana"), "production", restart(), "restart test", None, T0)
+        .await
+        .unwrap();
+    store.close().await;
+    let reopened = Store::open(&url).await.unwrap();
+    let changes = desk(&reopened, config(1), &exec, "after");
+    let waiting = changes.list("production", 10, T0.plus_secs(1)).await.unwrap();
+    assert_eq!(
+        waiting.iter().map(|r| (&r.id, r.state)).collect::<Vec<_>>(),
+        vec![(&request.id, State::Pending)]
+    );
+    assert_eq!(waiting[0].reason, "restart test");
+    let done = changes.approve(&who("avery"), &request.id, "", T0.plus_secs(2)).await.unwrap();
+    assert_eq!(done.state, State::Executed);
+    assert_eq!(exec.executions(), vec![("production".to_owned(), restart())]);
+}
+
+/// A lock holds changes with its reason; an admin overrides with a reason, audited.
+async fn locks_hold_changes_and_admins_override(store: Store) {
+    let exec = Recording::default();
+    let changes = desk(&store, config(1), &exec, "a");
+    locks::lock(&store, &who("avery"), "production", "incident 42", None, T0).await.unwrap();
+    let e = changes.request(&who("dana"), "production", restart(), "fix", None, T0).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Changes are held: production is locked by avery: incident 42. An admin may override with a reason."
+    );
+    let e =
+        changes.request(&who("dana"), "production", restart(), "fix", Some("urgent"), T0).await.unwrap_err();
+    assert!(matches!(e, ChangeError::Denied(_)), "{e}");
+    let request = changes
+        .request(&who("ada"), "production", restart(), "fix", Some("the fix for incident 42"), T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        request.override_reason.as_deref(),
+        Some("the fix for incident 42 (overriding: production is locked by avery: incident 42)")
+    );
+    let done = changes.approve(&who("avery"), &request.id, "", T0).await.unwrap();
+    assert_eq!(done.state, State::Executed);
+    // Unprotected environments are held by their locks too.
+    let request =
+        changes.request(&who("dana"), "staging", restart_in("staging"), "x", None, T0).await.unwrap();
+    assert_eq!(request.state, State::Executed);
+    locks::lock(&store, &who("ada"), "staging", "freeze for audit", None, T0).await.unwrap();
+    let e = changes.request(&who("dana"), "staging", restart_in("staging"), "x", None, T0).await.unwrap_err();
+    assert!(matches!(e, ChangeError::Held(_)));
+    let requests = trail(&store, "change.request").await;
+    assert!(requests.iter().any(|r| r.result == Outcome::Refused && r.actor == "dana"));
+    assert!(
+        requests.iter().any(|r| r
+            .detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("override: the fix for incident 42"))
+    );
+}
+
+/// Approved before a lock, run during it: refused at execution, and the outcome says why.
+async fn a_lock_set_while_waiting_stops_the_execution(store: Store) {
+    let exec = Recording::default();
+    let changes = desk(&store, config(1), &exec, "a");
+    let request =
+        changes.request(&who("dana"), "production", restart(), "before the lock", None, T0).await.unwrap();
+    locks::lock(&store, &who("avery"), "production", "incident 7", None, T0.plus_secs(1)).await.unwrap();
+    let done = changes.approve(&who("bob"), &request.id, "", T0.plus_secs(2)).await.unwrap();
+    assert_eq!(done.state, State::Failed);
+    assert_eq!(done.outcome.as_deref(), Some("held: production is locked by avery: incident 7"));
+    assert!(exec.executions().is_empty());
+}
+
+fn restart_in(namespace: &str) -> Action {
+    Action::Restart { namespace: namespace.into(), deployment: "myapp-deployment".into() }
+}
+
+/// A rejected request never runs; an executor failure is recorded as the outcome.
+async fn rejections_and_failures(store: Store) {
+    let exec = Recording::default();
+    let changes = desk(&store, config(1), &exec, "a");
+    let request = changes.request(&who("dana"), "production", restart(), "maybe", None, T0).await.unwrap();
+    let rejected = changes.reject(&who("avery"), &request.id, "not now", T0).await.unwrap();
+    assert_eq!(rejected.state, State::Rejected);
+    assert_eq!(rejected.decisions[0].comment, "not now");
+    assert!(matches!(
+        changes.approve(&who("bob"), &request.id, "", T0).await,
+        Err(ChangeError::NotPending(State::Rejected))
+    ));
+    let failing = Recording { fail_with: Some("deployment not found".into()), ..Default::default() };
+    let changes = desk(&store, config(1), &failing, "a");
+    let request = changes.request(&who("dana"), "production", restart(), "try", None, T0).await.unwrap();
+    let failed = changes.approve(&who("avery"), &request.id, "", T0).await.unwrap();
+    assert_eq!((failed.state, failed.outcome.as_deref()), (State::Failed, Some("deployment not found")));
+    assert_eq!(trail(&store, "change.execute").await[0].result, Outcome::Failed);
+    assert!(exec.executions().is_empty());
+}
+
+mod both {
+    use crate::store::testing::{Flavour, fresh};
+
+    macro_rules! on_both {
+        ($($case:ident),*) => {
+            $(
+                mod $case {
+                    use super::*;
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn sqlite() {
+                        let t = fresh(Flavour::Sqlite).await;
+                        super::super::$case(t.store.clone(), t.url.clone()).await;
+                    }
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn postgres() {
+                        let t = fresh(Flavour::Postgres).await;
+                        super::super::$case(t.store.clone(), t.url.clone()).await;
+                    }
+                }
+            )*
+        };
+    }
+    on_both!(replicas_sharing_the_store_execute_once, a_restart_between_request_and_approval_loses_nothing);
+}
+
+crate::store_tests!(
+    protected_changes_wait_for_approval,
+    self_approval_is_refused,
+    concurrent_approvals_execute_once,
+    expired_requests_cannot_execute,
+    locks_hold_changes_and_admins_override,
+    a_lock_set_while_waiting_stops_the_execution,
+    rejections_and_failures
+);

@@ -1,0 +1,204 @@
+//! The team store: accounts, sessions, audit records, locks and change requests.
+//!
+//! One code path serves SQLite (the embedded default, in WAL mode) and PostgreSQL (a
+//! `postgres://` URL): queries go through sqlx's `Any` driver with `$1` placeholders, which
+//! both understand, and the schema ([`migrations`]) is written in the SQL both accept. Queries
+//! are checked by the tests, which run against both databases, rather than at compile time,
+//! so building needs no database.
+//!
+//! Decisions and their audit records are written in one transaction (see `audit`), and every
+//! state change that must happen once (a change request executing) is a conditional UPDATE on
+//! the state it leaves, so two replicas sharing the store cannot both win it.
+
+pub mod testing;
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use crate::portal::redacted_database_url;
+
+/// The schema, in order. Never edit one that has shipped: add the next.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "team", include_str!("migrations/0001_team.sql"))];
+
+/// A transaction on the store, for writing a decision and its audit record together.
+pub type Tx = Transaction<'static, Any>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database_url {0} is not supported: use sqlite://FILE or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("cannot open the store at {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("cannot bring the store's schema up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the store failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("cannot create the demo users: {0}")]
+    Seed(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    kind: Kind,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating a SQLite file when the URL says `mode=rwc`) and migrates the store.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let kind = if url.starts_with("sqlite:") {
+            Kind::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Kind::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(redacted_database_url(url)));
+        };
+        let open_error = |source| StoreError::Open { url: redacted_database_url(url), source };
+        let options: AnyConnectOptions = url.parse().map_err(open_error)?;
+        let mut pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        if kind == Kind::Sqlite {
+            // WAL lets readers work while one writer commits; the busy timeout makes a second
+            // writer (another connection, or another replica on the same file) wait its turn
+            // instead of failing. FULL sync: a committed audit record survives a power cut.
+            pool = pool.max_connections(8).after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool.connect_with(options).await.map_err(open_error)?;
+        let store = Self { pool, kind };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        // On PostgreSQL the migrator holds an advisory lock, so replicas starting together
+        // apply each migration once.
+        let migrator = Migrator::new(Embedded).await?;
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Closes every connection (tests use it to simulate a restart).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The migrations compiled into the binary, so a deployment needs no migration files.
+#[derive(Debug)]
+struct Embedded;
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+        Box::pin(async {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|&(version, description, sql)| {
+                    Migration::new(
+                        version,
+                        Cow::Borrowed(description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// `true`/`false` as the schema stores flags.
+pub(crate) fn flag(value: bool) -> i64 {
+    i64::from(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{Flavour, fresh};
+    use super::*;
+
+    /// SQLite runs in WAL mode, and the schema is there on both databases.
+    #[tokio::test]
+    async fn opens_and_migrates_both() {
+        let sqlite = fresh(Flavour::Sqlite).await;
+        let mode: (String,) =
+            sqlx::query_as("PRAGMA journal_mode").fetch_one(sqlite.store.pool()).await.unwrap();
+        assert_eq!(mode.0.to_lowercase(), "wal");
+        let postgres = fresh(Flavour::Postgres).await;
+        for t in [&sqlite, &postgres] {
+            let (n,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM audit").fetch_one(t.store.pool()).await.unwrap();
+            assert_eq!(n, 0);
+        }
+        assert_eq!(postgres.store.kind(), Kind::Postgres);
+    }
+
+    /// Opening again (a restart, a second replica) finds the schema applied and keeps the data.
+    #[tokio::test]
+    async fn reopening_keeps_data() {
+        for flavour in [Flavour::Sqlite, Flavour::Postgres] {
+            let t = fresh(flavour).await;
+            sqlx::query(
+                "INSERT INTO locks (environment, reason, locked_by, locked_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind("staging")
+            .bind("why")
+            .bind("ada")
+            .bind(1_i64)
+            .execute(t.store.pool())
+            .await
+            .unwrap();
+            t.store.close().await;
+            let again = Store::open(&t.url).await.unwrap();
+            let (reason,): (String,) =
+                sqlx::query_as("SELECT reason FROM locks").fetch_one(again.pool()).await.unwrap();
+            assert_eq!(reason, "why");
+        }
+    }
+
+    #[tokio::test]
+    async fn unsupported_urls_are_refused_without_passwords() {
+        let e = Store::open("mysql://u:secret@db/rollgate").await.unwrap_err();
+        assert!(matches!(e, StoreError::UnsupportedUrl(_)));
+        assert!(!e.to_string().contains("secret"), "{e}");
+    }
+}

@@ -1,0 +1,220 @@
+//! Sign-in over HTTP: the session cookie, the middleware that finds out who is asking, and
+//! the sign-in and sign-out form endpoints.
+//!
+//! The cookie (`rollgate-session`) is HttpOnly (scripts never see it), SameSite=Lax (other
+//! sites' forms and fetches do not carry it; following a link to Rollgate still does), and
+//! Secure whenever the visitor came over TLS (`auth.behind_proxy` with
+//! `X-Forwarded-Proto: https`). It holds a random token; the session lives in the store.
+//!
+//! Pages need a session: without one, a page request is redirected to `/sign-in?next=…`.
+//! Server functions answer 401 themselves (they know which error type to return), so the
+//! middleware lets `/api/` through with the visitor marked as not signed in.
+
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use backend::Portal;
+use backend::auth::{SessionToken, SignInError, Visitor, sessions, sign_in};
+use backend::clock::Timestamp;
+use serde::Deserialize;
+
+pub const SESSION_COOKIE: &str = "rollgate-session";
+
+/// Paths anyone may fetch: sign-in itself, health, the compiled site, server functions (they
+/// answer 401 themselves).
+fn is_public(path: &str) -> bool {
+    matches!(path, "/sign-in" | "/healthz" | "/readyz" | "/favicon.svg")
+        || ["/auth/", "/pkg/", "/api/"].iter().any(|p| path.starts_with(p))
+}
+
+/// Finds the visitor (session, source address, request id) and attaches it to the request.
+pub async fn identify(
+    State(portal): State<Portal>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    let mut visitor = Visitor {
+        user: None,
+        source_ip: Some(client_ip(&portal, headers, peer)),
+        request_id: headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
+    };
+    if let Some(token) = session_cookie(headers) {
+        match sessions::resolve(&portal.store, &token, Timestamp::now(), portal.sessions).await {
+            Ok(found) => visitor.user = found.map(|s| s.user),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the session store");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Rollgate cannot reach its store; try again shortly.",
+                )
+                    .into_response();
+            }
+        }
+    }
+    let path = request.uri().path().to_owned();
+    if visitor.user.is_none() && !is_public(&path) {
+        let wanted = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        return Redirect::to(&format!("/sign-in?next={}", encode(wanted))).into_response();
+    }
+    if let Some(user) = &visitor.user {
+        tracing::Span::current().record("user", user.as_str());
+    }
+    request.extensions_mut().insert(visitor);
+    next.run(request).await
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// `POST /auth/sign-in`: on success a session cookie and a redirect to where the visitor was
+/// going; otherwise back to the sign-in page with an error code (never the message itself,
+/// so a link cannot make the page say something Rollgate did not).
+pub async fn sign_in_form(
+    State(portal): State<Portal>,
+    request_headers: HeaderMap,
+    axum::Extension(visitor): axum::Extension<Visitor>,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let next = safe_next(&form.next);
+    let caller = backend::audit::Caller {
+        user: String::new(),
+        source_ip: visitor.source_ip.clone(),
+        request_id: visitor.request_id.clone(),
+    };
+    let settings = &portal.config.auth;
+    match sign_in(&portal.store, settings, &caller, form.username.trim(), &form.password, Timestamp::now())
+        .await
+    {
+        Ok((user, token)) => {
+            tracing::info!(user = %user, "signed in");
+            let cookie =
+                session_cookie_header(&token, portal.sessions.max_secs, is_tls(&portal, &request_headers));
+            let mut response = Redirect::to(&next).into_response();
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
+        }
+        Err(e) => {
+            let query = match &e {
+                SignInError::BadCredentials => "error=credentials".to_owned(),
+                SignInError::TooManyAttempts { retry_after_secs } => {
+                    format!("error=throttled&retry={}", (retry_after_secs + 59) / 60)
+                }
+                SignInError::Store(store) => {
+                    tracing::error!(error = %store, "sign-in failed in the store");
+                    "error=unavailable".to_owned()
+                }
+            };
+            Redirect::to(&format!("/sign-in?{query}&next={}", encode(&next))).into_response()
+        }
+    }
+}
+
+/// `POST /auth/sign-out`: ends the session in the store and clears the cookie.
+pub async fn sign_out_form(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    axum::Extension(visitor): axum::Extension<Visitor>,
+) -> Response {
+    if let Some(token) = session_cookie(&headers)
+        && let Err(e) = sessions::sign_out(&portal.store, &token, &visitor, Timestamp::now()).await
+    {
+        tracing::error!(error = %e, "cannot end the session");
+        return (StatusCode::SERVICE_UNAVAILABLE, "Rollgate cannot reach its store; try again shortly.")
+            .into_response();
+    }
+    let mut response = Redirect::to("/sign-in").into_response();
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    if let Ok(value) = HeaderValue::from_str(&clear) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+fn session_cookie_header(token: &SessionToken, max_secs: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let value = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_secs}{secure}",
+        token.cookie_value()
+    );
+    // The token is URL-safe base64, so the header is always valid.
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<SessionToken> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == SESSION_COOKIE && !value.is_empty())
+        .map(|(_, value)| SessionToken::from_cookie(value))
+}
+
+/// The visitor's address: the peer's, or behind a trusted proxy the last hop it appended.
+fn client_ip(portal: &Portal, headers: &HeaderMap, peer: SocketAddr) -> String {
+    if portal.config.auth.behind_proxy
+        && let Some(forwarded) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
+        && let Some(last) = forwarded.rsplit(',').map(str::trim).find(|s| !s.is_empty())
+    {
+        return last.to_owned();
+    }
+    peer.ip().to_string()
+}
+
+/// Whether the visitor reached Rollgate over TLS (Rollgate itself serves plain HTTP, so only
+/// a trusted proxy can say so).
+pub fn is_tls(portal: &Portal, headers: &HeaderMap) -> bool {
+    portal.config.auth.behind_proxy
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+/// Only paths on this site: never `//evil.example` or `https://…`, which would make the
+/// sign-in form an open redirect.
+fn safe_next(next: &str) -> String {
+    if next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.starts_with("/sign-in")
+    {
+        next.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Methods that change nothing, which the CSRF check lets through.
+pub fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next("/production/approvals?x=1"), "/production/approvals?x=1");
+        for bad in ["//evil.example/x", "https://evil.example", "/\\evil", "", "/sign-in?next=/x"] {
+            assert_eq!(safe_next(bad), "/", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Who may call which server function: for every one, no session → 401, a role without the
+//! right → 403, a role with it → through. Adding a server function means adding its line
+//! here; `the_table_covers_every_server_function` fails until it is added.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use app::api::audit::ListAudit;
+use app::api::changes::{ApproveChange, ListChanges, RejectChange, RequestChange};
+use app::api::locks::{LockEnvironment, UnlockEnvironment};
+use app::api::{GetEnvironmentOverview, ListEnvironments, WhoAmI};
+use backend::audit::Caller;
+use backend::changes::Action;
+use backend::clock::Timestamp;
+use backend::policy::Role::{self, *};
+use common::TestPortal;
+use leptos::server_fn::ServerFn;
+
+const ANYONE: &[Role] = &[Viewer, Deployer, Approver, Admin];
+
+fn s(v: &str) -> String {
+    v.to_owned()
+}
+
+/// A pending production request by dana, made through the backend.
+async fn pending(portal: &TestPortal) -> String {
+    let action = Action::Restart { namespace: s("production"), deployment: s("myapp-deployment") };
+    let dana = Caller::new("dana");
+    let changes = &portal.running.portal.changes;
+    let request = changes.request(&dana, "production", action, "access test", None, Timestamp::now()).await;
+    request.expect("request").id
+}
+
+fn restart_in_staging() -> RequestChange {
+    RequestChange {
+        env: s("staging"),
+        kind: s("restart"),
+        namespace: s("staging"),
+        deployment: s("myapp-deployment"),
+        container: s(""),
+        image: s(""),
+        replicas: s(""),
+        revision: s(""),
+        variables: s(""),
+        parameter: s(""),
+        reason: s("access test"),
+        override_reason: s(""),
+    }
+}
+
+/// The table: one line per server function.
+#[tokio::test]
+async fn every_server_function_checks_who_asks() {
+    let p = TestPortal::sandbox().await;
+    let audit = |env: &str| ListAudit {
+        env: s(env),
+        actor: s(""),
+        action: s(""),
+        from: s(""),
+        until: s(""),
+        page: 0,
+    };
+    p.check_access(WhoAmI {}, ANYONE).await;
+    p.check_access(ListEnvironments {}, ANYONE).await;
+    p.check_access(GetEnvironmentOverview { name: s("production") }, ANYONE).await;
+    p.check_access(audit("production"), ANYONE).await;
+    p.check_access(ListChanges { env: s("production") }, ANYONE).await;
+    p.check_access(restart_in_staging(), &[Deployer, Admin]).await;
+    p.check_access(ApproveChange { id: pending(&p).await, comment: s("ok") }, &[Approver, Admin]).await;
+    p.check_access(RejectChange { id: pending(&p).await, comment: s("no") }, &[Approver, Admin]).await;
+    p.check_access(
+        LockEnvironment { env: s("staging"), reason: s("test"), until: s("") },
+        &[Deployer, Approver, Admin],
+    )
+    .await;
+    p.check_access(UnlockEnvironment { env: s("staging") }, &[Deployer, Approver, Admin]).await;
+}
+
+/// Every registered server function has its line above.
+#[test]
+fn the_table_covers_every_server_function() {
+    let covered: BTreeSet<&str> = [
+        WhoAmI::PATH,
+        ListEnvironments::PATH,
+        GetEnvironmentOverview::PATH,
+        ListAudit::PATH,
+        ListChanges::PATH,
+        RequestChange::PATH,
+        ApproveChange::PATH,
+        RejectChange::PATH,
+        LockEnvironment::PATH,
+        UnlockEnvironment::PATH,
+    ]
+    .into();
+    let registered: BTreeSet<&str> =
+        leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path).collect();
+    let missing: Vec<_> = registered.difference(&covered).collect();
+    assert!(missing.is_empty(), "server functions without an access check in this file: {missing:?}");
+    assert_eq!(registered.len(), covered.len());
+}
+
+/// A 403 says why and who may; a no-role user is told to ask for one.
+#[tokio::test]
+async fn refusals_say_why() {
+    let p = TestPortal::sandbox().await;
+    let viewer = p.as_role(Viewer).await;
+    let response = p.call(&viewer, &restart_in_staging()).await;
+    assert_eq!(response.status().as_u16(), 403);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains(
+            "As viewer in Staging you may not request changes; that needs the deployer or admin role."
+        ),
+        "{body}"
+    );
+    let unknown = p.call(&viewer, &GetEnvironmentOverview { name: s("qa") }).await;
+    assert_eq!(unknown.status().as_u16(), 404);
+}
