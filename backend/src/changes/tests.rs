@@ -140,6 +140,28 @@ async fn replicas_sharing_the_store_execute_once(store: Store, url: String) {
     assert_eq!(trail(&store, "change.execute").await.len(), 1);
 }
 
+/// The claim on its own: two replicas told to run the same approved request (a retry, a
+/// sweeper) run it once.
+async fn the_claim_runs_an_approved_request_once(store: Store, url: String) {
+    let exec = Recording { pause: Some(Duration::from_millis(20)), ..Default::default() };
+    let other = Store::open(&url).await.unwrap();
+    let a = desk(&store, config(1), &exec, "replica-a");
+    let b = desk(&other, config(1), &exec, "replica-b");
+    let request = a.request(&who("dana"), "production", restart(), "claim", None, T0).await.unwrap();
+    sqlx::query("UPDATE change_requests SET state = 'approved' WHERE id = $1")
+        .bind(&request.id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let run =
+        |changes: Changes, id: String| tokio::spawn(async move { changes.run(&who("avery"), &id, T0).await });
+    let (x, y) = tokio::join!(run(a.clone(), request.id.clone()), run(b, request.id.clone()));
+    x.unwrap().unwrap();
+    y.unwrap().unwrap();
+    assert_eq!(exec.executions().len(), 1);
+    assert_eq!(a.get(&request.id).await.unwrap().unwrap().state, State::Executed);
+}
+
 /// A request nobody approved in time expires and can no longer run.
 async fn expired_requests_cannot_execute(store: Store) {
     let exec = Recording::default();
@@ -279,7 +301,11 @@ mod both {
             )*
         };
     }
-    on_both!(replicas_sharing_the_store_execute_once, a_restart_between_request_and_approval_loses_nothing);
+    on_both!(
+        replicas_sharing_the_store_execute_once,
+        the_claim_runs_an_approved_request_once,
+        a_restart_between_request_and_approval_loses_nothing
+    );
 }
 
 crate::store_tests!(
