@@ -63,6 +63,9 @@ impl Running {
     /// Stops accepting connections, lets in-flight requests finish, and returns.
     pub async fn shutdown(self) -> Result<(), StartError> {
         let _ = self.shutdown.send(());
+        if let Some(sandbox) = &self.sandbox {
+            sandbox.shutdown().await;
+        }
         match self.server.await {
             Ok(result) => result.map_err(StartError::Serve),
             Err(join) => Err(StartError::Serve(std::io::Error::other(join))),
@@ -73,7 +76,12 @@ impl Running {
 /// Starts the sandbox (when configured), the upstream monitor and the HTTP server.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let sandbox = if config.sandbox {
-        Some(sandbox::Sandbox::start(sandbox::Endpoints::any_free(), sandbox::World::Demo).await?)
+        let options = sandbox::Options {
+            world: sandbox::World::Demo,
+            state_file: config.sandbox_state.clone(),
+            ..sandbox::Options::default()
+        };
+        Some(sandbox::Sandbox::start_with(options).await?)
     } else {
         None
     };

@@ -246,3 +246,21 @@ async fn healthcheck_command() {
     assert!(!down.status.success());
     assert!(String::from_utf8_lossy(&down.stderr).contains("cannot connect"));
 }
+
+/// With `sandbox_state`, the embedded sandbox writes its world to the file, and a restarted
+/// portal's sandbox carries on from it (same admin token, so kubeconfigs keep working).
+#[tokio::test]
+async fn the_embedded_sandbox_keeps_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("sandbox.json");
+    let mut config = backend::config::load(&backend::config::Source::SandboxDefault).expect("default config");
+    config.sandbox_state = Some(state.clone());
+    let first = TestPortal::with_config(config.clone()).await;
+    let token = first.running.sandbox.as_ref().unwrap().admin_token.clone();
+    first.running.shutdown().await.expect("clean shutdown");
+    let saved = std::fs::read_to_string(&state).expect("the state file is written at shutdown");
+    assert!(saved.contains("\"rollgate-deployer\""), "the seeded service accounts are in the file");
+
+    let second = TestPortal::with_config(config).await;
+    assert_eq!(second.running.sandbox.as_ref().unwrap().admin_token, token);
+}

@@ -50,6 +50,10 @@ pub struct Config {
     /// environments whose cluster is `kind = "sandbox"` at it.
     #[serde(default)]
     pub sandbox: bool,
+    /// A file the embedded sandbox keeps its cluster in across restarts (objects, tokens,
+    /// images); in memory only when unset.
+    #[serde(default)]
+    pub sandbox_state: Option<PathBuf>,
     /// The folder cargo-leptos built (`pkg/` with the wasm, JS and CSS). Defaults to `site`
     /// next to the binary, then `target/site` under the working directory.
     #[serde(default)]
