@@ -109,15 +109,9 @@ fn EnvironmentSwitcher(env: Memo<String>) -> impl IntoView {
         let path = location.pathname.get();
         path.split('/').nth(2).filter(|s| !s.is_empty()).unwrap_or("pipelines").to_owned()
     });
-    let details = NodeRef::<leptos::html::Details>::new();
-    let close = move |_| {
-        if let Some(d) = details.get() {
-            d.set_open(false);
-        }
-    };
 
     view! {
-        <details class="env-switcher" node_ref=details>
+        <details class="env-switcher">
             <summary>
                 <span class="env-switcher-label">"Environment"</span>
                 <Transition fallback=move || view! { <span class="env-name">{env.get()}</span> }>
@@ -133,7 +127,7 @@ fn EnvironmentSwitcher(env: Memo<String>) -> impl IntoView {
                     })}
                 </Transition>
             </summary>
-            <ul class="env-list" on:click=close>
+            <ul class="env-list">
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         environments

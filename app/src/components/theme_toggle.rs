@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-#[component]
+#[island]
 pub fn ThemeToggle() -> impl IntoView {
     view! {
         <button
