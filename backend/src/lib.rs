@@ -10,14 +10,19 @@
 //! - [`policy`]: roles per environment and what each may do.
 //! - [`changes`]: four-eyes change requests, approvals and their exactly-once execution.
 //! - [`audit`]: the append-only trail of who did what, and its CSV/JSON export.
+//! - [`kube`]: Kubernetes clients, shared watches, revisions, and deployment changes.
+//! - [`aws`]: AWS clients for an environment. [`image_ref`]: image references checked.
 //! - [`clock`], [`ids`]: instants as stored and shown; random ids and secrets.
 
 pub mod audit;
+pub mod aws;
 pub mod auth;
 pub mod changes;
 pub mod clock;
 pub mod config;
 pub mod ids;
+pub mod image_ref;
+pub mod kube;
 pub mod policy;
 pub mod portal;
 pub mod store;

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use crate::audit::Caller;
 use crate::auth::{NewPassword, SessionPolicy, UserName, accounts};
-use crate::changes::{Changes, Executor};
+use crate::changes::Changes;
+use crate::kube::actions::KubeExecutor;
+use crate::kube::watch::Watches;
+use crate::kube::Clusters;
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::store::{Store, StoreError};
@@ -20,6 +23,9 @@ pub struct Portal {
     pub store: Store,
     pub changes: Changes,
     pub sessions: SessionPolicy,
+    pub clusters: Clusters,
+    /// The shared deployment watches (one per environment and namespace).
+    pub watches: Watches,
 }
 
 /// The sandbox's demo accounts, one per role (see `sandbox.toml`), so two people can be
@@ -36,7 +42,6 @@ impl Portal {
     pub async fn open(
         config: Config,
         sandbox: Option<SandboxEndpoints>,
-        executor: Arc<dyn Executor>,
     ) -> Result<Self, StoreError> {
         let store = Store::open(&config.database_url).await?;
         if config.sandbox {
@@ -60,9 +65,21 @@ impl Portal {
         let config = Arc::new(config);
         // A random name per process start, so `executed_by` tells replicas apart.
         let replica = format!("rollgate-{}", crate::ids::random_hex(4));
+        let clusters = Clusters::new(config.clone(), sandbox.clone());
+        let executor = Arc::new(KubeExecutor::new(clusters.clone()));
         let changes = Changes::new(store.clone(), config.clone(), executor, replica);
         let sessions = SessionPolicy::from(&config.auth);
-        Ok(Self { config, upstreams: UpstreamMonitor::new(targets), sandbox, store, changes, sessions })
+        let watches = Watches::new(clusters.clone());
+        Ok(Self {
+            config,
+            upstreams: UpstreamMonitor::new(targets),
+            sandbox,
+            store,
+            changes,
+            sessions,
+            clusters,
+            watches,
+        })
     }
 }
 

@@ -55,6 +55,9 @@ impl System {
 #[derive(Debug, Clone)]
 pub struct SandboxEndpoints {
     pub kubernetes: Url,
+    /// The kubeconfig the sandbox hands out (its CA and admin token): Rollgate connects to
+    /// the sandbox cluster through it, as it would through any kubeconfig.
+    pub kubeconfig: String,
     pub codepipeline: Url,
     pub ssm: Url,
 }
@@ -311,7 +314,7 @@ mod tests {
 
     fn sandbox_endpoints(port: u16) -> SandboxEndpoints {
         let url = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
-        SandboxEndpoints { kubernetes: url.clone(), codepipeline: url.clone(), ssm: url }
+        SandboxEndpoints { kubernetes: url.clone(), kubeconfig: String::new(), codepipeline: url.clone(), ssm: url }
     }
 
     /// The default sandbox configuration names a cluster, CodePipeline and SSM per environment.

@@ -23,7 +23,6 @@ pub mod site;
 pub mod telemetry;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use backend::upstream::SandboxEndpoints;
@@ -87,13 +86,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let listen = config.listen;
     let options = site::leptos_options(&config, listen)?;
-    let portal = Portal::open(
-        config,
-        sandbox.as_ref().map(|s| sandbox_endpoints(s.endpoints)),
-        // The Deployments and Tokens work plugs in the executors of real changes.
-        Arc::new(backend::changes::executor::NotAvailable),
-    )
-    .await?;
+    let portal = Portal::open(config, sandbox.as_ref().map(sandbox_endpoints)).await?;
     // The first check runs before the first request could ask for readiness.
     portal.upstreams.check_now().await;
     portal.upstreams.spawn(PROBE_INTERVAL);
@@ -157,12 +150,14 @@ async fn termination() {
     }
 }
 
-fn sandbox_endpoints(endpoints: sandbox::Endpoints) -> SandboxEndpoints {
+fn sandbox_endpoints(sandbox: &sandbox::Sandbox) -> SandboxEndpoints {
+    let endpoints = sandbox.endpoints;
     let url = |scheme: &str, addr: SocketAddr| {
         url::Url::parse(&format!("{scheme}://{addr}")).expect("a URL made of a socket address parses")
     };
     SandboxEndpoints {
         kubernetes: url("https", endpoints.kubernetes),
+        kubeconfig: sandbox.kubeconfig(),
         codepipeline: url("http", endpoints.codepipeline),
         ssm: url("http", endpoints.ssm),
     }

@@ -11,7 +11,7 @@ use app::api::changes::{ApproveChange, ListChanges, RejectChange, RequestChange}
 use app::api::locks::{LockEnvironment, UnlockEnvironment};
 use app::api::{GetEnvironmentOverview, ListEnvironments, WhoAmI};
 use backend::audit::Caller;
-use backend::changes::Action;
+use backend::changes::{Action, Ask};
 use backend::clock::Timestamp;
 use backend::policy::Role::{self, *};
 use common::TestPortal;
@@ -28,7 +28,7 @@ async fn pending(portal: &TestPortal) -> String {
     let action = Action::Restart { namespace: s("production"), deployment: s("myapp-deployment") };
     let dana = Caller::new("dana");
     let changes = &portal.running.portal.changes;
-    let request = changes.request(&dana, "production", action, "access test", None, Timestamp::now()).await;
+    let request = changes.request(&dana, "production", Ask::new(action, "access test"), Timestamp::now()).await;
     request.expect("request").id
 }
 

@@ -22,7 +22,8 @@ pub async fn list_changes(env: String) -> Result<Vec<ChangeView>, ApiError> {
 /// Asks for a change. The fields are a form's: `kind` is one of deploy-image, rollback,
 /// set-env, scale, restart, rotate-token, and only the fields it needs are read. `variables`
 /// holds `KEY=VALUE` lines, and `-KEY` lines to remove a variable. `override_reason` (admins)
-/// requests through a lock or freeze.
+/// requests through a lock or freeze. `seen` is the deployment generation the requester's
+/// page showed; the request is refused if the deployment has changed since.
 #[server]
 #[allow(clippy::too_many_arguments)] // One argument per form field, as the form posts them.
 pub async fn request_change(
@@ -38,7 +39,9 @@ pub async fn request_change(
     parameter: String,
     reason: String,
     override_reason: String,
+    seen: Option<String>,
 ) -> Result<ChangeView, ApiError> {
+    use backend::changes::Ask;
     use backend::clock::Timestamp;
     use backend::policy::Permission;
 
@@ -52,7 +55,12 @@ pub async fn request_change(
     let override_reason = Some(override_reason).filter(|r| !r.trim().is_empty());
     let request = portal
         .changes
-        .request(&caller, &env, action, &reason, override_reason.as_deref(), Timestamp::now())
+        .request(
+            &caller,
+            &env,
+            Ask { action, reason: &reason, override_reason: override_reason.as_deref(), seen: seen.as_deref() },
+            Timestamp::now(),
+        )
         .await
         .map_err(ssr::error)?;
     Ok(ssr::view(&portal, &caller.user, request))

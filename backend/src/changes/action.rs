@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Environment;
 use crate::config::validate::is_dns_label;
+use crate::image_ref;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -42,6 +43,15 @@ pub enum Action {
         namespace: String,
         deployment: String,
     },
+    /// Hold a deployment's rollouts: template changes wait until it is resumed.
+    Pause {
+        namespace: String,
+        deployment: String,
+    },
+    Resume {
+        namespace: String,
+        deployment: String,
+    },
     /// Give a token kept in SSM Parameter Store a new value.
     RotateToken {
         parameter: String,
@@ -60,6 +70,8 @@ impl Action {
             Action::SetEnv { .. } => "set env",
             Action::Scale { .. } => "scale",
             Action::Restart { .. } => "restart",
+            Action::Pause { .. } => "pause",
+            Action::Resume { .. } => "resume",
             Action::RotateToken { .. } => "rotate token",
         }
     }
@@ -71,7 +83,9 @@ impl Action {
             | Action::Rollback { namespace, deployment, .. }
             | Action::SetEnv { namespace, deployment, .. }
             | Action::Scale { namespace, deployment, .. }
-            | Action::Restart { namespace, deployment } => format!("{namespace}/{deployment}"),
+            | Action::Restart { namespace, deployment }
+            | Action::Pause { namespace, deployment }
+            | Action::Resume { namespace, deployment } => format!("{namespace}/{deployment}"),
             Action::RotateToken { parameter } => parameter.clone(),
         }
     }
@@ -91,6 +105,8 @@ impl Action {
             }
             Action::Scale { replicas, .. } => format!("scale {target} to {replicas} replica(s)"),
             Action::Restart { .. } => format!("restart every pod of {target}"),
+            Action::Pause { .. } => format!("pause the rollouts of {target}"),
+            Action::Resume { .. } => format!("resume the rollouts of {target}"),
             Action::RotateToken { .. } => format!("give {target} a new value"),
         }
     }
@@ -98,9 +114,7 @@ impl Action {
     /// The commit an image tag names, when the tag looks like a commit hash.
     pub fn commit(&self) -> Option<String> {
         let Action::DeployImage { image, .. } = self else { return None };
-        let tag = image.rsplit_once(':').map(|(_, t)| t).filter(|t| !t.contains('/'))?;
-        (tag.len() >= 7 && tag.len() <= 40 && tag.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| tag.to_owned())
+        image_ref::tag_of(image).and_then(image_ref::commit_of_tag).map(str::to_owned)
     }
 
     /// Checks the action against `env`; the message names the field.
@@ -124,13 +138,7 @@ impl Action {
                 if !is_dns_label(container) {
                     return Err(format!("{container:?} is not a container name"));
                 }
-                if image.is_empty()
-                    || image.len() > 512
-                    || image.chars().any(|c| c.is_whitespace() || c.is_control())
-                {
-                    return Err(format!("{image:?} is not an image reference"));
-                }
-                Ok(())
+                image_ref::check(image).map(|_| ())
             }
             Action::Rollback { namespace, deployment, revision } => {
                 names(namespace, deployment)?;
@@ -161,7 +169,9 @@ impl Action {
                     Ok(())
                 }
             }
-            Action::Restart { namespace, deployment } => names(namespace, deployment),
+            Action::Restart { namespace, deployment }
+            | Action::Pause { namespace, deployment }
+            | Action::Resume { namespace, deployment } => names(namespace, deployment),
             Action::RotateToken { parameter } => {
                 if env
                     .ssm_prefixes

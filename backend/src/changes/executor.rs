@@ -30,46 +30,22 @@ pub struct ExecuteError(pub String);
 
 pub trait Executor: Send + Sync {
     /// Reads the current state and says what the action would change (nothing is changed).
+    /// `seen` is the version of the target the requester was looking at, when known: the
+    /// preview refuses when the target has changed since, so nobody acts on a stale page.
     fn preview<'a>(
         &'a self,
         env: &'a Environment,
         action: &'a Action,
+        seen: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Preview, ExecuteError>>;
-    /// Applies the action.
+    /// Applies the action, provided the target still is as `before` (the preview's, which
+    /// the approvers saw) describes it.
     fn execute<'a>(
         &'a self,
         env: &'a Environment,
         action: &'a Action,
+        before: &'a str,
     ) -> BoxFuture<'a, Result<Executed, ExecuteError>>;
-}
-
-/// The executor of a build in which no action can be carried out yet (the Deployments and
-/// Tokens work brings the real ones): the preview says the current state was not read, and
-/// every execution fails with a message that says why, so a request goes through the whole
-/// four-eyes flow and nothing pretends to have happened.
-pub struct NotAvailable;
-
-impl Executor for NotAvailable {
-    fn preview<'a>(
-        &'a self,
-        _env: &'a Environment,
-        action: &'a Action,
-    ) -> BoxFuture<'a, Result<Preview, ExecuteError>> {
-        let preview = Preview {
-            before: "(current state not read: no executor in this build)".into(),
-            after: action.describe(),
-        };
-        Box::pin(async move { Ok(preview) })
-    }
-
-    fn execute<'a>(
-        &'a self,
-        _env: &'a Environment,
-        action: &'a Action,
-    ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
-        let message = format!("Rollgate cannot {} in this build yet", action.label());
-        Box::pin(async move { Err(ExecuteError(message)) })
-    }
 }
 
 /// For tests: remembers every execution, optionally after a pause (to widen race windows).
@@ -91,6 +67,7 @@ impl Executor for Recording {
         &'a self,
         _env: &'a Environment,
         action: &'a Action,
+        _seen: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Preview, ExecuteError>> {
         let after = serde_json::to_string(action).unwrap_or_default();
         Box::pin(async move { Ok(Preview { before: "as it is".into(), after }) })
@@ -100,6 +77,7 @@ impl Executor for Recording {
         &'a self,
         env: &'a Environment,
         action: &'a Action,
+        _before: &'a str,
     ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
         Box::pin(async move {
             if let Some(pause) = self.pause {

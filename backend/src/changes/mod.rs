@@ -130,6 +130,26 @@ impl From<sqlx::Error> for ChangeError {
     }
 }
 
+/// What a person asks for: the action, why, an admin's reason to go through a lock or
+/// freeze, and the version of the target their page showed (see [`Executor::preview`]).
+#[derive(Debug, Clone)]
+pub struct Ask<'a> {
+    pub action: Action,
+    pub reason: &'a str,
+    pub override_reason: Option<&'a str>,
+    pub seen: Option<&'a str>,
+}
+
+impl<'a> Ask<'a> {
+    pub fn new(action: Action, reason: &'a str) -> Self {
+        Self { action, reason, override_reason: None, seen: None }
+    }
+
+    pub fn overriding(self, why: &'a str) -> Self {
+        Self { override_reason: Some(why), ..self }
+    }
+}
+
 /// The four-eyes desk of one process: the store, the rules, and who carries changes out.
 #[derive(Clone)]
 pub struct Changes {
@@ -154,11 +174,10 @@ impl Changes {
         &self,
         caller: &Caller,
         environment: &str,
-        action: Action,
-        reason: &str,
-        override_reason: Option<&str>,
+        ask: Ask<'_>,
         now: Timestamp,
     ) -> Result<ChangeRequest, ChangeError> {
+        let Ask { action, reason, override_reason, seen } = ask;
         let refuse = |e: ChangeError, target: String| async move {
             let record = Record::new(caller, "change.request", Outcome::Refused, now)
                 .environment(environment)
@@ -196,7 +215,7 @@ impl Changes {
                 Some(format!("{why} (overriding: {hold})"))
             }
         };
-        let preview = self.executor.preview(env, &action).await.map_err(ChangeError::Preview)?;
+        let preview = self.executor.preview(env, &action, seen).await.map_err(ChangeError::Preview)?;
         let required = if env.protected { i64::from(env.required_approvals) } else { 0 };
         let state = if required == 0 { State::Approved } else { State::Pending };
         let id = crate::ids::random_token(12);
@@ -449,7 +468,7 @@ impl Changes {
             None => Err(ExecuteError(format!("environment {} is no longer configured", request.environment))),
             Some(env) => match locks::hold(&self.store, env, now).await? {
                 Some(hold) if request.override_reason.is_none() => Err(ExecuteError(format!("held: {hold}"))),
-                _ => self.executor.execute(env, &request.action).await,
+                _ => self.executor.execute(env, &request.action, &request.before).await,
             },
         };
         // The execution took time: its record is stamped when it ended.

@@ -43,12 +43,12 @@ async fn protected_changes_wait_for_approval(store: Store) {
     let staging =
         Action::Scale { namespace: "staging".into(), deployment: "myapp-deployment".into(), replicas: 3 };
     let done =
-        changes.request(&who("dana"), "staging", staging.clone(), "more traffic", None, T0).await.unwrap();
+        changes.request(&who("dana"), "staging", Ask::new(staging.clone(), "more traffic"), T0).await.unwrap();
     assert_eq!(done.state, State::Executed);
     assert_eq!(exec.executions(), vec![("staging".to_owned(), staging)]);
 
     let waiting =
-        changes.request(&who("dana"), "production", restart(), "stuck pods", None, T0).await.unwrap();
+        changes.request(&who("dana"), "production", Ask::new(restart(), "stuck pods"), T0).await.unwrap();
     assert_eq!(waiting.state, State::Pending);
     assert_eq!(waiting.required_approvals, 1);
     assert_eq!(exec.executions().len(), 1);
@@ -75,7 +75,7 @@ async fn self_approval_is_refused(store: Store) {
     let exec = Recording::default();
     let changes = desk(&store, config(1), &exec, "a");
     let request =
-        changes.request(&who("ada"), "production", restart(), "admin asks", None, T0).await.unwrap();
+        changes.request(&who("ada"), "production", Ask::new(restart(), "admin asks"), T0).await.unwrap();
     let e = changes.approve(&who("ada"), &request.id, "me", T0).await.unwrap_err();
     assert!(matches!(e, ChangeError::SelfApproval), "{e}");
     assert_eq!(changes.get(&request.id).await.unwrap().unwrap().state, State::Pending);
@@ -89,7 +89,7 @@ async fn self_approval_is_refused(store: Store) {
         "As deployer in Production you may not approve or reject changes; that needs the approver or admin role."
     );
     assert!(matches!(
-        changes.request(&who("vera"), "production", restart(), "x", None, T0).await,
+        changes.request(&who("vera"), "production", Ask::new(restart(), "x"), T0).await,
         Err(ChangeError::Denied(_))
     ));
 }
@@ -106,7 +106,7 @@ async fn concurrent_approvals_execute_once(store: Store) {
     let exec = Recording { pause: Some(Duration::from_millis(50)), ..Default::default() };
     let changes = desk(&store, config(1), &exec, "a");
     for round in 0..5 {
-        let request = changes.request(&who("dana"), "production", restart(), "race", None, T0).await.unwrap();
+        let request = changes.request(&who("dana"), "production", Ask::new(restart(), "race"), T0).await.unwrap();
         let (a, b) = tokio::join!(
             approve_in_task(&changes, "avery", &request.id),
             approve_in_task(&changes, "bob", &request.id)
@@ -126,7 +126,7 @@ async fn replicas_sharing_the_store_execute_once(store: Store, url: String) {
     let config = config(2);
     let a = desk(&store, config.clone(), &exec, "replica-a");
     let b = desk(&other, config, &exec, "replica-b");
-    let request = a.request(&who("dana"), "production", restart(), "two replicas", None, T0).await.unwrap();
+    let request = a.request(&who("dana"), "production", Ask::new(restart(), "two replicas"), T0).await.unwrap();
     let (x, y, z) = tokio::join!(
         approve_in_task(&a, "avery", &request.id),
         approve_in_task(&b, "bob", &request.id),
@@ -147,7 +147,7 @@ async fn the_claim_runs_an_approved_request_once(store: Store, url: String) {
     let other = Store::open(&url).await.unwrap();
     let a = desk(&store, config(1), &exec, "replica-a");
     let b = desk(&other, config(1), &exec, "replica-b");
-    let request = a.request(&who("dana"), "production", restart(), "claim", None, T0).await.unwrap();
+    let request = a.request(&who("dana"), "production", Ask::new(restart(), "claim"), T0).await.unwrap();
     sqlx::query("UPDATE change_requests SET state = 'approved' WHERE id = $1")
         .bind(&request.id)
         .execute(store.pool())
@@ -166,7 +166,7 @@ async fn the_claim_runs_an_approved_request_once(store: Store, url: String) {
 async fn expired_requests_cannot_execute(store: Store) {
     let exec = Recording::default();
     let changes = desk(&store, config(1), &exec, "a");
-    let request = changes.request(&who("dana"), "production", restart(), "late", None, T0).await.unwrap();
+    let request = changes.request(&who("dana"), "production", Ask::new(restart(), "late"), T0).await.unwrap();
     let later = T0.plus_secs(24 * 3600);
     let e = changes.approve(&who("avery"), &request.id, "too late", later).await.unwrap_err();
     assert_eq!(e.to_string(), format!("This request expired at {}; request it again.", later.rfc3339()));
@@ -183,7 +183,7 @@ async fn expired_requests_cannot_execute(store: Store) {
 async fn a_restart_between_request_and_approval_loses_nothing(store: Store, url: String) {
     let exec = Recording::default();
     let request = desk(&store, config(1), &exec, "before")
-        .request(&who("dana"), "production", restart(), "restart test", None, T0)
+        .request(&who("dana"), "production", Ask::new(restart(), "restart test"), T0)
         .await
         .unwrap();
     store.close().await;
@@ -205,16 +205,16 @@ async fn locks_hold_changes_and_admins_override(store: Store) {
     let exec = Recording::default();
     let changes = desk(&store, config(1), &exec, "a");
     locks::lock(&store, &who("avery"), "production", "incident 42", None, T0).await.unwrap();
-    let e = changes.request(&who("dana"), "production", restart(), "fix", None, T0).await.unwrap_err();
+    let e = changes.request(&who("dana"), "production", Ask::new(restart(), "fix"), T0).await.unwrap_err();
     assert_eq!(
         e.to_string(),
         "Changes are held: production is locked by avery: incident 42. An admin may override with a reason."
     );
     let e =
-        changes.request(&who("dana"), "production", restart(), "fix", Some("urgent"), T0).await.unwrap_err();
+        changes.request(&who("dana"), "production", Ask::new(restart(), "fix").overriding("urgent"), T0).await.unwrap_err();
     assert!(matches!(e, ChangeError::Denied(_)), "{e}");
     let request = changes
-        .request(&who("ada"), "production", restart(), "fix", Some("the fix for incident 42"), T0)
+        .request(&who("ada"), "production", Ask::new(restart(), "fix").overriding("the fix for incident 42"), T0)
         .await
         .unwrap();
     assert_eq!(
@@ -225,10 +225,10 @@ async fn locks_hold_changes_and_admins_override(store: Store) {
     assert_eq!(done.state, State::Executed);
     // Unprotected environments are held by their locks too.
     let request =
-        changes.request(&who("dana"), "staging", restart_in("staging"), "x", None, T0).await.unwrap();
+        changes.request(&who("dana"), "staging", Ask::new(restart_in("staging"), "x"), T0).await.unwrap();
     assert_eq!(request.state, State::Executed);
     locks::lock(&store, &who("ada"), "staging", "freeze for audit", None, T0).await.unwrap();
-    let e = changes.request(&who("dana"), "staging", restart_in("staging"), "x", None, T0).await.unwrap_err();
+    let e = changes.request(&who("dana"), "staging", Ask::new(restart_in("staging"), "x"), T0).await.unwrap_err();
     assert!(matches!(e, ChangeError::Held(_)));
     let requests = trail(&store, "change.request").await;
     assert!(requests.iter().any(|r| r.result == Outcome::Refused && r.actor == "dana"));
@@ -246,7 +246,7 @@ async fn a_lock_set_while_waiting_stops_the_execution(store: Store) {
     let exec = Recording::default();
     let changes = desk(&store, config(1), &exec, "a");
     let request =
-        changes.request(&who("dana"), "production", restart(), "before the lock", None, T0).await.unwrap();
+        changes.request(&who("dana"), "production", Ask::new(restart(), "before the lock"), T0).await.unwrap();
     locks::lock(&store, &who("avery"), "production", "incident 7", None, T0.plus_secs(1)).await.unwrap();
     let done = changes.approve(&who("bob"), &request.id, "", T0.plus_secs(2)).await.unwrap();
     assert_eq!(done.state, State::Failed);
@@ -262,7 +262,7 @@ fn restart_in(namespace: &str) -> Action {
 async fn rejections_and_failures(store: Store) {
     let exec = Recording::default();
     let changes = desk(&store, config(1), &exec, "a");
-    let request = changes.request(&who("dana"), "production", restart(), "maybe", None, T0).await.unwrap();
+    let request = changes.request(&who("dana"), "production", Ask::new(restart(), "maybe"), T0).await.unwrap();
     let rejected = changes.reject(&who("avery"), &request.id, "not now", T0).await.unwrap();
     assert_eq!(rejected.state, State::Rejected);
     assert_eq!(rejected.decisions[0].comment, "not now");
@@ -272,7 +272,7 @@ async fn rejections_and_failures(store: Store) {
     ));
     let failing = Recording { fail_with: Some("deployment not found".into()), ..Default::default() };
     let changes = desk(&store, config(1), &failing, "a");
-    let request = changes.request(&who("dana"), "production", restart(), "try", None, T0).await.unwrap();
+    let request = changes.request(&who("dana"), "production", Ask::new(restart(), "try"), T0).await.unwrap();
     let failed = changes.approve(&who("avery"), &request.id, "", T0).await.unwrap();
     assert_eq!((failed.state, failed.outcome.as_deref()), (State::Failed, Some("deployment not found")));
     assert_eq!(trail(&store, "change.execute").await[0].result, Outcome::Failed);

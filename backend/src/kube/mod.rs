@@ -1,0 +1,18 @@
+//! Kubernetes: clients per environment, the shared watches behind the Deployments page, a
+//! deployment's revisions, and the executor that carries out approved deployment changes.
+//!
+//! - [`client`]: one client per environment, from its `cluster` setting.
+//! - [`summary`]: deployments and pods cut down to what is shown, and health in words.
+//! - [`watch`]: one watch per namespace, shared by every viewer.
+//! - [`history`]: revisions from ReplicaSets.
+//! - [`actions`]: deploy, set env, scale, restart, pause, resume, roll back.
+
+pub mod actions;
+pub mod client;
+mod error;
+pub mod history;
+pub mod summary;
+pub mod watch;
+
+pub use client::Clusters;
+pub use error::ClusterError;
