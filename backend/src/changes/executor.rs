@@ -18,6 +18,15 @@ pub struct Preview {
     pub after: String,
 }
 
+/// Which change request an execution carries out, and who asked and approved: written on
+/// the changed object where it can hold it, so people see who made the last change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub change: String,
+    /// "dana" or "dana, approved by avery".
+    pub by: String,
+}
+
 /// How it went; `detail` is shown to people and audited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Executed {
@@ -45,6 +54,7 @@ pub trait Executor: Send + Sync {
         env: &'a Environment,
         action: &'a Action,
         before: &'a str,
+        origin: &'a Origin,
     ) -> BoxFuture<'a, Result<Executed, ExecuteError>>;
 }
 
@@ -78,6 +88,7 @@ impl Executor for Recording {
         env: &'a Environment,
         action: &'a Action,
         _before: &'a str,
+        _origin: &'a Origin,
     ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
         Box::pin(async move {
             if let Some(pause) = self.pause {

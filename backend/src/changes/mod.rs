@@ -22,7 +22,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 pub use action::Action;
-pub use executor::{ExecuteError, Executed, Executor, Preview};
+pub use executor::{ExecuteError, Executed, Executor, Origin, Preview};
 
 use crate::audit::{self, Caller, Outcome, Record};
 use crate::clock::Timestamp;
@@ -265,6 +265,16 @@ impl Changes {
         self.get(&id).await?.ok_or(ChangeError::NotFound(id))
     }
 
+    /// What `action` would change now, without asking for it (the rollback confirmation).
+    pub async fn preview(&self, environment: &str, action: &Action) -> Result<Preview, ChangeError> {
+        let env = self
+            .config
+            .environment(environment)
+            .ok_or_else(|| Denied::UnknownEnvironment(environment.into()))?;
+        action.validate(env).map_err(ChangeError::Invalid)?;
+        self.executor.preview(env, action, None).await.map_err(ChangeError::Preview)
+    }
+
     /// Approves someone else's request; the approval that completes the count runs it.
     pub async fn approve(
         &self,
@@ -464,11 +474,21 @@ impl Changes {
             return Ok(());
         }
         let request = self.get(id).await?.ok_or_else(|| ChangeError::NotFound(id.into()))?;
+        let approvers: Vec<_> =
+            request.decisions.iter().filter(|d| d.approved).map(|d| d.by.as_str()).collect();
+        let origin = Origin {
+            change: id.to_owned(),
+            by: if approvers.is_empty() {
+                request.requested_by.clone()
+            } else {
+                format!("{}, approved by {}", request.requested_by, approvers.join(", "))
+            },
+        };
         let result = match self.config.environment(&request.environment) {
             None => Err(ExecuteError(format!("environment {} is no longer configured", request.environment))),
             Some(env) => match locks::hold(&self.store, env, now).await? {
                 Some(hold) if request.override_reason.is_none() => Err(ExecuteError(format!("held: {hold}"))),
-                _ => self.executor.execute(env, &request.action, &request.before).await,
+                _ => self.executor.execute(env, &request.action, &request.before, &origin).await,
             },
         };
         // The execution took time: its record is stamped when it ended.
@@ -487,8 +507,6 @@ impl Changes {
         .bind(now.millis())
         .execute(&mut *tx)
         .await?;
-        let approvers: Vec<_> =
-            request.decisions.iter().filter(|d| d.approved).map(|d| d.by.as_str()).collect();
         let approved_by = if approvers.is_empty() {
             "no approval needed".to_owned()
         } else {

@@ -15,10 +15,12 @@ use kube::Api;
 use kube::api::PostParams;
 
 use super::history::{self, Revision};
-use super::summary::{REVISION_ANNOTATION, TEMPLATE_HASH_LABEL};
+use super::summary::{
+    CHANGE_ID, CHANGED_AT, CHANGED_BY, CHANGED_GENERATION, REVISION_ANNOTATION, TEMPLATE_HASH_LABEL,
+};
 use super::{ClusterError, Clusters};
 use crate::changes::executor::BoxFuture;
-use crate::changes::{Action, ExecuteError, Executed, Executor, Preview};
+use crate::changes::{Action, ExecuteError, Executed, Executor, Origin, Preview};
 use crate::clock::Timestamp;
 use crate::config::Environment;
 
@@ -97,9 +99,10 @@ impl Executor for KubeExecutor {
         env: &'a Environment,
         action: &'a Action,
         before: &'a str,
+        origin: &'a Origin,
     ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
         Box::pin(async move {
-            let (api, plan) = self.plan(env, action).await?;
+            let (api, mut plan) = self.plan(env, action).await?;
             if plan.before != before {
                 return Err(ExecuteError(format!(
                     "{} changed since this was requested: it was {before:?}, it is {:?} now. Request the change again",
@@ -107,6 +110,7 @@ impl Executor for KubeExecutor {
                     plan.before
                 )));
             }
+            mark(&mut plan.deployment, origin);
             let name = plan.deployment.metadata.name.clone().unwrap_or_default();
             match api.replace(&name, &PostParams::default(), &plan.deployment).await {
                 Ok(written) => {
@@ -121,6 +125,17 @@ impl Executor for KubeExecutor {
             }
         })
     }
+}
+
+/// Records on the deployment (not its template: that would start a rollout) who made this
+/// change, and the generation it will have, so a later change made elsewhere is told apart.
+fn mark(d: &mut Deployment, origin: &Origin) {
+    let next = d.metadata.generation.unwrap_or(0) + 1;
+    let annotations = d.metadata.annotations.get_or_insert_default();
+    annotations.insert(CHANGED_BY.to_owned(), origin.by.clone());
+    annotations.insert(CHANGE_ID.to_owned(), origin.change.clone());
+    annotations.insert(CHANGED_AT.to_owned(), Timestamp::now().rfc3339());
+    annotations.insert(CHANGED_GENERATION.to_owned(), next.to_string());
 }
 
 fn refused(e: ClusterError) -> ExecuteError {

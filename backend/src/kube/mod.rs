@@ -9,6 +9,7 @@
 
 pub mod actions;
 pub mod client;
+pub mod events;
 mod error;
 pub mod history;
 pub mod summary;

@@ -11,6 +11,13 @@ pub const TEMPLATE_HASH_LABEL: &str = "pod-template-hash";
 /// The annotation holding a ReplicaSet's (and its deployment's) revision.
 pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 
+/// Rollgate's marks on a deployment it changed: who, which change request, when, and the
+/// generation that change produced (a later generation was changed by someone else).
+pub const CHANGED_BY: &str = "rollgate.io/changed-by";
+pub const CHANGE_ID: &str = "rollgate.io/change";
+pub const CHANGED_AT: &str = "rollgate.io/changed-at";
+pub const CHANGED_GENERATION: &str = "rollgate.io/changed-generation";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerImage {
     pub name: String,
@@ -38,6 +45,8 @@ pub struct DeploymentSummary {
     pub stalled: Option<(String, String)>,
     /// The newest time a condition changed or the object was created (milliseconds).
     pub last_change_ms: Option<i64>,
+    /// Who made the current generation through Rollgate, with the change request's id.
+    pub changed_by: Option<(String, String)>,
 }
 
 impl DeploymentSummary {
@@ -67,6 +76,14 @@ impl DeploymentSummary {
                     .collect()
             })
             .unwrap_or_default();
+        let annotations = meta.annotations.as_ref();
+        let mark = |key: &str| annotations.and_then(|a| a.get(key));
+        let ours = mark(CHANGED_GENERATION).and_then(|g| g.parse::<i64>().ok()) == meta.generation;
+        let changed_by = ours.then(|| Some((mark(CHANGED_BY)?.clone(), mark(CHANGE_ID)?.clone()))).flatten();
+        let changed_at = ours
+            .then(|| mark(CHANGED_AT).and_then(|t| crate::clock::Timestamp::parse_rfc3339(t).ok()))
+            .flatten()
+            .map(|t| t.millis());
         Some(Self {
             namespace: meta.namespace.clone()?,
             name: meta.name.clone()?,
@@ -82,7 +99,8 @@ impl DeploymentSummary {
             revision: meta.annotations.as_ref().and_then(|a| a.get(REVISION_ANNOTATION).cloned()),
             strategy: strategy(d),
             stalled,
-            last_change_ms,
+            last_change_ms: changed_at.max(last_change_ms),
+            changed_by,
         })
     }
 
