@@ -2,6 +2,9 @@
 //! one resource-version counter for all of them, and a bounded log of changes that watches
 //! replay from. A watch asking for a version older than the log gets `410 Expired`, exactly
 //! the situation that makes real clients relist.
+//!
+//! Objects are stored serialized ([`Object`]); writes take and return JSON trees, built from
+//! the stored text under the lock only for the object being written.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
