@@ -3,7 +3,6 @@
 //! delete and deletecollection, plus the `status` and `scale` subresources.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -16,6 +15,7 @@ use serde_json::{Value, json};
 use super::auth::Tokens;
 use super::discovery;
 use super::logs::{self, LogRequest};
+use super::object::Object;
 use super::patch::{self, PatchType};
 use super::resources::{self, ResourceType};
 use super::selectors::{FieldSelector, LabelSelector};
@@ -97,7 +97,7 @@ pub async fn handle(
 ) -> Response {
     match dispatch(&cluster, &method, uri.path(), &query, &headers, &body) {
         Ok(Reply::Json(status, value)) => (status, Json(value)).into_response(),
-        Ok(Reply::List(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Ok(Reply::Serialized(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Ok(Reply::Watch(request)) => watch(&cluster.store, request),
         Ok(Reply::Log(request)) => logs::respond(cluster.store.clone(), request),
         Err(error) => error.into_response(),
@@ -106,8 +106,8 @@ pub async fn handle(
 
 enum Reply {
     Json(StatusCode, Value),
-    /// A list, already serialized: its items are written straight from the store's objects.
-    List(Vec<u8>),
+    /// An object or a list, already serialized: written straight from the store's JSON.
+    Serialized(Bytes),
     Watch(WatchRequest),
     Log(LogRequest),
 }
@@ -158,14 +158,15 @@ fn dispatch(
                         query.get("continue").map(String::as_str).filter(|c| !c.is_empty()),
                     )?;
                     if table::wants_table(accept) {
-                        let objects: Vec<&Value> = page.items.iter().map(Arc::as_ref).collect();
+                        let values: Vec<Value> = page.items.iter().map(Object::value).collect();
+                        let objects: Vec<&Value> = values.iter().collect();
                         return ok(table::table(rt, &objects, page.resource_version));
                     }
                     let mut metadata = json!({ "resourceVersion": page.resource_version.to_string() });
                     if let Some(token) = page.continue_token {
                         metadata["continue"] = json!(token);
                     }
-                    Ok(Reply::List(list_body(rt, &metadata, &page.items)))
+                    Ok(Reply::Serialized(list_body(rt, &metadata, &page.items)))
                 }
                 Method::POST => {
                     let namespace = match (rt.namespaced, namespace) {
@@ -181,7 +182,7 @@ fn dispatch(
                 Method::DELETE => {
                     let page = store.list(rt, namespace, |o| filter.matches(o), None, None)?;
                     let mut deleted = Vec::new();
-                    for object in page.items {
+                    for object in page.items.iter().map(Object::value) {
                         let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
                         let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
                         if let Ok(gone) = store.delete(rt, ns, name) {
@@ -199,9 +200,9 @@ fn dispatch(
             Method::GET => {
                 let object = store.get(rt, namespace, name)?;
                 if table::wants_table(accept) {
-                    return ok(table::table(rt, &[&object], store.current_version()));
+                    return ok(table::table(rt, &[&object.value()], store.current_version()));
                 }
-                ok((*object).clone())
+                Ok(Reply::Serialized(object.json().clone()))
             }
             Method::PUT => {
                 let object = parse_json(body)?;
@@ -213,15 +214,15 @@ fn dispatch(
             _ => Err(ApiError::method_not_allowed(method.as_str())),
         },
         Target::Object { rt, namespace, name, sub: Some("status") } => match *method {
-            Method::GET => ok((*store.get(rt, namespace, name)?).clone()),
+            Method::GET => Ok(Reply::Serialized(store.get(rt, namespace, name)?.json().clone())),
             Method::PUT => ok((*store.update(rt, namespace, name, parse_json(body)?, true)?).clone()),
             Method::PATCH => patch_object(store, rt, namespace, name, headers, body, true),
             _ => Err(ApiError::method_not_allowed(method.as_str())),
         },
         Target::Object { rt, namespace, name, sub: Some("scale") } => match *method {
-            Method::GET => ok(scale_of(&*store.get(rt, namespace, name)?)),
+            Method::GET => ok(scale_of(&store.get(rt, namespace, name)?.value())),
             Method::PUT | Method::PATCH => {
-                let current = scale_of(&*store.get(rt, namespace, name)?);
+                let current = scale_of(&store.get(rt, namespace, name)?.value());
                 let mut scale = current.clone();
                 let body = parse_json(body)?;
                 if *method == Method::PUT {
@@ -407,9 +408,14 @@ impl Filter {
         })
     }
 
-    fn matches(&self, object: &Value) -> bool {
+    /// Whether `object` passes; parsed only when there is something to check.
+    fn matches(&self, object: &Object) -> bool {
+        if self.labels.is_empty() && self.fields.is_empty() {
+            return true;
+        }
+        let object = object.value();
         self.labels.matches(object.pointer("/metadata/labels").and_then(Value::as_object))
-            && self.fields.matches(object)
+            && self.fields.matches(&object)
     }
 }
 
@@ -462,9 +468,9 @@ impl WatchRequest {
     }
 }
 
-/// A list response, serialized without copying the stored objects into a new tree.
-fn list_body(rt: &ResourceType, metadata: &Value, items: &[Arc<Value>]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(items.len() * 1024 + 256);
+/// A list response: the stored objects' JSON, copied in as it is.
+fn list_body(rt: &ResourceType, metadata: &Value, items: &[Object]) -> Bytes {
+    let mut body = Vec::with_capacity(items.iter().map(|o| o.json().len() + 1).sum::<usize>() + 256);
     let head = json!({ "kind": rt.list_kind(), "apiVersion": rt.api_version(), "metadata": metadata });
     // Serializing a Value into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut body, &head);
@@ -474,10 +480,10 @@ fn list_body(rt: &ResourceType, metadata: &Value, items: &[Arc<Value>]) -> Vec<u
         if i > 0 {
             body.push(b',');
         }
-        let _ = serde_json::to_writer(&mut body, &**item);
+        body.extend_from_slice(item.json());
     }
     body.extend_from_slice(b"]}");
-    body
+    body.into()
 }
 
 fn event_line(kind: &str, object: &Value) -> Bytes {

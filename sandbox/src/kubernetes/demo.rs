@@ -163,11 +163,7 @@ async fn wait_for_replica_sets(store: &Store, app: &App, count: usize) {
             .list(
                 replicasets(),
                 Some(app.namespace),
-                |rs| {
-                    rs.pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .is_some_and(|n| n.starts_with(&format!("{}-", app.name)))
-                },
+                |rs| rs.name().starts_with(&format!("{}-", app.name)),
                 None,
                 None,
             )

@@ -40,7 +40,7 @@ impl LogRequest {
         query: &HashMap<String, String>,
     ) -> Result<Self, ApiError> {
         let pods = resources::lookup("", "v1", "pods").ok_or_else(ApiError::path_not_found)?;
-        let pod = store.get(pods, namespace, name)?;
+        let pod = store.get(pods, namespace, name)?.value();
         let containers: Vec<&str> = pod
             .pointer("/spec/containers")
             .and_then(Value::as_array)
@@ -300,7 +300,7 @@ pub fn respond(store: Store, request: LogRequest) -> Response {
     let Some(pods) = resources::lookup("", "v1", "pods") else {
         return ApiError::path_not_found().into_response();
     };
-    let Ok(pod) = store.get(pods, &request.namespace, &request.pod) else {
+    let Ok(pod) = store.get(pods, &request.namespace, &request.pod).map(|p| p.value()) else {
         return ApiError::path_not_found().into_response();
     };
     let (Some(spec), Ok(started)) =
@@ -336,7 +336,7 @@ pub fn respond(store: Store, request: LogRequest) -> Response {
             tokio::time::sleep(Duration::from_millis(250)).await;
             // The stream ends when the pod is gone (or no longer the same pod), or when the
             // container instance being followed is no longer the one running.
-            match store.get(pods, &request.namespace, &request.pod) {
+            match store.get(pods, &request.namespace, &request.pod).map(|p| p.value()) {
                 Ok(current)
                     if current["metadata"]["uid"] == pod["metadata"]["uid"]
                         && !request.previous

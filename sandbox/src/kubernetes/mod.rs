@@ -2,6 +2,7 @@
 //!
 //! - `resources`: the served types (group, version, kind, plural, short names, subresources).
 //! - `store`: the objects, one resource-version counter, and the change log watches replay.
+//! - `object`: an object as stored: its serialized JSON and the fields controllers read.
 //! - `api`: the resource endpoints and their verbs, including watch streams.
 //! - `patch`: merge, JSON and strategic merge patches.
 //! - `logs`: container logs produced from each container's spec.
@@ -24,6 +25,7 @@ pub(crate) mod controllers;
 pub(crate) mod demo;
 mod discovery;
 mod logs;
+mod object;
 mod openapi;
 mod patch;
 mod resources;
@@ -153,7 +155,10 @@ pub(crate) fn deployment(
     namespace: &str,
     name: &str,
 ) -> Result<std::sync::Arc<serde_json::Value>, String> {
-    store.get(controllers::deployments(), namespace, name).map_err(|e| e.message)
+    store
+        .get(controllers::deployments(), namespace, name)
+        .map(|d| std::sync::Arc::new(d.value()))
+        .map_err(|e| e.message)
 }
 
 /// See [`deployment`].

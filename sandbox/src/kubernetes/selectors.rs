@@ -35,6 +35,10 @@ impl LabelSelector {
         Ok(Self(requirements))
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn matches(&self, labels: Option<&serde_json::Map<String, Value>>) -> bool {
         let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
         self.0.iter().all(|r| match r {
@@ -150,6 +154,10 @@ impl FieldSelector {
             terms.push((path.to_owned(), negated, value.trim().to_owned()));
         }
         Ok(Self(terms))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     pub fn matches(&self, object: &Value) -> bool {

@@ -2,9 +2,12 @@
 //! one resource-version counter for all of them, and a bounded log of changes that watches
 //! replay from. A watch asking for a version older than the log gets `410 Expired`, exactly
 //! the situation that makes real clients relist.
+//!
+//! Objects are stored serialized ([`Object`]); writes take and return JSON trees, built from
+//! the stored text under the lock only for the object being written.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
@@ -12,6 +15,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::object::Object;
 use super::resources::{ResourceType, TYPES};
 use super::shape;
 use super::status::{ApiError, Cause};
@@ -39,41 +43,59 @@ impl ChangeType {
 #[derive(Debug, Clone)]
 pub struct Change {
     pub resource_version: u64,
-    pub change: ChangeType,
     pub resource: &'static ResourceType,
     pub namespace: String,
-    pub object: Arc<Value>,
-    /// The watch event line, serialized once however many watchers send it.
-    encoded: Arc<OnceLock<Bytes>>,
+    pub object: Object,
+    /// The watch event line, serialized once however many watchers send it. The object's JSON
+    /// is a slice of it: the store and the log share one copy.
+    line: Bytes,
 }
 
 impl Change {
-    fn new(
+    /// A current object replayed as `ADDED` (a watch without a resource version).
+    fn added(
         resource_version: u64,
-        change: ChangeType,
         resource: &'static ResourceType,
         namespace: String,
-        object: Arc<Value>,
+        object: Object,
     ) -> Self {
-        Self { resource_version, change, resource, namespace, object, encoded: Arc::default() }
+        let mut line = Vec::with_capacity(object.json().len() + 32);
+        line.extend_from_slice(LINE_HEAD_ADDED);
+        line.extend_from_slice(object.json());
+        line.extend_from_slice(LINE_TAIL);
+        Self { resource_version, resource, namespace, object, line: line.into() }
     }
 
     /// This change as a line of a watch stream.
     pub fn line(&self) -> Bytes {
-        self.encoded.get_or_init(|| event_line(self.change.as_str(), &self.object)).clone()
+        self.line.clone()
     }
 }
 
+const LINE_HEAD_ADDED: &[u8] = b"{\"type\":\"ADDED\",\"object\":";
+const LINE_TAIL: &[u8] = b"}\n";
+
 /// `{"type": kind, "object": object}` and a newline: one event of a watch stream.
 pub fn event_line(kind: &str, object: &Value) -> Bytes {
+    encode(kind, object).0
+}
+
+/// The watch event line of `object`, and the object's JSON: a slice of the line.
+fn encode(kind: &str, object: &Value) -> (Bytes, Bytes) {
     let mut line = Vec::with_capacity(1024);
     line.extend_from_slice(b"{\"type\":");
     // Serializing a string or a Value into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut line, kind);
     line.extend_from_slice(b",\"object\":");
+    let start = line.len();
     let _ = serde_json::to_writer(&mut line, object);
-    line.extend_from_slice(b"}\n");
-    Bytes::from(line)
+    let end = line.len();
+    line.extend_from_slice(LINE_TAIL);
+    // Exactly as long as it needs to be: the line lives as long as the object or its change.
+    line.shrink_to_fit();
+    let line = Bytes::from(line);
+    let json = line.slice(start..end);
+    (line, json)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,7 +114,7 @@ impl Key {
 
 struct Inner {
     resource_version: u64,
-    objects: BTreeMap<Key, Arc<Value>>,
+    objects: BTreeMap<Key, Object>,
     log: VecDeque<Change>,
     random: u64,
 }
@@ -109,7 +131,7 @@ pub struct Store {
 /// What a list returns: the page of objects, the version it was read at, and where to go on.
 #[derive(Debug)]
 pub struct ListPage {
-    pub items: Vec<Arc<Value>>,
+    pub items: Vec<Object>,
     pub resource_version: u64,
     pub continue_token: Option<String>,
 }
@@ -143,12 +165,7 @@ impl Store {
         self.lock().resource_version
     }
 
-    pub fn get(
-        &self,
-        rt: &'static ResourceType,
-        namespace: &str,
-        name: &str,
-    ) -> Result<Arc<Value>, ApiError> {
+    pub fn get(&self, rt: &'static ResourceType, namespace: &str, name: &str) -> Result<Object, ApiError> {
         self.lock()
             .objects
             .get(&Key::new(rt, namespace, name))
@@ -162,7 +179,7 @@ impl Store {
         &self,
         rt: &'static ResourceType,
         namespace: Option<&str>,
-        keep: impl Fn(&Value) -> bool,
+        keep: impl Fn(&Object) -> bool,
         limit: Option<usize>,
         continue_from: Option<&str>,
     ) -> Result<ListPage, ApiError> {
@@ -239,10 +256,9 @@ impl Store {
         }
         object["kind"] = json!(rt.kind);
         object["apiVersion"] = json!(rt.api_version());
-        let object = Arc::new(object);
-        inner.objects.insert(key, object.clone());
-        self.record(&mut inner, version, ChangeType::Added, rt, namespace, object.clone());
-        Ok(object)
+        let stored = self.record(&mut inner, version, ChangeType::Added, rt, namespace, &object);
+        inner.objects.insert(key, stored);
+        Ok(Arc::new(object))
     }
 
     /// Replaces an object. A `metadata.resourceVersion` in the body must match the stored one
@@ -257,7 +273,7 @@ impl Store {
         status_only: bool,
     ) -> Result<Arc<Value>, ApiError> {
         let mut inner = self.lock();
-        let current = current(&inner, rt, namespace, name)?;
+        let current = current(&inner, rt, namespace, name)?.value();
         self.replace(&mut inner, rt, namespace, name, &current, object, status_only)
     }
 
@@ -274,8 +290,8 @@ impl Store {
         change: impl FnOnce(&mut Value) -> Result<(), ApiError>,
     ) -> Result<Arc<Value>, ApiError> {
         let mut inner = self.lock();
-        let current = current(&inner, rt, namespace, name)?;
-        let mut object = (*current).clone();
+        let current = current(&inner, rt, namespace, name)?.value();
+        let mut object = current.clone();
         change(&mut object)?;
         self.replace(&mut inner, rt, namespace, name, &current, object, status_only)
     }
@@ -287,7 +303,7 @@ impl Store {
         rt: &'static ResourceType,
         namespace: &str,
         name: &str,
-        current: &Arc<Value>,
+        current: &Value,
         mut object: Value,
         status_only: bool,
     ) -> Result<Arc<Value>, ApiError> {
@@ -312,7 +328,7 @@ impl Store {
         }
         if status_only {
             let status = object.get("status").cloned().unwrap_or(Value::Null);
-            object = (**current).clone();
+            object = current.clone();
             set_or_remove(&mut object, "status", status);
         } else {
             let status = current.get("status").cloned().unwrap_or(Value::Null);
@@ -337,10 +353,9 @@ impl Store {
         }
         object["kind"] = json!(rt.kind);
         object["apiVersion"] = json!(rt.api_version());
-        let object = Arc::new(object);
-        inner.objects.insert(Key::new(rt, namespace, name), object.clone());
-        self.record(inner, version, ChangeType::Modified, rt, namespace, object.clone());
-        Ok(object)
+        let stored = self.record(inner, version, ChangeType::Modified, rt, namespace, &object);
+        inner.objects.insert(Key::new(rt, namespace, name), stored);
+        Ok(Arc::new(object))
     }
 
     /// Removes an object (a namespace takes everything in it along).
@@ -376,13 +391,14 @@ impl Store {
             .ok_or_else(|| ApiError::not_found(rt, name))?;
         inner.resource_version += 1;
         let version = inner.resource_version;
-        let mut gone = (*object).clone();
+        let mut gone = object.value();
         metadata_mut(&mut gone).insert("resourceVersion".into(), json!(version.to_string()));
-        let gone = Arc::new(gone);
-        self.record(inner, version, ChangeType::Deleted, rt, namespace, gone.clone());
-        Ok(gone)
+        self.record(inner, version, ChangeType::Deleted, rt, namespace, &gone);
+        Ok(Arc::new(gone))
     }
 
+    /// Logs a change to `object` and returns it as stored: its JSON is part of the change's
+    /// watch line.
     fn record(
         &self,
         inner: &mut Inner,
@@ -390,14 +406,23 @@ impl Store {
         change: ChangeType,
         rt: &'static ResourceType,
         namespace: &str,
-        object: Arc<Value>,
-    ) {
-        let change = Change::new(version, change, rt, namespace.to_owned(), object);
+        object: &Value,
+    ) -> Object {
+        let (line, json) = encode(change.as_str(), object);
+        let object = Object::new(json, object);
+        let change = Change {
+            resource_version: version,
+            resource: rt,
+            namespace: namespace.to_owned(),
+            object: object.clone(),
+            line,
+        };
         if inner.log.len() == RETAINED_CHANGES {
             inner.log.pop_front();
         }
         inner.log.push_back(change);
         self.newest.send_replace(version);
+        object
     }
 
     /// The changes after `since` (replayed) and a cursor for the ones to come, taken under one
@@ -415,13 +440,7 @@ impl Store {
                 .range(Key::new(rt, "", "")..)
                 .take_while(|(key, _)| key.resource == rt.plural && key.group == rt.group)
                 .map(|(key, object)| {
-                    Change::new(
-                        inner.resource_version,
-                        ChangeType::Added,
-                        rt,
-                        key.namespace.clone(),
-                        object.clone(),
-                    )
+                    Change::added(inner.resource_version, rt, key.namespace.clone(), object.clone())
                 })
                 .collect(),
             Some(since) => changes_after(&inner, rt, since)?,
@@ -491,7 +510,7 @@ impl Store {
             .objects
             .iter()
             .map(|(key, object)| {
-                json!({ "resource": key.resource, "group": key.group, "namespace": key.namespace, "object": &**object })
+                json!({ "resource": key.resource, "group": key.group, "namespace": key.namespace, "object": object.value() })
             })
             .collect();
         json!({ "resourceVersion": inner.resource_version, "objects": objects })
@@ -518,7 +537,7 @@ impl Store {
                     return Err(format!("the snapshot holds a {} without a name", rt.kind));
                 }
                 let key = Key::new(rt, namespace, name);
-                inner.objects.insert(key, Arc::new(entry["object"].clone()));
+                inner.objects.insert(key, Object::from_value(&entry["object"]));
             }
         }
         Ok(store)
@@ -530,7 +549,7 @@ fn current(
     rt: &'static ResourceType,
     namespace: &str,
     name: &str,
-) -> Result<Arc<Value>, ApiError> {
+) -> Result<Object, ApiError> {
     inner.objects.get(&Key::new(rt, namespace, name)).cloned().ok_or_else(|| ApiError::not_found(rt, name))
 }
 
@@ -776,7 +795,7 @@ mod tests {
         loop {
             let page =
                 store.list(deployments(), Some("staging"), |_| true, Some(2), token.as_deref()).unwrap();
-            names.extend(page.items.iter().map(|o| o["metadata"]["name"].as_str().unwrap().to_owned()));
+            names.extend(page.items.iter().map(|o| o.name().to_owned()));
             match page.continue_token {
                 Some(t) => token = Some(t),
                 None => break,
@@ -794,8 +813,11 @@ mod tests {
         store.create(deployments(), "staging", web("a", 1)).unwrap();
         store.delete(deployments(), "staging", "a").unwrap();
         let (backlog, _) = store.watch(deployments(), Some(start)).unwrap();
-        let kinds: Vec<_> = backlog.iter().map(|c| c.change).collect();
-        assert_eq!(kinds, [ChangeType::Added, ChangeType::Deleted]);
+        let kinds: Vec<Value> = backlog
+            .iter()
+            .map(|c| serde_json::from_slice::<Value>(&c.line()).unwrap()["type"].clone())
+            .collect();
+        assert_eq!(kinds, ["ADDED", "DELETED"]);
         for i in 0..RETAINED_CHANGES {
             store.create(deployments(), "staging", web(&format!("d{i}"), 1)).unwrap();
         }

@@ -20,9 +20,9 @@ pub fn reconcile_all(store: &Store) {
     let Ok(all) = store.list(deployments(), None, |_| true, None, None) else { return };
     let Ok(sets) = store.list(replicasets(), None, |_| true, None, None) else { return };
     let mut owned = by_controller(&sets.items);
-    for d in all.items {
-        let sets = owned.remove(str_at(&d, "/metadata/uid")).unwrap_or_default();
-        reconcile(store, &d, sets);
+    for d in &all.items {
+        let sets = owned.remove(d.uid()).unwrap_or_default();
+        reconcile(store, &d.value(), sets.iter().map(|rs| Arc::new(rs.value())).collect());
     }
 }
 

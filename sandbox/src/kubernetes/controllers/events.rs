@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
+use super::super::object::Object;
 use super::super::resources::{self, ResourceType};
 use super::super::store::{Store, now_rfc3339};
 use super::super::table::parse_rfc3339;
@@ -64,14 +65,31 @@ pub fn expire(store: &Store, ttl: Duration, keep: usize) {
     let Some(cutoff) = SystemTime::now().checked_sub(ttl) else { return };
     let cutoff = cutoff.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let Ok(all) = store.list(events, None, |_| true, None, None) else { return };
-    let last = |event: &Value| event["lastTimestamp"].as_str().and_then(parse_rfc3339).unwrap_or(0);
-    let mut all = all.items;
+    let mut all: Vec<EventTime> = all.items.iter().filter_map(Object::parse).collect();
+    let last = |event: &EventTime| {
+        event.last_timestamp.as_ref().and_then(Value::as_str).and_then(parse_rfc3339).unwrap_or(0)
+    };
     all.sort_by_key(|event| std::cmp::Reverse(last(event)));
     let beyond = all.split_off(keep.min(all.len()));
     let expired = all.into_iter().filter(|event| last(event) < cutoff).chain(beyond);
     for event in expired {
-        let namespace = event.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-        let name = event.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-        let _ = store.delete(events, namespace, name);
+        let _ = store.delete(events, &event.metadata.namespace, &event.metadata.name);
     }
+}
+
+/// What expiry reads of an event.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventTime {
+    #[serde(default)]
+    metadata: EventName,
+    last_timestamp: Option<Value>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct EventName {
+    #[serde(default)]
+    namespace: String,
+    #[serde(default)]
+    name: String,
 }

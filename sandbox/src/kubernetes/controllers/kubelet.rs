@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use std::time::SystemTime;
 
 use super::super::logs;
+use super::super::object::Object;
 use super::super::store::{Store, now_rfc3339, rfc3339};
 use super::super::table::parse_rfc3339;
 use super::{events, pods, str_at};
@@ -133,7 +134,7 @@ struct PodClock {
     wall: SystemTime,
     /// The resource version at which the pod was running and ready with nothing left to do;
     /// until the pod changes, there is nothing to look at.
-    settled_at: Option<String>,
+    settled_at: Option<u64>,
 }
 
 impl Kubelet {
@@ -144,28 +145,28 @@ impl Kubelet {
     pub fn reconcile_all(&mut self, store: &Store) {
         let Ok(all) = store.list(pods(), None, |_| true, None, None) else { return };
         let now = Instant::now();
-        let live: std::collections::HashSet<&str> =
-            all.items.iter().map(|p| str_at(p, "/metadata/uid")).collect();
+        let live: std::collections::HashSet<&str> = all.items.iter().map(Object::uid).collect();
         self.seen.retain(|uid, _| live.contains(uid.as_str()));
-        for pod in &all.items {
-            let uid = str_at(pod, "/metadata/uid");
-            let version = str_at(pod, "/metadata/resourceVersion");
+        for object in &all.items {
+            let (uid, version) = (object.uid(), object.resource_version());
+            if self.seen.get(uid).is_some_and(|clock| clock.settled_at == Some(version)) {
+                continue;
+            }
+            // Only a pod with something left to do is read whole.
+            let pod = object.value();
             let clock = self.seen.entry(uid.to_owned()).or_insert_with(|| {
                 // A pod that ran before (a restarted sandbox) keeps its age from its start time.
-                let wall = str_at(pod, "/status/startTime");
+                let wall = str_at(&pod, "/status/startTime");
                 let wall = parse_rfc3339(wall)
                     .and_then(|secs| u64::try_from(secs).ok())
                     .map_or_else(SystemTime::now, |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
                 let age = SystemTime::now().duration_since(wall).unwrap_or_default();
                 PodClock { first_seen: now.checked_sub(age).unwrap_or(now), wall, settled_at: None }
             });
-            if clock.settled_at.as_deref() == Some(version) {
-                continue;
-            }
             let (age, wall) = (now.duration_since(clock.first_seen), clock.wall);
-            let settled = self.step(store, pod, age, wall);
+            let settled = self.step(store, &pod, age, wall);
             if let Some(clock) = self.seen.get_mut(uid) {
-                clock.settled_at = settled.then(|| version.to_owned());
+                clock.settled_at = settled.then_some(version);
             }
         }
     }

@@ -14,11 +14,11 @@ mod kubelet;
 mod replicaset;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::object::Object;
 use super::resources::{self, ResourceType};
 use super::store::Store;
 use crate::registry::Registry;
@@ -63,15 +63,10 @@ pub fn spawn(store: Store, registry: Registry, timings: Timings) {
 }
 
 /// Objects grouped by the uid of the object that controls them.
-fn by_controller(objects: &[Arc<Value>]) -> HashMap<&str, Vec<Arc<Value>>> {
-    let mut groups: HashMap<&str, Vec<Arc<Value>>> = HashMap::new();
+fn by_controller(objects: &[Object]) -> HashMap<&str, Vec<Object>> {
+    let mut groups: HashMap<&str, Vec<Object>> = HashMap::new();
     for object in objects {
-        let controller = object
-            .pointer("/metadata/ownerReferences")
-            .and_then(Value::as_array)
-            .and_then(|refs| refs.iter().find(|r| r["controller"] == true))
-            .and_then(|r| r["uid"].as_str());
-        if let Some(uid) = controller {
+        if let Some(uid) = object.controller() {
             groups.entry(uid).or_default().push(object.clone());
         }
     }

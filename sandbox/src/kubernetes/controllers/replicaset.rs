@@ -1,10 +1,9 @@
 //! The replica set controller: keeps as many pods as a replica set asks for, made from its
 //! template, and reports how many exist, are ready and are available.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 
+use super::super::object::Object;
 use super::super::store::Store;
 use super::{by_controller, events, int_at, owner_reference, pods, replicasets, str_at};
 
@@ -12,19 +11,13 @@ pub fn reconcile_all(store: &Store) {
     let Ok(sets) = store.list(replicasets(), None, |_| true, None, None) else { return };
     let Ok(all_pods) = store.list(pods(), None, |_| true, None, None) else { return };
     let mut owned = by_controller(&all_pods.items);
-    for rs in sets.items {
-        let pods = owned.remove(str_at(&rs, "/metadata/uid")).unwrap_or_default();
-        reconcile(store, &rs, &pods.iter().collect::<Vec<_>>());
+    for rs in &sets.items {
+        let pods = owned.remove(rs.uid()).unwrap_or_default();
+        reconcile(store, &rs.value(), &pods);
     }
 }
 
-pub fn is_ready(pod: &Value) -> bool {
-    pod.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-}
-
-fn reconcile(store: &Store, rs: &Value, owned: &[&Arc<Value>]) {
+fn reconcile(store: &Store, rs: &Value, owned: &[Object]) {
     let namespace = str_at(rs, "/metadata/namespace");
     let name = str_at(rs, "/metadata/name");
     let desired = rs.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0) as usize;
@@ -35,11 +28,11 @@ fn reconcile(store: &Store, rs: &Value, owned: &[&Arc<Value>]) {
         current += (0..missing).filter(|_| create_pod(store, rs).is_ok()).count();
     } else if current > desired {
         // Not-ready pods go first, then the newest, as the real controller ranks them.
-        let mut victims: Vec<&Arc<Value>> = owned.to_vec();
-        victims.sort_by_key(|p| {
-            (is_ready(p), std::cmp::Reverse(str_at(p, "/metadata/creationTimestamp").to_owned()))
+        let mut victims: Vec<(bool, Value)> = owned.iter().map(|p| (p.is_ready(), p.value())).collect();
+        victims.sort_by_key(|(ready, p)| {
+            (*ready, std::cmp::Reverse(str_at(p, "/metadata/creationTimestamp").to_owned()))
         });
-        for pod in victims.into_iter().take(current - desired) {
+        for (_, pod) in victims.iter().take(current - desired) {
             let pod_name = str_at(pod, "/metadata/name");
             if store.delete(pods(), namespace, pod_name).is_ok() {
                 current -= 1;
@@ -56,10 +49,7 @@ fn reconcile(store: &Store, rs: &Value, owned: &[&Arc<Value>]) {
         }
     }
     // Counted over the pods that are left: a deleted pod is no longer available.
-    let ready = owned
-        .iter()
-        .filter(|p| is_ready(p) && !deleted.iter().any(|d| d == str_at(p, "/metadata/name")))
-        .count();
+    let ready = owned.iter().filter(|p| p.is_ready() && !deleted.iter().any(|d| d == p.name())).count();
     let status = json!({
         "replicas": current,
         "fullyLabeledReplicas": current,
