@@ -4,10 +4,12 @@
 //!
 //! - this module: the signed-in person, the environments and their overview.
 //! - [`audit`]: the audit trail. [`changes`]: change requests and approvals.
+//!   [`deployments`]: the Deployments pages.
 //!   [`locks`]: deploy locks.
 
 pub mod audit;
 pub mod changes;
+pub mod deployments;
 #[cfg(feature = "ssr")]
 pub(crate) mod guard;
 pub mod locks;

@@ -27,6 +27,9 @@ pub enum ApiError {
     /// the request id, not here.
     #[error("Rollgate could not do that: {0}")]
     Unavailable(String),
+    /// The cluster (or another upstream) failed or refused, in its words.
+    #[error("{0}")]
+    Upstream(String),
     #[error("The server is not set up correctly: {0}")]
     Misconfigured(String),
     #[error("Could not reach the Rollgate server: {0}")]
@@ -42,6 +45,7 @@ impl ApiError {
             ApiError::Refused(_) => 409,
             ApiError::Invalid(_) => 400,
             ApiError::Unavailable(_) => 503,
+            ApiError::Upstream(_) => 502,
             ApiError::Misconfigured(_) | ApiError::Transport(_) => 500,
         }
     }

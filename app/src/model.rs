@@ -156,3 +156,176 @@ pub struct ChangeView {
     /// Whether the visitor may approve or reject this one, and why not.
     pub can_decide: Allowed,
 }
+
+/// A deployment as the Deployments page lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentRow {
+    pub namespace: String,
+    pub name: String,
+    pub images: Vec<ImageView>,
+    pub desired: i32,
+    /// Pods of every revision.
+    pub current: i32,
+    pub updated: i32,
+    pub ready: i32,
+    pub available: i32,
+    pub health: Health,
+    /// The metadata.generation the row was made from (a write's precondition).
+    pub generation: i64,
+    pub revision: Option<String>,
+    pub strategy: String,
+    /// The last change, in milliseconds since the epoch (rendered relative in the browser).
+    pub last_change_ms: Option<i64>,
+    /// Who made the current generation through Rollgate ("dana, approved by avery").
+    pub changed_by: Option<String>,
+}
+
+impl DeploymentRow {
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageView {
+    pub container: String,
+    pub image: String,
+    /// The short commit hash, when the tag is one.
+    pub commit: Option<String>,
+}
+
+/// A deployment's health in words; `Degraded` carries the reason (ProgressDeadlineExceeded,
+/// CrashLoopBackOff, ImagePullBackOff, ErrImagePull, Unschedulable).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Health {
+    Complete,
+    Progressing,
+    Paused,
+    Degraded(String),
+}
+
+impl Health {
+    pub fn word(&self) -> &str {
+        match self {
+            Health::Complete => "Complete",
+            Health::Progressing => "Progressing",
+            Health::Paused => "Paused",
+            Health::Degraded(_) => "Degraded",
+        }
+    }
+
+    /// The CSS class of its chip.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Health::Complete => "ok",
+            Health::Progressing | Health::Paused => "neutral",
+            Health::Degraded(_) => "bad",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PodView {
+    pub name: String,
+    pub phase: String,
+    /// "1/1"
+    pub ready: String,
+    pub restarts: i32,
+    pub reason: Option<String>,
+    pub node: Option<String>,
+    pub started_ms: Option<i64>,
+    /// Its pod-template-hash: which revision it runs.
+    pub template_hash: Option<String>,
+}
+
+/// A deployment with its pods: what the detail page follows live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentLive {
+    pub row: DeploymentRow,
+    pub pods: Vec<PodView>,
+}
+
+/// Whether the server's watch of a namespace is connected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum LinkView {
+    Connecting,
+    Live,
+    Reconnecting(String),
+}
+
+/// One message of the deployments stream (`/live/{env}/deployments`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum LiveEvent {
+    /// Everything now in `namespaces`, replacing what the page had of them (sent first, and
+    /// after a lag).
+    Snapshot { namespaces: Vec<String>, deployments: Vec<DeploymentLive> },
+    Changed(DeploymentLive),
+    Removed { namespace: String, name: String },
+    Link { namespace: String, link: LinkView },
+}
+
+/// The deployments of an environment, for the first render of the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentList {
+    pub rows: Vec<DeploymentRow>,
+    /// Namespaces whose watch is not live, with the reason.
+    pub problems: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevisionView {
+    pub number: u32,
+    pub replica_set: String,
+    pub images: Vec<ImageView>,
+    pub created_ms: Option<i64>,
+    pub replicas: i32,
+    pub ready: i32,
+    pub live: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConditionView {
+    pub kind: String,
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventView {
+    pub kind: String,
+    pub reason: String,
+    pub message: String,
+    pub object: String,
+    pub count: i32,
+    pub last_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerView {
+    pub name: String,
+    pub image: String,
+    pub env: Vec<(String, String)>,
+}
+
+/// Everything the deployment page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentDetail {
+    pub live: DeploymentLive,
+    pub containers: Vec<ContainerView>,
+    pub revisions: Vec<RevisionView>,
+    pub conditions: Vec<ConditionView>,
+    pub events: Vec<EventView>,
+    pub paused: bool,
+    /// The latest change requests for this deployment, newest first.
+    pub changes: Vec<ChangeView>,
+}
+
+/// What a change would do, before it is asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewView {
+    pub before: String,
+    pub after: String,
+    /// The generation the preview was made from.
+    pub generation: i64,
+}

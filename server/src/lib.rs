@@ -9,6 +9,7 @@
 //! - [`auth`]: the session cookie, who is asking, sign-in and sign-out endpoints.
 //! - [`security`]: the same-origin (CSRF) check and the security headers.
 //! - [`audit_export`]: the audit trail as a CSV or JSON download.
+//! - [`live`]: the deployments as server-sent events; [`streams`]: what streams share.
 //!
 //! [`start`] wires one process: the sandbox when configured, the portal state, the upstream
 //! monitor and the HTTP server; tests use it to run the whole server in-process.
@@ -17,9 +18,11 @@ pub mod audit_export;
 pub mod auth;
 pub mod cli;
 pub mod health;
+pub mod live;
 pub mod router;
 pub mod security;
 pub mod site;
+pub mod streams;
 pub mod telemetry;
 
 use std::net::SocketAddr;
@@ -55,12 +58,14 @@ pub struct Running {
     /// The embedded sandbox, when this process runs one.
     pub sandbox: Option<sandbox::Sandbox>,
     shutdown: oneshot::Sender<()>,
+    closing: tokio::sync::watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
     /// Stops accepting connections, lets in-flight requests finish, and returns.
     pub async fn shutdown(self) -> Result<(), StartError> {
+        let _ = self.closing.send(true);
         let _ = self.shutdown.send(());
         if let Some(sandbox) = &self.sandbox {
             sandbox.shutdown().await;
@@ -94,7 +99,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let listener =
         TcpListener::bind(listen).await.map_err(|source| StartError::Listen { addr: listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: listen, source })?;
-    let app = router::build(portal.clone(), options);
+    let (closing, streams_closing) = streams::Closing::new();
+    let app = router::build(portal.clone(), options, streams_closing);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -104,7 +110,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
     });
     tracing::info!(%addr, sandbox = portal.sandbox.is_some(), "rollgate listening on http://{addr}");
-    Ok(Running { addr, portal, sandbox, shutdown, server })
+    Ok(Running { addr, portal, sandbox, shutdown, closing, server })
 }
 
 /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.

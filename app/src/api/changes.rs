@@ -95,7 +95,7 @@ pub async fn reject_change(id: String, comment: String) -> Result<ChangeView, Ap
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use std::collections::BTreeMap;
 
     use backend::Portal;

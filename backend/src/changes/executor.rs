@@ -16,6 +16,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct Preview {
     pub before: String,
     pub after: String,
+    /// The version of the target it was made from (a deployment's generation), to hand
+    /// back as `seen` when the change is asked for.
+    pub version: String,
 }
 
 /// Which change request an execution carries out, and who asked and approved: written on
@@ -80,7 +83,7 @@ impl Executor for Recording {
         _seen: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Preview, ExecuteError>> {
         let after = serde_json::to_string(action).unwrap_or_default();
-        Box::pin(async move { Ok(Preview { before: "as it is".into(), after }) })
+        Box::pin(async move { Ok(Preview { before: "as it is".into(), after, version: String::new() }) })
     }
 
     fn execute<'a>(

@@ -460,6 +460,31 @@ impl Changes {
         Ok(out)
     }
 
+    /// The latest requests for one target (`namespace/deployment`), newest first.
+    pub async fn for_target(
+        &self,
+        environment: &str,
+        target: &str,
+        limit: i64,
+        now: Timestamp,
+    ) -> Result<Vec<ChangeRequest>, ChangeError> {
+        self.expire_due(now).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM change_requests WHERE environment = $1 AND target = $2 \
+             ORDER BY requested_at DESC LIMIT $3"
+        ))
+        .bind(environment)
+        .bind(target)
+        .bind(limit)
+        .fetch_all(self.store.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.with_decisions(request_of(row)?).await?);
+        }
+        Ok(out)
+    }
+
     /// Claims an approved request and carries it out; does nothing when another caller (or
     /// replica) claimed it first.
     async fn run(&self, caller: &Caller, id: &str, now: Timestamp) -> Result<(), ChangeError> {

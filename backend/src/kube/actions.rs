@@ -90,7 +90,7 @@ impl Executor for KubeExecutor {
                     plan.version
                 )));
             }
-            Ok(Preview { before: plan.before, after: plan.after })
+            Ok(Preview { before: plan.before, after: plan.after, version: plan.version })
         })
     }
 

@@ -9,6 +9,7 @@
 
 pub mod actions;
 pub mod client;
+pub mod detail;
 pub mod events;
 mod error;
 pub mod history;
