@@ -158,7 +158,7 @@ pub struct ChangeView {
 }
 
 /// A deployment as the Deployments page lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DeploymentRow {
     pub namespace: String,
     pub name: String,
@@ -186,7 +186,7 @@ impl DeploymentRow {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ImageView {
     pub container: String,
     pub image: String,
@@ -196,7 +196,7 @@ pub struct ImageView {
 
 /// A deployment's health in words; `Degraded` carries the reason (ProgressDeadlineExceeded,
 /// CrashLoopBackOff, ImagePullBackOff, ErrImagePull, Unschedulable).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Health {
     Complete,
     Progressing,

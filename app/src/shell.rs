@@ -11,8 +11,9 @@ use leptos_router::path;
 
 use crate::components::layout::EnvironmentLayout;
 use crate::pages::{
-    approvals::ApprovalsPage, audit::AuditPage, deployments::DeploymentsPage, home::Home,
-    not_found::NotFound, pipelines::PipelinesPage, sign_in::SignInPage, tokens::TokensPage,
+    approvals::ApprovalsPage, audit::AuditPage, deployment::DeploymentPage, deployments::DeploymentsPage,
+    home::Home, not_found::NotFound, pipelines::PipelinesPage, rollback::RollbackPage, sign_in::SignInPage,
+    tokens::TokensPage,
 };
 
 /// The cookie that remembers an explicit theme choice; without it the OS preference rules.
@@ -78,6 +79,11 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/:env") view=EnvironmentLayout ssr=SsrMode::Async>
                     <Route path=path!("/pipelines") view=PipelinesPage />
                     <Route path=path!("/deployments") view=DeploymentsPage />
+                    <Route path=path!("/deployments/:namespace/:name") view=DeploymentPage />
+                    <Route
+                        path=path!("/deployments/:namespace/:name/rollback/:revision")
+                        view=RollbackPage
+                    />
                     <Route path=path!("/tokens") view=TokensPage />
                     <Route path=path!("/approvals") view=ApprovalsPage />
                     <Route path=path!("/audit") view=AuditPage />

@@ -20,26 +20,29 @@ pub async fn list_changes(env: String) -> Result<Vec<ChangeView>, ApiError> {
 }
 
 /// Asks for a change. The fields are a form's: `kind` is one of deploy-image, rollback,
-/// set-env, scale, restart, rotate-token, and only the fields it needs are read. `variables`
-/// holds `KEY=VALUE` lines, and `-KEY` lines to remove a variable. `override_reason` (admins)
-/// requests through a lock or freeze. `seen` is the deployment generation the requester's
-/// page showed; the request is refused if the deployment has changed since.
+/// set-env, scale, restart, pause, resume, rotate-token, and only the fields it needs are
+/// read (the others may be left out). `variables` holds `KEY=VALUE` lines, and `-KEY` lines
+/// to remove a variable. `override_reason` (admins) requests through a lock or freeze.
+/// `seen` is the deployment generation the requester's page showed; the request is refused if
+/// the deployment has changed since. `return_to` is the page a plain form post goes back to
+/// (the posting page otherwise).
 #[server]
 #[allow(clippy::too_many_arguments)] // One argument per form field, as the form posts them.
 pub async fn request_change(
     env: String,
     kind: String,
-    namespace: String,
-    deployment: String,
-    container: String,
-    image: String,
-    replicas: String,
-    revision: String,
-    variables: String,
-    parameter: String,
+    namespace: Option<String>,
+    deployment: Option<String>,
+    container: Option<String>,
+    image: Option<String>,
+    replicas: Option<String>,
+    revision: Option<String>,
+    variables: Option<String>,
+    parameter: Option<String>,
     reason: String,
-    override_reason: String,
+    override_reason: Option<String>,
     seen: Option<String>,
+    return_to: Option<String>,
 ) -> Result<ChangeView, ApiError> {
     use backend::changes::Ask;
     use backend::clock::Timestamp;
@@ -49,10 +52,19 @@ pub async fn request_change(
 
     let portal = guard::portal()?;
     let (caller, _) = guard::authorize(&portal, &env, Permission::RequestChange)?;
-    let fields =
-        ssr::Fields { namespace, deployment, container, image, replicas, revision, variables, parameter };
+    let field = Option::unwrap_or_default;
+    let fields = ssr::Fields {
+        namespace: field(namespace),
+        deployment: field(deployment),
+        container: field(container),
+        image: field(image),
+        replicas: field(replicas),
+        revision: field(revision),
+        variables: field(variables),
+        parameter: field(parameter),
+    };
     let action = ssr::action(&kind, fields).map_err(|e| guard::with_status(ApiError::Invalid(e)))?;
-    let override_reason = Some(override_reason).filter(|r| !r.trim().is_empty());
+    let override_reason = override_reason.filter(|r| !r.trim().is_empty());
     let request = portal
         .changes
         .request(
@@ -63,6 +75,9 @@ pub async fn request_change(
         )
         .await
         .map_err(ssr::error)?;
+    if let Some(path) = return_to.as_deref().filter(|p| ssr::is_local_path(p)) {
+        leptos_axum::redirect(path);
+    }
     Ok(ssr::view(&portal, &caller.user, request))
 }
 
@@ -162,9 +177,21 @@ pub(crate) mod ssr {
                 deployment: t(f.deployment),
             },
             "restart" => Action::Restart { namespace: t(f.namespace), deployment: t(f.deployment) },
+            "pause" => Action::Pause { namespace: t(f.namespace), deployment: t(f.deployment) },
+            "resume" => Action::Resume { namespace: t(f.namespace), deployment: t(f.deployment) },
             "rotate-token" => Action::RotateToken { parameter: t(f.parameter) },
             other => return Err(format!("{other:?} is not a kind of change.")),
         })
+    }
+
+    /// A path on this site, safe to send a browser to (no other host, nothing a header cannot
+    /// carry).
+    pub fn is_local_path(path: &str) -> bool {
+        path.starts_with('/')
+            && !path.starts_with("//")
+            && !path.contains('\\')
+            && path.len() < 512
+            && path.bytes().all(|b| b.is_ascii_graphic())
     }
 
     pub fn error(e: ChangeError) -> ApiError {

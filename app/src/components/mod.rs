@@ -6,10 +6,14 @@
 //! - `upstream`: an upstream system's endpoint and whether it answers, as a card.
 //! - `lock_panel`: the environment's deploy lock, and locking or unlocking it.
 //! - `overview`: renders a page from the environment's overview once it has loaded.
+//! - `live`, `deployment_table`, `rollout`: the live deployment islands and what they share.
 
+pub mod deployment_table;
 pub mod form_error;
 pub mod layout;
+pub mod live;
 pub mod lock_panel;
 pub mod overview;
+pub mod rollout;
 pub mod theme_toggle;
 pub mod upstream;

@@ -111,7 +111,8 @@ fn RequestForm(o: EnvironmentOverview) -> impl IntoView {
                         <option value="deploy-image">"Deploy image"</option>
                         <option value="rollback">"Roll back"</option>
                         <option value="set-env">"Set env"</option>
-                        <option value="rotate-token">"Rotate token"</option>
+                        <option value="pause">"Pause rollouts"</option>
+                        <option value="resume">"Resume rollouts"</option>
                     </select>
                 </label>
                 <label>
@@ -125,7 +126,6 @@ fn RequestForm(o: EnvironmentOverview) -> impl IntoView {
                 <label>"Image (deploy image)" <input name="image" placeholder="registry/app:5d6e7f8" /></label>
                 <label>"Replicas (scale)" <input name="replicas" inputmode="numeric" /></label>
                 <label>"Revision (roll back)" <input name="revision" inputmode="numeric" /></label>
-                <label>"Parameter (rotate token)" <input name="parameter" /></label>
                 <label class="wide">
                     "Variables (set env: KEY=VALUE, or -KEY to remove; one per line)"
                     <textarea name="variables" rows="2"></textarea>

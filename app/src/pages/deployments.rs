@@ -1,36 +1,46 @@
-//! Deployments: the Kubernetes deployments in an environment's namespaces.
+//! Deployments: every deployment in the environment's namespaces with its image, rollout
+//! progress and health, live.
 
 use leptos::prelude::*;
 
+use crate::api::deployments::list_deployments;
+use crate::components::deployment_table::DeploymentTable;
+use crate::components::layout::use_environment_name;
 use crate::components::lock_panel::LockPanel;
-use crate::components::overview::{PageTitle, WithOverview};
-use crate::components::upstream::{NotConnectedList, UpstreamCard};
-use crate::model::{EnvironmentOverview, SystemKind};
+use crate::components::overview::PageTitle;
 
 #[component]
 pub fn DeploymentsPage() -> impl IntoView {
+    let env = use_environment_name();
+    let list = Resource::new(move || env.get(), list_deployments);
     view! {
         <PageTitle area="Deployments" />
         <h1>"Deployments"</h1>
-        <WithOverview render=render />
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let list = list.await?;
+                Ok::<_, crate::error::ApiError>(view! {
+                    <DeploymentTable
+                        env=env.get_untracked()
+                        rows=list.rows
+                        problems=list.problems
+                        rendered_at_ms=now_ms()
+                    />
+                })
+            })}
+        </Suspense>
         <LockPanel />
     }
 }
 
-fn render(o: EnvironmentOverview) -> AnyView {
-    view! {
-        <p class="lede">
-            <strong>{o.summary.title.clone()}</strong> " runs on " {o.cluster_connection.clone()} "."
-        </p>
-        <NotConnectedList
-            caption="Namespaces"
-            items=o.namespaces.clone()
-            empty="No namespaces are configured for this environment."
-        />
-        <p class="muted">
-            "Rollgate does not list deployments in this build: each namespace is shown as configured, not connected."
-        </p>
-        <UpstreamCard overview=o system=SystemKind::Kubernetes />
+/// The server's clock, for "… ago" on the first render.
+pub fn now_ms() -> i64 {
+    #[cfg(feature = "ssr")]
+    {
+        backend::clock::Timestamp::now().millis()
     }
-    .into_any()
+    #[cfg(not(feature = "ssr"))]
+    {
+        0
+    }
 }

@@ -2,9 +2,11 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod deployment;
 pub mod deployments;
 pub mod home;
 pub mod not_found;
 pub mod pipelines;
+pub mod rollback;
 pub mod sign_in;
 pub mod tokens;

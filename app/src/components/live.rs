@@ -1,0 +1,165 @@
+//! Pieces the live deployment islands share: following `/live/…` with an EventSource, the
+//! rollout progress bar, the health chip, and times (UTC, and "5 min ago" against a clock
+//! that starts at the server's render time so the browser hydrates the same text).
+
+use leptos::prelude::*;
+
+#[cfg(feature = "hydrate")]
+use crate::model::LiveEvent;
+use crate::model::{DeploymentRow, Health};
+
+/// Whether the browser's stream is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Open,
+    Reconnecting,
+}
+
+/// Follows the server-sent events at `url`: each message is handed to `on_event`, and the
+/// stream's state to `connection`. The browser reconnects by itself after an error; the
+/// server then starts over with a snapshot.
+#[cfg(feature = "hydrate")]
+pub fn follow(url: &str, on_event: impl Fn(LiveEvent) + 'static, connection: RwSignal<Connection>) {
+    use leptos::wasm_bindgen::JsCast;
+    use leptos::wasm_bindgen::closure::Closure;
+
+    let Ok(source) = web_sys::EventSource::new(url) else {
+        connection.set(Connection::Reconnecting);
+        return;
+    };
+    let message = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+        if let Some(event) = e.data().as_string().and_then(|text| serde_json::from_str(&text).ok()) {
+            on_event(event);
+        }
+    });
+    let open = Closure::<dyn Fn()>::new(move || connection.set(Connection::Open));
+    let error = Closure::<dyn Fn()>::new(move || connection.set(Connection::Reconnecting));
+    source.set_onmessage(Some(message.as_ref().unchecked_ref()));
+    source.set_onopen(Some(open.as_ref().unchecked_ref()));
+    source.set_onerror(Some(error.as_ref().unchecked_ref()));
+    // The handlers live as long as the page: the stream is the page's whole life.
+    message.forget();
+    open.forget();
+    error.forget();
+}
+
+/// A clock for "… ago": starts at the server's render time, ticks in the browser.
+pub fn clock(rendered_at_ms: i64) -> RwSignal<i64> {
+    let now = RwSignal::new(rendered_at_ms);
+    #[cfg(feature = "hydrate")]
+    {
+        let tick = move || now.set(js_sys_now());
+        tick();
+        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(15)) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    now
+}
+
+#[cfg(feature = "hydrate")]
+fn js_sys_now() -> i64 {
+    window().performance().map(|p| (p.time_origin() + p.now()) as i64).unwrap_or_default()
+}
+
+/// "12 s ago", "5 min ago", "3 h ago", "2 d ago".
+pub fn ago(then_ms: i64, now_ms: i64) -> String {
+    let secs = ((now_ms - then_ms) / 1000).max(0);
+    match secs {
+        0..60 => format!("{secs} s ago"),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86400 => format!("{} h ago", secs / 3600),
+        _ => format!("{} d ago", secs / 86400),
+    }
+}
+
+/// `2026-11-29 10:24 UTC`.
+pub fn utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
+}
+
+/// Desired, updated, ready and available replicas as one bar: available fills it, ready but
+/// not yet available and updated but not ready show as lighter parts.
+#[component]
+pub fn ProgressBar(row: DeploymentRow) -> impl IntoView {
+    let desired = row.desired.max(1);
+    let pct = |n: i32| format!("width: {}%", (n.clamp(0, desired) * 100) / desired);
+    let available = row.available.min(row.desired);
+    let ready = row.ready.min(row.desired).max(available);
+    let updated = row.updated.min(row.desired).max(ready);
+    let label = format!(
+        "{} of {} desired: {} updated, {} ready, {} available",
+        row.desired, row.desired, row.updated, row.ready, row.available
+    );
+    let title = label.clone();
+    view! {
+        <div class="rollout" title=title>
+            <div class="bar" role="img" aria-label=label>
+                <span class="available" style=pct(available)></span>
+                <span class="ready" style=pct(ready - available)></span>
+                <span class="updated" style=pct(updated - ready)></span>
+            </div>
+            <span class="counts" data-ready=row.ready data-desired=row.desired data-updated=row.updated>
+                {format!("{}/{} ready · {} updated · {} available", row.ready, row.desired, row.updated, row.available)}
+            </span>
+        </div>
+    }
+}
+
+#[component]
+pub fn HealthChip(health: Health) -> impl IntoView {
+    let class = format!("chip {}", health.class());
+    let word = health.word().to_owned();
+    let reason = match &health {
+        Health::Degraded(why) => Some(why.clone()),
+        _ => None,
+    };
+    let data = word.clone();
+    view! {
+        <span class=class data-health=data>
+            {word}
+            {reason.map(|r| view! { <span class="reason">{format!(": {r}")}</span> })}
+        </span>
+    }
+}
+
+/// The stream's state in words, when it is not simply live.
+#[component]
+pub fn ConnectionNotice(connection: RwSignal<Connection>) -> impl IntoView {
+    move || match connection.get() {
+        Connection::Reconnecting => Some(view! {
+            <p class="notice warn live-state" role="status" data-connection="reconnecting">
+                "Connection to Rollgate lost: reconnecting… What you see may be out of date."
+            </p>
+        }),
+        Connection::Connecting | Connection::Open => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_people_write_them() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(1_795_947_840_000), "2026-11-29 10:24 UTC");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(ago(0, 59_000), "59 s ago");
+        assert_eq!(ago(0, 300_000), "5 min ago");
+        assert_eq!(ago(0, 3 * 86_400_000), "3 d ago");
+    }
+}
