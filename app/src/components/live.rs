@@ -8,7 +8,8 @@ use leptos::prelude::*;
 use crate::model::LiveEvent;
 use crate::model::{DeploymentRow, Health};
 
-/// Whether the browser's stream is open.
+/// Whether the browser's stream is open (only the browser ever opens one).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connection {
     Connecting,
