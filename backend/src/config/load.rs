@@ -13,7 +13,8 @@ const SANDBOX_DEFAULT: &str = include_str!("sandbox.toml");
 
 /// The top-level keys that `ROLLGATE_<KEY>` variables may override. Environments are not
 /// among them: a list of tables does not map onto flat variables without surprises.
-pub const OVERRIDABLE_KEYS: [&str; 5] = ["listen", "database_url", "sandbox", "sandbox_state", "site_root"];
+pub const OVERRIDABLE_KEYS: [&str; 6] =
+    ["listen", "database_url", "sandbox", "sandbox_state", "site_root", "public_url"];
 
 /// Where the configuration comes from.
 #[derive(Debug, Clone)]
