@@ -537,3 +537,47 @@ fn token_error<RE: std::error::Error + 'static>(
         other => error_chain(other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{NewPassword, accounts};
+
+    fn name(s: &str) -> UserName {
+        UserName::parse(s).unwrap()
+    }
+
+    /// A subject keeps its account (and the name it first had) and its groups are refreshed;
+    /// a name held by a local account or by another subject is never taken over.
+    async fn accounts_are_bound_to_subjects(store: Store) {
+        let cli = Caller::new("cli");
+        let pw = NewPassword::parse("dana-deployer-demo").unwrap();
+        accounts::add(&store, &cli, &name("dana"), &pw, Timestamp(1)).await.unwrap();
+        let groups = vec!["ops".to_owned()];
+        let made = bind_account(&store, &name("olivia"), "idp s-1", &groups, Timestamp(2)).await.unwrap();
+        assert_eq!(made.as_str(), "olivia");
+        // Renamed at the provider: still the same account here, with its new groups.
+        let renamed = bind_account(&store, &name("liv"), "idp s-1", &[], Timestamp(3)).await.unwrap();
+        assert_eq!(renamed.as_str(), "olivia");
+        let row = sqlx::query("SELECT sso_groups FROM users WHERE name = 'olivia'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(parse_groups(row.try_get(0).unwrap()), Some(vec![]));
+        for (taken, subject) in [("dana", "idp s-2"), ("olivia", "idp s-3")] {
+            let e = bind_account(&store, &name(taken), subject, &[], Timestamp(4)).await.unwrap_err();
+            assert!(matches!(e, SsoError::NameTaken(_)), "{e}");
+        }
+        accounts::set_disabled(&store, &cli, &name("olivia"), true, Timestamp(5)).await.unwrap();
+        let e = bind_account(&store, &name("olivia"), "idp s-1", &[], Timestamp(6)).await.unwrap_err();
+        assert!(matches!(e, SsoError::Disabled(_)), "{e}");
+    }
+
+    crate::store_tests!(accounts_are_bound_to_subjects);
+
+    #[test]
+    fn provider_text_is_clipped() {
+        assert_eq!(clip("a\nb"), "ab");
+        assert_eq!(clip(&"x".repeat(300)).chars().count(), 201);
+    }
+}

@@ -422,3 +422,29 @@ impl Config {
         groups.iter().filter_map(|g| env.group_roles.get(g).or_else(|| oidc.group_roles.get(g))).max().copied()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Single-sign-on users: a role for the name wins; otherwise the highest role their groups
+    /// map to, an environment's mapping of a group winning over the global one; no mapped
+    /// group, no role; forgetting the groups (a local account) leaves none.
+    #[test]
+    fn sso_groups_map_to_roles() {
+        let config = load(&Source::SandboxDefault).unwrap();
+        let groups = |g: &[&str]| Some(g.iter().map(|s| s.to_string()).collect());
+        config.sso_groups.remember("devon", groups(&["developers"]));
+        config.sso_groups.remember("pat", groups(&["developers", "platform"]));
+        config.sso_groups.remember("casey", groups(&["contractors"]));
+        config.sso_groups.remember("dana", groups(&["platform"]));
+        assert_eq!(config.role_of("devon", "staging"), Some(Role::Deployer));
+        assert_eq!(config.role_of("devon", "production"), Some(Role::Viewer));
+        assert_eq!(config.role_of("pat", "production"), Some(Role::Admin));
+        assert_eq!(config.role_of("casey", "staging"), None);
+        assert_eq!(config.role_of("dana", "production"), Some(Role::Deployer), "the name's role wins");
+        // Clones share what is remembered (the portal holds one in an Arc, tests another).
+        config.clone().sso_groups.remember("devon", None);
+        assert_eq!(config.role_of("devon", "staging"), None);
+    }
+}
