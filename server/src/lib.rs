@@ -94,7 +94,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         client_id: s.oidc.client_id().to_owned(),
         client_secret: s.oidc.client_secret().to_owned(),
     });
-    let sso = oidc::SsoState(backend::auth::oidc::Sso::from_config(&config, sandbox_issuer.as_ref())?.map(Arc::new));
+    let sso = oidc::SsoState(
+        backend::auth::oidc::Sso::from_config(&config, sandbox_issuer.as_ref())?.map(Arc::new),
+    );
     let listen = config.listen;
     let options = site::leptos_options(&config, listen)?;
     let portal = Portal::open(

@@ -78,16 +78,18 @@ pub async fn callback(
     };
     let login = cookie(&headers, LOGIN_COOKIE);
     let tls = is_tls(&portal, &headers);
-    let finished =
-        sso.finish(&portal.store, &portal.config.auth, &caller, login.as_deref(), &reply, Timestamp::now()).await;
+    let finished = sso
+        .finish(&portal.store, &portal.config.auth, &caller, login.as_deref(), &reply, Timestamp::now())
+        .await;
     let mut response = match finished {
         Ok(done) => {
             tracing::info!(user = %done.user, groups = ?done.groups, "signed in through single sign-on");
             portal.config.sso_groups.remember(done.user.as_str(), Some(done.groups));
             let mut response = Redirect::to(&safe_next(&done.next)).into_response();
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, session_cookie_header(&done.token, portal.sessions.max_secs, tls));
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                session_cookie_header(&done.token, portal.sessions.max_secs, tls),
+            );
             response
         }
         Err(e) => {
@@ -121,7 +123,8 @@ fn back_to_sign_in(code: &str, next: &str) -> Response {
 
 fn set_login_cookie(response: &mut Response, value: &str, max_age: i64, secure: bool) {
     let secure = if secure { "; Secure" } else { "" };
-    let cookie = format!("{LOGIN_COOKIE}={value}; Path=/auth/oidc; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    let cookie =
+        format!("{LOGIN_COOKIE}={value}; Path=/auth/oidc; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }

@@ -38,11 +38,7 @@ fn location(response: &reqwest::Response) -> String {
 
 /// `GET /auth/oidc/start` as a browser on the sign-in page.
 async fn start(portal: &TestPortal, next: &str) -> Browser {
-    let response = plain()
-        .get(portal.url(&format!("/auth/oidc/start?next={next}")))
-        .send()
-        .await
-        .unwrap();
+    let response = plain().get(portal.url(&format!("/auth/oidc/start?next={next}"))).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 303, "{}", location(&response));
     let set = cookie_named(&response, "rollgate-sso").expect("a login cookie");
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/auth/oidc", "Max-Age=600"] {
@@ -112,7 +108,11 @@ async fn role_in(portal: &TestPortal, cookie: &str, env: &str) -> Result<String,
     let response = portal.call(&client, &GetEnvironmentOverview { name: env.into() }).await;
     let status = response.status().as_u16();
     let body: serde_json::Value = response.json().await.unwrap();
-    if status == 200 { Ok(body["access"]["role"].as_str().unwrap().to_owned()) } else { Err(body.to_string()) }
+    if status == 200 {
+        Ok(body["access"]["role"].as_str().unwrap().to_owned())
+    } else {
+        Err(body.to_string())
+    }
 }
 
 async fn sign_ins(portal: &TestPortal) -> Vec<backend::audit::Record> {
@@ -138,7 +138,8 @@ async fn groups_map_to_roles() {
     }
     assert!(cookie_named(&response, "rollgate-sso").unwrap().contains("Max-Age=0"), "login cookie cleared");
     let cookie = session.split(';').next().unwrap().to_owned();
-    let page = signed_in_client(&portal, &cookie).get(portal.url("/production/approvals")).send().await.unwrap();
+    let page =
+        signed_in_client(&portal, &cookie).get(portal.url("/production/approvals")).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
     assert!(page.text().await.unwrap().contains(">olivia</span>"));
     assert_eq!(role_in(&portal, &cookie, "production").await.unwrap(), "approver");

@@ -32,8 +32,8 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use url::Url;
 
-use super::sessions::{self, SessionPolicy, SessionToken};
 use super::UserName;
+use super::sessions::{self, SessionPolicy, SessionToken};
 use crate::audit::{self, Caller, Outcome, Record};
 use crate::clock::Timestamp;
 use crate::config::{AuthSettings, Config, ConfigError, OidcIssuer, OidcSettings, UsernameClaim};
@@ -192,7 +192,10 @@ impl std::fmt::Debug for Sso {
 impl Sso {
     /// The provider `config` names, or `None` when single sign-on is off. Reads the client
     /// secret; `sandbox` is the embedded sandbox's issuer when one runs.
-    pub fn from_config(config: &Config, sandbox: Option<&SandboxIssuer>) -> Result<Option<Self>, ConfigError> {
+    pub fn from_config(
+        config: &Config,
+        sandbox: Option<&SandboxIssuer>,
+    ) -> Result<Option<Self>, ConfigError> {
         let Some(settings) = &config.auth.oidc else { return Ok(None) };
         let (issuer, issuer_label, client_id, client_secret) = match &settings.issuer {
             OidcIssuer::Sandbox => {
@@ -260,8 +263,7 @@ impl Sso {
 
     async fn client(&self, redirect: &Url, refresh: bool) -> Result<SsoClient, SsoError> {
         let metadata = self.metadata(refresh).await?;
-        let redirect =
-            RedirectUrl::from_url(redirect.clone());
+        let redirect = RedirectUrl::from_url(redirect.clone());
         Ok(SsoClient::from_provider_metadata(metadata, self.client_id.clone(), self.client_secret.clone())
             .set_redirect_uri(redirect))
     }
@@ -290,7 +292,10 @@ impl Sso {
         let cookie = crate::ids::random_token(32);
         let mut tx = store.begin().await?;
         // Abandoned sign-ins go as new ones come.
-        sqlx::query("DELETE FROM sso_logins WHERE expires_at < $1").bind(now.millis()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sso_logins WHERE expires_at < $1")
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO sso_logins (cookie_hash, state, nonce, pkce_verifier, redirect_url, next, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -363,13 +368,16 @@ impl Sso {
         }
         if let Some(error) = &reply.error {
             let described = match (error.as_str(), reply.error_description.as_deref()) {
-                ("access_denied", _) => "you (or the provider) declined the sign-in (access_denied)".to_owned(),
+                ("access_denied", _) => {
+                    "you (or the provider) declined the sign-in (access_denied)".to_owned()
+                }
                 (code, Some(text)) => format!("{} ({code})", clip(text)),
                 (code, None) => clip(code),
             };
             return Err(SsoError::Denied(described));
         }
-        let code = reply.code.clone().ok_or_else(|| SsoError::Exchange("no authorization code came back".into()))?;
+        let code =
+            reply.code.clone().ok_or_else(|| SsoError::Exchange("no authorization code came back".into()))?;
         let redirect: String = row.try_get("redirect_url")?;
         let redirect = Url::parse(&redirect).map_err(|e| SsoError::Exchange(e.to_string()))?;
         let nonce = Nonce::new(row.try_get("nonce")?);
@@ -384,8 +392,9 @@ impl Sso {
             .request_async(&self.http)
             .await
             .map_err(|e| SsoError::Exchange(token_error(&e)))?;
-        let id_token =
-            response.id_token().ok_or_else(|| SsoError::BadToken("the token response has no ID token".into()))?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| SsoError::BadToken("the token response has no ID token".into()))?;
         let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
             Ok(claims) => claims.clone(),
             // The provider may have rotated its keys since they were cached: fetch once more.
@@ -423,7 +432,8 @@ impl Sso {
             UsernameClaim::Email => claims.email().map(|e| e.as_str().to_owned()),
             UsernameClaim::Sub => Some(claims.subject().as_str().to_owned()),
         };
-        let value = value.ok_or_else(|| SsoError::BadName(format!("the ID token has no {} claim", claim.as_str())))?;
+        let value = value
+            .ok_or_else(|| SsoError::BadName(format!("the ID token has no {} claim", claim.as_str())))?;
         UserName::parse(&value.to_lowercase())
             .map_err(|e| SsoError::BadName(format!("{} {}: {e}", claim.as_str(), clip(&value))))
     }

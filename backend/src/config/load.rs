@@ -197,27 +197,40 @@ mod tests {
         let oidc = |body: &str| format!("[auth.oidc]\n{body}\n{MINIMAL}");
         let cases: &[(String, &[&str])] = &[
             (oidc("issuer = \"sandbox\""), &["auth.oidc.issuer", "sandbox = true"]),
-            (oidc("issuer = \"http://login.example.com\"\nclient_id = \"r\""), &["auth.oidc.issuer", "https"]),
+            (
+                oidc("issuer = \"http://login.example.com\"\nclient_id = \"r\""),
+                &["auth.oidc.issuer", "https"],
+            ),
             (oidc("issuer = \"https://login.example.com\""), &["auth.oidc.client_id", "required"]),
             (oidc("issuer = \"not a url\"\nclient_id = \"r\""), &["issuer", "neither"]),
             (
-                oidc("issuer = \"https://login.example.com\"\nclient_id = \"r\"\nclient_secret = \"hunter2\""),
+                oidc(
+                    "issuer = \"https://login.example.com\"\nclient_id = \"r\"\nclient_secret = \"hunter2\"",
+                ),
                 &["client_secret"],
             ),
             (
-                oidc("issuer = \"https://login.example.com\"\nclient_id = \"r\"\nscopes = [\"openid\", \"a b\"]"),
+                oidc(
+                    "issuer = \"https://login.example.com\"\nclient_id = \"r\"\nscopes = [\"openid\", \"a b\"]",
+                ),
                 &["auth.oidc.scopes[1]"],
             ),
             (
-                oidc("issuer = \"https://login.example.com\"\nclient_id = \"r\"\ngroup_roles = { ops = \"boss\" }"),
+                oidc(
+                    "issuer = \"https://login.example.com\"\nclient_id = \"r\"\ngroup_roles = { ops = \"boss\" }",
+                ),
                 &["group_roles", "boss"],
             ),
             (
-                oidc("issuer = \"https://login.example.com\"\nclient_id = \"r\"\nusername_claim = \"nickname\""),
+                oidc(
+                    "issuer = \"https://login.example.com\"\nclient_id = \"r\"\nusername_claim = \"nickname\"",
+                ),
                 &["username_claim", "nickname"],
             ),
             (
-                oidc("issuer = \"https://login.example.com\"\nclient_id = \"r\"\nredirect_url = \"ftp://x/cb\""),
+                oidc(
+                    "issuer = \"https://login.example.com\"\nclient_id = \"r\"\nredirect_url = \"ftp://x/cb\"",
+                ),
                 &["auth.oidc.redirect_url"],
             ),
             (

@@ -201,8 +201,9 @@ impl SecretSource {
     /// Reads the secret; the error says where it looked, never what it found.
     pub fn read(&self) -> Result<String, String> {
         let value = match self {
-            SecretSource::File(path) => std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+            SecretSource::File(path) => {
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            }
             SecretSource::Env(var) => {
                 std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?
             }
@@ -419,7 +420,11 @@ impl Config {
         }
         let oidc = self.auth.oidc.as_ref()?;
         let groups = self.sso_groups.of(user)?;
-        groups.iter().filter_map(|g| env.group_roles.get(g).or_else(|| oidc.group_roles.get(g))).max().copied()
+        groups
+            .iter()
+            .filter_map(|g| env.group_roles.get(g).or_else(|| oidc.group_roles.get(g)))
+            .max()
+            .copied()
     }
 }
 

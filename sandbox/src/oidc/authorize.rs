@@ -63,7 +63,8 @@ fn check(request: &AuthorizeRequest) -> Result<(), Checked> {
         return Err(Checked::Page(format!("Unknown client_id {:?}.", request.client_id)));
     }
     let loopback = url::Url::parse(&request.redirect_uri).is_ok_and(|u| {
-        matches!(u.scheme(), "http" | "https") && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+        matches!(u.scheme(), "http" | "https")
+            && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
     });
     if !loopback {
         return Err(Checked::Page(format!(
@@ -88,10 +89,14 @@ fn check(request: &AuthorizeRequest) -> Result<(), Checked> {
 
 fn refuse(request: &AuthorizeRequest, checked: Checked) -> Response {
     match checked {
-        Checked::Page(message) => (StatusCode::BAD_REQUEST, Html(page_shell(&escape(&message)))).into_response(),
-        Checked::Redirect(uri, error, description) => {
-            redirect_back(&uri, &[("error", error), ("error_description", &description)], request.state.as_deref())
+        Checked::Page(message) => {
+            (StatusCode::BAD_REQUEST, Html(page_shell(&escape(&message)))).into_response()
         }
+        Checked::Redirect(uri, error, description) => redirect_back(
+            &uri,
+            &[("error", error), ("error_description", &description)],
+            request.state.as_deref(),
+        ),
     }
 }
 
@@ -193,5 +198,9 @@ fn page_shell(body: &str) -> String {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }

@@ -36,7 +36,8 @@ pub(super) struct TokenRequest {
 }
 
 fn error(status: StatusCode, code: &str, description: &str) -> Response {
-    let mut response = (status, Json(json!({ "error": code, "error_description": description }))).into_response();
+    let mut response =
+        (status, Json(json!({ "error": code, "error_description": description }))).into_response();
     if status == StatusCode::UNAUTHORIZED {
         response
             .headers_mut()
@@ -54,7 +55,9 @@ fn client_credentials(headers: &HeaderMap, request: &TokenRequest) -> Option<(St
     {
         let decoded = String::from_utf8(STANDARD.decode(basic.trim()).ok()?).ok()?;
         let (id, secret) = decoded.split_once(':')?;
-        let unescape = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+        let unescape = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned())
+        };
         return Some((unescape(id)?, unescape(secret)?));
     }
     Some((request.client_id.clone()?, request.client_secret.clone()?))
@@ -80,21 +83,27 @@ pub(super) async fn exchange(
         return error(StatusCode::BAD_REQUEST, "invalid_grant", "the code expired");
     }
     if grant.redirect_uri != request.redirect_uri {
-        return error(StatusCode::BAD_REQUEST, "invalid_grant", "redirect_uri differs from the authorization request's");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "redirect_uri differs from the authorization request's",
+        );
     }
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(request.code_verifier.as_bytes()));
     if request.code_verifier.len() < 43 || challenge != grant.code_challenge {
-        return error(StatusCode::BAD_REQUEST, "invalid_grant", "PKCE verification failed: the code_verifier does not match the code_challenge");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "PKCE verification failed: the code_verifier does not match the code_challenge",
+        );
     }
 
     let (key, foreign) = match (issuer.key().await, issuer.foreign_key().await) {
         (Ok(key), Ok(foreign)) => (key, foreign),
         (Err(e), _) | (_, Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e),
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let person = grant.person;
     let mut claims = json!({
         "iss": issuer.url(),
