@@ -50,7 +50,9 @@ pub fn SignInPage() -> impl IntoView {
                 .map(|name| {
                     view! {
                         <p class="sso">
-                            <a class="button" href=sso_href>{format!("Sign in with {name}")}</a>
+                            // rel=external: a full page load (a server route and a redirect to the
+                            // provider), not the router's client-side navigation.
+                            <a class="button" href=sso_href rel="external">{format!("Sign in with {name}")}</a>
                         </p>
                     }
                 })}
