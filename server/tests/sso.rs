@@ -213,6 +213,12 @@ async fn wrong_state_or_no_login_cookie() {
     let (_, html) = portal.page("/sign-in?error=sso-state").await;
     assert!(html.contains("does not belong to this sign-in"), "the page says it in words");
     let failed = sign_ins(&portal).await;
+    assert!(
+        !failed
+            .iter()
+            .any(|r| r.detail.as_deref().is_some_and(|d| d.contains("not started in this browser"))),
+        "a callback for no sign-in begun here is not audited: anyone can send one"
+    );
     assert!(failed.iter().any(|r| r.result == Outcome::Failed
         && r.detail.as_deref().is_some_and(|d| d.contains("does not belong to this sign-in"))));
 }
@@ -323,7 +329,7 @@ async fn unreachable_provider() {
     drop(closed);
     let mut config = load(&Source::SandboxDefault).unwrap();
     let oidc = config.auth.oidc.as_mut().unwrap();
-    oidc.issuer = OidcIssuer::Url(format!("http://127.0.0.1:{port}/realms/acme").parse().unwrap());
+    oidc.issuer = OidcIssuer::Url(format!("http://127.0.0.1:{port}/realms/acme"));
     oidc.client_id = Some("rollgate".into());
     let portal = TestPortal::with_config(config).await;
     let response = plain().get(portal.url("/auth/oidc/start?next=%2Fstaging")).send().await.unwrap();

@@ -100,7 +100,7 @@ impl SsoError {
 /// The registration the embedded sandbox's issuer made for Rollgate.
 #[derive(Debug, Clone)]
 pub struct SandboxIssuer {
-    pub issuer: Url,
+    pub issuer: String,
     pub client_id: String,
     pub client_secret: String,
 }
@@ -170,6 +170,15 @@ pub struct Finished {
     pub next: String,
 }
 
+/// How far a callback got, for its audit record.
+#[derive(Default)]
+struct Attempt {
+    /// A sign-in begun here was found for it.
+    started: bool,
+    /// Who the provider said it was, once known.
+    who: String,
+}
+
 /// The configured provider and what Rollgate learnt about it.
 pub struct Sso {
     settings: OidcSettings,
@@ -209,7 +218,7 @@ impl Sso {
                     Some(sandbox.client_secret.clone()),
                 )
             }
-            OidcIssuer::Url(url) => {
+            OidcIssuer::Url(issuer) => {
                 let secret = settings
                     .client_secret
                     .as_ref()
@@ -217,12 +226,12 @@ impl Sso {
                     .transpose()
                     .map_err(|problem| ConfigError::invalid("auth.oidc.client_secret", problem))?;
                 let id = settings.client_id.clone().unwrap_or_default();
-                (url.clone(), url.as_str().trim_end_matches('/').to_owned(), id, secret)
+                (issuer.clone(), issuer.clone(), id, secret)
             }
         };
         // The issuer as written: the provider's discovery document must name exactly it.
-        let issuer = IssuerUrl::new(issuer.as_str().trim_end_matches('/').to_owned())
-            .map_err(|e| ConfigError::invalid("auth.oidc.issuer", e.to_string()))?;
+        let issuer =
+            IssuerUrl::new(issuer).map_err(|e| ConfigError::invalid("auth.oidc.issuer", e.to_string()))?;
         let http = reqwest::Client::builder()
             // Following redirects would let a provider's answer point Rollgate anywhere.
             .redirect(reqwest::redirect::Policy::none())
@@ -324,12 +333,15 @@ impl Sso {
         reply: &ProviderReply,
         now: Timestamp,
     ) -> Result<Finished, SsoError> {
-        let mut who = String::new();
-        let result = self.complete(store, auth, caller, cookie, reply, now, &mut who).await;
+        let mut attempt = Attempt::default();
+        let result = self.complete(store, auth, caller, cookie, reply, now, &mut attempt).await;
+        // A callback for no sign-in begun here is not an attempt (and anyone can send one):
+        // only what began gets a record.
         if let Err(e) = &result
+            && attempt.started
             && !matches!(e, SsoError::Store(_))
         {
-            let caller = Caller { user: who, ..caller.clone() };
+            let caller = Caller { user: attempt.who, ..caller.clone() };
             let outcome = if matches!(e, SsoError::Disabled(_)) { Outcome::Refused } else { Outcome::Failed };
             let record = Record::new(&caller, "sign-in", outcome, now)
                 .detail(format!("single sign-on ({}): {e}", self.settings.display_name));
@@ -347,7 +359,7 @@ impl Sso {
         cookie: Option<&str>,
         reply: &ProviderReply,
         now: Timestamp,
-        who: &mut String,
+        attempt: &mut Attempt,
     ) -> Result<Finished, SsoError> {
         let cookie = cookie.ok_or(SsoError::LoginExpired)?;
         let row = sqlx::query(
@@ -358,6 +370,7 @@ impl Sso {
         .fetch_optional(store.pool())
         .await?
         .ok_or(SsoError::LoginExpired)?;
+        attempt.started = true;
         let expires_at: i64 = row.try_get("expires_at")?;
         if now.millis() >= expires_at {
             return Err(SsoError::LoginExpired);
@@ -408,11 +421,11 @@ impl Sso {
             Err(e) => return Err(SsoError::BadToken(e.to_string())),
         };
         let name = self.user_name(&claims)?;
-        *who = name.to_string();
+        attempt.who = name.to_string();
         let groups = self.groups(&claims);
         let subject = format!("{} {}", self.issuer_label, claims.subject().as_str());
         let user = bind_account(store, &name, &subject, &groups, now).await?;
-        *who = user.to_string();
+        attempt.who = user.to_string();
 
         let mut tx = store.begin().await?;
         let token = sessions::start(&mut tx, user.as_str(), now, SessionPolicy::from(auth)).await?;

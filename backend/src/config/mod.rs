@@ -151,7 +151,9 @@ pub struct OidcSettings {
 pub enum OidcIssuer {
     /// The embedded sandbox's issuer (needs `sandbox = true`).
     Sandbox,
-    Url(Url),
+    /// An issuer URL exactly as written (a trailing slash matters: the provider's discovery
+    /// document must name the same string).
+    Url(String),
 }
 
 impl TryFrom<String> for OidcIssuer {
@@ -161,9 +163,10 @@ impl TryFrom<String> for OidcIssuer {
         if value == "sandbox" {
             return Ok(Self::Sandbox);
         }
-        Url::parse(&value)
-            .map(Self::Url)
-            .map_err(|e| format!("{value:?} is neither \"sandbox\" nor a URL: {e}"))
+        match Url::parse(&value) {
+            Ok(_) => Ok(Self::Url(value)),
+            Err(e) => Err(format!("{value:?} is neither \"sandbox\" nor a URL: {e}")),
+        }
     }
 }
 
@@ -227,6 +230,10 @@ pub struct SsoGroups(std::sync::Arc<std::sync::RwLock<std::collections::HashMap<
 impl SsoGroups {
     /// Records what the store says `user`'s groups are (`None`: not a single-sign-on user).
     pub fn remember(&self, user: &str, groups: Option<Vec<String>>) {
+        // Called on every request: the write lock only when something changes.
+        if self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(user) == groups.as_ref() {
+            return;
+        }
         let mut map = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         match groups {
             Some(groups) => {

@@ -168,7 +168,9 @@ fn validate_oidc(config: &Config, oidc: &OidcSettings) -> Result<(), ConfigError
                 }
             }
         }
-        OidcIssuer::Url(url) => {
+        OidcIssuer::Url(issuer) => {
+            let url = Url::parse(issuer)
+                .map_err(|e| ConfigError::invalid("auth.oidc.issuer", format!("{issuer:?}: {e}")))?;
             let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
             if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
                 return Err(ConfigError::invalid(
