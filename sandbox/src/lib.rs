@@ -9,9 +9,11 @@
 //! - `registry`: the container images pods can pull.
 //! - `aws`: the simulated CodePipeline and SSM Parameter Store behind one AWS JSON 1.1 front
 //!   door (target header, body parsing, error shapes, throttling).
+//! - [`oidc`]: an OpenID Connect provider with demo people, for single sign-on.
 
 mod aws;
 mod kubernetes;
+pub mod oidc;
 mod registry;
 mod state_file;
 mod tls;
@@ -51,6 +53,8 @@ pub struct Endpoints {
     pub kubernetes: SocketAddr,
     pub codepipeline: SocketAddr,
     pub ssm: SocketAddr,
+    /// The OpenID Connect provider (plain HTTP on loopback).
+    pub oidc: SocketAddr,
 }
 
 /// A running sandbox. Its servers stop when the runtime that started them shuts down.
@@ -64,6 +68,8 @@ pub struct Sandbox {
     pub cluster_ca_pem: String,
     /// Control of the simulated CodePipeline and SSM (throttling, timings, failures).
     pub aws: Aws,
+    /// The OpenID Connect provider: its issuer URL, Rollgate's client registration, faults.
+    pub oidc: oidc::Issuer,
     state: Option<state_file::StateFile>,
 }
 
@@ -101,11 +107,14 @@ impl Sandbox {
         let kubernetes = bind("Kubernetes API", ports.kubernetes).await?;
         let codepipeline = bind("CodePipeline", ports.codepipeline).await?;
         let ssm = bind("SSM", ports.ssm).await?;
+        let oidc_listener = bind("OpenID Connect", ports.oidc).await?;
         let endpoints = Endpoints {
             kubernetes: local_addr(&kubernetes),
             codepipeline: local_addr(&codepipeline),
             ssm: local_addr(&ssm),
+            oidc: local_addr(&oidc_listener),
         };
+        let oidc = oidc::Issuer::new(format!("http://{}", endpoints.oidc));
         let tls = tls::ServingTls::generate()?;
         let saved = match &options.state_file {
             Some(path) => state_file::load(path)?,
@@ -128,10 +137,12 @@ impl Sandbox {
         serve(tls.listener(kubernetes), kubernetes::router(cluster));
         serve(codepipeline, aws_routers.codepipeline);
         serve(ssm, aws_routers.ssm);
+        serve(oidc_listener, oidc::router(oidc.clone()));
         tracing::info!(
             kubernetes = %endpoints.kubernetes,
             codepipeline = %endpoints.codepipeline,
             ssm = %endpoints.ssm,
+            oidc = %endpoints.oidc,
             restored,
             "sandbox started"
         );
@@ -140,7 +151,7 @@ impl Sandbox {
             endpoints.codepipeline,
             endpoints.ssm
         );
-        Ok(Self { endpoints, registry, admin_token, cluster_ca_pem: tls.ca_pem, aws, state })
+        Ok(Self { endpoints, registry, admin_token, cluster_ca_pem: tls.ca_pem, aws, oidc, state })
     }
 
     /// Writes the state file one last time (when there is one); call before the process exits.
@@ -194,7 +205,7 @@ impl Endpoints {
     /// Free ports on loopback, chosen by the OS.
     pub fn any_free() -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        Self { kubernetes: any, codepipeline: any, ssm: any }
+        Self { kubernetes: any, codepipeline: any, ssm: any, oidc: any }
     }
 }
 

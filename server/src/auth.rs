@@ -1,5 +1,6 @@
 //! Sign-in over HTTP: the session cookie, the middleware that finds out who is asking, and
-//! the sign-in and sign-out form endpoints.
+//! the sign-in and sign-out form endpoints (single sign-on's are in [`crate::oidc`]; it
+//! starts sessions with the same cookie).
 //!
 //! The cookie (`rollgate-session`) is HttpOnly (scripts never see it), SameSite=Lax (other
 //! sites' forms and fetches do not carry it; following a link to Rollgate still does), and
@@ -46,7 +47,14 @@ pub async fn identify(
     };
     if let Some(token) = session_cookie(headers) {
         match sessions::resolve(&portal.store, &token, Timestamp::now(), portal.sessions).await {
-            Ok(found) => visitor.user = found.map(|s| s.user),
+            Ok(found) => {
+                visitor.user = found.map(|s| {
+                    // The store is the truth (another replica may have signed this person in):
+                    // what roles their groups give is read from here on.
+                    portal.config.sso_groups.remember(&s.user, s.sso_groups);
+                    s.user
+                })
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the session store");
                 return (
@@ -141,7 +149,7 @@ pub async fn sign_out_form(
     response
 }
 
-fn session_cookie_header(token: &SessionToken, max_secs: i64, secure: bool) -> HeaderValue {
+pub(crate) fn session_cookie_header(token: &SessionToken, max_secs: i64, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
     let value = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_secs}{secure}",
@@ -152,14 +160,19 @@ fn session_cookie_header(token: &SessionToken, max_secs: i64, secure: bool) -> H
 }
 
 fn session_cookie(headers: &HeaderMap) -> Option<SessionToken> {
+    cookie(headers, SESSION_COOKIE).map(|value| SessionToken::from_cookie(&value))
+}
+
+/// The value of the cookie `wanted`, if the request carries a non-empty one.
+pub(crate) fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == SESSION_COOKIE && !value.is_empty())
-        .map(|(_, value)| SessionToken::from_cookie(value))
+        .find(|(name, value)| *name == wanted && !value.is_empty())
+        .map(|(_, value)| value.to_owned())
 }
 
 /// The visitor's address: the peer's, or behind a trusted proxy the last hop it appended.
@@ -185,7 +198,7 @@ pub fn is_tls(portal: &Portal, headers: &HeaderMap) -> bool {
 
 /// Only paths on this site: never `//evil.example` or `https://…`, which would make the
 /// sign-in form an open redirect.
-fn safe_next(next: &str) -> String {
+pub(crate) fn safe_next(next: &str) -> String {
     if next.starts_with('/')
         && !next.starts_with("//")
         && !next.starts_with("/\\")
@@ -197,7 +210,7 @@ fn safe_next(next: &str) -> String {
     }
 }
 
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 

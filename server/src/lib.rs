@@ -7,6 +7,7 @@
 //!   around them (request ids, tracing, compression, caching).
 //! - [`health`]: liveness and readiness.
 //! - [`auth`]: the session cookie, who is asking, sign-in and sign-out endpoints.
+//! - [`oidc`]: single sign-on's start and callback endpoints.
 //! - [`security`]: the same-origin (CSRF) check and the security headers.
 //! - [`audit_export`]: the audit trail as a CSV or JSON download.
 //! - [`live`]: the deployments as server-sent events; [`streams`]: what streams share.
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod cli;
 pub mod health;
 pub mod live;
+pub mod oidc;
 pub mod router;
 pub mod security;
 pub mod site;
@@ -26,6 +28,7 @@ pub mod streams;
 pub mod telemetry;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use backend::upstream::SandboxEndpoints;
@@ -47,6 +50,8 @@ pub enum StartError {
     Site(#[from] site::SiteError),
     #[error(transparent)]
     Store(#[from] backend::store::StoreError),
+    #[error(transparent)]
+    Config(#[from] backend::ConfigError),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -89,6 +94,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     } else {
         None
     };
+    let sandbox_issuer = sandbox.as_ref().map(|s| backend::auth::oidc::SandboxIssuer {
+        issuer: s.oidc.url().to_owned(),
+        client_id: s.oidc.client_id().to_owned(),
+        client_secret: s.oidc.client_secret().to_owned(),
+    });
+    let sso = oidc::SsoState(
+        backend::auth::oidc::Sso::from_config(&config, sandbox_issuer.as_ref())?.map(Arc::new),
+    );
     let listen = config.listen;
     let options = site::leptos_options(&config, listen)?;
     let portal = Portal::open(config, sandbox.as_ref().map(sandbox_endpoints)).await?;
@@ -100,7 +113,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         TcpListener::bind(listen).await.map_err(|source| StartError::Listen { addr: listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: listen, source })?;
     let (closing, streams_closing) = streams::Closing::new();
-    let app = router::build(portal.clone(), options, streams_closing);
+    let app = router::build(portal.clone(), options, sso, streams_closing);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

@@ -2,6 +2,7 @@
 //!
 //! - `/healthz`, `/readyz`: health.
 //! - `/sign-in` (a page), `/auth/sign-in` and `/auth/sign-out` (form posts): see [`crate::auth`].
+//! - `/auth/oidc/start` and `/auth/oidc/callback`: single sign-on, see [`crate::oidc`].
 //! - `/{env}/audit/export`: the audit trail as CSV or JSON.
 //! - `/live/{env}/deployments`: the deployments as server-sent events ([`crate::live`]).
 //! - `/pkg/*`: the compiled wasm, JS and CSS. Release builds carry a content hash in their
@@ -31,8 +32,9 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::oidc::SsoState;
 use crate::streams::Closing;
-use crate::{audit_export, auth, health, live, security};
+use crate::{audit_export, auth, health, live, oidc, security};
 
 /// What axum hands to handlers: Leptos's options for rendering, the portal for everything else.
 #[derive(Clone)]
@@ -56,7 +58,7 @@ impl FromRef<AppState> for Portal {
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
-pub fn build(portal: Portal, options: LeptosOptions, closing: Closing) -> Router {
+pub fn build(portal: Portal, options: LeptosOptions, sso: SsoState, closing: Closing) -> Router {
     let routes = generate_route_list(app::App);
     let state = AppState { leptos_options: options.clone(), portal: portal.clone() };
     let context = {
@@ -102,6 +104,8 @@ pub fn build(portal: Portal, options: LeptosOptions, closing: Closing) -> Router
         .route("/readyz", get(health::ready))
         .route("/auth/sign-in", post(auth::sign_in_form))
         .route("/auth/sign-out", post(auth::sign_out_form))
+        .route("/auth/oidc/start", get(oidc::start))
+        .route(oidc::CALLBACK_PATH, get(oidc::callback))
         .route("/{env}/audit/export", get(audit_export::export))
         .route("/live/{env}/deployments", get(live::deployments))
         .nest_service("/pkg", pkg)
@@ -112,6 +116,7 @@ pub fn build(portal: Portal, options: LeptosOptions, closing: Closing) -> Router
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .with_state(state)
         .layer(axum::Extension(closing))
+        .layer(axum::Extension(sso))
         .layer(from_fn_with_state(portal.clone(), auth::identify))
         .layer(from_fn_with_state(portal.clone(), security::same_origin_only))
         .layer(from_fn_with_state(portal, security::headers))

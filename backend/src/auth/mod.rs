@@ -5,10 +5,14 @@
 //!   ending after an idle period and at an absolute limit.
 //! - [`sign_in`]: checking a name and password, with limits on failed attempts.
 //! - [`password`]: hashing and verifying.
+//! - [`oidc`]: single sign-on through an OpenID Connect provider; its accounts have no
+//!   password and keep the groups they brought at sign-in.
 //!
-//! Roles are not here: they come from the configuration (see `policy`).
+//! Roles are not here: they come from the configuration (see `policy` and
+//! [`crate::Config::role_of`], which maps single-sign-on groups too).
 
 pub mod accounts;
+pub mod oidc;
 pub mod password;
 pub mod sessions;
 pub mod sign_in;

@@ -13,7 +13,8 @@ const SANDBOX_DEFAULT: &str = include_str!("sandbox.toml");
 
 /// The top-level keys that `ROLLGATE_<KEY>` variables may override. Environments are not
 /// among them: a list of tables does not map onto flat variables without surprises.
-pub const OVERRIDABLE_KEYS: [&str; 5] = ["listen", "database_url", "sandbox", "sandbox_state", "site_root"];
+pub const OVERRIDABLE_KEYS: [&str; 6] =
+    ["listen", "database_url", "sandbox", "sandbox_state", "site_root", "public_url"];
 
 /// Where the configuration comes from.
 #[derive(Debug, Clone)]
@@ -188,6 +189,82 @@ mod tests {
                 assert!(message.contains(needle), "{needle:?} missing from {message:?}");
             }
         }
+    }
+
+    /// Single sign-on's keys: each mistake names its key.
+    #[test]
+    fn oidc_errors_name_the_key() {
+        let oidc = |body: &str| format!("[auth.oidc]\n{body}\n{MINIMAL}");
+        let cases: &[(String, &[&str])] = &[
+            (oidc("issuer = \"sandbox\""), &["auth.oidc.issuer", "sandbox = true"]),
+            (
+                oidc("issuer = \"http://login.example.com\"\nclient_id = \"r\""),
+                &["auth.oidc.issuer", "https"],
+            ),
+            (oidc("issuer = \"https://login.example.com\""), &["auth.oidc.client_id", "required"]),
+            (oidc("issuer = \"not a url\"\nclient_id = \"r\""), &["issuer", "neither"]),
+            (
+                oidc(
+                    "issuer = \"https://login.example.com\"\nclient_id = \"r\"\nclient_secret = \"hunter2\"",
+                ),
+                &["client_secret"],
+            ),
+            (
+                oidc(
+                    "issuer = \"https://login.example.com\"\nclient_id = \"r\"\nscopes = [\"openid\", \"a b\"]",
+                ),
+                &["auth.oidc.scopes[1]"],
+            ),
+            (
+                oidc(
+                    "issuer = \"https://login.example.com\"\nclient_id = \"r\"\ngroup_roles = { ops = \"boss\" }",
+                ),
+                &["group_roles", "boss"],
+            ),
+            (
+                oidc(
+                    "issuer = \"https://login.example.com\"\nclient_id = \"r\"\nusername_claim = \"nickname\"",
+                ),
+                &["username_claim", "nickname"],
+            ),
+            (
+                oidc(
+                    "issuer = \"https://login.example.com\"\nclient_id = \"r\"\nredirect_url = \"ftp://x/cb\"",
+                ),
+                &["auth.oidc.redirect_url"],
+            ),
+            (
+                format!("{MINIMAL}group_roles = {{ ops = \"admin\" }}\n"),
+                &["environment[0] (prod).group_roles", "[auth.oidc]"],
+            ),
+        ];
+        for (toml, needles) in cases {
+            let message = error_of(toml);
+            for needle in *needles {
+                assert!(message.contains(needle), "{needle:?} missing from {message:?}");
+            }
+        }
+    }
+
+    /// A working provider section, with the secret from an environment variable.
+    #[test]
+    fn oidc_settings() {
+        Jail::expect_with(|jail| {
+            jail.set_env("OIDC_SECRET", " s3cret \n");
+            let toml = format!(
+                "[auth.oidc]\nissuer = \"https://login.example.com/realms/acme\"\nclient_id = \"rollgate\"\n\
+                 client_secret = {{ env = \"OIDC_SECRET\" }}\n[auth.oidc.group_roles]\nops = \"admin\"\n{MINIMAL}"
+            );
+            let config = load_file(jail, &toml).expect("loads");
+            let oidc = config.auth.oidc.as_ref().unwrap();
+            assert_eq!(oidc.display_name, "single sign-on");
+            assert_eq!(oidc.scopes, ["openid", "profile", "email"]);
+            assert_eq!(oidc.groups_claim, "groups");
+            assert_eq!(oidc.client_secret.as_ref().unwrap().read().unwrap(), "s3cret");
+            let missing = crate::config::SecretSource::Env("NOT_SET_ANYWHERE".into()).read().unwrap_err();
+            assert_eq!(missing, "environment variable NOT_SET_ANYWHERE is not set");
+            Ok(())
+        });
     }
 
     #[test]

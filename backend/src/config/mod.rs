@@ -54,6 +54,11 @@ pub struct Config {
     /// images); in memory only when unset.
     #[serde(default)]
     pub sandbox_state: Option<PathBuf>,
+    /// The address people use to reach Rollgate (`https://rollgate.example.com`), when it is
+    /// not the one it listens on (behind a proxy). Single sign-on's redirect URL derives from
+    /// it; unset, from the address each request was sent to.
+    #[serde(default)]
+    pub public_url: Option<Url>,
     /// The folder cargo-leptos built (`pkg/` with the wasm, JS and CSS). Defaults to `site`
     /// next to the binary, then `target/site` under the working directory.
     #[serde(default)]
@@ -71,6 +76,10 @@ pub struct Config {
     /// The environments, in the order the switcher shows them.
     #[serde(default, rename = "environment")]
     pub environments: Vec<Environment>,
+    /// The groups each single-sign-on user brought at their last sign-in (not configuration:
+    /// filled from the store as they sign in and make requests).
+    #[serde(skip)]
+    pub sso_groups: SsoGroups,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +106,150 @@ pub struct AuthSettings {
     pub max_failures_per_ip: u32,
     #[serde(default = "default_failure_window")]
     pub failure_window_minutes: u32,
+    /// OpenID Connect single sign-on, next to local accounts; off when absent.
+    #[serde(default)]
+    pub oidc: Option<OidcSettings>,
+}
+
+/// Single sign-on through an OpenID Connect provider (authorization code flow with PKCE).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    /// The sign-in page's button says "Sign in with <display_name>".
+    #[serde(default = "default_sso_name")]
+    pub display_name: String,
+    /// The provider's issuer URL (its discovery document is at
+    /// `<issuer>/.well-known/openid-configuration`), or `"sandbox"` for the embedded sandbox's.
+    pub issuer: OidcIssuer,
+    /// The client id the provider registered Rollgate under (not for the sandbox issuer).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Where the client secret is; none for a public client. Never the secret itself.
+    #[serde(default)]
+    pub client_secret: Option<SecretSource>,
+    /// Where the provider sends people back; default `<public_url>/auth/oidc/callback`.
+    #[serde(default)]
+    pub redirect_url: Option<Url>,
+    /// Scopes asked for; `openid` is always added.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// The ID-token claim that becomes the Rollgate user name.
+    #[serde(default)]
+    pub username_claim: UsernameClaim,
+    /// The ID-token claim listing the person's groups (an array of strings, or one string).
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    /// Group → role in every environment; an environment's `group_roles` entry for the same
+    /// group wins there.
+    #[serde(default)]
+    pub group_roles: BTreeMap<String, Role>,
+}
+
+/// Where an OpenID Connect provider is.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum OidcIssuer {
+    /// The embedded sandbox's issuer (needs `sandbox = true`).
+    Sandbox,
+    /// An issuer URL exactly as written (a trailing slash matters: the provider's discovery
+    /// document must name the same string).
+    Url(String),
+}
+
+impl TryFrom<String> for OidcIssuer {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        if value == "sandbox" {
+            return Ok(Self::Sandbox);
+        }
+        match Url::parse(&value) {
+            Ok(_) => Ok(Self::Url(value)),
+            Err(e) => Err(format!("{value:?} is neither \"sandbox\" nor a URL: {e}")),
+        }
+    }
+}
+
+/// Which ID-token claim names a person in Rollgate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsernameClaim {
+    #[default]
+    PreferredUsername,
+    Email,
+    Sub,
+}
+
+impl UsernameClaim {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UsernameClaim::PreferredUsername => "preferred_username",
+            UsernameClaim::Email => "email",
+            UsernameClaim::Sub => "sub",
+        }
+    }
+}
+
+/// Where a secret is read from at start. Never the secret itself: config files get copied.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum SecretSource {
+    /// A file holding the secret (a mounted secret); surrounding whitespace is ignored.
+    File(PathBuf),
+    /// An environment variable holding the secret.
+    Env(String),
+}
+
+impl SecretSource {
+    /// Reads the secret; the error says where it looked, never what it found.
+    pub fn read(&self) -> Result<String, String> {
+        let value = match self {
+            SecretSource::File(path) => {
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            }
+            SecretSource::Env(var) => {
+                std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?
+            }
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(match self {
+                SecretSource::File(path) => format!("{} is empty", path.display()),
+                SecretSource::Env(var) => format!("environment variable {var} is empty"),
+            });
+        }
+        Ok(value.to_owned())
+    }
+}
+
+/// The groups of the people who signed in through single sign-on, by user name: what
+/// [`Config::role_of`] maps to roles. Shared by every clone of the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct SsoGroups(std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, Vec<String>>>>);
+
+impl SsoGroups {
+    /// Records what the store says `user`'s groups are (`None`: not a single-sign-on user).
+    pub fn remember(&self, user: &str, groups: Option<Vec<String>>) {
+        // Called on every request: the write lock only when something changes.
+        if self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(user) == groups.as_ref() {
+            return;
+        }
+        let mut map = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match groups {
+            Some(groups) => {
+                if map.get(user) != Some(&groups) {
+                    map.insert(user.to_owned(), groups);
+                }
+            }
+            None => {
+                map.remove(user);
+            }
+        }
+    }
+
+    pub fn of(&self, user: &str) -> Option<Vec<String>> {
+        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(user).cloned()
+    }
 }
 
 impl Default for AuthSettings {
@@ -108,6 +261,7 @@ impl Default for AuthSettings {
             max_failures_per_user: default_max_failures(),
             max_failures_per_ip: default_max_failures_per_ip(),
             failure_window_minutes: default_failure_window(),
+            oidc: None,
         }
     }
 }
@@ -147,6 +301,9 @@ pub struct Environment {
     /// Roles in this environment only: user name → role (see the top-level `roles`).
     #[serde(default)]
     pub roles: BTreeMap<String, Role>,
+    /// Single-sign-on group → role in this environment only (see `auth.oidc.group_roles`).
+    #[serde(default)]
+    pub group_roles: BTreeMap<String, Role>,
     /// Scheduled freezes: deploys are refused inside them.
     #[serde(default, rename = "freeze")]
     pub freezes: Vec<FreezeWindow>,
@@ -239,14 +396,67 @@ fn default_failure_window() -> u32 {
     15
 }
 
+fn default_sso_name() -> String {
+    "single sign-on".to_owned()
+}
+
+fn default_scopes() -> Vec<String> {
+    ["openid", "profile", "email"].map(str::to_owned).to_vec()
+}
+
+fn default_groups_claim() -> String {
+    "groups".to_owned()
+}
+
 impl Config {
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)
     }
 
     /// The role `user` holds in `environment`, if any.
+    ///
+    /// A role given to the name wins: the environment's `roles`, then the top-level `roles`
+    /// (so an admin can pin or demote a single-sign-on user by name). Otherwise, for a
+    /// single-sign-on user, the highest role (viewer < deployer < approver < admin) that any
+    /// of the groups they brought at sign-in maps to, where the environment's `group_roles`
+    /// entry for a group wins over `auth.oidc.group_roles`'. No mapped group: no role.
     pub fn role_of(&self, user: &str, environment: &str) -> Option<Role> {
         let env = self.environment(environment)?;
-        env.roles.get(user).or_else(|| self.roles.get(user)).copied()
+        if let Some(role) = env.roles.get(user).or_else(|| self.roles.get(user)) {
+            return Some(*role);
+        }
+        let oidc = self.auth.oidc.as_ref()?;
+        let groups = self.sso_groups.of(user)?;
+        groups
+            .iter()
+            .filter_map(|g| env.group_roles.get(g).or_else(|| oidc.group_roles.get(g)))
+            .max()
+            .copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Single-sign-on users: a role for the name wins; otherwise the highest role their groups
+    /// map to, an environment's mapping of a group winning over the global one; no mapped
+    /// group, no role; forgetting the groups (a local account) leaves none.
+    #[test]
+    fn sso_groups_map_to_roles() {
+        let config = load(&Source::SandboxDefault).unwrap();
+        let groups = |g: &[&str]| Some(g.iter().map(|s| s.to_string()).collect());
+        config.sso_groups.remember("devon", groups(&["developers"]));
+        config.sso_groups.remember("pat", groups(&["developers", "platform"]));
+        config.sso_groups.remember("casey", groups(&["contractors"]));
+        config.sso_groups.remember("dana", groups(&["platform"]));
+        assert_eq!(config.role_of("devon", "staging"), Some(Role::Deployer));
+        assert_eq!(config.role_of("devon", "production"), Some(Role::Viewer));
+        assert_eq!(config.role_of("pat", "production"), Some(Role::Admin));
+        assert_eq!(config.role_of("casey", "staging"), None);
+        assert_eq!(config.role_of("dana", "production"), Some(Role::Deployer), "the name's role wins");
+        // Clones share what is remembered (the portal holds one in an Arc, tests another).
+        config.clone().sso_groups.remember("devon", None);
+        assert_eq!(config.role_of("devon", "staging"), None);
     }
 }

@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 
-use super::{ClusterConnection, Config, ConfigError, Environment, TokenSource};
+use url::Url;
+
+use super::{ClusterConnection, Config, ConfigError, Environment, OidcIssuer, OidcSettings, TokenSource};
 
 pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     if config.environments.is_empty() {
@@ -27,6 +29,12 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
         if value == 0 {
             return Err(ConfigError::invalid(key, "must be at least 1"));
         }
+    }
+    if let Some(url) = &config.public_url {
+        check_web_url(url, "public_url")?;
+    }
+    if let Some(oidc) = &auth.oidc {
+        validate_oidc(config, oidc)?;
     }
     let mut seen = HashSet::new();
     for (i, env) in config.environments.iter().enumerate() {
@@ -113,6 +121,15 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
     for user in env.roles.keys() {
         check_user_name(user, &format!("{key}.roles.{user}"))?;
     }
+    if !env.group_roles.is_empty() && config.auth.oidc.is_none() {
+        return Err(ConfigError::invalid(
+            format!("{key}.group_roles"),
+            "maps single-sign-on groups, but [auth.oidc] is not configured",
+        ));
+    }
+    for group in env.group_roles.keys() {
+        check_group(group, &format!("{key}.group_roles"))?;
+    }
     for (i, freeze) in env.freezes.iter().enumerate() {
         if freeze.end <= freeze.start {
             return Err(ConfigError::invalid(format!("{key}.freeze[{i}].end"), "must be after start"));
@@ -123,6 +140,92 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
                 "say why deploys are frozen: people see it when refused",
             ));
         }
+    }
+    Ok(())
+}
+
+fn validate_oidc(config: &Config, oidc: &OidcSettings) -> Result<(), ConfigError> {
+    if oidc.display_name.trim().is_empty() {
+        return Err(ConfigError::invalid("auth.oidc.display_name", "must not be empty"));
+    }
+    match &oidc.issuer {
+        OidcIssuer::Sandbox => {
+            if !config.sandbox {
+                return Err(ConfigError::invalid(
+                    "auth.oidc.issuer",
+                    "\"sandbox\" needs `sandbox = true` at the top level",
+                ));
+            }
+            for (key, set) in [
+                ("auth.oidc.client_id", oidc.client_id.is_some()),
+                ("auth.oidc.client_secret", oidc.client_secret.is_some()),
+            ] {
+                if set {
+                    return Err(ConfigError::invalid(
+                        key,
+                        "the sandbox issuer registers Rollgate itself; leave this out",
+                    ));
+                }
+            }
+        }
+        OidcIssuer::Url(issuer) => {
+            let url = Url::parse(issuer)
+                .map_err(|e| ConfigError::invalid("auth.oidc.issuer", format!("{issuer:?}: {e}")))?;
+            let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+            if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+                return Err(ConfigError::invalid(
+                    "auth.oidc.issuer",
+                    format!("{url} must be an https URL (plain http only on loopback)"),
+                ));
+            }
+            if url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
+                return Err(ConfigError::invalid(
+                    "auth.oidc.issuer",
+                    format!("{url} must be a URL with a host and no query or fragment"),
+                ));
+            }
+            match oidc.client_id.as_deref().map(str::trim) {
+                None => {
+                    return Err(ConfigError::invalid(
+                        "auth.oidc.client_id",
+                        "is required: the client id the provider registered Rollgate under",
+                    ));
+                }
+                Some("") => return Err(ConfigError::invalid("auth.oidc.client_id", "must not be empty")),
+                Some(_) => {}
+            }
+        }
+    }
+    if let Some(url) = &oidc.redirect_url {
+        check_web_url(url, "auth.oidc.redirect_url")?;
+    }
+    for (i, scope) in oidc.scopes.iter().enumerate() {
+        if scope.is_empty() || !scope.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\') {
+            return Err(ConfigError::invalid(
+                format!("auth.oidc.scopes[{i}]"),
+                format!("{scope:?} is not a scope (printable characters, no spaces)"),
+            ));
+        }
+    }
+    if oidc.groups_claim.trim().is_empty() {
+        return Err(ConfigError::invalid("auth.oidc.groups_claim", "must not be empty"));
+    }
+    for group in oidc.group_roles.keys() {
+        check_group(group, "auth.oidc.group_roles")?;
+    }
+    Ok(())
+}
+
+fn check_web_url(url: &Url, key: &str) -> Result<(), ConfigError> {
+    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+        return Err(ConfigError::invalid(key, format!("{url} is not an http(s) URL with a host")));
+    }
+    Ok(())
+}
+
+fn check_group(group: &str, key: &str) -> Result<(), ConfigError> {
+    if group.trim().is_empty() {
+        return Err(ConfigError::invalid(key, "a group name must not be empty"));
     }
     Ok(())
 }

@@ -25,7 +25,10 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 use crate::portal::redacted_database_url;
 
 /// The schema, in order. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "team", include_str!("migrations/0001_team.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "team", include_str!("migrations/0001_team.sql")),
+    (2, "sso", include_str!("migrations/0002_sso.sql")),
+];
 
 /// A transaction on the store, for writing a decision and its audit record together.
 pub type Tx = Transaction<'static, Any>;
