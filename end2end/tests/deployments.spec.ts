@@ -1,0 +1,117 @@
+import { test, expect, type Browser } from "@playwright/test";
+import { hydrated, signIn, DEMO } from "./helpers";
+
+// The Deployments pages on the sandbox: the live list, a deploy watched as it rolls out, the
+// walk-through's DEMO_GREETING change, a rollback with its preview, and a stale page refused.
+
+async function personAs(browser: Browser, role: keyof typeof DEMO) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, role);
+  return { context, page };
+}
+
+const row = (page: import("@playwright/test").Page, key: string) => page.locator(`tr[data-deployment="${key}"]`);
+
+test("the list shows health in words and follows changes live, filtered and sorted", async ({ browser }) => {
+  const viewer = await personAs(browser, "viewer");
+  const v = viewer.page;
+  await v.goto("/staging/deployments");
+  await hydrated(v);
+  await expect(row(v, "staging/payments-worker")).toHaveAttribute("data-health", "Degraded");
+  await expect(row(v, "staging/payments-worker")).toContainText("CrashLoopBackOff");
+  await expect(row(v, "staging/myapp-deployment").locator("code.commit")).toHaveText("e93d5f1");
+
+  // Someone else scales a deployment; the open page follows without a reload.
+  const deployer = await personAs(browser, "deployer");
+  const d = deployer.page;
+  await d.goto("/staging/deployments/staging/checkout-api");
+  const current = Number(await d.locator("[data-action=scale] input[name=replicas]").inputValue());
+  const target = current === 4 ? 3 : 4;
+  const scale = d.locator("[data-action=scale]");
+  await scale.locator("input[name=replicas]").fill(String(target));
+  await scale.getByLabel("Why").fill("more traffic");
+  await scale.getByRole("button", { name: "Scale" }).click();
+  await expect(d).toHaveURL(/\/staging\/deployments\/staging\/checkout-api$/);
+
+  const counts = row(v, "staging/checkout-api").locator(".counts");
+  await expect(counts).toHaveAttribute("data-desired", String(target));
+  await expect(counts).toHaveAttribute("data-ready", String(target), { timeout: 20_000 });
+  await expect(row(v, "staging/checkout-api")).toContainText("by dana");
+
+  await v.getByRole("searchbox").fill("payments");
+  await expect(v.locator("tbody tr[data-deployment]")).toHaveCount(1);
+  await v.getByRole("searchbox").fill("");
+  await v.getByLabel("Sort by").selectOption("health");
+  await expect(v.locator("tbody tr[data-deployment]").first()).toHaveAttribute("data-health", "Degraded");
+  await viewer.context.close();
+  await deployer.context.close();
+});
+
+test("deploy a commit and watch it roll out; change DEMO_GREETING; roll back with one confirmed click", async ({ browser }) => {
+  const { context, page } = await personAs(browser, "deployer");
+  await page.goto("/staging/deployments/staging/myapp-deployment");
+  await hydrated(page);
+  const live = page.locator(".live-rollout");
+  await expect(live).toHaveAttribute("data-health", "Complete");
+
+  // Deploy the image built for an earlier commit.
+  const deploy = page.locator("[data-action=deploy-image]");
+  await deploy.locator("input[name=image]").fill("myapp:8e2f6b3");
+  await deploy.getByLabel("Why").fill("e2e: deploy 8e2f6b3");
+  await deploy.getByRole("button", { name: "Deploy" }).click();
+  await expect(page).toHaveURL(/\/staging\/deployments\/staging\/myapp-deployment$/);
+  await hydrated(page);
+  await expect(page.locator(".live-rollout")).toHaveAttribute("data-health", "Complete", { timeout: 30_000 });
+  await expect(page.locator(".live-rollout .counts")).toHaveAttribute("data-updated", "2");
+  await page.reload();
+  await expect(page.locator("table.revisions tr.live")).toContainText("8e2f6b3");
+
+  // The walk-through's change: a new greeting, rolled out as a new revision.
+  const setEnv = page.locator("[data-action=set-env]");
+  await setEnv.locator("textarea[name=variables]").fill("DEMO_GREETING=Hello from Rollgate!");
+  await setEnv.getByLabel("Why").fill("e2e: new greeting");
+  await setEnv.getByRole("button", { name: "Set env" }).click();
+  await expect(page).toHaveURL(/myapp-deployment$/);
+  await expect(page.locator("dl.env")).toContainText("Hello from Rollgate!");
+  await hydrated(page);
+  await expect(page.locator(".live-rollout")).toHaveAttribute("data-health", "Complete", { timeout: 30_000 });
+  await expect(page.locator("ul.changes li").first()).toContainText("executed");
+
+  // Roll back to the revision before: the preview says exactly what goes back.
+  const previous = page.locator("table.revisions tbody tr:not(.live)").first();
+  const number = await previous.getAttribute("data-revision");
+  await previous.getByRole("link", { name: "Roll back to this…" }).click();
+  await expect(page.locator("dd.diff del")).toContainText("DEMO_GREETING=Hello from Rollgate!");
+  await expect(page.locator("dd.diff ins")).toContainText(`revision ${number}`);
+  await page.getByLabel("Why").fill("e2e: back to the old greeting");
+  await page.getByRole("button", { name: `Roll back to revision ${number}` }).click();
+  await expect(page).toHaveURL(/myapp-deployment$/);
+  await expect(page.locator("dl.env")).not.toContainText("Hello from Rollgate!");
+  await hydrated(page);
+  await expect(page.locator(".live-rollout")).toHaveAttribute("data-health", "Complete", { timeout: 30_000 });
+  await context.close();
+});
+
+test("a page that fell behind cannot overwrite someone else's change", async ({ browser }) => {
+  const first = await personAs(browser, "deployer");
+  const second = await personAs(browser, "admin");
+  for (const p of [first.page, second.page]) await p.goto("/staging/deployments/staging/checkout-api");
+
+  const scale = (p: import("@playwright/test").Page, n: string, why: string) =>
+    p.locator("[data-action=scale]").evaluate(
+      (form, [n, why]) => {
+        (form.querySelector("input[name=replicas]") as HTMLInputElement).value = n;
+        (form.querySelector("input[name=reason]") as HTMLInputElement).value = why;
+        (form as HTMLFormElement).submit();
+      },
+      [n, why],
+    );
+  const now = Number(await first.page.locator("[data-action=scale] input[name=replicas]").inputValue());
+  await scale(first.page, String(now + 1), "first");
+  await expect(first.page.locator("ul.changes li").first()).toContainText("executed");
+  await scale(second.page, String(now + 2), "second, from a stale page");
+  await expect(second.page.getByRole("alert")).toContainText("changed since your page showed it");
+  await first.context.close();
+  await second.context.close();
+});
