@@ -258,10 +258,19 @@ pub enum LinkView {
 pub enum LiveEvent {
     /// Everything now in `namespaces`, replacing what the page had of them (sent first, and
     /// after a lag).
-    Snapshot { namespaces: Vec<String>, deployments: Vec<DeploymentLive> },
+    Snapshot {
+        namespaces: Vec<String>,
+        deployments: Vec<DeploymentLive>,
+    },
     Changed(DeploymentLive),
-    Removed { namespace: String, name: String },
-    Link { namespace: String, link: LinkView },
+    Removed {
+        namespace: String,
+        name: String,
+    },
+    Link {
+        namespace: String,
+        link: LinkView,
+    },
 }
 
 /// The deployments of an environment, for the first render of the page.

@@ -32,9 +32,13 @@ async fn shared_config(env: &Environment, on_sandbox: bool) -> SdkConfig {
     }
     if on_sandbox {
         let region = env.aws.region.clone().unwrap_or_else(|| SANDBOX_REGION.to_owned());
-        loader = loader
-            .region(Region::new(region))
-            .credentials_provider(Credentials::new("sandbox", "sandbox", None, None, "rollgate-sandbox"));
+        loader = loader.region(Region::new(region)).credentials_provider(Credentials::new(
+            "sandbox",
+            "sandbox",
+            None,
+            None,
+            "rollgate-sandbox",
+        ));
     } else if let Some(profile) = &env.aws.profile {
         loader = loader.profile_name(profile);
     }

@@ -32,7 +32,9 @@ pub fn check(reference: &str) -> Result<Option<&str>, String> {
             && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
             && tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !valid {
-            return fail("a tag is letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')");
+            return fail(
+                "a tag is letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')",
+            );
         }
     }
     if name.len() > MAX_NAME {

@@ -15,8 +15,8 @@
 //! - [`clock`], [`ids`]: instants as stored and shown; random ids and secrets.
 
 pub mod audit;
-pub mod aws;
 pub mod auth;
+pub mod aws;
 pub mod changes;
 pub mod clock;
 pub mod config;

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use crate::audit::Caller;
 use crate::auth::{NewPassword, SessionPolicy, UserName, accounts};
 use crate::changes::Changes;
-use crate::kube::actions::KubeExecutor;
-use crate::kube::watch::Watches;
-use crate::kube::Clusters;
 use crate::clock::Timestamp;
 use crate::config::Config;
+use crate::kube::Clusters;
+use crate::kube::actions::KubeExecutor;
+use crate::kube::watch::Watches;
 use crate::store::{Store, StoreError};
 use crate::upstream::{SandboxEndpoints, UpstreamMonitor};
 
@@ -39,10 +39,7 @@ pub const DEMO_USERS: [(&str, &str); 4] = [
 
 impl Portal {
     /// Opens the store and builds the state; in sandbox mode, creates the demo users.
-    pub async fn open(
-        config: Config,
-        sandbox: Option<SandboxEndpoints>,
-    ) -> Result<Self, StoreError> {
+    pub async fn open(config: Config, sandbox: Option<SandboxEndpoints>) -> Result<Self, StoreError> {
         let store = Store::open(&config.database_url).await?;
         if config.sandbox {
             for (name, password) in DEMO_USERS {

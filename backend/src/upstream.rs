@@ -314,7 +314,12 @@ mod tests {
 
     fn sandbox_endpoints(port: u16) -> SandboxEndpoints {
         let url = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
-        SandboxEndpoints { kubernetes: url.clone(), kubeconfig: String::new(), codepipeline: url.clone(), ssm: url }
+        SandboxEndpoints {
+            kubernetes: url.clone(),
+            kubeconfig: String::new(),
+            codepipeline: url.clone(),
+            ssm: url,
+        }
     }
 
     /// The default sandbox configuration names a cluster, CodePipeline and SSM per environment.

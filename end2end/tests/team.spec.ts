@@ -53,10 +53,9 @@ test("four eyes: a deployer requests a production change, an approver approves i
   await theirs.getByLabel("Approval comment").fill("looks right");
   await theirs.getByRole("button", { name: "Approve" }).click();
   const decided = a.locator("article.change", { hasText: reason });
-  // This build has no executor for deployments yet: the approved change runs and fails,
-  // saying why, exactly once.
-  await expect(decided).toContainText("failed");
-  await expect(decided).toContainText("Rollgate cannot scale in this build yet");
+  // The approval that completes the count runs it, once, on the cluster.
+  await expect(decided).toContainText("executed");
+  await expect(decided).toContainText("3 replica(s)");
   await expect(decided).toContainText("avery approved: looks right");
 
   await a.goto("/production/audit?actor=avery");
@@ -69,7 +68,10 @@ test("four eyes: a deployer requests a production change, an approver approves i
 
   // The requester sees the outcome too.
   await d.reload();
-  await expect(d.locator("article.change", { hasText: reason })).toContainText("failed");
+  await expect(d.locator("article.change", { hasText: reason })).toContainText("executed");
+  await d.goto("/production/deployments/production/myapp-deployment");
+  await expect(d.locator(".live-rollout .counts")).toHaveAttribute("data-desired", "3");
+  await expect(d.locator(".lede")).toContainText("last changed through Rollgate by dana, approved by avery");
   await deployer.context.close();
   await approver.context.close();
 });

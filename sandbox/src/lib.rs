@@ -70,6 +70,9 @@ pub struct Sandbox {
     pub aws: Aws,
     /// The OpenID Connect provider: its issuer URL, Rollgate's client registration, faults.
     pub oidc: oidc::Issuer,
+    /// How many API requests the cluster has served.
+    pub cluster_requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    seeded: tokio::sync::watch::Receiver<bool>,
     state: Option<state_file::StateFile>,
 }
 
@@ -126,9 +129,16 @@ impl Sandbox {
             None => (kubernetes::Cluster::seeded(), Registry::seeded()),
         };
         let admin_token = cluster.tokens.admin().to_owned();
+        let cluster_requests = cluster.requests.clone();
         kubernetes::controllers::spawn(cluster.store.clone(), registry.clone(), options.timings);
+        let (seeded_tx, seeded) = tokio::sync::watch::channel(true);
         if options.world == World::Demo && !restored {
-            tokio::spawn(kubernetes::demo::seed(cluster.store.clone(), registry.clone()));
+            seeded_tx.send_replace(false);
+            let (store, registry) = (cluster.store.clone(), registry.clone());
+            tokio::spawn(async move {
+                kubernetes::demo::seed(store, registry).await;
+                seeded_tx.send_replace(true);
+            });
         }
         let state = options.state_file.map(|path| {
             state_file::StateFile::keep(path, cluster.store.clone(), cluster.tokens.clone(), registry.clone())
@@ -151,7 +161,23 @@ impl Sandbox {
             endpoints.codepipeline,
             endpoints.ssm
         );
-        Ok(Self { endpoints, registry, admin_token, cluster_ca_pem: tls.ca_pem, aws, oidc, state })
+        Ok(Self {
+            endpoints,
+            registry,
+            admin_token,
+            cluster_ca_pem: tls.ca_pem,
+            aws,
+            oidc,
+            cluster_requests,
+            seeded,
+            state,
+        })
+    }
+
+    /// Waits until the demo world's releases are all rolled out (at once for other worlds).
+    pub async fn seeded(&self) {
+        let mut seeded = self.seeded.clone();
+        let _ = seeded.wait_for(|done| *done).await;
     }
 
     /// Writes the state file one last time (when there is one); call before the process exits.

@@ -40,7 +40,10 @@ pub fn load(path: &Path) -> Result<Option<Saved>, SandboxError> {
     let tokens = Tokens::restore(&saved["tokens"]).map_err(fail)?;
     let images: Vec<String> =
         serde_json::from_value(saved["registry"].clone()).map_err(|e| fail(format!("registry: {e}")))?;
-    Ok(Some(Saved { cluster: Cluster { store, tokens }, registry: Registry::restore(&images) }))
+    Ok(Some(Saved {
+        cluster: Cluster { store, tokens, requests: Default::default() },
+        registry: Registry::restore(&images),
+    }))
 }
 
 pub struct StateFile {

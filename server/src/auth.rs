@@ -25,11 +25,11 @@ use serde::Deserialize;
 
 pub const SESSION_COOKIE: &str = "rollgate-session";
 
-/// Paths anyone may fetch: sign-in itself, health, the compiled site, server functions (they
-/// answer 401 themselves).
+/// Paths anyone may fetch: sign-in itself, health, the compiled site, server functions and
+/// live streams (they answer 401 themselves: a redirect means nothing to an EventSource).
 fn is_public(path: &str) -> bool {
     matches!(path, "/sign-in" | "/healthz" | "/readyz" | "/favicon.svg")
-        || ["/auth/", "/pkg/", "/api/"].iter().any(|p| path.starts_with(p))
+        || ["/auth/", "/pkg/", "/api/", "/live/"].iter().any(|p| path.starts_with(p))
 }
 
 /// Finds the visitor (session, source address, request id) and attaches it to the request.

@@ -46,14 +46,16 @@ pub async fn deployments(
     let namespaces = match &filter.namespace {
         Some(ns) if configured.contains(ns) => vec![ns.clone()],
         Some(ns) => {
-            return (StatusCode::NOT_FOUND, format!("{ns:?} is not one of {env}'s namespaces")).into_response();
+            return (StatusCode::NOT_FOUND, format!("{ns:?} is not one of {env}'s namespaces"))
+                .into_response();
         }
         None if filter.name.is_some() => {
             return (StatusCode::BAD_REQUEST, "name needs a namespace").into_response();
         }
         None => configured,
     };
-    let watches: Vec<NamespaceWatch> = namespaces.iter().map(|ns| portal.watches.namespace(&env, ns)).collect();
+    let watches: Vec<NamespaceWatch> =
+        namespaces.iter().map(|ns| portal.watches.namespace(&env, ns)).collect();
     for watch in &watches {
         watch.synced().await;
     }
@@ -74,32 +76,38 @@ pub async fn deployments(
 
     let updates = stream::select_all(receivers.into_iter().map(|(namespace, watch, rx)| {
         let view = view.clone();
-        Box::pin(stream::unfold((rx, namespace, watch, view), |(mut rx, namespace, watch, view)| async move {
-            let event = loop {
-                match rx.recv().await {
-                    Ok(Update::Changed(d)) => match view.of(&d) {
-                        Some(live) => break LiveEvent::Changed(live),
-                        None => continue,
-                    },
-                    Ok(Update::Removed(name)) if view.wants(&name) => {
-                        break LiveEvent::Removed { namespace: namespace.clone(), name };
+        Box::pin(stream::unfold(
+            (rx, namespace, watch, view),
+            |(mut rx, namespace, watch, view)| async move {
+                let event = loop {
+                    match rx.recv().await {
+                        Ok(Update::Changed(d)) => match view.of(&d) {
+                            Some(live) => break LiveEvent::Changed(live),
+                            None => continue,
+                        },
+                        Ok(Update::Removed(name)) if view.wants(&name) => {
+                            break LiveEvent::Removed { namespace: namespace.clone(), name };
+                        }
+                        Ok(Update::Removed(_)) => continue,
+                        Ok(Update::Link(l)) => {
+                            break LiveEvent::Link { namespace: namespace.clone(), link: link(&l) };
+                        }
+                        // Fell behind: start this subscriber over from what is true now. The
+                        // browser replaces only this namespace's rows.
+                        Err(RecvError::Lagged(_)) => {
+                            let deployments = watch.snapshot().iter().filter_map(|d| view.of(d)).collect();
+                            break LiveEvent::Snapshot { namespaces: vec![namespace.clone()], deployments };
+                        }
+                        Err(RecvError::Closed) => return None,
                     }
-                    Ok(Update::Removed(_)) => continue,
-                    Ok(Update::Link(l)) => break LiveEvent::Link { namespace: namespace.clone(), link: link(&l) },
-                    // Fell behind: start this subscriber over from what is true now. The
-                    // browser replaces only this namespace's rows.
-                    Err(RecvError::Lagged(_)) => {
-                        let deployments = watch.snapshot().iter().filter_map(|d| view.of(d)).collect();
-                        break LiveEvent::Snapshot { namespaces: vec![namespace.clone()], deployments };
-                    }
-                    Err(RecvError::Closed) => return None,
-                }
-            };
-            Some((event, (rx, namespace, watch, view)))
-        }))
+                };
+                Some((event, (rx, namespace, watch, view)))
+            },
+        ))
     }));
     let events = stream::iter(first).chain(updates).map(|e| Ok::<_, Infallible>(encode(&e)));
-    let opening = stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
+    let opening =
+        stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
     Sse::new(closing.until(opening.chain(events)))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
@@ -122,7 +130,11 @@ impl View {
             return None;
         }
         // The list shows no pods: leave them out of its stream.
-        Some(if self.one.is_some() { ssr::live(d) } else { DeploymentLive { row: ssr::row(d), pods: Vec::new() } })
+        Some(if self.one.is_some() {
+            ssr::live(d)
+        } else {
+            DeploymentLive { row: ssr::row(d), pods: Vec::new() }
+        })
     }
 }
 

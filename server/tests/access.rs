@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use app::api::audit::ListAudit;
 use app::api::changes::{ApproveChange, ListChanges, RejectChange, RequestChange};
+use app::api::deployments::{GetDeployment, ListDeployments, PreviewRollback};
 use app::api::locks::{LockEnvironment, UnlockEnvironment};
 use app::api::{GetEnvironmentOverview, ListEnvironments, WhoAmI};
 use backend::audit::Caller;
@@ -28,7 +29,8 @@ async fn pending(portal: &TestPortal) -> String {
     let action = Action::Restart { namespace: s("production"), deployment: s("myapp-deployment") };
     let dana = Caller::new("dana");
     let changes = &portal.running.portal.changes;
-    let request = changes.request(&dana, "production", Ask::new(action, "access test"), Timestamp::now()).await;
+    let request =
+        changes.request(&dana, "production", Ask::new(action, "access test"), Timestamp::now()).await;
     request.expect("request").id
 }
 
@@ -36,16 +38,18 @@ fn restart_in_staging() -> RequestChange {
     RequestChange {
         env: s("staging"),
         kind: s("restart"),
-        namespace: s("staging"),
-        deployment: s("myapp-deployment"),
-        container: s(""),
-        image: s(""),
-        replicas: s(""),
-        revision: s(""),
-        variables: s(""),
-        parameter: s(""),
+        namespace: Some(s("staging")),
+        deployment: Some(s("myapp-deployment")),
+        container: None,
+        image: None,
+        replicas: None,
+        revision: None,
+        variables: None,
+        parameter: None,
         reason: s("access test"),
-        override_reason: s(""),
+        override_reason: None,
+        seen: None,
+        return_to: None,
     }
 }
 
@@ -75,6 +79,12 @@ async fn every_server_function_checks_who_asks() {
     )
     .await;
     p.check_access(UnlockEnvironment { env: s("staging") }, &[Deployer, Approver, Admin]).await;
+    p.check_access(ListDeployments { env: s("staging") }, ANYONE).await;
+    let myapp = |env: &str| (s(env), s(env), s("myapp-deployment"));
+    let (env, namespace, name) = myapp("production");
+    p.check_access(GetDeployment { env, namespace, name }, ANYONE).await;
+    let (env, namespace, name) = myapp("production");
+    p.check_access(PreviewRollback { env, namespace, name, revision: 1 }, ANYONE).await;
 }
 
 /// Every registered server function has its line above.
@@ -91,6 +101,9 @@ fn the_table_covers_every_server_function() {
         RejectChange::PATH,
         LockEnvironment::PATH,
         UnlockEnvironment::PATH,
+        ListDeployments::PATH,
+        GetDeployment::PATH,
+        PreviewRollback::PATH,
     ]
     .into();
     let registered: BTreeSet<&str> =

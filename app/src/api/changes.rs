@@ -70,7 +70,12 @@ pub async fn request_change(
         .request(
             &caller,
             &env,
-            Ask { action, reason: &reason, override_reason: override_reason.as_deref(), seen: seen.as_deref() },
+            Ask {
+                action,
+                reason: &reason,
+                override_reason: override_reason.as_deref(),
+                seen: seen.as_deref(),
+            },
             Timestamp::now(),
         )
         .await

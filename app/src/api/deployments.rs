@@ -10,8 +10,8 @@ use crate::model::{DeploymentDetail, DeploymentList, PreviewView};
 /// Every deployment in the environment's namespaces, from the shared watches.
 #[server]
 pub async fn list_deployments(env: String) -> Result<DeploymentList, ApiError> {
-    use backend::policy::Permission;
     use backend::kube::watch::Link;
+    use backend::policy::Permission;
 
     use super::guard;
 
@@ -25,7 +25,9 @@ pub async fn list_deployments(env: String) -> Result<DeploymentList, ApiError> {
     for (namespace, watch) in watches {
         match watch.synced().await {
             Link::Live => {}
-            Link::Connecting => problems.push((namespace.clone(), "still connecting to the cluster".to_owned())),
+            Link::Connecting => {
+                problems.push((namespace.clone(), "still connecting to the cluster".to_owned()))
+            }
             Link::Reconnecting(why) => problems.push((namespace.clone(), why)),
         }
         rows.extend(watch.snapshot().iter().map(|d| ssr::row(d)));
@@ -36,7 +38,11 @@ pub async fn list_deployments(env: String) -> Result<DeploymentList, ApiError> {
 /// One deployment: its live state, containers, revisions, conditions, events and the latest
 /// change requests for it.
 #[server]
-pub async fn get_deployment(env: String, namespace: String, name: String) -> Result<DeploymentDetail, ApiError> {
+pub async fn get_deployment(
+    env: String,
+    namespace: String,
+    name: String,
+) -> Result<DeploymentDetail, ApiError> {
     use backend::policy::Permission;
 
     use super::guard;
@@ -218,7 +224,12 @@ pub mod ssr {
             conditions: facts
                 .conditions
                 .into_iter()
-                .map(|c| ConditionView { kind: c.kind, status: c.status, reason: c.reason, message: c.message })
+                .map(|c| ConditionView {
+                    kind: c.kind,
+                    status: c.status,
+                    reason: c.reason,
+                    message: c.message,
+                })
                 .collect(),
             events: facts
                 .events

@@ -27,7 +27,11 @@ pub fn DeploymentTable(
     let sort = RwSignal::new(String::from("name"));
 
     #[cfg(feature = "hydrate")]
-    super::live::follow(&format!("/live/{env}/deployments"), move |event| apply(rows, links, event), connection);
+    super::live::follow(
+        &format!("/live/{env}/deployments"),
+        move |event| apply(rows, links, event),
+        connection,
+    );
 
     let shown = Memo::new(move |_| {
         let needle = text.get().trim().to_lowercase();

@@ -230,7 +230,8 @@ fn Actions(o: EnvironmentOverview, d: DeploymentDetail, base: String) -> impl In
     } else {
         format!("{} is not protected: a change runs as soon as it is asked for.", o.summary.title)
     };
-    let hold = o.hold.clone().map(|h| view! { <p class="notice warn" role="status">"Changes are held: " {h}</p> });
+    let hold =
+        o.hold.clone().map(|h| view! { <p class="notice warn" role="status">"Changes are held: " {h}</p> });
     let containers = d.containers.clone();
     let first = containers.first().map(|c| c.name.clone()).unwrap_or_default();
     let options = move || {

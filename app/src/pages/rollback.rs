@@ -67,7 +67,10 @@ fn Confirm(o: EnvironmentOverview, p: PreviewView, t: Target) -> impl IntoView {
         Some(why) => Either::Left(view! { <p class="muted">{why}</p> }),
         None => {
             let rule = if o.summary.protected {
-                format!("{} is protected: the rollback runs once {} other person(s) approve it.", o.summary.title, o.required_approvals)
+                format!(
+                    "{} is protected: the rollback runs once {} other person(s) approve it.",
+                    o.summary.title, o.required_approvals
+                )
             } else {
                 format!("{} is not protected: the rollback starts when you confirm.", o.summary.title)
             };

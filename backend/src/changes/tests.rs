@@ -42,8 +42,10 @@ async fn protected_changes_wait_for_approval(store: Store) {
     let changes = desk(&store, config(1), &exec, "replica-a");
     let staging =
         Action::Scale { namespace: "staging".into(), deployment: "myapp-deployment".into(), replicas: 3 };
-    let done =
-        changes.request(&who("dana"), "staging", Ask::new(staging.clone(), "more traffic"), T0).await.unwrap();
+    let done = changes
+        .request(&who("dana"), "staging", Ask::new(staging.clone(), "more traffic"), T0)
+        .await
+        .unwrap();
     assert_eq!(done.state, State::Executed);
     assert_eq!(exec.executions(), vec![("staging".to_owned(), staging)]);
 
@@ -106,7 +108,8 @@ async fn concurrent_approvals_execute_once(store: Store) {
     let exec = Recording { pause: Some(Duration::from_millis(50)), ..Default::default() };
     let changes = desk(&store, config(1), &exec, "a");
     for round in 0..5 {
-        let request = changes.request(&who("dana"), "production", Ask::new(restart(), "race"), T0).await.unwrap();
+        let request =
+            changes.request(&who("dana"), "production", Ask::new(restart(), "race"), T0).await.unwrap();
         let (a, b) = tokio::join!(
             approve_in_task(&changes, "avery", &request.id),
             approve_in_task(&changes, "bob", &request.id)
@@ -126,7 +129,8 @@ async fn replicas_sharing_the_store_execute_once(store: Store, url: String) {
     let config = config(2);
     let a = desk(&store, config.clone(), &exec, "replica-a");
     let b = desk(&other, config, &exec, "replica-b");
-    let request = a.request(&who("dana"), "production", Ask::new(restart(), "two replicas"), T0).await.unwrap();
+    let request =
+        a.request(&who("dana"), "production", Ask::new(restart(), "two replicas"), T0).await.unwrap();
     let (x, y, z) = tokio::join!(
         approve_in_task(&a, "avery", &request.id),
         approve_in_task(&b, "bob", &request.id),
@@ -210,11 +214,18 @@ async fn locks_hold_changes_and_admins_override(store: Store) {
         e.to_string(),
         "Changes are held: production is locked by avery: incident 42. An admin may override with a reason."
     );
-    let e =
-        changes.request(&who("dana"), "production", Ask::new(restart(), "fix").overriding("urgent"), T0).await.unwrap_err();
+    let e = changes
+        .request(&who("dana"), "production", Ask::new(restart(), "fix").overriding("urgent"), T0)
+        .await
+        .unwrap_err();
     assert!(matches!(e, ChangeError::Denied(_)), "{e}");
     let request = changes
-        .request(&who("ada"), "production", Ask::new(restart(), "fix").overriding("the fix for incident 42"), T0)
+        .request(
+            &who("ada"),
+            "production",
+            Ask::new(restart(), "fix").overriding("the fix for incident 42"),
+            T0,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -228,7 +239,8 @@ async fn locks_hold_changes_and_admins_override(store: Store) {
         changes.request(&who("dana"), "staging", Ask::new(restart_in("staging"), "x"), T0).await.unwrap();
     assert_eq!(request.state, State::Executed);
     locks::lock(&store, &who("ada"), "staging", "freeze for audit", None, T0).await.unwrap();
-    let e = changes.request(&who("dana"), "staging", Ask::new(restart_in("staging"), "x"), T0).await.unwrap_err();
+    let e =
+        changes.request(&who("dana"), "staging", Ask::new(restart_in("staging"), "x"), T0).await.unwrap_err();
     assert!(matches!(e, ChangeError::Held(_)));
     let requests = trail(&store, "change.request").await;
     assert!(requests.iter().any(|r| r.result == Outcome::Refused && r.actor == "dana"));
@@ -245,8 +257,10 @@ async fn locks_hold_changes_and_admins_override(store: Store) {
 async fn a_lock_set_while_waiting_stops_the_execution(store: Store) {
     let exec = Recording::default();
     let changes = desk(&store, config(1), &exec, "a");
-    let request =
-        changes.request(&who("dana"), "production", Ask::new(restart(), "before the lock"), T0).await.unwrap();
+    let request = changes
+        .request(&who("dana"), "production", Ask::new(restart(), "before the lock"), T0)
+        .await
+        .unwrap();
     locks::lock(&store, &who("avery"), "production", "incident 7", None, T0.plus_secs(1)).await.unwrap();
     let done = changes.approve(&who("bob"), &request.id, "", T0.plus_secs(2)).await.unwrap();
     assert_eq!(done.state, State::Failed);
@@ -262,7 +276,8 @@ fn restart_in(namespace: &str) -> Action {
 async fn rejections_and_failures(store: Store) {
     let exec = Recording::default();
     let changes = desk(&store, config(1), &exec, "a");
-    let request = changes.request(&who("dana"), "production", Ask::new(restart(), "maybe"), T0).await.unwrap();
+    let request =
+        changes.request(&who("dana"), "production", Ask::new(restart(), "maybe"), T0).await.unwrap();
     let rejected = changes.reject(&who("avery"), &request.id, "not now", T0).await.unwrap();
     assert_eq!(rejected.state, State::Rejected);
     assert_eq!(rejected.decisions[0].comment, "not now");

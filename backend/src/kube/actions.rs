@@ -59,7 +59,11 @@ impl KubeExecutor {
         }
     }
 
-    async fn plan(&self, env: &Environment, action: &Action) -> Result<(Api<Deployment>, Plan), ExecuteError> {
+    async fn plan(
+        &self,
+        env: &Environment,
+        action: &Action,
+    ) -> Result<(Api<Deployment>, Plan), ExecuteError> {
         let (namespace, name) = deployment_of(action)?;
         let (api, d, client) = self.read(env, namespace, name).await.map_err(refused)?;
         let revisions = if matches!(action, Action::Rollback { .. }) {
@@ -213,7 +217,10 @@ pub fn plan(mut d: Deployment, action: &Action, revisions: &[Revision]) -> Resul
             let pause = matches!(action, Action::Pause { .. });
             let paused = d.spec.paused.unwrap_or(false);
             if paused == pause {
-                return Err(format!("its rollouts are already {}", if paused { "paused" } else { "running" }));
+                return Err(format!(
+                    "its rollouts are already {}",
+                    if paused { "paused" } else { "running" }
+                ));
             }
             d.spec.paused = Some(pause);
             let word = |p: bool| if p { "rollouts paused" } else { "rollouts running" }.to_owned();
@@ -270,7 +277,8 @@ fn set_env(
 
 /// Puts revision `number`'s pod template back, as `kubectl rollout undo --to-revision` does.
 fn rollback(d: &mut Deployment, number: u32, revisions: &[Revision]) -> Result<(String, String), String> {
-    let current: Option<u32> = d.metadata.annotations.as_ref().and_then(|a| a.get(REVISION_ANNOTATION)?.parse().ok());
+    let current: Option<u32> =
+        d.metadata.annotations.as_ref().and_then(|a| a.get(REVISION_ANNOTATION)?.parse().ok());
     if current == Some(number) {
         return Err(format!("revision {number} is the live one"));
     }
@@ -279,7 +287,8 @@ fn rollback(d: &mut Deployment, number: u32, revisions: &[Revision]) -> Result<(
         .iter()
         .find(|r| r.number == number)
         .ok_or_else(|| format!("there is no revision {number} (kept revisions: {known})"))?;
-    let mut template = target.template.clone().ok_or_else(|| format!("revision {number} has no pod template"))?;
+    let mut template =
+        target.template.clone().ok_or_else(|| format!("revision {number} has no pod template"))?;
     if let Some(labels) = template.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
         labels.remove(TEMPLATE_HASH_LABEL);
     }
@@ -308,8 +317,10 @@ pub fn template_difference(
                     before.push(format!("{name} image {}", x.image.clone().unwrap_or_default()));
                     after.push(format!("{name} image {}", y.image.clone().unwrap_or_default()));
                 }
-                let ex: BTreeMap<_, _> = history::env_lines(x.env.as_deref().unwrap_or_default()).into_iter().collect();
-                let ey: BTreeMap<_, _> = history::env_lines(y.env.as_deref().unwrap_or_default()).into_iter().collect();
+                let ex: BTreeMap<_, _> =
+                    history::env_lines(x.env.as_deref().unwrap_or_default()).into_iter().collect();
+                let ey: BTreeMap<_, _> =
+                    history::env_lines(y.env.as_deref().unwrap_or_default()).into_iter().collect();
                 let keys: std::collections::BTreeSet<_> = ex.keys().chain(ey.keys()).collect();
                 for k in keys {
                     if ex.get(k) != ey.get(k) {
@@ -365,8 +376,15 @@ mod tests {
 
     #[test]
     fn a_plan_says_what_changes_and_keeps_the_version_read() {
-        let p = plan(myapp(), &action("set-env", serde_json::json!({"container": "myapp",
-            "set": {"DEMO_GREETING": "Hi"}, "unset": ["GONE"]})), &[])
+        let p = plan(
+            myapp(),
+            &action(
+                "set-env",
+                serde_json::json!({"container": "myapp",
+            "set": {"DEMO_GREETING": "Hi"}, "unset": ["GONE"]}),
+            ),
+            &[],
+        )
         .unwrap();
         assert_eq!(p.before, "DEMO_GREETING=Hello, GONE unset");
         assert_eq!(p.after, "DEMO_GREETING=Hi, GONE unset");
@@ -377,8 +395,12 @@ mod tests {
         assert_eq!((p.before.as_str(), p.after.as_str()), ("2 replica(s)", "5 replica(s)"));
         let e = plan(myapp(), &action("scale", serde_json::json!({"replicas": 2})), &[]).unwrap_err();
         assert!(e.contains("already has 2"), "{e}");
-        let e = plan(myapp(), &action("deploy-image", serde_json::json!({"container": "web", "image": "x"})), &[])
-            .unwrap_err();
+        let e = plan(
+            myapp(),
+            &action("deploy-image", serde_json::json!({"container": "web", "image": "x"})),
+            &[],
+        )
+        .unwrap_err();
         assert!(e.contains("no container \"web\" (its containers: myapp)"), "{e}");
         let p = plan(myapp(), &action("pause", serde_json::json!({})), &[]).unwrap();
         assert_eq!(p.deployment.spec.paused, Some(true));
@@ -390,7 +412,14 @@ mod tests {
         let mut template = old.spec.template.clone();
         template.spec.as_mut().unwrap().containers[0].image = Some("reg/myapp:3c3c3c3".into());
         template.spec.as_mut().unwrap().containers[0].env = Some(vec![]);
-        template.metadata.as_mut().unwrap().labels.as_mut().unwrap().insert(TEMPLATE_HASH_LABEL.into(), "abc".into());
+        template
+            .metadata
+            .as_mut()
+            .unwrap()
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert(TEMPLATE_HASH_LABEL.into(), "abc".into());
         let three = Revision {
             number: 3,
             replica_set: "myapp-abc".into(),
@@ -406,7 +435,8 @@ mod tests {
         assert_eq!(p.after, "revision 3: myapp image reg/myapp:3c3c3c3; myapp DEMO_GREETING unset");
         let labels = p.deployment.spec.template.metadata.unwrap().labels.unwrap();
         assert!(!labels.contains_key(TEMPLATE_HASH_LABEL));
-        let e = plan(myapp(), &action("rollback", serde_json::json!({"revision": 4})), &[three.clone()]).unwrap_err();
+        let e = plan(myapp(), &action("rollback", serde_json::json!({"revision": 4})), &[three.clone()])
+            .unwrap_err();
         assert!(e.contains("live one"), "{e}");
         let e = plan(myapp(), &action("rollback", serde_json::json!({"revision": 2})), &[three]).unwrap_err();
         assert!(e.contains("kept revisions: 3"), "{e}");

@@ -70,10 +70,17 @@ mod tests {
     #[test]
     fn statuses_become_words() {
         let status = |code: u16| {
-            kube::Error::Api(Box::new(Status { message: "m".into(), reason: "r".into(), code, ..Status::default() }))
+            kube::Error::Api(Box::new(Status {
+                message: "m".into(),
+                reason: "r".into(),
+                code,
+                ..Status::default()
+            }))
         };
         assert_eq!(ClusterError::from(status(404)), ClusterError::NotFound("m".into()));
-        assert!(matches!(ClusterError::from(status(409)), ClusterError::Conflict(m) if m.contains("Refresh")));
+        assert!(
+            matches!(ClusterError::from(status(409)), ClusterError::Conflict(m) if m.contains("Refresh"))
+        );
         assert!(ClusterError::from(status(401)).stale_client());
         assert_eq!(ClusterError::from(status(422)), ClusterError::Invalid("m".into()));
     }

@@ -10,8 +10,8 @@
 pub mod actions;
 pub mod client;
 pub mod detail;
-pub mod events;
 mod error;
+pub mod events;
 pub mod history;
 pub mod summary;
 pub mod watch;

@@ -72,7 +72,10 @@ impl DeploymentSummary {
             .map(|s| {
                 s.containers
                     .iter()
-                    .map(|c| ContainerImage { name: c.name.clone(), image: c.image.clone().unwrap_or_default() })
+                    .map(|c| ContainerImage {
+                        name: c.name.clone(),
+                        image: c.image.clone().unwrap_or_default(),
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -176,11 +179,9 @@ impl PodSummary {
             .chain(status.init_container_statuses.iter().flatten())
             .filter_map(|s| s.state.as_ref()?.waiting.as_ref()?.reason.clone())
             .next();
-        let unschedulable = status
-            .conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"));
+        let unschedulable = status.conditions.iter().flatten().any(|c| {
+            c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable")
+        });
         let reason = if meta.deletion_timestamp.is_some() {
             Some("Terminating".to_owned())
         } else if unschedulable {
@@ -200,7 +201,9 @@ impl PodSummary {
             reason,
             node: spec.and_then(|s| s.node_name.clone()),
             started_ms: status.start_time.map(|t| t.0.as_millisecond()),
-            container_names: spec.map(|s| s.containers.iter().map(|c| c.name.clone()).collect()).unwrap_or_default(),
+            container_names: spec
+                .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
+                .unwrap_or_default(),
             init_container_names: spec
                 .and_then(|s| s.init_containers.as_ref())
                 .map(|c| c.iter().map(|c| c.name.clone()).collect())

@@ -172,9 +172,10 @@ impl NamespaceWatch {
                 }
             };
             let config = watcher::Config::default();
-            let deployments = watcher::watcher(Api::<Deployment>::namespaced(client.clone(), &namespace), config.clone())
-                .default_backoff()
-                .map(|e| e.map(Seen::Deployment));
+            let deployments =
+                watcher::watcher(Api::<Deployment>::namespaced(client.clone(), &namespace), config.clone())
+                    .default_backoff()
+                    .map(|e| e.map(Seen::Deployment));
             let pods = watcher::watcher(Api::<Pod>::namespaced(client, &namespace), config)
                 .default_backoff()
                 .map(|e| e.map(Seen::Pod));
@@ -207,7 +208,9 @@ impl NamespaceWatch {
             match seen {
                 Seen::Deployment(event) => match event {
                     Event::Apply(d) | Event::InitApply(d) if listing.deployments.is_some() => {
-                        if let (Some(list), Some(s)) = (listing.deployments.as_mut(), DeploymentSummary::of(&d)) {
+                        if let (Some(list), Some(s)) =
+                            (listing.deployments.as_mut(), DeploymentSummary::of(&d))
+                        {
                             list.insert(s.name.clone(), s);
                         }
                     }
@@ -343,7 +346,9 @@ struct Listing {
 
 fn watcher_error(e: watcher::Error) -> kube::Error {
     match e {
-        watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => e,
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => e,
         watcher::Error::WatchError(status) => kube::Error::Api(status),
         other => kube::Error::Service(other.to_string().into()),
     }

@@ -29,6 +29,9 @@ use super::table;
 pub struct Cluster {
     pub store: Store,
     pub tokens: Tokens,
+    /// Every authenticated API request served (lists, gets, watches, writes): how a test
+    /// tells how hard a client works the API server.
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Where a request points.

@@ -78,7 +78,7 @@ impl Cluster {
             let account = json!({ "metadata": { "name": DEPLOYER_SERVICE_ACCOUNT } });
             let _ = store.create(find("serviceaccounts"), name, account);
         }
-        Self { store, tokens: Tokens::new() }
+        Self { store, tokens: Tokens::new(), requests: Default::default() }
     }
 }
 
@@ -104,6 +104,7 @@ pub fn router(cluster: Cluster) -> Router {
 }
 
 async fn authenticate(State(cluster): State<Cluster>, request: Request, next: Next) -> Response {
+    cluster.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match cluster.tokens.authenticate(request.headers()) {
         Ok(_) => next.run(request).await,
         Err(unauthorized) => unauthorized.into_response(),

@@ -61,6 +61,10 @@ impl TestPortal {
         config.listen = "127.0.0.1:0".parse().expect("addr");
         config.site_root = Some(PathBuf::from(site.path()));
         let running = server::start(config).await.expect("server starts");
+        if let Some(sandbox) = &running.sandbox {
+            // Tests act on the demo world's deployments: wait until its releases are out.
+            sandbox.seeded().await;
+        }
         let base = format!("http://{}", running.addr);
         let anonymous = client(&base, None);
         let mut portal = Self {
