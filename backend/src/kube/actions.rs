@@ -156,7 +156,7 @@ fn deployment_of(action: &Action) -> Result<(&str, &str), ExecuteError> {
         | Action::Pause { namespace, deployment }
         | Action::Resume { namespace, deployment } => Ok((namespace, deployment)),
         Action::RotateToken { .. } => {
-            Err(ExecuteError("token rotation is not something the Kubernetes executor does".into()))
+            Err(ExecuteError("Rollgate does not rotate tokens yet (the Tokens page will)".into()))
         }
     }
 }
