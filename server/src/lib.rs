@@ -9,6 +9,7 @@
 //! - [`auth`]: the session cookie, who is asking, sign-in and sign-out endpoints.
 //! - [`security`]: the same-origin (CSRF) check and the security headers.
 //! - [`audit_export`]: the audit trail as a CSV or JSON download.
+//! - [`log_stream`]: a deployment's pod logs as server-sent events.
 //!
 //! [`start`] wires one process: the sandbox when configured, the portal state, the upstream
 //! monitor and the HTTP server; tests use it to run the whole server in-process.
@@ -17,6 +18,7 @@ pub mod audit_export;
 pub mod auth;
 pub mod cli;
 pub mod health;
+pub mod log_stream;
 pub mod router;
 pub mod security;
 pub mod site;

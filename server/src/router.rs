@@ -3,6 +3,8 @@
 //! - `/healthz`, `/readyz`: health.
 //! - `/sign-in` (a page), `/auth/sign-in` and `/auth/sign-out` (form posts): see [`crate::auth`].
 //! - `/{env}/audit/export`: the audit trail as CSV or JSON.
+//! - `/{env}/deployments/{namespace}/{deployment}/logs/stream`: pod logs as server-sent events
+//!   (the compression layer leaves `text/event-stream` alone, so events are not held back).
 //! - `/pkg/*`: the compiled wasm, JS and CSS. Release builds carry a content hash in their
 //!   names, so they are cached for a year as immutable (unhashed builds revalidate), and come
 //!   with brotli files that cargo-leptos compressed once at maximum quality.
@@ -30,7 +32,7 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::{audit_export, auth, health, security};
+use crate::{audit_export, auth, health, log_stream, security};
 
 /// What axum hands to handlers: Leptos's options for rendering, the portal for everything else.
 #[derive(Clone)]
@@ -101,6 +103,7 @@ pub fn build(portal: Portal, options: LeptosOptions) -> Router {
         .route("/auth/sign-in", post(auth::sign_in_form))
         .route("/auth/sign-out", post(auth::sign_out_form))
         .route("/{env}/audit/export", get(audit_export::export))
+        .route("/{env}/deployments/{namespace}/{deployment}/logs/stream", get(log_stream::stream))
         .nest_service("/pkg", pkg)
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();
