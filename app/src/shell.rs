@@ -11,7 +11,7 @@ use leptos_router::path;
 
 use crate::components::layout::EnvironmentLayout;
 use crate::pages::{
-    approvals::ApprovalsPage, audit::AuditPage, deployments::DeploymentsPage, home::Home,
+    approvals::ApprovalsPage, audit::AuditPage, deployments::DeploymentsPage, home::Home, logs::LogsPage,
     not_found::NotFound, pipelines::PipelinesPage, sign_in::SignInPage, tokens::TokensPage,
 };
 
@@ -78,6 +78,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/:env") view=EnvironmentLayout ssr=SsrMode::Async>
                     <Route path=path!("/pipelines") view=PipelinesPage />
                     <Route path=path!("/deployments") view=DeploymentsPage />
+                    <Route path=path!("/deployments/:namespace/:name/logs") view=LogsPage />
                     <Route path=path!("/tokens") view=TokensPage />
                     <Route path=path!("/approvals") view=ApprovalsPage />
                     <Route path=path!("/audit") view=AuditPage />

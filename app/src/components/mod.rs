@@ -4,12 +4,14 @@
 //! - `layout`: the frame of every environment page: top bar, areas, switcher, errors.
 //! - `theme_toggle`: light/dark, remembered in a cookie so the server renders it right.
 //! - `upstream`: an upstream system's endpoint and whether it answers, as a card.
+//! - `log_viewer`: the pod log viewer island (live follow, search, virtualized rows).
 //! - `lock_panel`: the environment's deploy lock, and locking or unlocking it.
 //! - `overview`: renders a page from the environment's overview once it has loaded.
 
 pub mod form_error;
 pub mod layout;
 pub mod lock_panel;
+pub mod log_viewer;
 pub mod overview;
 pub mod theme_toggle;
 pub mod upstream;

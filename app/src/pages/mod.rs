@@ -4,6 +4,7 @@ pub mod approvals;
 pub mod audit;
 pub mod deployments;
 pub mod home;
+pub mod logs;
 pub mod not_found;
 pub mod pipelines;
 pub mod sign_in;
