@@ -238,14 +238,16 @@ async fn bad_requests_are_refused_in_words() {
     assert_eq!(events.first().map(|e| e.name.as_str()), Some("pods"));
 }
 
-/// Without a session: 401. Signed in without a role in the environment: 403.
+/// Without a session the sign-in middleware sends the visitor to sign in (as for every page
+/// and the audit export). Signed in without a role in the environment: 403.
 #[tokio::test]
 async fn logs_need_a_role() {
     let portal = TestPortal::sandbox().await;
     let path = format!("{STREAM}/myapp-deployment/logs/stream");
     let response = portal.anonymous.get(portal.url(&path)).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 401);
-    assert!(response.text().await.unwrap().contains("Sign in"));
+    assert_eq!(response.status().as_u16(), 303);
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(location.starts_with("/sign-in?next=%2Fstaging%2Fdeployments"), "{location}");
 
     let mut config = load(&Source::SandboxDefault).expect("config");
     config.roles.remove("vera");
