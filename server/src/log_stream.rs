@@ -102,7 +102,9 @@ impl LogQuery {
         let since_seconds = match raw.since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
             Some(s) => Some(parse_duration(s).ok_or_else(|| {
-                format!("since {s:?} must be a positive duration such as 300, 90s, 15m, 2h or 1d (at most 30d).")
+                format!(
+                    "since {s:?} must be a positive duration such as 300, 90s, 15m, 2h or 1d (at most 30d)."
+                )
             })?),
         };
         Ok(Self {
@@ -312,12 +314,7 @@ impl Relay {
     }
 
     /// Starts reading each pod not read yet (the one asked for, or all of them).
-    fn start_readers(
-        &self,
-        pods: &[PodSummary],
-        readers: &mut JoinSet<()>,
-        started: &mut HashSet<String>,
-    ) {
+    fn start_readers(&self, pods: &[PodSummary], readers: &mut JoinSet<()>, started: &mut HashSet<String>) {
         for pod in pods {
             if self.query.pod.as_ref().is_some_and(|p| p != &pod.name) || !started.insert(pod.name.clone()) {
                 continue;
@@ -348,7 +345,9 @@ impl PodReader {
     async fn run(self) {
         let name = self.pod.name.clone();
         let container = match &self.query.container {
-            Some(c) if self.pod.container_names.contains(c) || self.pod.init_container_names.contains(c) => c.clone(),
+            Some(c) if self.pod.container_names.contains(c) || self.pod.init_container_names.contains(c) => {
+                c.clone()
+            }
             Some(c) => {
                 let mut all = self.pod.init_container_names.clone();
                 all.extend(self.pod.container_names.iter().cloned());
@@ -417,7 +416,9 @@ impl PodReader {
                 }
             }
         }
-        if let Some(last) = framer.finish() && !backlog.offer(last, &self.tx) {
+        if let Some(last) = framer.finish()
+            && !backlog.offer(last, &self.tx)
+        {
             return;
         }
         if !backlog.flush_all(&self.tx).await {
@@ -426,7 +427,9 @@ impl PodReader {
         if self.query.follow && !self.query.previous {
             self.notice(
                 "info",
-                &format!("The log of {name} ({container}) ended: the container stopped or the pod was deleted."),
+                &format!(
+                    "The log of {name} ({container}) ended: the container stopped or the pod was deleted."
+                ),
             )
             .await;
         }

@@ -90,8 +90,13 @@ async fn pods(portal: &TestPortal, deployment: &str, replicas: usize) -> Vec<(St
                 })
                 .collect();
             let revision = |name: &str| name.rsplit_once('-').map(|(r, _)| r.to_owned());
-            let started = pods.iter().all(|(_, reason, _)| !["Pending", "ContainerCreating"].contains(&reason.as_str()));
-            if pods.len() == replicas && started && pods.iter().all(|p| revision(&p.0) == revision(&pods[0].0)) {
+            let started = pods
+                .iter()
+                .all(|(_, reason, _)| !["Pending", "ContainerCreating"].contains(&reason.as_str()));
+            if pods.len() == replicas
+                && started
+                && pods.iter().all(|p| revision(&p.0) == revision(&pods[0].0))
+            {
                 return pods;
             }
         }
@@ -208,7 +213,11 @@ async fn bad_requests_are_refused_in_words() {
         ("/staging/deployments/staging/myapp-deployment/logs/stream?tail=lots", 400, "whole number"),
         ("/staging/deployments/staging/myapp-deployment/logs/stream?since=yesterday", 400, "since"),
         ("/staging/deployments/staging/myapp-deployment/logs/stream?follow=maybe", 400, "true or false"),
-        ("/staging/deployments/staging/myapp-deployment/logs/stream?pod=Not_A_Pod", 400, "not a Kubernetes name"),
+        (
+            "/staging/deployments/staging/myapp-deployment/logs/stream?pod=Not_A_Pod",
+            400,
+            "not a Kubernetes name",
+        ),
         ("/staging/deployments/staging/myapp-deployment/logs/stream?container=a%20b", 400, "container"),
         ("/staging/deployments/staging/myapp-deployment/logs/stream?pod=myapp-gone-1", 404, "not a pod of"),
         ("/staging/deployments/staging/no-such-app/logs/stream", 404, "no deployment"),

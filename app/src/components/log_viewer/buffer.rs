@@ -131,10 +131,6 @@ impl LogBuffer {
         };
     }
 
-    pub fn query(&self) -> &str {
-        &self.query
-    }
-
     /// Row indices (into `lines`) of the matches.
     pub fn match_rows(&self) -> impl Iterator<Item = usize> + '_ {
         let first = self.first_number();
@@ -194,13 +190,17 @@ pub fn match_ranges(text: &str, lowered_query: &str) -> Vec<(usize, usize)> {
 /// `2026-11-29T10:00:00.123456789Z`-like.
 fn looks_like_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() >= 20 && b[4] == b'-' && b[10] == b'T' && (s.ends_with('Z') || b[b.len() - 6] == b'+' || b[b.len() - 6] == b'-')
+    b.len() >= 20
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && (s.ends_with('Z') || b[b.len() - 6] == b'+' || b[b.len() - 6] == b'-')
 }
 
 /// A timestamp as a key that sorts in time order (fractions padded to nanoseconds).
 pub fn timestamp_key(ts: &str) -> String {
     let (whole, rest) = ts.split_at(ts.len().min(19));
-    let fraction = rest.strip_prefix('.').map(|r| r.trim_end_matches(|c: char| !c.is_ascii_digit())).unwrap_or("");
+    let fraction =
+        rest.strip_prefix('.').map(|r| r.trim_end_matches(|c: char| !c.is_ascii_digit())).unwrap_or("");
     format!("{whole}.{fraction:0<9}")
 }
 
@@ -293,7 +293,8 @@ mod tests {
 
     #[test]
     fn ansi_codes_become_styles() {
-        let (text, styles) = strip_ansi("\u{1b}[31mERROR\u{1b}[0m done \u{1b}[1;92mok\u{1b}[m\u{1b}]0;title\u{7}");
+        let (text, styles) =
+            strip_ansi("\u{1b}[31mERROR\u{1b}[0m done \u{1b}[1;92mok\u{1b}[m\u{1b}]0;title\u{7}");
         assert_eq!(text, "ERROR done ok");
         assert_eq!(
             styles,
@@ -327,7 +328,10 @@ mod tests {
         assert_eq!(b.match_rows().next(), Some(990));
         b.search("");
         assert_eq!(b.match_count(), 0);
-        assert!(b.export(false, true).starts_with("[10 older lines were dropped from the viewer]\nweb-1 10 fine\n"));
+        assert!(
+            b.export(false, true)
+                .starts_with("[10 older lines were dropped from the viewer]\nweb-1 10 fine\n")
+        );
         assert_eq!(match_ranges("Error and ERROR", "error"), [(0, 5), (10, 15)]);
     }
 

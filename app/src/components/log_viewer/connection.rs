@@ -76,7 +76,8 @@ fn open(viewer: Viewer, resume: bool) {
         s.generation += 1;
         s.generation
     });
-    let resume_after = resume.then(|| SEEN.with(|s| ((now_ms() - s.borrow().at) / 1000.0).ceil().max(0.0) as u64));
+    let resume_after =
+        resume.then(|| SEEN.with(|s| ((now_ms() - s.borrow().at) / 1000.0).ceil().max(0.0) as u64));
     if !resume {
         viewer.buffer.update_value(|b| b.clear());
         viewer.unseen.set(0);
@@ -140,9 +141,8 @@ fn open(viewer: Viewer, resume: bool) {
     on(
         "error",
         Box::new(move |_| {
-            let closed = CURRENT.with(|c| {
-                c.borrow().as_ref().is_some_and(|c| c.source.ready_state() == EventSource::CLOSED)
-            });
+            let closed = CURRENT
+                .with(|c| c.borrow().as_ref().is_some_and(|c| c.source.ready_state() == EventSource::CLOSED));
             let never_opened = viewer.link.get_untracked() == Link::Connecting;
             close();
             if closed && never_opened && !resume {
@@ -253,5 +253,10 @@ pub fn save(text: &str, file: &str) {
     link.set_href(&url);
     link.set_download(file);
     link.click();
-    set_timeout(move || { let _ = web_sys::Url::revoke_object_url(&url); }, Duration::from_secs(10));
+    set_timeout(
+        move || {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        },
+        Duration::from_secs(10),
+    );
 }

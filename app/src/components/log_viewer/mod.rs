@@ -96,8 +96,8 @@ pub fn LogViewer(
     #[cfg(feature = "hydrate")]
     connection::start(viewer);
 
-    view! {
-        <section class="log-viewer" aria-label="Pod logs">
+    // Each part becomes a plain view: one nested type for all of them is too deep to compile.
+    let options = view! {
             <form class="log-options card" on:submit=|ev| ev.prevent_default()>
                 <PodPicker viewer />
                 <ContainerPicker viewer />
@@ -155,6 +155,9 @@ pub fn LogViewer(
                     </select>
                 </label>
             </form>
+    }
+    .into_any();
+    let toolbar = view! {
             <div class="log-toolbar">
                 <label class="check">
                     <input
@@ -179,11 +182,16 @@ pub fn LogViewer(
                     "Download"
                 </button>
             </div>
+    }
+    .into_any();
+    view! {
+        <section class="log-viewer" aria-label="Pod logs">
+            {options}
+            {toolbar}
             <StatusBar viewer />
             <rows::Rows viewer />
         </section>
     }
-    // A plain type keeps the page's view type shallow enough for the compiler.
     .into_any()
 }
 
@@ -308,6 +316,7 @@ fn SearchBox(viewer: Viewer) -> impl IntoView {
             <span class="match-count" aria-live="polite">{label}</span>
         </span>
     }
+    .into_any()
 }
 
 #[component]
@@ -346,6 +355,7 @@ fn StatusBar(viewer: Viewer) -> impl IntoView {
             </Show>
         </div>
     }
+    .into_any()
 }
 
 /// 12345 → "12,345".

@@ -214,6 +214,7 @@ pub fn Rows(viewer: Viewer) -> impl IntoView {
             {body}
         </div>
     }
+    .into_any()
 }
 
 fn row(
@@ -235,7 +236,10 @@ fn row(
         let short = short_pod(&p);
         view! { <span class=format!("log-pod pod-c{}", pod_index % 8) title=p>{short}</span> }
     });
-    let ts = show_ts.then(|| line.timestamp.clone()).flatten().map(|t| view! { <span class="log-ts">{t.to_string()}</span> });
+    let ts = show_ts
+        .then(|| line.timestamp.clone())
+        .flatten()
+        .map(|t| view! { <span class="log-ts">{t.to_string()}</span> });
     let pieces = pieces(&line.text, &line.styles, &match_ranges(&line.text, query))
         .into_iter()
         .map(|(text, class)| match class {
@@ -268,7 +272,8 @@ fn pieces(text: &str, styles: &[(u32, Style)], marks: &[(usize, usize)]) -> Vec<
     cuts.windows(2)
         .filter(|w| w[0] < w[1] && w[1] <= text.len())
         .map(|w| {
-            let style = styles.iter().rev().find(|(o, _)| *o as usize <= w[0]).map(|(_, s)| *s).unwrap_or_default();
+            let style =
+                styles.iter().rev().find(|(o, _)| *o as usize <= w[0]).map(|(_, s)| *s).unwrap_or_default();
             let marked = marks.iter().any(|(a, b)| *a <= w[0] && w[0] < *b);
             let mut class = style.class();
             if marked {
@@ -311,7 +316,8 @@ pub fn scroll_to_end(viewer: Viewer) {
 /// Scrolls line `i` (of those held) into the upper part of the view.
 pub fn scroll_to_line(viewer: Viewer, i: usize) {
     let lead = viewer.buffer.with_value(|b| u64::from(b.dropped > 0));
-    let row = if viewer.wrap.get_untracked() { viewer.layout.with_value(|l| l.row_of(i)) } else { i as u64 } + lead;
+    let row =
+        if viewer.wrap.get_untracked() { viewer.layout.with_value(|l| l.row_of(i)) } else { i as u64 } + lead;
     let (_, height) = viewer.viewport.get_untracked();
     let top = (row as f64 * ROW_PX - height / 3.0).max(0.0);
     viewer.scroll_top.set(top);
@@ -329,7 +335,11 @@ mod tests {
     #[test]
     fn lines_are_cut_at_styles_and_matches() {
         let red = Style { fg: 2, bold: false };
-        let p = pieces("error: disk full", &[(0, red), (5, Style::default())], &match_ranges("error: disk full", "disk"));
+        let p = pieces(
+            "error: disk full",
+            &[(0, red), (5, Style::default())],
+            &match_ranges("error: disk full", "disk"),
+        );
         assert_eq!(
             p,
             [
