@@ -11,7 +11,7 @@ test("the previous container of a crash-looping pod says why it failed", async (
   await signIn(page, "viewer");
   await page.goto(`${LOGS}/payments-worker/logs`);
   await hydrated(page);
-  const podPicker = page.getByLabel("Pod");
+  const podPicker = page.locator("select[name=pod]");
   await expect(podPicker.locator("option", { hasText: /^payments-worker-/ }).first()).toBeAttached();
   const pod = await podPicker.locator("option", { hasText: /^payments-worker-/ }).first().getAttribute("value");
   await podPicker.selectOption(pod!);
@@ -46,7 +46,7 @@ test("all pods interleaved, a colour per pod, timestamps and download", async ({
   await signIn(page, "viewer");
   await page.goto(`${LOGS}/myapp-deployment/logs`);
   await hydrated(page);
-  await expect(page.getByLabel("Pod")).toHaveValue("");
+  await expect(page.locator("select[name=pod]")).toHaveValue("");
   const log = page.getByRole("log", { name: "Log lines" });
   const tags = log.locator(".log-pod");
   await expect(tags).toHaveCount(2);
