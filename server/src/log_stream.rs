@@ -709,12 +709,11 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(1);
         let mut backlog = Backlog::default();
         let mut framer = Framer::new("p");
-        let line = vec![b'x'; 1000];
+        let mut line = vec![b'x'; 1000];
+        line.push(b'\n');
         let mut sent_lines = 0;
         for _ in 0..5000 {
-            let mut chunk = line.clone();
-            chunk.push(b'\n');
-            for ev in framer.push(&chunk) {
+            for ev in framer.push(&line) {
                 sent_lines += ev.lines;
                 assert!(backlog.offer(ev, &tx));
             }
