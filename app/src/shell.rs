@@ -12,8 +12,8 @@ use leptos_router::path;
 use crate::components::layout::EnvironmentLayout;
 use crate::pages::{
     approvals::ApprovalsPage, audit::AuditPage, deployment::DeploymentPage, deployments::DeploymentsPage,
-    home::Home, not_found::NotFound, pipelines::PipelinesPage, rollback::RollbackPage, sign_in::SignInPage,
-    tokens::TokensPage,
+    home::Home, logs::LogsPage, not_found::NotFound, pipelines::PipelinesPage, rollback::RollbackPage,
+    sign_in::SignInPage, tokens::TokensPage,
 };
 
 /// The cookie that remembers an explicit theme choice; without it the OS preference rules.
@@ -84,6 +84,7 @@ pub fn App() -> impl IntoView {
                         path=path!("/deployments/:namespace/:name/rollback/:revision")
                         view=RollbackPage
                     />
+                    <Route path=path!("/deployments/:namespace/:name/logs") view=LogsPage />
                     <Route path=path!("/tokens") view=TokensPage />
                     <Route path=path!("/approvals") view=ApprovalsPage />
                     <Route path=path!("/audit") view=AuditPage />

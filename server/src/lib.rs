@@ -11,6 +11,7 @@
 //! - [`security`]: the same-origin (CSRF) check and the security headers.
 //! - [`audit_export`]: the audit trail as a CSV or JSON download.
 //! - [`live`]: the deployments as server-sent events; [`streams`]: what streams share.
+//! - [`log_stream`]: a deployment's pod logs as server-sent events.
 //!
 //! [`start`] wires one process: the sandbox when configured, the portal state, the upstream
 //! monitor and the HTTP server; tests use it to run the whole server in-process.
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod cli;
 pub mod health;
 pub mod live;
+pub mod log_stream;
 pub mod oidc;
 pub mod router;
 pub mod security;

@@ -4,6 +4,7 @@
 //! - `layout`: the frame of every environment page: top bar, areas, switcher, errors.
 //! - `theme_toggle`: light/dark, remembered in a cookie so the server renders it right.
 //! - `upstream`: an upstream system's endpoint and whether it answers, as a card.
+//! - `log_viewer`: the pod log viewer island (live follow, search, virtualized rows).
 //! - `lock_panel`: the environment's deploy lock, and locking or unlocking it.
 //! - `overview`: renders a page from the environment's overview once it has loaded.
 //! - `live`, `deployment_table`, `rollout`: the live deployment islands and what they share.
@@ -13,6 +14,7 @@ pub mod form_error;
 pub mod layout;
 pub mod live;
 pub mod lock_panel;
+pub mod log_viewer;
 pub mod overview;
 pub mod rollout;
 pub mod theme_toggle;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod deployment;
 pub mod deployments;
 pub mod home;
+pub mod logs;
 pub mod not_found;
 pub mod pipelines;
 pub mod rollback;
