@@ -77,6 +77,12 @@ test("deploy a commit and watch it roll out; change DEMO_GREETING; roll back wit
   await hydrated(page);
   await expect(page.locator(".live-rollout")).toHaveAttribute("data-health", "Complete", { timeout: 30_000 });
   await expect(page.locator("ul.changes li").first()).toContainText("executed");
+  // The new pods greet with the new value.
+  await page.getByRole("link", { name: "Logs" }).click();
+  await hydrated(page);
+  const log = page.getByRole("log", { name: "Log lines" });
+  await expect(log.locator(".log-row", { hasText: "Hello from Rollgate!" })).toHaveCount(2, { timeout: 15_000 });
+  await page.goBack();
 
   // Roll back to the revision before: the preview says exactly what goes back.
   const previous = page.locator("table.revisions tbody tr:not(.live)").first();

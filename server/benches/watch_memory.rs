@@ -91,8 +91,11 @@ async fn run() {
 
     let started = Instant::now();
     for n in 0..NAMESPACES {
-        send(api.post(format!("{url}/api/v1/namespaces")).json(&json!({ "metadata": { "name": format!("bench-{n}") } })))
-            .await;
+        send(
+            api.post(format!("{url}/api/v1/namespaces"))
+                .json(&json!({ "metadata": { "name": format!("bench-{n}") } })),
+        )
+        .await;
     }
     stream::iter(0..DEPLOYMENTS)
         .for_each_concurrent(16, |i| {
@@ -108,14 +111,19 @@ async fn run() {
     loop {
         let list = send(api.get(format!("{url}/apis/apps/v1/deployments"))).await;
         let items = list["items"].as_array().unwrap();
-        let ready = items.iter().filter(|d| d["status"]["readyReplicas"].as_u64() == Some(REPLICAS as u64)).count();
+        let ready =
+            items.iter().filter(|d| d["status"]["readyReplicas"].as_u64() == Some(REPLICAS as u64)).count();
         if ready == DEPLOYMENTS {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(900), "only {ready} deployments became ready");
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-    println!("cluster filled: {DEPLOYMENTS} deployments, {} pods ready in {:.0} s", DEPLOYMENTS * REPLICAS, started.elapsed().as_secs_f64());
+    println!(
+        "cluster filled: {DEPLOYMENTS} deployments, {} pods ready in {:.0} s",
+        DEPLOYMENTS * REPLICAS,
+        started.elapsed().as_secs_f64()
+    );
 
     // The portal, as its own process, on that cluster through the kubeconfig.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -57,7 +57,7 @@ pub async fn revisions(client: &kube::Client, d: &Deployment) -> Result<Vec<Revi
             })
         })
         .collect();
-    out.sort_by(|a, b| b.number.cmp(&a.number));
+    out.sort_by_key(|r| std::cmp::Reverse(r.number));
     Ok(out)
 }
 

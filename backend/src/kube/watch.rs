@@ -119,8 +119,7 @@ impl NamespaceWatch {
     pub async fn synced(&self) -> Link {
         let mut link = self.inner.link.subscribe();
         let _ = tokio::time::timeout(FIRST_SYNC, link.wait_for(|l| *l != Link::Connecting)).await;
-        let now = link.borrow().clone();
-        now
+        link.borrow().clone()
     }
 
     pub fn subscribe(&self) -> Subscription {
