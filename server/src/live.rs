@@ -40,7 +40,7 @@ pub async fn deployments(
     Query(filter): Query<Filter>,
 ) -> Response {
     if let Err(refused) = streams::viewer(&portal, &visitor, &env) {
-        return refused;
+        return refused.into_response();
     }
     let configured = portal.config.environment(&env).map(|e| e.namespaces.clone()).unwrap_or_default();
     let namespaces = match &filter.namespace {

@@ -3,7 +3,6 @@
 //! stream left open would hold it forever).
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use backend::Portal;
 use backend::auth::Visitor;
 use backend::policy::{self, Denied, Permission};
@@ -30,10 +29,11 @@ impl Closing {
     }
 }
 
-/// The signed-in visitor's name when they may view `env`; the HTTP answer otherwise.
-pub fn viewer(portal: &Portal, visitor: &Visitor, env: &str) -> Result<String, Response> {
+/// The signed-in visitor's name when they may view `env`; the HTTP status and reason
+/// otherwise.
+pub fn viewer(portal: &Portal, visitor: &Visitor, env: &str) -> Result<String, (StatusCode, String)> {
     let Some(user) = visitor.user.clone() else {
-        return Err((StatusCode::UNAUTHORIZED, "Sign in to follow this.").into_response());
+        return Err((StatusCode::UNAUTHORIZED, "Sign in to follow this.".to_owned()));
     };
     match policy::authorize(&portal.config, &user, env, Permission::View) {
         Ok(_) => Ok(user),
@@ -42,7 +42,7 @@ pub fn viewer(portal: &Portal, visitor: &Visitor, env: &str) -> Result<String, R
                 Denied::UnknownEnvironment(_) => StatusCode::NOT_FOUND,
                 _ => StatusCode::FORBIDDEN,
             };
-            Err((status, denied.to_string()).into_response())
+            Err((status, denied.to_string()))
         }
     }
 }

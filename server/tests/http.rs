@@ -25,7 +25,7 @@ async fn every_area_renders_what_is_configured() {
     let cases = [
         ("/staging/pipelines", "Pipelines", "myapp-staging", true),
         ("/production/pipelines", "Pipelines", "myapp-production", true),
-        ("/staging/deployments", "Deployments", "the embedded sandbox cluster", true),
+        ("/staging/deployments", "Deployments", "myapp-deployment", false),
         ("/staging/tokens", "Tokens", "/rollgate/staging/", true),
         ("/production/approvals", "Approvals", "needs 1 approval from someone other", false),
         ("/staging/approvals", "Approvals", "is not protected", false),
@@ -49,11 +49,11 @@ async fn every_area_renders_what_is_configured() {
 #[tokio::test]
 async fn upstream_cards_show_reachability() {
     let portal = TestPortal::sandbox().await;
-    let (_, html) = portal.page("/staging/deployments").await;
-    assert!(html.contains("Kubernetes API"));
+    let (_, html) = portal.page("/staging/pipelines").await;
+    assert!(html.contains("AWS CodePipeline"));
     assert!(html.contains("Reachable ("), "{html}");
-    let k8s = portal.running.portal.sandbox.as_ref().unwrap().kubernetes.to_string();
-    assert!(html.contains(&k8s), "endpoint {k8s} not shown");
+    let endpoint = portal.running.portal.sandbox.as_ref().unwrap().codepipeline.to_string();
+    assert!(html.contains(&endpoint), "endpoint {endpoint} not shown");
 }
 
 /// Unknown environments and paths are 404s, said in words.
@@ -126,8 +126,19 @@ async fn readiness_fails_when_an_upstream_is_down() {
     let cluster = state("production", "Kubernetes API");
     assert_eq!(cluster["state"], "unreachable");
     assert!(cluster["reason"].as_str().unwrap().contains(&closed.port().to_string()), "{body}");
-    let (_, html) = portal.page("/production/deployments").await;
-    assert!(html.contains("Unreachable: cannot connect"), "page does not say the cluster is down");
+    // The Deployments page says why in words (here: the token the URL cluster needs is missing).
+    let list: app::model::DeploymentList = portal
+        .call(&portal.http, &app::api::deployments::ListDeployments { env: "production".into() })
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(list.rows.is_empty());
+    assert!(
+        list.problems.iter().any(|(ns, why)| ns == "production" && why.contains("K8S_TOKEN is not set")),
+        "{:?}",
+        list.problems
+    );
 }
 
 /// Every response carries a request id; a caller's own id is kept.

@@ -84,6 +84,7 @@ async fn pods(portal: &TestPortal, deployment: &str, replicas: usize) -> Vec<(St
             let pods: Vec<(String, String, String)> = events[0]
                 .data
                 .iter()
+                .filter(|l| !l.is_empty())
                 .map(|l| {
                     let f: Vec<&str> = l.split('\t').collect();
                     (f[0].to_owned(), f[1].to_owned(), f[3].to_owned())

@@ -46,7 +46,7 @@ pub fn DeploymentTable(
         match sort.get().as_str() {
             "namespace" => list.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name))),
             "health" => list.sort_by_key(|r| (severity(&r.health), r.name.clone())),
-            "changed" => list.sort_by(|a, b| b.last_change_ms.cmp(&a.last_change_ms)),
+            "changed" => list.sort_by_key(|r| std::cmp::Reverse(r.last_change_ms)),
             _ => list.sort_by(|a, b| (&a.name, &a.namespace).cmp(&(&b.name, &b.namespace))),
         }
         list

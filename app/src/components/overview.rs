@@ -18,7 +18,7 @@ pub fn WithOverview(render: fn(EnvironmentOverview) -> AnyView) -> impl IntoView
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                overview.await.inspect_err(not_found_status).map(render)
+                overview.await.inspect_err(page_status).map(render)
             })}
         </Suspense>
     }
@@ -31,13 +31,15 @@ pub fn PageTitle(area: &'static str) -> impl IntoView {
     view! { <Title text=move || format!("{area} · {}", env.get()) /> }
 }
 
-/// An unknown environment is a missing page: say so to the browser too.
-fn not_found_status(error: &ApiError) {
+/// A page that failed says so to the browser too: an unknown environment or deployment is a
+/// 404, a refusal a 403, a cluster that failed a 502. (Server functions called while a page
+/// renders leave the status alone, as for a form post; the page sets it.)
+pub fn page_status(error: &ApiError) {
     #[cfg(feature = "ssr")]
-    if matches!(error, ApiError::UnknownEnvironment { .. })
-        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(error.status())
     {
-        response.set_status(http::StatusCode::NOT_FOUND);
+        response.set_status(status);
     }
     #[cfg(not(feature = "ssr"))]
     let _ = error;

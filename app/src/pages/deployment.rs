@@ -12,7 +12,7 @@ use crate::api::deployments::get_deployment;
 use crate::components::form_error::FormError;
 use crate::components::layout::use_environment_name;
 use crate::components::live::utc;
-use crate::components::overview::{OverviewResource, PageTitle};
+use crate::components::overview::{OverviewResource, PageTitle, page_status};
 use crate::components::rollout::RolloutLive;
 use crate::error::ApiError;
 use crate::model::{DeploymentDetail, EnvironmentOverview};
@@ -40,7 +40,7 @@ pub fn DeploymentPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let o = overview.await?;
-                let d = detail.await?;
+                let d = detail.await.inspect_err(page_status)?;
                 Ok::<_, ApiError>(view! { <Detail o d /> })
             })}
         </Suspense>

@@ -7,7 +7,7 @@ use crate::api::deployments::list_deployments;
 use crate::components::deployment_table::DeploymentTable;
 use crate::components::layout::use_environment_name;
 use crate::components::lock_panel::LockPanel;
-use crate::components::overview::PageTitle;
+use crate::components::overview::{PageTitle, page_status};
 
 #[component]
 pub fn DeploymentsPage() -> impl IntoView {
@@ -18,7 +18,7 @@ pub fn DeploymentsPage() -> impl IntoView {
         <h1>"Deployments"</h1>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let list = list.await?;
+                let list = list.await.inspect_err(page_status)?;
                 Ok::<_, crate::error::ApiError>(view! {
                     <DeploymentTable
                         env=env.get_untracked()

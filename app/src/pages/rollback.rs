@@ -10,7 +10,7 @@ use crate::api::changes::RequestChange;
 use crate::api::deployments::preview_rollback;
 use crate::components::form_error::FormError;
 use crate::components::layout::use_environment_name;
-use crate::components::overview::{OverviewResource, PageTitle};
+use crate::components::overview::{OverviewResource, PageTitle, page_status};
 use crate::error::ApiError;
 use crate::model::{EnvironmentOverview, PreviewView};
 
@@ -53,7 +53,7 @@ pub fn RollbackPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Reading the revisions…"</p> }>
             {move || Suspend::new(async move {
                 let o = overview.await?;
-                let p = preview.await?;
+                let p = preview.await.inspect_err(page_status)?;
                 Ok::<_, ApiError>(view! { <Confirm o p t=target.get_untracked() /> })
             })}
         </Suspense>

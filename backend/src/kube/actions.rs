@@ -430,13 +430,19 @@ mod tests {
             template_hash: Some("abc".into()),
             template: Some(template),
         };
-        let p = plan(old, &action("rollback", serde_json::json!({"revision": 3})), &[three.clone()]).unwrap();
+        let p =
+            plan(old, &action("rollback", serde_json::json!({"revision": 3})), std::slice::from_ref(&three))
+                .unwrap();
         assert_eq!(p.before, "revision 4: myapp image reg/myapp:4d4d4d4; myapp DEMO_GREETING=Hello");
         assert_eq!(p.after, "revision 3: myapp image reg/myapp:3c3c3c3; myapp DEMO_GREETING unset");
         let labels = p.deployment.spec.template.metadata.unwrap().labels.unwrap();
         assert!(!labels.contains_key(TEMPLATE_HASH_LABEL));
-        let e = plan(myapp(), &action("rollback", serde_json::json!({"revision": 4})), &[three.clone()])
-            .unwrap_err();
+        let e = plan(
+            myapp(),
+            &action("rollback", serde_json::json!({"revision": 4})),
+            std::slice::from_ref(&three),
+        )
+        .unwrap_err();
         assert!(e.contains("live one"), "{e}");
         let e = plan(myapp(), &action("rollback", serde_json::json!({"revision": 2})), &[three]).unwrap_err();
         assert!(e.contains("kept revisions: 3"), "{e}");

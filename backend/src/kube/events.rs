@@ -51,7 +51,7 @@ pub async fn recent(
                 .or(e.metadata.creation_timestamp.map(|t| t.0.as_millisecond())),
         })
         .collect();
-    out.sort_by(|a, b| b.last_ms.cmp(&a.last_ms));
+    out.sort_by_key(|e| std::cmp::Reverse(e.last_ms));
     out.truncate(limit);
     Ok(out)
 }
