@@ -1,6 +1,9 @@
 //! The Deployments page's table, live: rendered on the server from the shared watches, then
 //! kept current in the browser by `/live/{env}/deployments`. Filter by text and health, sort
 //! by name, namespace, health or last change.
+//!
+//! Each row has its own signal, and the order is a list of keys: a change to one deployment
+//! re-renders one row, which keeps the table quick with hundreds of deployments.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +21,7 @@ pub fn DeploymentTable(
     problems: Vec<(String, String)>,
     rendered_at_ms: i64,
 ) -> impl IntoView {
-    let rows = RwSignal::new(rows.into_iter().map(|r| (r.key(), r)).collect::<BTreeMap<_, _>>());
+    let rows = RwSignal::new(rows.into_iter().map(|r| (r.key(), ArcRwSignal::new(r))).collect::<Rows>());
     let links = RwSignal::new(problems.into_iter().collect::<BTreeMap<String, String>>());
     let connection = RwSignal::new(Connection::Connecting);
     let now = clock(rendered_at_ms);
@@ -33,25 +36,29 @@ pub fn DeploymentTable(
         connection,
     );
 
+    // The keys of the rows shown, in order. It reads every row (filter and sort depend on
+    // them) but yields only keys, so the list below changes only when the order does.
     let shown = Memo::new(move |_| {
         let needle = text.get().trim().to_lowercase();
         let wanted = health.get();
-        let mut list: Vec<DeploymentRow> = rows.with(|rows| {
-            rows.values()
-                .filter(|r| wanted == "all" || r.health.word().eq_ignore_ascii_case(&wanted))
-                .filter(|r| needle.is_empty() || matches(r, &needle))
-                .cloned()
-                .collect()
-        });
-        match sort.get().as_str() {
-            "namespace" => list.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name))),
-            "health" => list.sort_by_key(|r| (severity(&r.health), r.name.clone())),
-            "changed" => list.sort_by_key(|r| std::cmp::Reverse(r.last_change_ms)),
-            _ => list.sort_by(|a, b| (&a.name, &a.namespace).cmp(&(&b.name, &b.namespace))),
-        }
-        list
+        let order = sort.get();
+        rows.with(|rows| {
+            let mut list: Vec<(SortKey, String)> = rows
+                .iter()
+                .filter_map(|(key, row)| {
+                    row.with(|r| {
+                        let keep = (wanted == "all" || r.health.word().eq_ignore_ascii_case(&wanted))
+                            && (needle.is_empty() || matches(r, &needle));
+                        keep.then(|| (sort_key(r, &order), key.clone()))
+                    })
+                })
+                .collect();
+            list.sort_unstable();
+            list.into_iter().map(|(_, key)| key).collect::<Vec<String>>()
+        })
     });
     let total = move || rows.with(BTreeMap::len);
+    let row_of = move |key: &str| rows.with_untracked(|rows| rows.get(key).cloned());
     let env_for_rows = env.clone();
 
     view! {
@@ -106,8 +113,8 @@ pub fn DeploymentTable(
                     </tr>
                 </thead>
                 <tbody>
-                    <For each=move || shown.get() key=|r| r.clone() let:row>
-                        <Row env=env_for_rows.clone() row now />
+                    <For each=move || shown.get() key=|key| key.clone() let:key>
+                        {row_of(&key).map(|row| view! { <Row env=env_for_rows.clone() row now /> })}
                     </For>
                 </tbody>
             </table>
@@ -120,46 +127,54 @@ pub fn DeploymentTable(
 }
 
 #[component]
-fn Row(env: String, row: DeploymentRow, now: RwSignal<i64>) -> impl IntoView {
+fn Row(env: String, row: ArcRwSignal<DeploymentRow>, now: RwSignal<i64>) -> impl IntoView {
+    let key = row.with_untracked(DeploymentRow::key);
+    let health_of = row.clone();
+    view! {
+        <tr data-deployment=key data-health=move || health_of.with(|r| r.health.word().to_owned())>
+            {move || cells(&env, row.get(), now)}
+        </tr>
+    }
+}
+
+fn cells(env: &str, row: DeploymentRow, now: RwSignal<i64>) -> impl IntoView + use<> {
     let href = format!("/{env}/deployments/{}/{}", row.namespace, row.name);
     let changed = row.last_change_ms;
     let by = row.changed_by.clone();
     view! {
-        <tr data-deployment=row.key() data-health=row.health.word().to_owned()>
-            <td>
-                <a href=href class="name">{row.name.clone()}</a>
-                <div class="muted">{row.namespace.clone()}</div>
-            </td>
-            <td>
-                {row
-                    .images
-                    .iter()
-                    .map(|i| {
-                        view! {
-                            <div class="image" title=i.image.clone()>
-                                {i.commit.clone().map(|c| view! { <code class="commit">{c}</code> " " })}
-                                <span class="ref">{i.image.clone()}</span>
-                            </div>
-                        }
-                    })
-                    .collect_view()}
-            </td>
-            <td>
-                <ProgressBar row=row.clone() />
-            </td>
-            <td>
-                <HealthChip health=row.health.clone() />
-            </td>
-            <td>
-                {changed
-                    .map(|t| {
-                        view! {
-                            <span title=utc(t)>{move || ago(t, now.get())}</span>
-                        }
-                    })}
-                {by.map(|b| view! { <div class="muted">{format!("by {b}")}</div> })}
-            </td>
-        </tr>
+        <td>
+            <a href=href class="name">{row.name.clone()}</a>
+            <div class="muted">{row.namespace.clone()}</div>
+        </td>
+        <td>
+            {row
+                .images
+                .iter()
+                .map(|i| {
+                    view! {
+                        <div class="image" title=i.image.clone()>
+                            {i.commit.clone().map(|c| view! { <code class="commit">{c}</code> " " })}
+                            <span class="ref">{i.image.clone()}</span>
+                        </div>
+                    }
+                })
+                .collect_view()}
+        </td>
+        <td>
+            <ProgressBar row=row.clone() />
+        </td>
+        <td>
+            <HealthChip health=row.health.clone() />
+        </td>
+        <td>
+            {changed
+                .map(|t| {
+                    view! {
+                        <span title=utc(t)>{move || ago(t, now.get())}</span>
+                    }
+                })}
+            {by.map(|b| view! { <div class="muted">{format!("by {b}")}</div> })}
+        </td>
     }
 }
 
@@ -167,6 +182,19 @@ fn matches(r: &DeploymentRow, needle: &str) -> bool {
     r.name.to_lowercase().contains(needle)
         || r.namespace.to_lowercase().contains(needle)
         || r.images.iter().any(|i| i.image.to_lowercase().contains(needle))
+}
+
+/// What a row sorts by: one tuple shape for every order, so sorting compares plain values.
+type SortKey = (u8, i64, String, String);
+
+fn sort_key(r: &DeploymentRow, order: &str) -> SortKey {
+    let (name, namespace) = (r.name.clone(), r.namespace.clone());
+    match order {
+        "namespace" => (0, 0, namespace, name),
+        "health" => (severity(&r.health), 0, name, namespace),
+        "changed" => (0, -r.last_change_ms.unwrap_or(i64::MIN + 1), name, namespace),
+        _ => (0, 0, name, namespace),
+    }
 }
 
 fn severity(h: &Health) -> u8 {
@@ -178,20 +206,39 @@ fn severity(h: &Health) -> u8 {
     }
 }
 
+/// The rows by `namespace/name`, each with its own signal.
+type Rows = BTreeMap<String, ArcRwSignal<DeploymentRow>>;
+
 #[cfg(feature = "hydrate")]
-fn apply(
-    rows: RwSignal<BTreeMap<String, DeploymentRow>>,
-    links: RwSignal<BTreeMap<String, String>>,
-    event: LiveEvent,
-) {
+fn apply(rows: RwSignal<Rows>, links: RwSignal<BTreeMap<String, String>>, event: LiveEvent) {
     match event {
-        LiveEvent::Snapshot { namespaces, deployments } => rows.update(|rows| {
-            rows.retain(|_, r| !namespaces.contains(&r.namespace));
-            rows.extend(deployments.into_iter().map(|d| (d.row.key(), d.row)));
-        }),
-        LiveEvent::Changed(d) => rows.update(|rows| {
-            rows.insert(d.row.key(), d.row);
-        }),
+        LiveEvent::Snapshot { namespaces, deployments } => {
+            let fresh: BTreeMap<String, DeploymentRow> =
+                deployments.into_iter().map(|d| (d.row.key(), d.row)).collect();
+            rows.update(|rows| {
+                rows.retain(|key, row| {
+                    fresh.contains_key(key) || !row.with_untracked(|r| namespaces.contains(&r.namespace))
+                });
+                for (key, row) in fresh {
+                    match rows.get(&key) {
+                        Some(signal) => put(signal, row),
+                        None => {
+                            rows.insert(key, ArcRwSignal::new(row));
+                        }
+                    }
+                }
+            });
+        }
+        LiveEvent::Changed(d) => {
+            let key = d.row.key();
+            match rows.with_untracked(|rows| rows.get(&key).cloned()) {
+                // A known deployment changes alone: the list of rows stays as it is.
+                Some(signal) => put(&signal, d.row),
+                None => rows.update(|rows| {
+                    rows.insert(key, ArcRwSignal::new(d.row));
+                }),
+            }
+        }
         LiveEvent::Removed { namespace, name } => rows.update(|rows| {
             rows.remove(&format!("{namespace}/{name}"));
         }),
@@ -203,5 +250,12 @@ fn apply(
                 links.insert(namespace, format!("the cluster watch is reconnecting ({why})"));
             }
         }),
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn put(signal: &ArcRwSignal<DeploymentRow>, row: DeploymentRow) {
+    if signal.with_untracked(|r| *r != row) {
+        signal.set(row);
     }
 }
