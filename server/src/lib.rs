@@ -41,6 +41,8 @@ use tokio::task::JoinHandle;
 
 /// How often upstream connectivity is re-checked.
 const PROBE_INTERVAL: Duration = Duration::from_secs(15);
+/// How often each replica looks for changes a stopped replica left behind.
+const RECOVERY_INTERVAL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -110,6 +112,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // The first check runs before the first request could ask for readiness.
     portal.upstreams.check_now().await;
     portal.upstreams.spawn(PROBE_INTERVAL);
+    spawn_recovery(portal.changes.clone());
 
     let listener =
         TcpListener::bind(listen).await.map_err(|source| StartError::Listen { addr: listen, source })?;
@@ -126,6 +129,29 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     });
     tracing::info!(%addr, sandbox = portal.sandbox.is_some(), "rollgate listening on http://{addr}");
     Ok(Running { addr, portal, sandbox, shutdown, closing, server })
+}
+
+/// Every replica looks now and then for changes another replica left behind when it stopped
+/// (see `Changes::recover`); the store's claims keep them from doing the same work twice.
+fn spawn_recovery(changes: backend::changes::Changes) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(RECOVERY_INTERVAL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            match changes.recover(backend::clock::Timestamp::now()).await {
+                Ok(r) if r.ran + r.interrupted > 0 => {
+                    tracing::info!(
+                        ran = r.ran,
+                        interrupted = r.interrupted,
+                        "recovered changes left by a stopped replica"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot look for changes left by a stopped replica"),
+            }
+        }
+    });
 }
 
 /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.

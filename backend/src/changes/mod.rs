@@ -160,6 +160,21 @@ pub struct Changes {
     replica: String,
 }
 
+/// An approved request is taken over by another replica after this long unclaimed.
+pub const UNCLAIMED_AFTER_SECS: i64 = 30;
+/// A change still executing this long after its claim lost its runner: an execution is one
+/// write to the cluster (seconds), not the rollout that follows it.
+pub const STALE_AFTER_SECS: i64 = 600;
+const INTERRUPTED: &str = "interrupted: the replica running it stopped; whether the change reached its target is \
+    unknown, so it was not run again (its page shows the target as it is now)";
+
+/// What [`Changes::recover`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    pub ran: usize,
+    pub interrupted: usize,
+}
+
 const COLUMNS: &str = "id, environment, action, target, diff_before, diff_after, reason, requested_by, \
     requested_at, expires_at, required_approvals, approval_count, override_reason, state, outcome, finished_at";
 
@@ -419,6 +434,57 @@ impl Changes {
         Ok(rows.len())
     }
 
+    /// Finishes what a stopped replica left behind; every replica calls it now and then.
+    ///
+    /// An approved request nobody claimed within [`UNCLAIMED_AFTER_SECS`] (its approver's
+    /// replica stopped between the approval and the run) is run now, under the same claim as
+    /// ever, so it still runs once. A request claimed more than [`STALE_AFTER_SECS`] ago and
+    /// still executing lost its runner mid-way: it is marked failed, saying that whether the
+    /// change reached its target is unknown, rather than run a second time.
+    pub async fn recover(&self, now: Timestamp) -> Result<Recovered, ChangeError> {
+        let unclaimed = sqlx::query(
+            "SELECT c.id FROM change_requests c WHERE c.state = 'approved' AND \
+             COALESCE((SELECT MAX(a.at) FROM approvals a WHERE a.request_id = c.id), c.requested_at) <= $1",
+        )
+        .bind(now.plus_secs(-UNCLAIMED_AFTER_SECS).millis())
+        .fetch_all(self.store.pool())
+        .await?;
+        let recovery = Caller::new("rollgate");
+        for row in &unclaimed {
+            let id: String = row.try_get(0)?;
+            self.run(&recovery, &id, now).await?;
+        }
+
+        let mut tx = self.store.begin().await?;
+        let stale = sqlx::query(
+            "UPDATE change_requests SET state = 'failed', outcome = $1, finished_at = $2 \
+             WHERE state = 'executing' AND claimed_at <= $3 \
+             RETURNING id, environment, target, executed_by, action",
+        )
+        .bind(INTERRUPTED)
+        .bind(now.millis())
+        .bind(now.plus_secs(-STALE_AFTER_SECS).millis())
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &stale {
+            let id: String = row.try_get(0)?;
+            let environment: String = row.try_get(1)?;
+            let target: String = row.try_get(2)?;
+            let runner: Option<String> = row.try_get(3)?;
+            let record = Record::new(&recovery, "change.interrupted", Outcome::Failed, now)
+                .environment(&environment)
+                .target(&target)
+                .change(Some("executing".into()), Some("failed".into()))
+                .detail(format!(
+                    "request {id}: replica {} stopped while running it; {INTERRUPTED}",
+                    runner.as_deref().unwrap_or("unknown")
+                ));
+            audit::append(&mut tx, &record).await?;
+        }
+        tx.commit().await?;
+        Ok(Recovered { ran: unclaimed.len(), interrupted: stale.len() })
+    }
+
     pub async fn get(&self, id: &str) -> Result<Option<ChangeRequest>, ChangeError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM change_requests WHERE id = $1"))
             .bind(id)
@@ -489,10 +555,12 @@ impl Changes {
     /// replica) claimed it first.
     async fn run(&self, caller: &Caller, id: &str, now: Timestamp) -> Result<(), ChangeError> {
         let claimed = sqlx::query(
-            "UPDATE change_requests SET state = 'executing', executed_by = $2 WHERE id = $1 AND state = 'approved' RETURNING id",
+            "UPDATE change_requests SET state = 'executing', executed_by = $2, claimed_at = $3 \
+             WHERE id = $1 AND state = 'approved' RETURNING id",
         )
         .bind(id)
         .bind(&self.replica)
+        .bind(now.millis())
         .fetch_optional(self.store.pool())
         .await?;
         if claimed.is_none() {

@@ -204,6 +204,59 @@ async fn a_restart_between_request_and_approval_loses_nothing(store: Store, url:
     assert_eq!(exec.executions(), vec![("production".to_owned(), restart())]);
 }
 
+/// A replica stopping between the approval and the run: another replica runs the change,
+/// once, after it has waited unclaimed long enough; not before.
+async fn an_approval_whose_replica_stopped_still_runs_once(store: Store, url: String) {
+    let exec = Recording::default();
+    let a = desk(&store, config(1), &exec, "replica-a");
+    let request = a.request(&who("dana"), "production", Ask::new(restart(), "stopped"), T0).await.unwrap();
+    // What an approval leaves when its replica dies before claiming the run.
+    sqlx::query("UPDATE change_requests SET state = 'approved' WHERE id = $1")
+        .bind(&request.id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let other = Store::open(&url).await.unwrap();
+    let b = desk(&other, config(1), &exec, "replica-b");
+    assert_eq!(b.recover(T0.plus_secs(UNCLAIMED_AFTER_SECS - 1)).await.unwrap(), Recovered::default());
+    assert!(exec.executions().is_empty(), "a fresh approval is left to its own replica");
+    let later = T0.plus_secs(UNCLAIMED_AFTER_SECS);
+    let (x, y) = tokio::join!(a.recover(later), b.recover(later));
+    assert_eq!(x.unwrap().interrupted + y.unwrap().interrupted, 0);
+    assert_eq!(exec.executions().len(), 1, "two replicas recovering together run it once");
+    assert_eq!(a.get(&request.id).await.unwrap().unwrap().state, State::Executed);
+}
+
+/// A replica stopping while it runs a change: the change is marked failed in words and
+/// audited once the claim is stale, and is never run a second time.
+async fn a_change_whose_runner_stopped_is_failed_not_rerun(store: Store) {
+    let exec = Recording::default();
+    let changes = desk(&store, config(1), &exec, "a");
+    let request =
+        changes.request(&who("dana"), "production", Ask::new(restart(), "midway"), T0).await.unwrap();
+    sqlx::query(
+        "UPDATE change_requests SET state = 'executing', executed_by = 'replica-gone', claimed_at = $2 WHERE id = $1",
+    )
+    .bind(&request.id)
+    .bind(T0.millis())
+    .execute(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(changes.recover(T0.plus_secs(STALE_AFTER_SECS - 1)).await.unwrap(), Recovered::default());
+    assert_eq!(changes.get(&request.id).await.unwrap().unwrap().state, State::Executing);
+    let recovered = changes.recover(T0.plus_secs(STALE_AFTER_SECS)).await.unwrap();
+    assert_eq!(recovered, Recovered { ran: 0, interrupted: 1 });
+    let failed = changes.get(&request.id).await.unwrap().unwrap();
+    assert_eq!(failed.state, State::Failed);
+    assert!(failed.outcome.unwrap().starts_with("interrupted: the replica running it stopped"));
+    assert!(exec.executions().is_empty());
+    let trail = trail(&store, "change.interrupted").await;
+    assert_eq!(trail.len(), 1);
+    let detail = trail[0].detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("replica replica-gone stopped"), "{detail}");
+    assert_eq!(changes.recover(T0.plus_secs(STALE_AFTER_SECS + 60)).await.unwrap(), Recovered::default());
+}
+
 /// A lock holds changes with its reason; an admin overrides with a reason, audited.
 async fn locks_hold_changes_and_admins_override(store: Store) {
     let exec = Recording::default();
@@ -319,7 +372,8 @@ mod both {
     on_both!(
         replicas_sharing_the_store_execute_once,
         the_claim_runs_an_approved_request_once,
-        a_restart_between_request_and_approval_loses_nothing
+        a_restart_between_request_and_approval_loses_nothing,
+        an_approval_whose_replica_stopped_still_runs_once
     );
 }
 
@@ -330,5 +384,6 @@ crate::store_tests!(
     expired_requests_cannot_execute,
     locks_hold_changes_and_admins_override,
     a_lock_set_while_waiting_stops_the_execution,
-    rejections_and_failures
+    rejections_and_failures,
+    a_change_whose_runner_stopped_is_failed_not_rerun
 );

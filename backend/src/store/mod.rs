@@ -28,6 +28,7 @@ use crate::portal::redacted_database_url;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "team", include_str!("migrations/0001_team.sql")),
     (2, "sso", include_str!("migrations/0002_sso.sql")),
+    (3, "recovery", include_str!("migrations/0003_recovery.sql")),
 ];
 
 /// A transaction on the store, for writing a decision and its audit record together.
