@@ -93,6 +93,24 @@ async fn get_with_short_names_and_tables() {
     assert!(version.contains("rollgate-sandbox"), "{version}");
 }
 
+/// kubectl reads lists in pages of 500 and follows the table's continue token for the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn get_follows_pages_beyond_500() {
+    let (_sandbox, kubectl) = Kubectl::start().await;
+    let manifest: String = (0..503)
+        .map(|i| format!("---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: page-{i:03}\n  namespace: staging\n"))
+        .collect();
+    kubectl.create(&manifest).await;
+    let listed = kubectl.ok(&["get", "serviceaccounts", "-n", "staging", "--no-headers"]).await;
+    let names: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with("page-"))
+        .collect();
+    assert_eq!(names.len(), 503, "{listed}");
+    assert_eq!(names.last(), Some(&"page-502"));
+}
+
 /// The walk-through's deployment, as its YAML is written.
 const MYAPP: &str = "apiVersion: apps/v1
 kind: Deployment

@@ -160,14 +160,14 @@ fn dispatch(
                         limit.filter(|l| *l > 0),
                         query.get("continue").map(String::as_str).filter(|c| !c.is_empty()),
                     )?;
-                    if table::wants_table(accept) {
-                        let values: Vec<Value> = page.items.iter().map(Object::value).collect();
-                        let objects: Vec<&Value> = values.iter().collect();
-                        return ok(table::table(rt, &objects, page.resource_version));
-                    }
                     let mut metadata = json!({ "resourceVersion": page.resource_version.to_string() });
                     if let Some(token) = page.continue_token {
                         metadata["continue"] = json!(token);
+                    }
+                    if table::wants_table(accept) {
+                        let values: Vec<Value> = page.items.iter().map(Object::value).collect();
+                        let objects: Vec<&Value> = values.iter().collect();
+                        return ok(table::table(rt, &objects, metadata));
                     }
                     Ok(Reply::Serialized(list_body(rt, &metadata, &page.items)))
                 }
@@ -203,7 +203,8 @@ fn dispatch(
             Method::GET => {
                 let object = store.get(rt, namespace, name)?;
                 if table::wants_table(accept) {
-                    return ok(table::table(rt, &[&object.value()], store.current_version()));
+                    let metadata = json!({ "resourceVersion": store.current_version().to_string() });
+                    return ok(table::table(rt, &[&object.value()], metadata));
                 }
                 Ok(Reply::Serialized(object.json().clone()))
             }

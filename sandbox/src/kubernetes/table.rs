@@ -15,7 +15,9 @@ pub fn wants_table(accept: &str) -> bool {
     })
 }
 
-pub fn table(rt: &ResourceType, objects: &[&Value], resource_version: u64) -> Value {
+/// A Table of `objects`; `metadata` is the list's (its resourceVersion, and the continue
+/// token of a page, which kubectl follows to fetch the rest).
+pub fn table(rt: &ResourceType, objects: &[&Value], metadata: Value) -> Value {
     let columns = columns(rt);
     let rows: Vec<Value> = objects
         .iter()
@@ -33,7 +35,7 @@ pub fn table(rt: &ResourceType, objects: &[&Value], resource_version: u64) -> Va
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
-        "metadata": { "resourceVersion": resource_version.to_string() },
+        "metadata": metadata,
         "columnDefinitions": columns
             .iter()
             .map(|(name, kind)| json!({
