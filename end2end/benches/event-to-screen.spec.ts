@@ -86,6 +86,40 @@ function watchReady(c: Cluster): { readyAt: Map<number, number>; stop: () => voi
   return { readyAt, stop: () => req.destroy() };
 }
 
+/** Watches staging's deployments on the cluster; remembers when `name:replicas` was first seen. */
+function watchDesired(c: Cluster): { seenAt: Map<string, number>; stop: () => void } {
+  const seenAt = new Map<string, number>();
+  const req = httpsRequest(
+    {
+      host: c.server.hostname,
+      port: c.server.port,
+      path: "/apis/apps/v1/namespaces/staging/deployments?watch=1",
+      ca: c.ca,
+      headers: { authorization: `Bearer ${c.token}` },
+    },
+    (res) => {
+      let buffer = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        const now = Date.now();
+        buffer += chunk;
+        let newline;
+        while ((newline = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, newline);
+          buffer = buffer.slice(newline + 1);
+          if (!line.trim()) continue;
+          const object = JSON.parse(line).object;
+          const key = `${object?.metadata?.name}:${object?.spec?.replicas}`;
+          if (!seenAt.has(key)) seenAt.set(key, now);
+        }
+      });
+    },
+  );
+  req.on("error", () => {});
+  req.end();
+  return { seenAt, stop: () => req.destroy() };
+}
+
 /** Resolves with the time the row first shows `value` in `attribute` of its counts. */
 function shownAt(page: Page, attribute: string, value: number): Promise<number> {
   return page.evaluate(
@@ -247,9 +281,23 @@ test("the Deployments page with 500 deployments in a namespace", async ({ page }
     const rows = await page.locator("tr[data-deployment]").count();
     expect(rows).toBeGreaterThan(names.length);
 
+    // A second stream, only listened to, so a slow sample can be told apart: late from the
+    // server, or slow to render.
+    await page.evaluate(() => {
+      const arrivals: Record<string, number> = {};
+      (window as any).__arrivals = arrivals;
+      new EventSource("/live/staging/deployments").onmessage = (e) => {
+        const now = Date.now();
+        const row = JSON.parse(e.data).Changed?.row;
+        if (row) arrivals[`${row.name}:${row.desired}`] ??= now;
+      };
+    });
     const filter: number[] = [];
     const sort: number[] = [];
     const live: number[] = [];
+    const arrival: number[] = [];
+    const clusterWatch: number[] = [];
+    const direct = watchDesired(c);
     const search = page.getByRole("searchbox");
     for (let i = 0; i < 10; i++) {
       const name = names[(i * 37) % names.length];
@@ -264,17 +312,27 @@ test("the Deployments page with 500 deployments in a namespace", async ({ page }
         }),
       );
       const target = names[(i * 53) % names.length];
-      const replicas = i % 2 === 0 ? 2 : 1;
+      // Each sample scales another deployment from 1 to 2.
+      const replicas = 2;
+      let sent = 0;
       live.push(
-        await untilShown(page, { selector: `tr[data-deployment="staging/${target}"] .counts[data-desired="${replicas}"]` }, () =>
-          scale(c, replicas, target),
-        ),
+        await untilShown(page, { selector: `tr[data-deployment="staging/${target}"] .counts[data-desired="${replicas}"]` }, () => {
+          sent = Date.now();
+          return scale(c, replicas, target);
+        }),
       );
+      const arrived = await page.evaluate((k) => (window as any).__arrivals[k] as number | undefined, `${target}:${replicas}`);
+      arrival.push(arrived === undefined ? NaN : arrived - sent);
+      const seen = direct.seenAt.get(`${target}:${replicas}`);
+      clusterWatch.push(seen === undefined ? NaN : seen - sent);
     }
     console.log(summary("500 deployments: page load to hydrated", loads));
     console.log(summary("500 deployments: filter keystroke to screen", filter));
     console.log(summary("500 deployments: sort change to screen", sort));
     console.log(summary("500 deployments: spec change to screen", live));
+    console.log(summary("500 deployments: spec change to its event in the browser", arrival));
+    console.log(summary("500 deployments: spec change to its event on a direct cluster watch", clusterWatch));
+    direct.stop();
   } finally {
     await call(c, "DELETE", `${base}?labelSelector=rollgate.io%2Fbench%3D500`);
   }
