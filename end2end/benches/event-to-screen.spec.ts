@@ -53,14 +53,14 @@ function scale(c: Cluster, replicas: number, name = "checkout-api"): Promise<voi
   });
 }
 
-/** Watches the deployment on the cluster and remembers when each ready count was first seen. */
-function watchReady(c: Cluster): { readyAt: Map<number, number>; stop: () => void } {
-  const readyAt = new Map<number, number>();
+/** Watches deployments on the cluster (`query` narrows it), handing each object over with the
+ * time its event arrived. */
+function watchDeployments(c: Cluster, query: string, seen: (object: any, at: number) => void): () => void {
   const req = httpsRequest(
     {
       host: c.server.hostname,
       port: c.server.port,
-      path: "/apis/apps/v1/namespaces/staging/deployments?watch=1&fieldSelector=metadata.name%3Dcheckout-api",
+      path: `/apis/apps/v1/namespaces/staging/deployments?watch=1${query}`,
       ca: c.ca,
       headers: { authorization: `Bearer ${c.token}` },
     },
@@ -74,50 +74,33 @@ function watchReady(c: Cluster): { readyAt: Map<number, number>; stop: () => voi
         while ((newline = buffer.indexOf("\n")) >= 0) {
           const line = buffer.slice(0, newline);
           buffer = buffer.slice(newline + 1);
-          if (!line.trim()) continue;
-          const ready = JSON.parse(line).object?.status?.readyReplicas ?? 0;
-          readyAt.set(ready, now);
+          if (line.trim()) seen(JSON.parse(line).object, now);
         }
       });
     },
   );
   req.on("error", () => {});
   req.end();
-  return { readyAt, stop: () => req.destroy() };
+  return () => req.destroy();
 }
 
-/** Watches staging's deployments on the cluster; remembers when `name:replicas` was first seen. */
+/** Remembers when each ready count of checkout-api was last seen on the cluster. */
+function watchReady(c: Cluster): { readyAt: Map<number, number>; stop: () => void } {
+  const readyAt = new Map<number, number>();
+  const stop = watchDeployments(c, "&fieldSelector=metadata.name%3Dcheckout-api", (object, at) =>
+    readyAt.set(object?.status?.readyReplicas ?? 0, at),
+  );
+  return { readyAt, stop };
+}
+
+/** Remembers when `name:replicas` was first seen on the cluster, for every deployment. */
 function watchDesired(c: Cluster): { seenAt: Map<string, number>; stop: () => void } {
   const seenAt = new Map<string, number>();
-  const req = httpsRequest(
-    {
-      host: c.server.hostname,
-      port: c.server.port,
-      path: "/apis/apps/v1/namespaces/staging/deployments?watch=1",
-      ca: c.ca,
-      headers: { authorization: `Bearer ${c.token}` },
-    },
-    (res) => {
-      let buffer = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        const now = Date.now();
-        buffer += chunk;
-        let newline;
-        while ((newline = buffer.indexOf("\n")) >= 0) {
-          const line = buffer.slice(0, newline);
-          buffer = buffer.slice(newline + 1);
-          if (!line.trim()) continue;
-          const object = JSON.parse(line).object;
-          const key = `${object?.metadata?.name}:${object?.spec?.replicas}`;
-          if (!seenAt.has(key)) seenAt.set(key, now);
-        }
-      });
-    },
-  );
-  req.on("error", () => {});
-  req.end();
-  return { seenAt, stop: () => req.destroy() };
+  const stop = watchDeployments(c, "", (object, at) => {
+    const key = `${object?.metadata?.name}:${object?.spec?.replicas}`;
+    if (!seenAt.has(key)) seenAt.set(key, at);
+  });
+  return { seenAt, stop };
 }
 
 /** Resolves with the time the row first shows `value` in `attribute` of its counts. */
