@@ -156,7 +156,7 @@ fn deployment_of(action: &Action) -> Result<(&str, &str), ExecuteError> {
         | Action::Pause { namespace, deployment }
         | Action::Resume { namespace, deployment } => Ok((namespace, deployment)),
         Action::RotateToken { .. } => {
-            Err(ExecuteError("Rollgate does not rotate tokens yet (the Tokens page will)".into()))
+            Err(ExecuteError("a token rotation is not a deployment change".into()))
         }
     }
 }
