@@ -360,10 +360,42 @@ async fn rotating_the_cluster_token() {
     let executions = audit(&p, &ada, "change.execute").await;
     assert_eq!(executions.rows[0].result, "failed");
 
-    // Protected production: an admin's request waits for someone else's approval.
+    // Production reaches the sandbox through its kubeconfig: there is no SSM token to rotate.
     let production = p.call(&ada, &rotate_cluster_token("production", "/rollgate/production/k8s-bear-token")).await;
     let body = production.text().await.unwrap();
     assert!(body.contains("cluster token is not kept in SSM"), "production uses the sandbox kubeconfig: {body}");
+}
+
+/// On a protected environment the rotation waits for someone else's approval, then runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_on_a_protected_environment_needs_four_eyes() {
+    let _ = logs();
+    let mut config = backend::config::load(&backend::config::Source::SandboxDefault).unwrap();
+    let parameter = "/rollgate/production/k8s-bear-token";
+    config.environments[1].cluster = backend::config::ClusterConnection::SandboxToken {
+        token: backend::config::TokenSource::SsmParameter(s(parameter)),
+    };
+    let p = TestPortal::with_config(config).await;
+    let ada = p.as_role(Admin).await;
+    let avery = p.as_role(Approver).await;
+    let get = GetDeployment { env: s("production"), namespace: s("production"), name: s("myapp-deployment") };
+    assert_eq!(p.call(&p.http, &get).await.status().as_u16(), 200);
+
+    let asked: ChangeView = p.call(&ada, &rotate_cluster_token("production", parameter)).await.json().await.unwrap();
+    assert_eq!(asked.state, "pending");
+    assert_eq!(asked.before, format!("{parameter} version 1"));
+    assert_eq!(p.running.portal.clusters.token_version("production"), Some(1), "nothing runs before approval");
+    let self_approval = p.call(&ada, &app::api::changes::ApproveChange { id: asked.id.clone(), comment: s("") }).await;
+    assert_eq!(self_approval.status().as_u16(), 409);
+    let approved: ChangeView = p
+        .call(&avery, &app::api::changes::ApproveChange { id: asked.id.clone(), comment: s("ok") })
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(approved.state, "executed", "{:?}", approved.outcome);
+    assert_eq!(p.running.portal.clusters.token_version("production"), Some(2));
+    assert_eq!(p.call(&p.http, &get).await.status().as_u16(), 200);
 }
 
 /// The role table for the Tokens server functions (kept here as well as in access.rs so a
