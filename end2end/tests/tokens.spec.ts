@@ -11,7 +11,6 @@ test("an admin browses the tokens, rotates the staging cluster token, Rollgate k
   await expect(tree.locator("tr.folder").first()).toContainText("/rollgate/");
   const row = tree.locator(`tr.parameter[data-name="${CLUSTER_TOKEN}"]`);
   await expect(row).toContainText("SecureString");
-  await expect(row).toContainText("alias/rollgate");
   await expect(row).toContainText("owner=release-engineering");
 
   const card = page.locator("section.cluster-token");
@@ -22,7 +21,7 @@ test("an admin browses the tokens, rotates the staging cluster token, Rollgate k
   await expect(page).toHaveURL(/\/staging\/tokens$/);
   await expect(card.locator("[data-field=version]")).toHaveText(String(before + 1));
   await expect(card.locator("[data-field=in-use]")).toHaveText(`version ${before + 1}`);
-  await expect(card.locator("[data-field=expires]")).toContainText("in 29 days");
+  await expect(card.locator("[data-field=expires]")).toContainText(/in (29|30) days/);
 
   // Rollgate keeps reading the cluster, now with the new token.
   await page.goto("/staging/deployments/staging/myapp-deployment");
