@@ -9,10 +9,10 @@ use crate::changes::Changes;
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::kube::Clusters;
-use crate::tokens::Tokens;
-use crate::tokens::cluster::ReleaseExecutor;
 use crate::kube::watch::Watches;
 use crate::store::{Store, StoreError};
+use crate::tokens::Tokens;
+use crate::tokens::cluster::ReleaseExecutor;
 use crate::upstream::{SandboxEndpoints, UpstreamMonitor};
 
 #[derive(Clone)]

@@ -42,7 +42,13 @@ async fn scenario(store: &ParameterStore) {
     };
     assert_eq!(store.create(&new).await, Ok(1));
     assert_eq!(store.create(&new).await, Err(TokenError::AlreadyExists("/scenario/app/api-key".into())));
-    let plain = NewParameter { name: "/scenario/app/deep/url", kind: Kind::String, value: "http://x", tags: &[], ..new };
+    let plain = NewParameter {
+        name: "/scenario/app/deep/url",
+        kind: Kind::String,
+        value: "http://x",
+        tags: &[],
+        ..new
+    };
     assert_eq!(store.create(&plain).await, Ok(1));
     store.create(&NewParameter { name: "/elsewhere/x", ..plain.clone() }).await.unwrap();
 
@@ -69,7 +75,10 @@ async fn scenario(store: &ParameterStore) {
         store.describe("/scenario/app/api-key").await,
         Err(TokenError::NotFound("/scenario/app/api-key".into()))
     );
-    assert_eq!(store.delete("/scenario/app/api-key").await, Err(TokenError::NotFound("/scenario/app/api-key".into())));
+    assert_eq!(
+        store.delete("/scenario/app/api-key").await,
+        Err(TokenError::NotFound("/scenario/app/api-key".into()))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

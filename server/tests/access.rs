@@ -93,10 +93,19 @@ async fn every_server_function_checks_who_asks() {
     p.check_access(ListTokens { env: s("staging") }, ANYONE).await;
     p.check_access(GetToken { env: s("staging"), name: token() }, ANYONE).await;
     p.check_access(RevealToken { env: s("staging"), name: token(), version: None }, &[Admin]).await;
-    p.check_access(PutTokenVersion { env: s("staging"), name: token(), value: s("http://x"), return_to: None }, &[Admin])
-        .await;
     p.check_access(
-        LabelTokenVersion { env: s("staging"), name: token(), version: s("1"), labels: s("x"), return_to: None },
+        PutTokenVersion { env: s("staging"), name: token(), value: s("http://x"), return_to: None },
+        &[Admin],
+    )
+    .await;
+    p.check_access(
+        LabelTokenVersion {
+            env: s("staging"),
+            name: token(),
+            version: s("1"),
+            labels: s("x"),
+            return_to: None,
+        },
         &[Admin],
     )
     .await;
@@ -114,8 +123,11 @@ async fn every_server_function_checks_who_asks() {
     };
     p.check_access(new("/rollgate/staging/access-test"), &[Admin]).await;
     let gone = s("/rollgate/staging/access-test");
-    p.check_access(DeleteToken { env: s("staging"), name: gone.clone(), confirmation: gone, return_to: None }, &[Admin])
-        .await;
+    p.check_access(
+        DeleteToken { env: s("staging"), name: gone.clone(), confirmation: gone, return_to: None },
+        &[Admin],
+    )
+    .await;
 }
 
 /// Every registered server function has its line above.

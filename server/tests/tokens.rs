@@ -102,14 +102,19 @@ fn rotate_cluster_token(env: &str, parameter: &str) -> RequestChange {
 }
 
 async fn audit(p: &TestPortal, client: &reqwest::Client, action: &str) -> AuditPage {
-    let query = ListAudit { env: s("staging"), actor: s(""), action: s(action), from: s(""), until: s(""), page: 0 };
+    let query =
+        ListAudit { env: s("staging"), actor: s(""), action: s(action), from: s(""), until: s(""), page: 0 };
     p.call(client, &query).await.json().await.expect("audit page")
 }
 
 /// The audited steps of cluster-token rotations, newest first: (action, result).
 async fn cluster_steps(p: &TestPortal, client: &reqwest::Client) -> Vec<(String, String)> {
     let page = audit(p, client, "").await;
-    page.rows.into_iter().filter(|r| r.action.starts_with("token.cluster.")).map(|r| (r.action, r.result)).collect()
+    page.rows
+        .into_iter()
+        .filter(|r| r.action.starts_with("token.cluster."))
+        .map(|r| (r.action, r.result))
+        .collect()
 }
 
 /// A fresh token of staging's deployer ServiceAccount, issued with the sandbox's admin
@@ -124,7 +129,13 @@ async fn fresh_cluster_token(p: &TestPortal) -> String {
         spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..Default::default() }),
         ..Default::default()
     };
-    api.create_token_request("rollgate-deployer", &Default::default(), &request).await.unwrap().status.unwrap().token.unwrap()
+    api.create_token_request("rollgate-deployer", &Default::default(), &request)
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .token
+        .unwrap()
 }
 
 fn myapp() -> GetDeployment {
@@ -152,14 +163,22 @@ async fn every_parameter_operation() {
     assert_eq!(row.key_id.as_deref(), Some("alias/aws/ssm"));
     assert_eq!(row.description.as_deref(), Some("made by the tokens test"));
     assert!(row.tags.contains(&(s("owner"), s("release-eng"))));
-    assert!(view.parameters.iter().all(|r| r.name.starts_with("/rollgate/staging/")), "only staging's prefix");
+    assert!(
+        view.parameters.iter().all(|r| r.name.starts_with("/rollgate/staging/")),
+        "only staging's prefix"
+    );
     assert!(view.parameters.iter().any(|r| r.name == CLUSTER_TOKEN));
     assert!(view.manage_denied.is_some() && view.reveal_denied.is_some(), "vera is a viewer");
 
     let v2: i64 = p.call(&ada, &put(name, "second-value-2")).await.json().await.unwrap();
     assert_eq!(v2, 2);
-    let label =
-        LabelTokenVersion { env: s("staging"), name: s(name), version: s("1"), labels: s("previous, golden"), return_to: None };
+    let label = LabelTokenVersion {
+        env: s("staging"),
+        name: s(name),
+        version: s("1"),
+        labels: s("previous, golden"),
+        return_to: None,
+    };
     assert_eq!(p.call(&ada, &label).await.status().as_u16(), 200);
     let bad_label = LabelTokenVersion { labels: s("1st"), ..label.clone() };
     let refused = p.call(&ada, &bad_label).await;
@@ -179,14 +198,23 @@ async fn every_parameter_operation() {
         (create("/rollgate/staging/a b", "String", "v"), "contains ' '"),
         (create("/rollgate/staging/big", "String", &"x".repeat(4097)), "choose the Advanced tier"),
         (create("/rollgate/staging/list", "StringList", "a,b"), "StringList"),
-        (CreateToken { allowed_pattern: Some(s(r"\d+")), ..create("/rollgate/staging/n", "String", "abc") }, "allowed pattern"),
+        (
+            CreateToken {
+                allowed_pattern: Some(s(r"\d+")),
+                ..create("/rollgate/staging/n", "String", "abc")
+            },
+            "allowed pattern",
+        ),
     ] {
         let response = p.call(&ada, &bad).await;
         assert_eq!(response.status().as_u16(), 400);
         let body = response.text().await.unwrap();
         assert!(body.contains(says), "{says}: {body}");
     }
-    let advanced = CreateToken { tier: Some(s("Advanced")), ..create("/rollgate/staging/big", "String", &"x".repeat(5000)) };
+    let advanced = CreateToken {
+        tier: Some(s("Advanced")),
+        ..create("/rollgate/staging/big", "String", &"x".repeat(5000))
+    };
     assert_eq!(p.call(&ada, &advanced).await.status().as_u16(), 200);
 
     // Delete needs the name typed again; the cluster token cannot be deleted from here.
@@ -202,7 +230,12 @@ async fn every_parameter_operation() {
     assert_eq!(p.call(&ada, &delete(name)).await.status().as_u16(), 200);
     let gone = p.call(&p.http, &GetToken { env: s("staging"), name: s(name) }).await;
     assert_eq!(gone.status().as_u16(), 404);
-    let cluster = DeleteToken { env: s("staging"), name: s(CLUSTER_TOKEN), confirmation: s(CLUSTER_TOKEN), return_to: None };
+    let cluster = DeleteToken {
+        env: s("staging"),
+        name: s(CLUSTER_TOKEN),
+        confirmation: s(CLUSTER_TOKEN),
+        return_to: None,
+    };
     let kept = p.call(&ada, &cluster).await;
     assert_eq!(kept.status().as_u16(), 400);
     assert!(kept.text().await.unwrap().contains("holds the token Rollgate reaches"));
@@ -248,14 +281,16 @@ async fn reveal_rules_and_no_value_anywhere_else() {
     let revealed: RevealedValue = response.json().await.unwrap();
     assert_eq!((revealed.value.as_str(), revealed.version), (secret.as_str(), 1));
     let trail = audit(&p, &ada, "token.reveal").await;
-    let record = trail.rows.iter().find(|r| r.target.as_deref() == Some(name)).expect("the reveal is audited");
+    let record =
+        trail.rows.iter().find(|r| r.target.as_deref() == Some(name)).expect("the reveal is audited");
     assert_eq!((record.actor.as_str(), record.result.as_str()), ("ada", "succeeded"));
 
     // Every other response: lists, detail, pages (plain and selected), errors, the audit.
     let mut bodies = Vec::new();
     for client in [&p.http, &ada] {
         bodies.push(p.call(client, &ListTokens { env: s("staging") }).await.text().await.unwrap());
-        bodies.push(p.call(client, &GetToken { env: s("staging"), name: s(name) }).await.text().await.unwrap());
+        bodies
+            .push(p.call(client, &GetToken { env: s("staging"), name: s(name) }).await.text().await.unwrap());
         for path in ["/staging/tokens".to_owned(), format!("/staging/tokens?p={name}")] {
             let html = client.get(p.url(&path)).send().await.unwrap().text().await.unwrap();
             assert!(html.contains(name), "{path} shows the parameter");
@@ -263,9 +298,14 @@ async fn reveal_rules_and_no_value_anywhere_else() {
         }
     }
     bodies.push(p.call(&ada, &create(name, "SecureString", &secret)).await.text().await.unwrap());
-    let pattern = CreateToken { allowed_pattern: Some(s(r"\d+")), ..create("/rollgate/staging/pin", "String", &secret) };
+    let pattern = CreateToken {
+        allowed_pattern: Some(s(r"\d+")),
+        ..create("/rollgate/staging/pin", "String", &secret)
+    };
     bodies.push(p.call(&ada, &pattern).await.text().await.unwrap());
-    bodies.push(p.call(&ada, &put(name, &format!("{secret}\n{}", "x".repeat(5000)))).await.text().await.unwrap());
+    bodies.push(
+        p.call(&ada, &put(name, &format!("{secret}\n{}", "x".repeat(5000)))).await.text().await.unwrap(),
+    );
     bodies.push(serde_json::to_string(&audit(&p, &ada, "").await.rows).unwrap());
     for body in &bodies {
         assert!(!body.contains(&secret), "a value leaked: {}", &body[..body.len().min(400)]);
@@ -319,7 +359,8 @@ async fn rotating_the_cluster_token() {
     assert_eq!(other.status().as_u16(), 409);
     assert!(other.text().await.unwrap().contains("give /rollgate/staging/api-url a new version"));
 
-    let done: ChangeView = p.call(&ada, &rotate_cluster_token("staging", CLUSTER_TOKEN)).await.json().await.unwrap();
+    let done: ChangeView =
+        p.call(&ada, &rotate_cluster_token("staging", CLUSTER_TOKEN)).await.json().await.unwrap();
     assert_eq!(done.state, "executed", "{:?}", done.outcome);
     assert!(done.outcome.as_deref().unwrap_or("").contains("version 2 in use"), "{:?}", done.outcome);
     assert_eq!(p.running.portal.clusters.token_version("staging"), Some(2));
@@ -328,7 +369,11 @@ async fn rotating_the_cluster_token() {
     let cluster = view.cluster.expect("staging's cluster token is in SSM");
     assert_eq!((cluster.version, cluster.in_use), (Some(2), Some(2)));
     assert_eq!(cluster.expiry_state, "ok");
-    assert!(cluster.expires_in.as_deref().unwrap_or("").starts_with("in 29 days") || cluster.expires_in.as_deref().unwrap_or("").starts_with("in 30 days"), "{cluster:?}");
+    assert!(
+        cluster.expires_in.as_deref().unwrap_or("").starts_with("in 29 days")
+            || cluster.expires_in.as_deref().unwrap_or("").starts_with("in 30 days"),
+        "{cluster:?}"
+    );
     let steps = cluster_steps(&p, &ada).await;
     let mut seen: Vec<(&str, &str)> = steps.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect();
     seen.reverse();
@@ -344,9 +389,14 @@ async fn rotating_the_cluster_token() {
 
     // The write refused after a token was issued and verified: nothing changes.
     p.running.sandbox.as_ref().unwrap().aws.refuse_next("PutParameter");
-    let failed: ChangeView = p.call(&ada, &rotate_cluster_token("staging", CLUSTER_TOKEN)).await.json().await.unwrap();
+    let failed: ChangeView =
+        p.call(&ada, &rotate_cluster_token("staging", CLUSTER_TOKEN)).await.json().await.unwrap();
     assert_eq!(failed.state, "failed");
-    assert!(failed.outcome.as_deref().unwrap_or("").contains("The old token stays in use"), "{:?}", failed.outcome);
+    assert!(
+        failed.outcome.as_deref().unwrap_or("").contains("The old token stays in use"),
+        "{:?}",
+        failed.outcome
+    );
     let view: TokensView = p.call(&ada, &ListTokens { env: s("staging") }).await.json().await.unwrap();
     let cluster = view.cluster.unwrap();
     assert_eq!((cluster.version, cluster.in_use), (Some(2), Some(2)), "still version 2");
@@ -355,15 +405,23 @@ async fn rotating_the_cluster_token() {
     let latest: Vec<(&str, &str)> = steps.iter().take(3).map(|r| (r.0.as_str(), r.1.as_str())).collect();
     assert_eq!(
         latest,
-        [("token.cluster.write", "failed"), ("token.cluster.verify", "succeeded"), ("token.cluster.request", "succeeded")]
+        [
+            ("token.cluster.write", "failed"),
+            ("token.cluster.verify", "succeeded"),
+            ("token.cluster.request", "succeeded")
+        ]
     );
     let executions = audit(&p, &ada, "change.execute").await;
     assert_eq!(executions.rows[0].result, "failed");
 
     // Production reaches the sandbox through its kubeconfig: there is no SSM token to rotate.
-    let production = p.call(&ada, &rotate_cluster_token("production", "/rollgate/production/k8s-bear-token")).await;
+    let production =
+        p.call(&ada, &rotate_cluster_token("production", "/rollgate/production/k8s-bear-token")).await;
     let body = production.text().await.unwrap();
-    assert!(body.contains("cluster token is not kept in SSM"), "production uses the sandbox kubeconfig: {body}");
+    assert!(
+        body.contains("cluster token is not kept in SSM"),
+        "production uses the sandbox kubeconfig: {body}"
+    );
 }
 
 /// On a protected environment the rotation waits for someone else's approval, then runs.
@@ -381,11 +439,17 @@ async fn rotation_on_a_protected_environment_needs_four_eyes() {
     let get = GetDeployment { env: s("production"), namespace: s("production"), name: s("myapp-deployment") };
     assert_eq!(p.call(&p.http, &get).await.status().as_u16(), 200);
 
-    let asked: ChangeView = p.call(&ada, &rotate_cluster_token("production", parameter)).await.json().await.unwrap();
+    let asked: ChangeView =
+        p.call(&ada, &rotate_cluster_token("production", parameter)).await.json().await.unwrap();
     assert_eq!(asked.state, "pending");
     assert_eq!(asked.before, format!("{parameter} version 1"));
-    assert_eq!(p.running.portal.clusters.token_version("production"), Some(1), "nothing runs before approval");
-    let self_approval = p.call(&ada, &app::api::changes::ApproveChange { id: asked.id.clone(), comment: s("") }).await;
+    assert_eq!(
+        p.running.portal.clusters.token_version("production"),
+        Some(1),
+        "nothing runs before approval"
+    );
+    let self_approval =
+        p.call(&ada, &app::api::changes::ApproveChange { id: asked.id.clone(), comment: s("") }).await;
     assert_eq!(self_approval.status().as_u16(), 409);
     let approved: ChangeView = p
         .call(&avery, &app::api::changes::ApproveChange { id: asked.id.clone(), comment: s("ok") })

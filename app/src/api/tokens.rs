@@ -23,7 +23,8 @@ pub async fn list_tokens(env: String) -> Result<TokensView, ApiError> {
     let environment = portal.tokens.environment(&env).map_err(ssr::error)?;
     let parameters = portal.tokens.list(environment).await.map_err(ssr::error)?;
     let cluster = backend::tokens::cluster::status(&portal.tokens, &portal.clusters, environment).await;
-    let denied = |p| backend::policy::authorize(&portal.config, &caller.user, &env, p).err().map(|d| d.to_string());
+    let denied =
+        |p| backend::policy::authorize(&portal.config, &caller.user, &env, p).err().map(|d| d.to_string());
     Ok(TokensView {
         prefixes: environment.ssm_prefixes.clone(),
         parameters: parameters.into_iter().map(ssr::row).collect(),
@@ -124,10 +125,9 @@ pub async fn label_token_version(
     let portal = guard::portal()?;
     let (caller, _) = guard::authorize(&portal, &env, Permission::ManageSecrets)?;
     let environment = portal.tokens.environment(&env).map_err(ssr::error)?;
-    let version = version
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| guard::with_status(ApiError::Invalid(format!("Version: {:?} is not a number.", version.trim()))))?;
+    let version = version.trim().parse::<i64>().map_err(|_| {
+        guard::with_status(ApiError::Invalid(format!("Version: {:?} is not a number.", version.trim())))
+    })?;
     portal.tokens.label(&caller, environment, &name, version, &labels).await.map_err(ssr::error)?;
     ssr::back(return_to);
     Ok(())
@@ -156,7 +156,11 @@ pub async fn delete_token(
 /// The value of a parameter (the latest version, or `version`). Admins only; audited before
 /// it returns; never cached (`Cache-Control: no-store`).
 #[server]
-pub async fn reveal_token(env: String, name: String, version: Option<i64>) -> Result<RevealedValue, ApiError> {
+pub async fn reveal_token(
+    env: String,
+    name: String,
+    version: Option<i64>,
+) -> Result<RevealedValue, ApiError> {
     use backend::policy::Permission;
 
     use super::guard;

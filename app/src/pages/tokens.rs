@@ -59,7 +59,11 @@ pub fn TokensPage() -> impl IntoView {
 #[component]
 fn Tokens(o: EnvironmentOverview, t: TokensView, d: Option<ParameterDetail>) -> impl IntoView {
     let env = o.summary.name.clone();
-    let prefixes = if t.prefixes.is_empty() { "none configured (ssm_prefixes)".to_owned() } else { t.prefixes.join(", ") };
+    let prefixes = if t.prefixes.is_empty() {
+        "none configured (ssm_prefixes)".to_owned()
+    } else {
+        t.prefixes.join(", ")
+    };
     let rule = match &t.manage_denied {
         None => "You may create, rotate, label, delete and reveal parameters; each is audited.".to_owned(),
         Some(why) => format!("{why} Names, metadata and history are shown; values never are."),
@@ -91,12 +95,19 @@ fn ClusterToken(o: EnvironmentOverview, c: ClusterTokenView, manage_denied: Opti
         _ => ("neutral", "expiry unknown"),
     };
     let warning = match c.expiry_state.as_str() {
-        "warn" => Some("The cluster token expires soon: rotate it before Rollgate (and your pipeline) lose the cluster."),
-        "bad" => Some("The cluster token has expired: rotate it, with another way into the cluster if Rollgate's is refused."),
+        "warn" => Some(
+            "The cluster token expires soon: rotate it before Rollgate (and your pipeline) lose the cluster.",
+        ),
+        "bad" => Some(
+            "The cluster token has expired: rotate it, with another way into the cluster if Rollgate's is refused.",
+        ),
         _ => None,
     };
     let rule = if o.summary.protected {
-        format!("{} is protected: the rotation waits for {} approval(s) from someone else, then runs.", o.summary.title, o.required_approvals)
+        format!(
+            "{} is protected: the rotation waits for {} approval(s) from someone else, then runs.",
+            o.summary.title, o.required_approvals
+        )
     } else {
         format!("{} is not protected: the rotation runs as soon as it is asked for.", o.summary.title)
     };
@@ -150,7 +161,8 @@ fn tree(parameters: &[ParameterRow]) -> Vec<Node<'_>> {
     let mut open: Vec<String> = Vec::new();
     for p in parameters {
         let segments: Vec<&str> = p.name.trim_start_matches('/').split('/').collect();
-        let (leaf, folders) = segments.split_last().map(|(l, f)| (l.to_string(), f.to_vec())).unwrap_or_default();
+        let (leaf, folders) =
+            segments.split_last().map(|(l, f)| (l.to_string(), f.to_vec())).unwrap_or_default();
         let common = open.iter().zip(&folders).take_while(|(a, b)| a == b).count();
         open.truncate(common);
         for (depth, folder) in folders.iter().enumerate().skip(common) {
@@ -165,7 +177,9 @@ fn tree(parameters: &[ParameterRow]) -> Vec<Node<'_>> {
 #[component]
 fn Tree(env: String, t: TokensView) -> impl IntoView {
     if t.parameters.is_empty() {
-        return Either::Left(view! { <section class="card"><h2>"Parameters"</h2><p class="muted">"No parameters under these prefixes."</p></section> });
+        return Either::Left(
+            view! { <section class="card"><h2>"Parameters"</h2><p class="muted">"No parameters under these prefixes."</p></section> },
+        );
     }
     let rows = tree(&t.parameters)
         .into_iter()

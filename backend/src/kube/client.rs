@@ -44,7 +44,9 @@ impl Clusters {
     }
 
     fn environment(&self, environment: &str) -> Result<&Environment, ClusterError> {
-        self.config.environment(environment).ok_or_else(|| ClusterError::setup(environment, "no such environment"))
+        self.config
+            .environment(environment)
+            .ok_or_else(|| ClusterError::setup(environment, "no such environment"))
     }
 
     fn cached(&self, environment: &str) -> Option<Cached> {
@@ -64,7 +66,9 @@ impl Clusters {
                     self.install(environment, Cached { checked: Instant::now(), ..cached.clone() });
                     return Ok(cached.client);
                 }
-                Ok(_) => tracing::info!(environment, parameter, "the cluster token parameter has a new version"),
+                Ok(_) => {
+                    tracing::info!(environment, parameter, "the cluster token parameter has a new version")
+                }
                 Err(e) => {
                     // Parameter Store may be down while the cluster is fine: keep the client.
                     tracing::warn!(environment, parameter, error = %aws::describe(&e), "cannot check the cluster token's version");
@@ -75,7 +79,8 @@ impl Clusters {
         }
         let (token, token_version) = match self.token_source(env) {
             Some(source) => {
-                let (token, version) = self.read_token(env, source).await.map_err(|e| ClusterError::setup(&env.name, e))?;
+                let (token, version) =
+                    self.read_token(env, source).await.map_err(|e| ClusterError::setup(&env.name, e))?;
                 (Some(token), version)
             }
             None => (None, None),
@@ -87,7 +92,11 @@ impl Clusters {
 
     /// A client of `environment`'s cluster that authenticates with `token` instead of the
     /// configured credentials (a new token being verified before it is switched to).
-    pub async fn client_with_token(&self, environment: &str, token: &str) -> Result<kube::Client, ClusterError> {
+    pub async fn client_with_token(
+        &self,
+        environment: &str,
+        token: &str,
+    ) -> Result<kube::Client, ClusterError> {
         let env = self.environment(environment)?;
         self.build(env, Some(token.to_owned())).await
     }
@@ -167,7 +176,11 @@ impl Clusters {
 
     /// The bearer token of a token-authenticated cluster, read fresh each time a client is
     /// built, with the SSM parameter version it came from.
-    async fn read_token(&self, env: &Environment, source: &TokenSource) -> Result<(String, Option<i64>), String> {
+    async fn read_token(
+        &self,
+        env: &Environment,
+        source: &TokenSource,
+    ) -> Result<(String, Option<i64>), String> {
         let (token, version) = match source {
             TokenSource::File(path) => (
                 std::fs::read_to_string(path)
@@ -186,7 +199,9 @@ impl Clusters {
                     .with_decryption(true)
                     .send()
                     .await
-                    .map_err(|e| format!("cannot read the token from SSM parameter {name}: {}", aws::describe(&e)))?
+                    .map_err(|e| {
+                        format!("cannot read the token from SSM parameter {name}: {}", aws::describe(&e))
+                    })?
                     .parameter
                     .ok_or_else(|| format!("SSM parameter {name} has no value"))?;
                 let version = parameter.version;

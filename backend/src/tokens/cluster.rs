@@ -48,7 +48,8 @@ pub struct ClusterToken {
 
 /// The ServiceAccount (namespace, name) whose token the environment's cluster token is.
 pub fn service_account(env: &Environment) -> (String, String) {
-    let ns = env.cluster_token.namespace.clone().or_else(|| env.namespaces.first().cloned()).unwrap_or_default();
+    let ns =
+        env.cluster_token.namespace.clone().or_else(|| env.namespaces.first().cloned()).unwrap_or_default();
     (ns, env.cluster_token.service_account.clone())
 }
 
@@ -116,7 +117,9 @@ impl Executor for ReleaseExecutor {
         origin: &'a Origin,
     ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
         match action {
-            Action::RotateToken { parameter } => Box::pin(self.rotation.execute(env, parameter, before, origin)),
+            Action::RotateToken { parameter } => {
+                Box::pin(self.rotation.execute(env, parameter, before, origin))
+            }
             _ => self.kube.execute(env, action, before, origin),
         }
     }
@@ -141,7 +144,9 @@ impl Rotation {
                     "only {p}, the token of {}'s cluster, is rotated by a change request; give {parameter} a new version on the Tokens page",
                     env.name
                 ),
-                None => format!("{}'s cluster token is not kept in SSM, so Rollgate cannot rotate it", env.name),
+                None => {
+                    format!("{}'s cluster token is not kept in SSM, so Rollgate cannot rotate it", env.name)
+                }
             }));
         }
         self.tokens.parameters(env).await.describe(parameter).await.map_err(words)
@@ -151,7 +156,12 @@ impl Rotation {
         format!("{} version {}", p.name, p.version)
     }
 
-    async fn preview(&self, env: &Environment, parameter: &str, seen: Option<&str>) -> Result<Preview, ExecuteError> {
+    async fn preview(
+        &self,
+        env: &Environment,
+        parameter: &str,
+        seen: Option<&str>,
+    ) -> Result<Preview, ExecuteError> {
         let current = self.current(env, parameter).await?;
         let version = current.version.to_string();
         if let Some(seen) = seen.filter(|s| !s.is_empty())
@@ -173,7 +183,14 @@ impl Rotation {
         })
     }
 
-    async fn step(&self, env: &Environment, origin: &Origin, step: &str, parameter: &str, result: Result<String, String>) -> Result<(), ExecuteError> {
+    async fn step(
+        &self,
+        env: &Environment,
+        origin: &Origin,
+        step: &str,
+        parameter: &str,
+        result: Result<String, String>,
+    ) -> Result<(), ExecuteError> {
         let (outcome, detail) = match &result {
             Ok(d) => (Outcome::Succeeded, d.clone()),
             Err(e) => (Outcome::Failed, e.clone()),
@@ -188,7 +205,13 @@ impl Rotation {
         result.map(|_| ()).map_err(ExecuteError)
     }
 
-    async fn execute(&self, env: &Environment, parameter: &str, before: &str, origin: &Origin) -> Result<Executed, ExecuteError> {
+    async fn execute(
+        &self,
+        env: &Environment,
+        parameter: &str,
+        before: &str,
+        origin: &Origin,
+    ) -> Result<Executed, ExecuteError> {
         let current = self.current(env, parameter).await?;
         if Self::before(&current) != before {
             return Err(ExecuteError(format!(
@@ -214,15 +237,31 @@ impl Rotation {
             })
         }
         .await;
-        let answer = issued.map(|r| r.status.and_then(|s| Some((s.token.filter(|t| !t.is_empty())?, s.expiration_timestamp?))));
+        let answer = issued.map(|r| {
+            r.status.and_then(|s| Some((s.token.filter(|t| !t.is_empty())?, s.expiration_timestamp?)))
+        });
         let (token, expires) = match answer {
             Ok(Some((token, expires))) => (token, Timestamp(expires.0.as_millisecond())),
-            Ok(_) => return self.fail(env, origin, "token.cluster.request", parameter, "the cluster answered without a token".into()).await,
+            Ok(_) => {
+                return self
+                    .fail(
+                        env,
+                        origin,
+                        "token.cluster.request",
+                        parameter,
+                        "the cluster answered without a token".into(),
+                    )
+                    .await;
+            }
             Err(e) => return self.fail(env, origin, "token.cluster.request", parameter, e.to_string()).await,
         };
-        self.step(env, origin, "token.cluster.request", parameter, Ok(format!(
-            "new token of ServiceAccount {ns}/{sa}, expires at {}", expires.rfc3339()
-        )))
+        self.step(
+            env,
+            origin,
+            "token.cluster.request",
+            parameter,
+            Ok(format!("new token of ServiceAccount {ns}/{sa}, expires at {}", expires.rfc3339())),
+        )
         .await?;
 
         // 2. Verified: the new token reads what Rollgate reads.
@@ -239,37 +278,83 @@ impl Rotation {
         .await;
         let client = match verified {
             Ok(client) => client,
-            Err(e) => return self.fail(env, origin, "token.cluster.verify", parameter, format!("the new token does not work: {e}")).await,
+            Err(e) => {
+                return self
+                    .fail(
+                        env,
+                        origin,
+                        "token.cluster.verify",
+                        parameter,
+                        format!("the new token does not work: {e}"),
+                    )
+                    .await;
+            }
         };
-        self.step(env, origin, "token.cluster.verify", parameter, Ok(format!(
-            "the new token lists deployments in {}", env.namespaces.join(", ")
-        )))
+        self.step(
+            env,
+            origin,
+            "token.cluster.verify",
+            parameter,
+            Ok(format!("the new token lists deployments in {}", env.namespaces.join(", "))),
+        )
         .await?;
 
         // 3. Written as a new version; until this succeeds the old token stays.
         let store = self.tokens.parameters(env).await;
         let version = match store.rotate(&current, &token).await {
             Ok(v) => v,
-            Err(e) => return self.fail(env, origin, "token.cluster.write", parameter, format!("{e} The old token stays in use.")).await,
+            Err(e) => {
+                return self
+                    .fail(
+                        env,
+                        origin,
+                        "token.cluster.write",
+                        parameter,
+                        format!("{e} The old token stays in use."),
+                    )
+                    .await;
+            }
         };
         let tagged = store.tag(parameter, super::cluster::EXPIRES_TAG, &expires.rfc3339()).await;
-        self.step(env, origin, "token.cluster.write", parameter, Ok(format!(
-            "version {version} written (was {}){}",
-            current.version,
-            match &tagged {
-                Ok(()) => String::new(),
-                Err(e) => format!("; its expiry could not be tagged: {e}"),
-            }
-        )))
+        self.step(
+            env,
+            origin,
+            "token.cluster.write",
+            parameter,
+            Ok(format!(
+                "version {version} written (was {}){}",
+                current.version,
+                match &tagged {
+                    Ok(()) => String::new(),
+                    Err(e) => format!("; its expiry could not be tagged: {e}"),
+                }
+            )),
+        )
         .await?;
 
         // 4. Rollgate uses it from now on.
         self.clusters.switch(&env.name, client, version);
-        self.step(env, origin, "token.cluster.switch", parameter, Ok(format!("Rollgate now uses version {version}"))).await?;
-        Ok(Executed { detail: format!("{parameter} version {version} in use; it expires at {}", expires.rfc3339()) })
+        self.step(
+            env,
+            origin,
+            "token.cluster.switch",
+            parameter,
+            Ok(format!("Rollgate now uses version {version}")),
+        )
+        .await?;
+        Ok(Executed {
+            detail: format!("{parameter} version {version} in use; it expires at {}", expires.rfc3339()),
+        })
     }
 
-    async fn fail(&self, env: &Environment, origin: &Origin, step: &str, parameter: &str, why: String) -> Result<Executed, ExecuteError> {
+    async fn fail(
+        &self,
+        env: &Environment,
+        origin: &Origin,
+        step: &str,
+        parameter: &str,
+        why: String,
+    ) -> Result<Executed, ExecuteError> {
         self.step(env, origin, step, parameter, Err(why.clone())).await?;
         Err(ExecuteError(why))
     }

@@ -91,7 +91,9 @@ impl Tokens {
     }
 
     pub fn environment(&self, name: &str) -> Result<&Environment, TokenError> {
-        self.config.environment(name).ok_or_else(|| TokenError::Invalid(format!("there is no environment {name}")))
+        self.config
+            .environment(name)
+            .ok_or_else(|| TokenError::Invalid(format!("there is no environment {name}")))
     }
 
     /// Every parameter under the environment's prefixes, by name, with labels and tags.
@@ -115,7 +117,11 @@ impl Tokens {
     }
 
     /// One parameter and its history (oldest version first), without values.
-    pub async fn detail(&self, env: &Environment, name: &str) -> Result<(Parameter, Vec<Version>), TokenError> {
+    pub async fn detail(
+        &self,
+        env: &Environment,
+        name: &str,
+    ) -> Result<(Parameter, Vec<Version>), TokenError> {
         let name = ParameterName::parse(name, env).map_err(TokenError::Invalid)?;
         let store = self.parameters(env).await;
         let parameter = store.describe(name.as_str()).await?;
@@ -124,7 +130,12 @@ impl Tokens {
     }
 
     /// Creates a parameter from the form.
-    pub async fn create(&self, caller: &Caller, env: &Environment, form: &CreateForm) -> Result<i64, TokenError> {
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        env: &Environment,
+        form: &CreateForm,
+    ) -> Result<i64, TokenError> {
         let target = form.name.trim().to_owned();
         let checked = (|| {
             let name = ParameterName::parse(&form.name, env)?;
@@ -151,7 +162,9 @@ impl Tokens {
         })();
         let (name, kind, tier, pattern, description, key_id, tags) = match checked {
             Ok(c) => c,
-            Err(e) => return self.refused(caller, env, "token.create", &target, TokenError::Invalid(e)).await,
+            Err(e) => {
+                return self.refused(caller, env, "token.create", &target, TokenError::Invalid(e)).await;
+            }
         };
         let new = NewParameter {
             name: name.as_str(),
@@ -171,12 +184,20 @@ impl Tokens {
             key_id.map(|k| format!(" under {k}")).unwrap_or_default(),
             tier.as_str()
         );
-        self.audited(caller, env, "token.create", name.as_str(), result, |v| (None, Some(format!("{after}, version {v}"))))
-            .await
+        self.audited(caller, env, "token.create", name.as_str(), result, |v| {
+            (None, Some(format!("{after}, version {v}")))
+        })
+        .await
     }
 
     /// Gives a parameter a new value: a new version.
-    pub async fn rotate(&self, caller: &Caller, env: &Environment, name: &str, value: &str) -> Result<i64, TokenError> {
+    pub async fn rotate(
+        &self,
+        caller: &Caller,
+        env: &Environment,
+        name: &str,
+        value: &str,
+    ) -> Result<i64, TokenError> {
         let name = match ParameterName::parse(name, env) {
             Ok(n) => n,
             Err(e) => return self.refused(caller, env, "token.rotate", name, TokenError::Invalid(e)).await,
@@ -246,10 +267,13 @@ impl Tokens {
             return self.refused(caller, env, "token.delete", name.as_str(), e).await;
         }
         let store = self.parameters(env).await;
-        let before = store.describe(name.as_str()).await.map(|p| format!("{} version {}", p.kind, p.version)).ok();
+        let before =
+            store.describe(name.as_str()).await.map(|p| format!("{} version {}", p.kind, p.version)).ok();
         let result = store.delete(name.as_str()).await;
-        self.audited(caller, env, "token.delete", name.as_str(), result, |_| (before.clone(), Some("deleted".into())))
-            .await
+        self.audited(caller, env, "token.delete", name.as_str(), result, |_| {
+            (before.clone(), Some("deleted".into()))
+        })
+        .await
     }
 
     /// The value of a parameter, for an admin who asked to see it. The reveal is audited

@@ -209,7 +209,9 @@ impl ParameterStore {
         let tags = new
             .tags
             .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| TokenError::Invalid(e.to_string())))
+            .map(|(k, v)| {
+                Tag::builder().key(k).value(v).build().map_err(|e| TokenError::Invalid(e.to_string()))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let mut put = self
             .client
@@ -226,7 +228,9 @@ impl ParameterStore {
             put = put.set_key_id(new.key_id.map(str::to_owned));
         }
         let out = put.send().await.map_err(|e| match TokenError::from_sdk(e, new.name) {
-            TokenError::UnknownKey(_) => TokenError::UnknownKey(new.key_id.unwrap_or("alias/aws/ssm").to_owned()),
+            TokenError::UnknownKey(_) => {
+                TokenError::UnknownKey(new.key_id.unwrap_or("alias/aws/ssm").to_owned())
+            }
             other => other,
         })?;
         Ok(out.version())
@@ -283,18 +287,14 @@ impl ParameterStore {
             Some(v) => format!("{name}:{v}"),
             None => name.to_owned(),
         };
-        let out = self
-            .client
-            .get_parameter()
-            .name(selector)
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| match TokenError::from_sdk(e, name) {
-                TokenError::Other(m) if m.contains("version") => {
-                    TokenError::VersionNotFound { name: name.to_owned(), version: version.unwrap_or(0) }
+        let out =
+            self.client.get_parameter().name(selector).with_decryption(true).send().await.map_err(|e| {
+                match TokenError::from_sdk(e, name) {
+                    TokenError::Other(m) if m.contains("version") => {
+                        TokenError::VersionNotFound { name: name.to_owned(), version: version.unwrap_or(0) }
+                    }
+                    other => other,
                 }
-                other => other,
             })?;
         let p = out.parameter.ok_or_else(|| TokenError::NotFound(name.to_owned()))?;
         Ok((p.value.unwrap_or_default(), p.version))
@@ -315,7 +315,8 @@ impl ParameterStore {
 
     /// Sets a tag on a parameter (replacing the tag's value).
     pub async fn tag(&self, name: &str, key: &str, value: &str) -> Result<(), TokenError> {
-        let tag = Tag::builder().key(key).value(value).build().map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let tag =
+            Tag::builder().key(key).value(value).build().map_err(|e| TokenError::Invalid(e.to_string()))?;
         self.client
             .add_tags_to_resource()
             .resource_type(ResourceTypeForTagging::Parameter)

@@ -114,10 +114,15 @@ pub fn check_name(name: &str) -> Result<(), String> {
         return Err("give the parameter a name, such as /rollgate/staging/api-key".into());
     }
     if name.chars().count() > MAX_NAME {
-        return Err(format!("a parameter name has at most {MAX_NAME} characters; this one has {}", name.chars().count()));
+        return Err(format!(
+            "a parameter name has at most {MAX_NAME} characters; this one has {}",
+            name.chars().count()
+        ));
     }
     if !name.starts_with('/') {
-        return Err(format!("{name:?} must be a full path starting with / (such as /rollgate/staging/{name})"));
+        return Err(format!(
+            "{name:?} must be a full path starting with / (such as /rollgate/staging/{name})"
+        ));
     }
     let segments: Vec<&str> = name[1..].split('/').collect();
     if segments.iter().any(|s| s.is_empty()) {
@@ -129,7 +134,10 @@ pub fn check_name(name: &str) -> Result<(), String> {
         ));
     }
     if segments.len() > MAX_LEVELS {
-        return Err(format!("{name:?} is {} levels deep; a hierarchy has at most {MAX_LEVELS}", segments.len()));
+        return Err(format!(
+            "{name:?} is {} levels deep; a hierarchy has at most {MAX_LEVELS}",
+            segments.len()
+        ));
     }
     let first = segments[0].to_ascii_lowercase();
     if first.starts_with("aws") || first.starts_with("ssm") {
@@ -224,8 +232,12 @@ pub fn parse_tags(text: &str) -> Result<Vec<(String, String)>, String> {
                 "{key:?} is not a tag key: 1 to 128 letters, digits, spaces and _ . : / = + - @, not starting with aws:"
             ));
         }
-        if value.chars().count() > 256 || !value.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c)) {
-            return Err(format!("the value of tag {key} is not valid: up to 256 letters, digits, spaces and _ . : / = + - @"));
+        if value.chars().count() > 256
+            || !value.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
+        {
+            return Err(format!(
+                "the value of tag {key} is not valid: up to 256 letters, digits, spaces and _ . : / = + - @"
+            ));
         }
         if tags.iter().any(|(k, _)| k == key) {
             return Err(format!("tag {key} is given twice"));
@@ -302,7 +314,11 @@ mod tests {
         assert!(check_labels(&[]).is_err());
         assert_eq!(
             parse_tags("owner=release-eng\n\n team = web \nflag").unwrap(),
-            vec![("owner".into(), "release-eng".into()), ("team".into(), "web".into()), ("flag".into(), "".into())]
+            vec![
+                ("owner".into(), "release-eng".into()),
+                ("team".into(), "web".into()),
+                ("flag".into(), "".into())
+            ]
         );
         assert!(parse_tags("aws:x=1").unwrap_err().contains("aws:"));
         assert!(parse_tags("a=1\na=2").unwrap_err().contains("twice"));

@@ -158,7 +158,8 @@ pub(crate) fn start(cluster: &Cluster, registry: &Registry, world: World) -> (Aw
     let switches = Switches::default();
     let ssm = Arc::new(ssm::Ssm::new());
     for environment in ["staging", "production"] {
-        let (token, expires) = cluster.tokens.issue(environment, DEPLOYER_SERVICE_ACCOUNT, SEEDED_TOKEN_LIFETIME);
+        let (token, expires) =
+            cluster.tokens.issue(environment, DEPLOYER_SERVICE_ACCOUNT, SEEDED_TOKEN_LIFETIME);
         ssm::seed::bear_token(&ssm, environment, &token, expires);
     }
     if world == World::Demo {
