@@ -165,10 +165,10 @@ pub fn check_value(value: &str, tier: Tier, pattern: Option<&str>) -> Result<(),
         }
         _ => {}
     }
-    if let Some(pattern) = pattern.filter(|p| !p.is_empty()) {
-        if !pattern_regex(pattern)?.is_match(value) {
-            return Err(format!("the value does not match the parameter's allowed pattern {pattern}"));
-        }
+    if let Some(pattern) = pattern.filter(|p| !p.is_empty())
+        && !pattern_regex(pattern)?.is_match(value)
+    {
+        return Err(format!("the value does not match the parameter's allowed pattern {pattern}"));
     }
     Ok(())
 }
