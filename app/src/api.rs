@@ -5,7 +5,7 @@
 //! - this module: the signed-in person, the environments and their overview.
 //! - [`audit`]: the audit trail. [`changes`]: change requests and approvals.
 //!   [`deployments`]: the Deployments pages.
-//!   [`locks`]: deploy locks.
+//!   [`locks`]: deploy locks. [`tokens`]: SSM parameters (the Tokens page).
 
 pub mod audit;
 pub mod changes;
@@ -13,6 +13,7 @@ pub mod deployments;
 #[cfg(feature = "ssr")]
 pub(crate) mod guard;
 pub mod locks;
+pub mod tokens;
 
 use leptos::prelude::*;
 
@@ -110,7 +111,7 @@ mod ssr {
             hold: hold.map(|h| h.to_string()),
             summary: summary(env),
             required_approvals: env.required_approvals,
-            sandbox: env.cluster == ClusterConnection::Sandbox,
+            sandbox: env.cluster.is_sandbox(),
             cluster_connection: describe_cluster(&env.cluster),
             namespaces: env.namespaces.clone(),
             aws_region: env.aws.region.clone(),
@@ -134,13 +135,19 @@ mod ssr {
                 context.as_deref().unwrap_or("(current)")
             ),
             ClusterConnection::Url { server, token } => {
-                let source = match token {
-                    TokenSource::SsmParameter(name) => format!("SSM parameter {name}"),
-                    TokenSource::File(path) => format!("file {}", path.display()),
-                    TokenSource::Env(var) => format!("environment variable {var}"),
-                };
-                format!("{server} with a bearer token from {source}")
+                format!("{server} with a bearer token from {}", token_source(token))
             }
+            ClusterConnection::SandboxToken { token } => {
+                format!("the embedded sandbox cluster with a bearer token from {}", token_source(token))
+            }
+        }
+    }
+
+    fn token_source(token: &TokenSource) -> String {
+        match token {
+            TokenSource::SsmParameter(name) => format!("SSM parameter {name}"),
+            TokenSource::File(path) => format!("file {}", path.display()),
+            TokenSource::Env(var) => format!("environment variable {var}"),
         }
     }
 

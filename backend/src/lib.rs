@@ -11,6 +11,8 @@
 //! - [`changes`]: four-eyes change requests, approvals and their exactly-once execution.
 //! - [`audit`]: the append-only trail of who did what, and its CSV/JSON export.
 //! - [`kube`]: Kubernetes clients, shared watches, revisions, and deployment changes.
+//! - [`tokens`]: SSM parameters under each environment's prefixes, the cluster token and
+//!   its rotation.
 //! - [`aws`]: AWS clients for an environment. [`image_ref`]: image references checked.
 //! - [`clock`], [`ids`]: instants as stored and shown; random ids and secrets.
 
@@ -26,6 +28,7 @@ pub mod kube;
 pub mod policy;
 pub mod portal;
 pub mod store;
+pub mod tokens;
 pub mod upstream;
 
 pub use config::{Config, ConfigError};

@@ -9,9 +9,10 @@ use crate::changes::Changes;
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::kube::Clusters;
-use crate::kube::actions::KubeExecutor;
 use crate::kube::watch::Watches;
 use crate::store::{Store, StoreError};
+use crate::tokens::Tokens;
+use crate::tokens::cluster::ReleaseExecutor;
 use crate::upstream::{SandboxEndpoints, UpstreamMonitor};
 
 #[derive(Clone)]
@@ -26,6 +27,8 @@ pub struct Portal {
     pub clusters: Clusters,
     /// The shared deployment watches (one per environment and namespace).
     pub watches: Watches,
+    /// SSM parameters (the Tokens page).
+    pub tokens: Tokens,
 }
 
 /// The sandbox's demo accounts, one per role (see `sandbox.toml`), so two people can be
@@ -63,7 +66,8 @@ impl Portal {
         // A random name per process start, so `executed_by` tells replicas apart.
         let replica = format!("rollgate-{}", crate::ids::random_hex(4));
         let clusters = Clusters::new(config.clone(), sandbox.clone());
-        let executor = Arc::new(KubeExecutor::new(clusters.clone()));
+        let tokens = Tokens::new(config.clone(), sandbox.clone(), store.clone());
+        let executor = Arc::new(ReleaseExecutor::new(clusters.clone(), tokens.clone(), store.clone()));
         let changes = Changes::new(store.clone(), config.clone(), executor, replica);
         let sessions = SessionPolicy::from(&config.auth);
         let watches = Watches::new(clusters.clone());
@@ -76,6 +80,7 @@ impl Portal {
             sessions,
             clusters,
             watches,
+            tokens,
         })
     }
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use tokio::net::TcpStream;
 use url::Url;
 
-use crate::config::{ClusterConnection, Config, Environment, TokenSource};
+use crate::config::{ClusterConnection, Config, Environment};
 
 /// The three systems Rollgate talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,15 +99,14 @@ pub fn resolve(config: &Config, sandbox: Option<&SandboxEndpoints>) -> Vec<Targe
     for env in &config.environments {
         let target = |system, endpoint| Target { environment: env.name.clone(), system, endpoint };
         targets.push(target(System::Kubernetes, cluster_endpoint(env, sandbox)));
-        let on_sandbox = env.cluster == ClusterConnection::Sandbox;
+        let on_sandbox = env.cluster.is_sandbox();
         if !env.aws.pipelines.is_empty() {
             targets.push(target(
                 System::CodePipeline,
                 aws_endpoint(env, System::CodePipeline, on_sandbox, sandbox),
             ));
         }
-        let token_in_ssm =
-            matches!(&env.cluster, ClusterConnection::Url { token: TokenSource::SsmParameter(_), .. });
+        let token_in_ssm = env.cluster.token_parameter().is_some();
         if !env.ssm_prefixes.is_empty() || token_in_ssm {
             targets.push(target(System::Ssm, aws_endpoint(env, System::Ssm, on_sandbox, sandbox)));
         }
@@ -117,7 +116,7 @@ pub fn resolve(config: &Config, sandbox: Option<&SandboxEndpoints>) -> Vec<Targe
 
 fn cluster_endpoint(env: &Environment, sandbox: Option<&SandboxEndpoints>) -> Result<Url, String> {
     match &env.cluster {
-        ClusterConnection::Sandbox => {
+        ClusterConnection::Sandbox | ClusterConnection::SandboxToken { .. } => {
             sandbox.map(|s| s.kubernetes.clone()).ok_or_else(|| "the sandbox is not running".to_owned())
         }
         ClusterConnection::Url { server, .. } => Ok(server.clone()),

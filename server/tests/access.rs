@@ -10,6 +10,9 @@ use app::api::audit::ListAudit;
 use app::api::changes::{ApproveChange, ListChanges, RejectChange, RequestChange};
 use app::api::deployments::{GetDeployment, ListDeployments, PreviewRollback};
 use app::api::locks::{LockEnvironment, UnlockEnvironment};
+use app::api::tokens::{
+    CreateToken, DeleteToken, GetToken, LabelTokenVersion, ListTokens, PutTokenVersion, RevealToken,
+};
 use app::api::{GetEnvironmentOverview, ListEnvironments, WhoAmI};
 use backend::audit::Caller;
 use backend::changes::{Action, Ask};
@@ -85,6 +88,46 @@ async fn every_server_function_checks_who_asks() {
     p.check_access(GetDeployment { env, namespace, name }, ANYONE).await;
     let (env, namespace, name) = myapp("production");
     p.check_access(PreviewRollback { env, namespace, name, revision: 1 }, ANYONE).await;
+    // Tokens: anyone browses; changing or revealing a secret is for admins (see backend::tokens).
+    let token = || s("/rollgate/staging/api-url");
+    p.check_access(ListTokens { env: s("staging") }, ANYONE).await;
+    p.check_access(GetToken { env: s("staging"), name: token() }, ANYONE).await;
+    p.check_access(RevealToken { env: s("staging"), name: token(), version: None }, &[Admin]).await;
+    p.check_access(
+        PutTokenVersion { env: s("staging"), name: token(), value: s("http://x"), return_to: None },
+        &[Admin],
+    )
+    .await;
+    p.check_access(
+        LabelTokenVersion {
+            env: s("staging"),
+            name: token(),
+            version: s("1"),
+            labels: s("x"),
+            return_to: None,
+        },
+        &[Admin],
+    )
+    .await;
+    let new = |name: &str| CreateToken {
+        env: s("staging"),
+        name: s(name),
+        kind: s("String"),
+        value: s("v"),
+        key_id: None,
+        description: None,
+        tags: None,
+        allowed_pattern: None,
+        tier: None,
+        return_to: None,
+    };
+    p.check_access(new("/rollgate/staging/access-test"), &[Admin]).await;
+    let gone = s("/rollgate/staging/access-test");
+    p.check_access(
+        DeleteToken { env: s("staging"), name: gone.clone(), confirmation: gone, return_to: None },
+        &[Admin],
+    )
+    .await;
 }
 
 /// Every registered server function has its line above.
@@ -104,6 +147,13 @@ fn the_table_covers_every_server_function() {
         ListDeployments::PATH,
         GetDeployment::PATH,
         PreviewRollback::PATH,
+        ListTokens::PATH,
+        GetToken::PATH,
+        RevealToken::PATH,
+        PutTokenVersion::PATH,
+        LabelTokenVersion::PATH,
+        CreateToken::PATH,
+        DeleteToken::PATH,
     ]
     .into();
     let registered: BTreeSet<&str> =

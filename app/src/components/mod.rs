@@ -6,6 +6,7 @@
 //! - `upstream`: an upstream system's endpoint and whether it answers, as a card.
 //! - `log_viewer`: the pod log viewer island (live follow, search, virtualized rows).
 //! - `lock_panel`: the environment's deploy lock, and locking or unlocking it.
+//! - `reveal`: the island that reveals one secret value for 30 seconds.
 //! - `overview`: renders a page from the environment's overview once it has loaded.
 //! - `live`, `deployment_table`, `rollout`: the live deployment islands and what they share.
 
@@ -16,6 +17,7 @@ pub mod live;
 pub mod lock_panel;
 pub mod log_viewer;
 pub mod overview;
+pub mod reveal;
 pub mod rollout;
 pub mod theme_toggle;
 pub mod upstream;

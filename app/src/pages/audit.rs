@@ -89,6 +89,15 @@ pub fn AuditPage() -> impl IntoView {
                         "change.expire",
                         "lock",
                         "unlock",
+                        "token.create",
+                        "token.rotate",
+                        "token.label",
+                        "token.delete",
+                        "token.reveal",
+                        "token.cluster.request",
+                        "token.cluster.verify",
+                        "token.cluster.write",
+                        "token.cluster.switch",
                     ]
                         .into_iter()
                         .map(|a| view! { <option value=a></option> })

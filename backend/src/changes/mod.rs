@@ -207,6 +207,13 @@ impl Changes {
         {
             return refuse(denied.into(), target).await;
         }
+        // A token rotation changes a secret: admins only (see `tokens`).
+        if matches!(action, Action::RotateToken { .. })
+            && let Err(denied) =
+                policy::authorize(&self.config, &caller.user, environment, Permission::ManageSecrets)
+        {
+            return refuse(denied.into(), target).await;
+        }
         let env = self
             .config
             .environment(environment)

@@ -307,6 +307,52 @@ pub struct Environment {
     /// Scheduled freezes: deploys are refused inside them.
     #[serde(default, rename = "freeze")]
     pub freezes: Vec<FreezeWindow>,
+    /// How the cluster token kept in SSM is renewed (when the cluster's token is an SSM
+    /// parameter).
+    #[serde(default)]
+    pub cluster_token: ClusterTokenSettings,
+}
+
+/// The ServiceAccount whose token Rollgate asks the cluster for when it rotates the cluster
+/// token, and how long that token lives.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterTokenSettings {
+    /// Defaults to `rollgate-deployer`.
+    #[serde(default = "default_token_account")]
+    pub service_account: String,
+    /// The ServiceAccount's namespace; defaults to the environment's first namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// The lifetime asked for a new token (TokenRequest's `expirationSeconds`), in hours.
+    #[serde(default = "default_token_lifetime_hours")]
+    pub lifetime_hours: u32,
+    /// The Tokens page warns this many days before the token expires.
+    #[serde(default = "default_token_warn_days")]
+    pub warn_days: u32,
+}
+
+impl Default for ClusterTokenSettings {
+    fn default() -> Self {
+        Self {
+            service_account: default_token_account(),
+            namespace: None,
+            lifetime_hours: default_token_lifetime_hours(),
+            warn_days: default_token_warn_days(),
+        }
+    }
+}
+
+fn default_token_account() -> String {
+    "rollgate-deployer".to_owned()
+}
+
+fn default_token_lifetime_hours() -> u32 {
+    24 * 30
+}
+
+fn default_token_warn_days() -> u32 {
+    7
 }
 
 impl Environment {
@@ -321,6 +367,9 @@ impl Environment {
 pub enum ClusterConnection {
     /// The embedded sandbox cluster (needs `sandbox = true`).
     Sandbox,
+    /// The embedded sandbox's API server reached with a bearer token from `token` instead of
+    /// the sandbox's admin kubeconfig: the `url` set-up, on the sandbox.
+    SandboxToken { token: TokenSource },
     /// A context of a kubeconfig file (`$KUBECONFIG` or `~/.kube/config` unless `path` is set).
     Kubeconfig {
         #[serde(default)]
@@ -332,6 +381,22 @@ pub enum ClusterConnection {
     InCluster,
     /// An API server URL and a bearer token, as the walk-through's Lambda does it.
     Url { server: Url, token: TokenSource },
+}
+
+impl ClusterConnection {
+    /// Whether the environment runs on the embedded sandbox (its cluster and AWS endpoints).
+    pub fn is_sandbox(&self) -> bool {
+        matches!(self, Self::Sandbox | Self::SandboxToken { .. })
+    }
+
+    /// The SSM parameter the cluster's bearer token is read from, if that is where it is.
+    pub fn token_parameter(&self) -> Option<&str> {
+        match self {
+            Self::Url { token: TokenSource::SsmParameter(name), .. }
+            | Self::SandboxToken { token: TokenSource::SsmParameter(name) } => Some(name),
+            _ => None,
+        }
+    }
 }
 
 /// Where a cluster bearer token comes from. Never the token itself: config files get copied.

@@ -67,7 +67,7 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
         ));
     }
     match &env.cluster {
-        ClusterConnection::Sandbox if !config.sandbox => {
+        ClusterConnection::Sandbox | ClusterConnection::SandboxToken { .. } if !config.sandbox => {
             return Err(ConfigError::invalid(
                 format!("{key}.cluster.kind"),
                 "\"sandbox\" needs `sandbox = true` at the top level",
@@ -83,6 +83,9 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
             if let TokenSource::SsmParameter(name) = token {
                 check_ssm_path(name, &format!("{key}.cluster.token.ssm-parameter"))?;
             }
+        }
+        ClusterConnection::SandboxToken { token: TokenSource::SsmParameter(name) } => {
+            check_ssm_path(name, &format!("{key}.cluster.token.ssm-parameter"))?;
         }
         _ => {}
     }
@@ -117,6 +120,26 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
     }
     for (i, prefix) in env.ssm_prefixes.iter().enumerate() {
         check_ssm_path(prefix, &format!("{key}.ssm_prefixes[{i}]"))?;
+    }
+    let token = &env.cluster_token;
+    if !is_dns_label(&token.service_account) {
+        return Err(ConfigError::invalid(
+            format!("{key}.cluster_token.service_account"),
+            format!("{:?} is not a ServiceAccount name", token.service_account),
+        ));
+    }
+    if let Some(ns) = token.namespace.as_deref().filter(|ns| !is_dns_label(ns)) {
+        return Err(ConfigError::invalid(
+            format!("{key}.cluster_token.namespace"),
+            format!("{ns:?} is not a namespace name"),
+        ));
+    }
+    // TokenRequest takes 10 minutes to 2^32 seconds; whole hours keep the setting readable.
+    if !(1..=24 * 366).contains(&token.lifetime_hours) {
+        return Err(ConfigError::invalid(
+            format!("{key}.cluster_token.lifetime_hours"),
+            "between 1 hour and a year (8784 hours)",
+        ));
     }
     for user in env.roles.keys() {
         check_user_name(user, &format!("{key}.roles.{user}"))?;

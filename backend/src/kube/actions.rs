@@ -155,9 +155,7 @@ fn deployment_of(action: &Action) -> Result<(&str, &str), ExecuteError> {
         | Action::Restart { namespace, deployment }
         | Action::Pause { namespace, deployment }
         | Action::Resume { namespace, deployment } => Ok((namespace, deployment)),
-        Action::RotateToken { .. } => {
-            Err(ExecuteError("Rollgate does not rotate tokens yet (the Tokens page will)".into()))
-        }
+        Action::RotateToken { .. } => Err(ExecuteError("a token rotation is not a deployment change".into())),
     }
 }
 

@@ -1,12 +1,15 @@
 //! One Kubernetes client per environment, built the way its `cluster` setting says: the
 //! embedded sandbox (through the kubeconfig the sandbox hands out), a kubeconfig context, the
-//! pod's service account, or a URL with a bearer token from SSM, a file or a variable.
-//! Clients are built on first use and kept; one that met a 401 or could not connect is
-//! dropped so the next call reads the credentials again (a rotated token is picked up).
+//! pod's service account, or a URL (or the sandbox's) with a bearer token from SSM, a file or
+//! a variable. Clients are built on first use and kept; one that met a 401 or could not
+//! connect is dropped so the next call reads the credentials again. A token kept in SSM is
+//! also watched: at most every [`VERSION_CHECK`] a call asks Parameter Store for the
+//! parameter's version (no decryption) and rebuilds the client when it moved, so a token
+//! rotated elsewhere is picked up before the old one stops working.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
@@ -17,12 +20,22 @@ use crate::upstream::SandboxEndpoints;
 
 /// How long connecting may take before the cluster is called unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a cached client's SSM token parameter is checked for a new version.
+pub const VERSION_CHECK: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+struct Cached {
+    client: kube::Client,
+    /// The SSM parameter version the client's token came from (SSM tokens only).
+    token_version: Option<i64>,
+    checked: Instant,
+}
 
 #[derive(Clone)]
 pub struct Clusters {
     config: Arc<Config>,
     sandbox: Option<SandboxEndpoints>,
-    clients: Arc<Mutex<HashMap<String, kube::Client>>>,
+    clients: Arc<Mutex<HashMap<String, Cached>>>,
 }
 
 impl Clusters {
@@ -30,20 +43,79 @@ impl Clusters {
         Self { config, sandbox, clients: Arc::default() }
     }
 
+    fn environment(&self, environment: &str) -> Result<&Environment, ClusterError> {
+        self.config
+            .environment(environment)
+            .ok_or_else(|| ClusterError::setup(environment, "no such environment"))
+    }
+
+    fn cached(&self, environment: &str) -> Option<Cached> {
+        self.clients.lock().ok().and_then(|c| c.get(environment).cloned())
+    }
+
     /// The client of `environment`'s cluster.
     pub async fn client(&self, environment: &str) -> Result<kube::Client, ClusterError> {
-        if let Some(client) = self.clients.lock().ok().and_then(|c| c.get(environment).cloned()) {
-            return Ok(client);
+        let env = self.environment(environment)?;
+        if let Some(cached) = self.cached(environment) {
+            let due = cached.checked.elapsed() >= VERSION_CHECK;
+            let Some(parameter) = env.cluster.token_parameter().filter(|_| due) else {
+                return Ok(cached.client);
+            };
+            match self.ssm(env).await.get_parameter().name(parameter).with_decryption(false).send().await {
+                Ok(out) if out.parameter.as_ref().map(|p| p.version) == cached.token_version => {
+                    self.install(environment, Cached { checked: Instant::now(), ..cached.clone() });
+                    return Ok(cached.client);
+                }
+                Ok(_) => {
+                    tracing::info!(environment, parameter, "the cluster token parameter has a new version")
+                }
+                Err(e) => {
+                    // Parameter Store may be down while the cluster is fine: keep the client.
+                    tracing::warn!(environment, parameter, error = %aws::describe(&e), "cannot check the cluster token's version");
+                    self.install(environment, Cached { checked: Instant::now(), ..cached.clone() });
+                    return Ok(cached.client);
+                }
+            }
         }
-        let env = self
-            .config
-            .environment(environment)
-            .ok_or_else(|| ClusterError::setup(environment, "no such environment"))?;
-        let client = build(env, self.sandbox.as_ref()).await?;
-        if let Ok(mut clients) = self.clients.lock() {
-            clients.insert(environment.to_owned(), client.clone());
-        }
+        let (token, token_version) = match self.token_source(env) {
+            Some(source) => {
+                let (token, version) =
+                    self.read_token(env, source).await.map_err(|e| ClusterError::setup(&env.name, e))?;
+                (Some(token), version)
+            }
+            None => (None, None),
+        };
+        let client = self.build(env, token).await?;
+        self.install(environment, Cached { client: client.clone(), token_version, checked: Instant::now() });
         Ok(client)
+    }
+
+    /// A client of `environment`'s cluster that authenticates with `token` instead of the
+    /// configured credentials (a new token being verified before it is switched to).
+    pub async fn client_with_token(
+        &self,
+        environment: &str,
+        token: &str,
+    ) -> Result<kube::Client, ClusterError> {
+        let env = self.environment(environment)?;
+        self.build(env, Some(token.to_owned())).await
+    }
+
+    /// Makes `client` (built from the token of `version` of the SSM token parameter) the one
+    /// `environment`'s calls use from now on.
+    pub fn switch(&self, environment: &str, client: kube::Client, version: i64) {
+        self.install(environment, Cached { client, token_version: Some(version), checked: Instant::now() });
+    }
+
+    /// The SSM parameter version the current client's token came from, if cached.
+    pub fn token_version(&self, environment: &str) -> Option<i64> {
+        self.cached(environment).and_then(|c| c.token_version)
+    }
+
+    fn install(&self, environment: &str, cached: Cached) {
+        if let Ok(mut clients) = self.clients.lock() {
+            clients.insert(environment.to_owned(), cached);
+        }
     }
 
     /// Called with every error a call returned: forgets a client whose credentials or
@@ -55,60 +127,88 @@ impl Clusters {
             clients.remove(environment);
         }
     }
-}
 
-async fn build(env: &Environment, sandbox: Option<&SandboxEndpoints>) -> Result<kube::Client, ClusterError> {
-    let fail = |e: &dyn std::fmt::Display| ClusterError::setup(&env.name, e);
-    let mut config = match &env.cluster {
-        ClusterConnection::Sandbox => {
-            let sandbox = sandbox.ok_or_else(|| fail(&"the sandbox is not running"))?;
-            let kubeconfig = Kubeconfig::from_yaml(&sandbox.kubeconfig).map_err(|e| fail(&e))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| fail(&e))?
+    /// The SSM client of `env` (the sandbox's endpoint when the environment runs on it).
+    pub async fn ssm(&self, env: &Environment) -> aws_sdk_ssm::Client {
+        aws::ssm_client(env, self.sandbox.as_ref().filter(|_| env.cluster.is_sandbox())).await
+    }
+
+    fn token_source<'e>(&self, env: &'e Environment) -> Option<&'e TokenSource> {
+        match &env.cluster {
+            ClusterConnection::Url { token, .. } | ClusterConnection::SandboxToken { token } => Some(token),
+            _ => None,
         }
-        ClusterConnection::Kubeconfig { context, path } => {
-            let kubeconfig = match path {
-                Some(path) => Kubeconfig::read_from(path),
-                None => Kubeconfig::read(),
+    }
+
+    /// Builds a client from the environment's connection; `token`, when given, replaces the
+    /// credentials it carries.
+    async fn build(&self, env: &Environment, token: Option<String>) -> Result<kube::Client, ClusterError> {
+        let fail = |e: &dyn std::fmt::Display| ClusterError::setup(&env.name, e);
+        let mut config = match &env.cluster {
+            ClusterConnection::Sandbox | ClusterConnection::SandboxToken { .. } => {
+                let sandbox = self.sandbox.as_ref().ok_or_else(|| fail(&"the sandbox is not running"))?;
+                let kubeconfig = Kubeconfig::from_yaml(&sandbox.kubeconfig).map_err(|e| fail(&e))?;
+                kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                    .await
+                    .map_err(|e| fail(&e))?
             }
-            .map_err(|e| fail(&e))?;
-            let options = KubeConfigOptions { context: context.clone(), ..KubeConfigOptions::default() };
-            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| fail(&e))?
+            ClusterConnection::Kubeconfig { context, path } => {
+                let kubeconfig = match path {
+                    Some(path) => Kubeconfig::read_from(path),
+                    None => Kubeconfig::read(),
+                }
+                .map_err(|e| fail(&e))?;
+                let options = KubeConfigOptions { context: context.clone(), ..KubeConfigOptions::default() };
+                kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| fail(&e))?
+            }
+            ClusterConnection::InCluster => kube::Config::incluster().map_err(|e| fail(&e))?,
+            ClusterConnection::Url { server, .. } => {
+                let uri = server.as_str().parse::<http::Uri>().map_err(|e| fail(&e))?;
+                kube::Config::new(uri)
+            }
+        };
+        if let Some(token) = token {
+            config.auth_info = kube::config::AuthInfo { token: Some(token.into()), ..Default::default() };
         }
-        ClusterConnection::InCluster => kube::Config::incluster().map_err(|e| fail(&e))?,
-        ClusterConnection::Url { server, token } => {
-            let uri = server.as_str().parse::<http::Uri>().map_err(|e| fail(&e))?;
-            let mut config = kube::Config::new(uri);
-            let token = read_token(env, token).await.map_err(|e| fail(&e))?;
-            config.auth_info.token = Some(token.into());
-            config
-        }
-    };
-    config.connect_timeout = Some(CONNECT_TIMEOUT);
-    kube::Client::try_from(config).map_err(|e| fail(&e))
-}
+        config.connect_timeout = Some(CONNECT_TIMEOUT);
+        kube::Client::try_from(config).map_err(|e| fail(&e))
+    }
 
-/// The bearer token of a `url` cluster, read fresh each time a client is built.
-async fn read_token(env: &Environment, source: &TokenSource) -> Result<String, String> {
-    let token = match source {
-        TokenSource::File(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?,
-        TokenSource::Env(var) => {
-            std::env::var(var).map_err(|_| format!("the token variable {var} is not set"))?
-        }
-        TokenSource::SsmParameter(name) => aws::ssm_client(env, None)
-            .await
-            .get_parameter()
-            .name(name)
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| format!("cannot read the token from SSM parameter {name}: {}", aws::describe(&e)))?
-            .parameter
-            .and_then(|p| p.value)
-            .ok_or_else(|| format!("SSM parameter {name} has no value"))?,
-    };
-    let token = token.trim().to_owned();
-    if token.is_empty() { Err("the cluster token is empty".into()) } else { Ok(token) }
+    /// The bearer token of a token-authenticated cluster, read fresh each time a client is
+    /// built, with the SSM parameter version it came from.
+    async fn read_token(
+        &self,
+        env: &Environment,
+        source: &TokenSource,
+    ) -> Result<(String, Option<i64>), String> {
+        let (token, version) = match source {
+            TokenSource::File(path) => (
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?,
+                None,
+            ),
+            TokenSource::Env(var) => {
+                (std::env::var(var).map_err(|_| format!("the token variable {var} is not set"))?, None)
+            }
+            TokenSource::SsmParameter(name) => {
+                let parameter = self
+                    .ssm(env)
+                    .await
+                    .get_parameter()
+                    .name(name)
+                    .with_decryption(true)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        format!("cannot read the token from SSM parameter {name}: {}", aws::describe(&e))
+                    })?
+                    .parameter
+                    .ok_or_else(|| format!("SSM parameter {name} has no value"))?;
+                let version = parameter.version;
+                (parameter.value.ok_or_else(|| format!("SSM parameter {name} has no value"))?, Some(version))
+            }
+        };
+        let token = token.trim().to_owned();
+        if token.is_empty() { Err("the cluster token is empty".into()) } else { Ok((token, version)) }
+    }
 }

@@ -61,6 +61,11 @@ pub enum Permission {
     Lock,
     /// Deploy through a lock or freeze, with a reason.
     Override,
+    /// Create, rotate, label or delete SSM parameters, and ask for the cluster token's
+    /// rotation: admins only (see `tokens`).
+    ManageSecrets,
+    /// See a parameter's value: admins only, every time audited.
+    RevealSecret,
 }
 
 impl Permission {
@@ -72,6 +77,8 @@ impl Permission {
             Permission::Approve => "approve or reject changes",
             Permission::Lock => "lock or unlock the environment",
             Permission::Override => "override a lock or freeze",
+            Permission::ManageSecrets => "change secrets",
+            Permission::RevealSecret => "reveal secret values",
         }
     }
 

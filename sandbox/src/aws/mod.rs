@@ -79,6 +79,8 @@ pub(crate) trait Service: Send + Sync + 'static {
 #[derive(Clone, Default)]
 pub(crate) struct Switches {
     throttled: Arc<AtomicBool>,
+    /// Operations whose next call is refused once (a failure in the middle of a flow).
+    refuse_next: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Switches {
@@ -88,6 +90,18 @@ impl Switches {
 
     fn throttled(&self) -> bool {
         self.throttled.load(Ordering::Relaxed)
+    }
+
+    /// Whether this call of `operation` is to be refused (and the refusal used up).
+    fn refused(&self, operation: &str) -> bool {
+        let mut refuse = self.refuse_next.lock().unwrap_or_else(|p| p.into_inner());
+        match refuse.iter().position(|o| o == operation) {
+            Some(i) => {
+                refuse.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -103,6 +117,12 @@ impl Aws {
     /// so a client's backoff and its error path can be exercised.
     pub fn set_throttling(&self, on: bool) {
         self.switches.set_throttling(on);
+    }
+
+    /// Refuses the next call of `operation` (such as `PutParameter`) with
+    /// `AccessDeniedException`, once: the failure of one step in the middle of a flow.
+    pub fn refuse_next(&self, operation: &str) {
+        self.switches.refuse_next.lock().unwrap_or_else(|p| p.into_inner()).push(operation.to_owned());
     }
 
     /// How long each kind of pipeline action takes from now on.
@@ -138,8 +158,9 @@ pub(crate) fn start(cluster: &Cluster, registry: &Registry, world: World) -> (Aw
     let switches = Switches::default();
     let ssm = Arc::new(ssm::Ssm::new());
     for environment in ["staging", "production"] {
-        let (token, _) = cluster.tokens.issue(environment, DEPLOYER_SERVICE_ACCOUNT, SEEDED_TOKEN_LIFETIME);
-        ssm::seed::bear_token(&ssm, environment, &token);
+        let (token, expires) =
+            cluster.tokens.issue(environment, DEPLOYER_SERVICE_ACCOUNT, SEEDED_TOKEN_LIFETIME);
+        ssm::seed::bear_token(&ssm, environment, &token, expires);
     }
     if world == World::Demo {
         ssm::seed::demo(&ssm);
@@ -191,6 +212,12 @@ fn dispatch<S: Service>(
     };
     if switches.throttled() {
         return Err(AwsError::new(StatusCode::BAD_REQUEST, "ThrottlingException", "Rate exceeded"));
+    }
+    if switches.refused(operation) {
+        return Err(AwsError::client(
+            "AccessDeniedException",
+            format!("The sandbox was told to refuse this {operation} call."),
+        ));
     }
     let input = Input::parse(body)?;
     let caller = Caller::from_headers(headers);

@@ -24,8 +24,10 @@ fn put(ssm: &Ssm, request: Value) {
     }
 }
 
-/// Stores one environment's deployer token.
-pub fn bear_token(ssm: &Ssm, environment: &str, token: &str) {
+/// Stores one environment's deployer token, tagged with when it expires (as Rollgate tags the
+/// tokens it rotates in).
+pub fn bear_token(ssm: &Ssm, environment: &str, token: &str, expires: SystemTime) {
+    let expires = crate::kubernetes::rfc3339(expires);
     put(
         ssm,
         json!({
@@ -34,7 +36,7 @@ pub fn bear_token(ssm: &Ssm, environment: &str, token: &str) {
             "KeyId": "alias/rollgate",
             "Value": token,
             "Description": format!("Bearer token of the rollgate-deployer ServiceAccount in {environment}"),
-            "Tags": [{ "Key": "environment", "Value": environment }, { "Key": "owner", "Value": "release-engineering" }],
+            "Tags": [{ "Key": "environment", "Value": environment }, { "Key": "owner", "Value": "release-engineering" }, { "Key": "expires-at", "Value": expires }],
         }),
     );
 }

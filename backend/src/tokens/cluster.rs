@@ -1,0 +1,367 @@
+//! The cluster token: the bearer token Rollgate (and the walk-through's Lambda) reaches an
+//! environment's cluster with, kept as a SecureString in SSM.
+//!
+//! Rotating it is a change request (`Action::RotateToken` naming that parameter), so a
+//! protected environment's four-eyes rule applies. Carried out, it goes step by step, each
+//! step audited: ask the cluster for a fresh ServiceAccount token (TokenRequest, with the
+//! configured lifetime); verify it with an authenticated read of every namespace Rollgate
+//! shows; write it as a new version of the parameter (same type and KMS key), tagging when it
+//! expires; switch Rollgate's client to it. Nothing is written before the new token has been
+//! verified, and the client is switched only after the write, so a failure at any step leaves
+//! the old token in SSM and in use (the unused new token simply expires).
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::Api;
+use kube::api::{ListParams, PostParams};
+
+use super::{Parameter, TokenError, Tokens};
+use crate::audit::{self, Caller, Outcome, Record};
+use crate::changes::executor::BoxFuture;
+use crate::changes::{Action, ExecuteError, Executed, Executor, Origin, Preview};
+use crate::clock::Timestamp;
+use crate::config::Environment;
+use crate::kube::actions::KubeExecutor;
+use crate::kube::{ClusterError, Clusters};
+use crate::store::Store;
+
+/// The tag that records when the token a parameter holds expires (TokenRequest says; the
+/// token itself may be opaque).
+pub const EXPIRES_TAG: &str = "expires-at";
+
+/// What the Tokens page shows about an environment's cluster token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterToken {
+    pub parameter: String,
+    /// The parameter's latest version; `None` when it cannot be read.
+    pub version: Option<i64>,
+    /// The version Rollgate's client uses now, when a client has been built.
+    pub in_use: Option<i64>,
+    pub expires_ms: Option<i64>,
+    pub warn_days: u32,
+    pub service_account: String,
+    pub lifetime_hours: u32,
+    /// Why the parameter could not be read, in words.
+    pub problem: Option<String>,
+}
+
+/// The ServiceAccount (namespace, name) whose token the environment's cluster token is.
+pub fn service_account(env: &Environment) -> (String, String) {
+    let ns =
+        env.cluster_token.namespace.clone().or_else(|| env.namespaces.first().cloned()).unwrap_or_default();
+    (ns, env.cluster_token.service_account.clone())
+}
+
+/// The environment's cluster token and when it expires; `None` when the cluster's token is
+/// not kept in SSM.
+pub async fn status(tokens: &Tokens, clusters: &Clusters, env: &Environment) -> Option<ClusterToken> {
+    let parameter = env.cluster.token_parameter()?.to_owned();
+    let (ns, sa) = service_account(env);
+    let mut status = ClusterToken {
+        parameter: parameter.clone(),
+        version: None,
+        in_use: clusters.token_version(&env.name),
+        expires_ms: None,
+        warn_days: env.cluster_token.warn_days,
+        service_account: format!("{ns}/{sa}"),
+        lifetime_hours: env.cluster_token.lifetime_hours,
+        problem: None,
+    };
+    let store = tokens.parameters(env).await;
+    match store.describe(&parameter).await {
+        Ok(p) => {
+            status.version = Some(p.version);
+            status.expires_ms = expiry_of(&p);
+        }
+        Err(e) => status.problem = Some(e.to_string()),
+    }
+    Some(status)
+}
+
+fn expiry_of(p: &Parameter) -> Option<i64> {
+    let (_, at) = p.tags.iter().find(|(k, _)| k == EXPIRES_TAG)?;
+    Timestamp::parse_rfc3339(at).ok().map(Timestamp::millis)
+}
+
+/// The executor of every change: token rotations here, deployment changes on Kubernetes.
+pub struct ReleaseExecutor {
+    kube: KubeExecutor,
+    rotation: Rotation,
+}
+
+impl ReleaseExecutor {
+    pub fn new(clusters: Clusters, tokens: Tokens, store: Store) -> Self {
+        Self { kube: KubeExecutor::new(clusters.clone()), rotation: Rotation { clusters, tokens, store } }
+    }
+}
+
+impl Executor for ReleaseExecutor {
+    fn preview<'a>(
+        &'a self,
+        env: &'a Environment,
+        action: &'a Action,
+        seen: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Preview, ExecuteError>> {
+        match action {
+            Action::RotateToken { parameter } => Box::pin(self.rotation.preview(env, parameter, seen)),
+            _ => self.kube.preview(env, action, seen),
+        }
+    }
+
+    fn execute<'a>(
+        &'a self,
+        env: &'a Environment,
+        action: &'a Action,
+        before: &'a str,
+        origin: &'a Origin,
+    ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
+        match action {
+            Action::RotateToken { parameter } => {
+                Box::pin(self.rotation.execute(env, parameter, before, origin))
+            }
+            _ => self.kube.execute(env, action, before, origin),
+        }
+    }
+}
+
+struct Rotation {
+    clusters: Clusters,
+    tokens: Tokens,
+    store: Store,
+}
+
+fn words(e: impl std::fmt::Display) -> ExecuteError {
+    ExecuteError(e.to_string())
+}
+
+impl Rotation {
+    /// The parameter, checked to be the environment's cluster token, as it is now.
+    async fn current(&self, env: &Environment, parameter: &str) -> Result<Parameter, ExecuteError> {
+        if env.cluster.token_parameter() != Some(parameter) {
+            return Err(ExecuteError(match env.cluster.token_parameter() {
+                Some(p) => format!(
+                    "only {p}, the token of {}'s cluster, is rotated by a change request; give {parameter} a new version on the Tokens page",
+                    env.name
+                ),
+                None => {
+                    format!("{}'s cluster token is not kept in SSM, so Rollgate cannot rotate it", env.name)
+                }
+            }));
+        }
+        self.tokens.parameters(env).await.describe(parameter).await.map_err(words)
+    }
+
+    fn before(p: &Parameter) -> String {
+        format!("{} version {}", p.name, p.version)
+    }
+
+    async fn preview(
+        &self,
+        env: &Environment,
+        parameter: &str,
+        seen: Option<&str>,
+    ) -> Result<Preview, ExecuteError> {
+        let current = self.current(env, parameter).await?;
+        let version = current.version.to_string();
+        if let Some(seen) = seen.filter(|s| !s.is_empty())
+            && seen != version
+        {
+            return Err(ExecuteError(format!(
+                "{parameter} changed since your page showed it (version {seen}, now {version}). Reload the page and check it before asking again"
+            )));
+        }
+        let (ns, sa) = service_account(env);
+        Ok(Preview {
+            before: Self::before(&current),
+            after: format!(
+                "a new token of ServiceAccount {ns}/{sa}, valid {} h, verified, as version {}, used by Rollgate",
+                env.cluster_token.lifetime_hours,
+                current.version + 1
+            ),
+            version,
+        })
+    }
+
+    async fn step(
+        &self,
+        env: &Environment,
+        origin: &Origin,
+        step: &str,
+        parameter: &str,
+        result: Result<String, String>,
+    ) -> Result<(), ExecuteError> {
+        let (outcome, detail) = match &result {
+            Ok(d) => (Outcome::Succeeded, d.clone()),
+            Err(e) => (Outcome::Failed, e.clone()),
+        };
+        let record = Record::new(&Caller::new("rollgate"), step, outcome, Timestamp::now())
+            .environment(&env.name)
+            .target(parameter)
+            .detail(format!("change {} ({}): {detail}", origin.change, origin.by));
+        audit::append_alone(&self.store, &record)
+            .await
+            .map_err(|e| ExecuteError(format!("cannot record {step} in the audit trail: {e}")))?;
+        result.map(|_| ()).map_err(ExecuteError)
+    }
+
+    async fn execute(
+        &self,
+        env: &Environment,
+        parameter: &str,
+        before: &str,
+        origin: &Origin,
+    ) -> Result<Executed, ExecuteError> {
+        let current = self.current(env, parameter).await?;
+        if Self::before(&current) != before {
+            return Err(ExecuteError(format!(
+                "{parameter} changed since this was requested: it was {before}, it is {} now. Request the rotation again",
+                Self::before(&current)
+            )));
+        }
+        let (ns, sa) = service_account(env);
+        let lifetime = i64::from(env.cluster_token.lifetime_hours) * 3600;
+
+        // 1. A fresh token, asked for with the credentials in use now.
+        let issued = async {
+            let client = self.clusters.client(&env.name).await?;
+            let request = TokenRequest {
+                spec: Some(TokenRequestSpec { expiration_seconds: Some(lifetime), ..Default::default() }),
+                ..Default::default()
+            };
+            let api = Api::<ServiceAccount>::namespaced(client, &ns);
+            api.create_token_request(&sa, &PostParams::default(), &request).await.map_err(|e| {
+                let e = ClusterError::from(e);
+                self.clusters.saw(&env.name, &e);
+                e
+            })
+        }
+        .await;
+        let answer = issued.map(|r| {
+            r.status.and_then(|s| Some((s.token.filter(|t| !t.is_empty())?, s.expiration_timestamp?)))
+        });
+        let (token, expires) = match answer {
+            Ok(Some((token, expires))) => (token, Timestamp(expires.0.as_millisecond())),
+            Ok(_) => {
+                return self
+                    .fail(
+                        env,
+                        origin,
+                        "token.cluster.request",
+                        parameter,
+                        "the cluster answered without a token".into(),
+                    )
+                    .await;
+            }
+            Err(e) => return self.fail(env, origin, "token.cluster.request", parameter, e.to_string()).await,
+        };
+        self.step(
+            env,
+            origin,
+            "token.cluster.request",
+            parameter,
+            Ok(format!("new token of ServiceAccount {ns}/{sa}, expires at {}", expires.rfc3339())),
+        )
+        .await?;
+
+        // 2. Verified: the new token reads what Rollgate reads.
+        let verified = async {
+            let client = self.clusters.client_with_token(&env.name, &token).await?;
+            for namespace in &env.namespaces {
+                Api::<Deployment>::namespaced(client.clone(), namespace)
+                    .list(&ListParams::default().limit(1))
+                    .await
+                    .map_err(ClusterError::from)?;
+            }
+            Ok::<_, ClusterError>(client)
+        }
+        .await;
+        let client = match verified {
+            Ok(client) => client,
+            Err(e) => {
+                return self
+                    .fail(
+                        env,
+                        origin,
+                        "token.cluster.verify",
+                        parameter,
+                        format!("the new token does not work: {e}"),
+                    )
+                    .await;
+            }
+        };
+        self.step(
+            env,
+            origin,
+            "token.cluster.verify",
+            parameter,
+            Ok(format!("the new token lists deployments in {}", env.namespaces.join(", "))),
+        )
+        .await?;
+
+        // 3. Written as a new version; until this succeeds the old token stays.
+        let store = self.tokens.parameters(env).await;
+        let version = match store.rotate(&current, &token).await {
+            Ok(v) => v,
+            Err(e) => {
+                return self
+                    .fail(
+                        env,
+                        origin,
+                        "token.cluster.write",
+                        parameter,
+                        format!("{e} The old token stays in use."),
+                    )
+                    .await;
+            }
+        };
+        let tagged = store.tag(parameter, super::cluster::EXPIRES_TAG, &expires.rfc3339()).await;
+        self.step(
+            env,
+            origin,
+            "token.cluster.write",
+            parameter,
+            Ok(format!(
+                "version {version} written (was {}){}",
+                current.version,
+                match &tagged {
+                    Ok(()) => String::new(),
+                    Err(e) => format!("; its expiry could not be tagged: {e}"),
+                }
+            )),
+        )
+        .await?;
+
+        // 4. Rollgate uses it from now on.
+        self.clusters.switch(&env.name, client, version);
+        self.step(
+            env,
+            origin,
+            "token.cluster.switch",
+            parameter,
+            Ok(format!("Rollgate now uses version {version}")),
+        )
+        .await?;
+        Ok(Executed {
+            detail: format!("{parameter} version {version} in use; it expires at {}", expires.rfc3339()),
+        })
+    }
+
+    async fn fail(
+        &self,
+        env: &Environment,
+        origin: &Origin,
+        step: &str,
+        parameter: &str,
+        why: String,
+    ) -> Result<Executed, ExecuteError> {
+        self.step(env, origin, step, parameter, Err(why.clone())).await?;
+        Err(ExecuteError(why))
+    }
+}
+
+impl From<TokenError> for ExecuteError {
+    fn from(e: TokenError) -> Self {
+        ExecuteError(e.to_string())
+    }
+}
