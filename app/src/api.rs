@@ -5,7 +5,7 @@
 //! - this module: the signed-in person, the environments and their overview.
 //! - [`audit`]: the audit trail. [`changes`]: change requests and approvals.
 //!   [`deployments`]: the Deployments pages.
-//!   [`locks`]: deploy locks.
+//!   [`locks`]: deploy locks. [`pipelines`]: the Pipelines pages and their actions.
 
 pub mod audit;
 pub mod changes;
@@ -13,6 +13,7 @@ pub mod deployments;
 #[cfg(feature = "ssr")]
 pub(crate) mod guard;
 pub mod locks;
+pub mod pipelines;
 
 use leptos::prelude::*;
 

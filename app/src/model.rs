@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod pipelines;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentSummary {
     pub name: String,

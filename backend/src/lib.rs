@@ -11,6 +11,7 @@
 //! - [`changes`]: four-eyes change requests, approvals and their exactly-once execution.
 //! - [`audit`]: the append-only trail of who did what, and its CSV/JSON export.
 //! - [`kube`]: Kubernetes clients, shared watches, revisions, and deployment changes.
+//! - [`pipelines`]: CodePipeline: pipelines read and shared pollers, release actions.
 //! - [`aws`]: AWS clients for an environment. [`image_ref`]: image references checked.
 //! - [`clock`], [`ids`]: instants as stored and shown; random ids and secrets.
 
@@ -23,6 +24,7 @@ pub mod config;
 pub mod ids;
 pub mod image_ref;
 pub mod kube;
+pub mod pipelines;
 pub mod policy;
 pub mod portal;
 pub mod store;

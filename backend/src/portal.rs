@@ -11,6 +11,8 @@ use crate::config::Config;
 use crate::kube::Clusters;
 use crate::kube::actions::KubeExecutor;
 use crate::kube::watch::Watches;
+use crate::pipelines::Pipelines;
+use crate::pipelines::executor::PipelineExecutor;
 use crate::store::{Store, StoreError};
 use crate::upstream::{SandboxEndpoints, UpstreamMonitor};
 
@@ -26,6 +28,8 @@ pub struct Portal {
     pub clusters: Clusters,
     /// The shared deployment watches (one per environment and namespace).
     pub watches: Watches,
+    /// CodePipeline clients and the shared pipeline pollers.
+    pub pipelines: Pipelines,
 }
 
 /// The sandbox's demo accounts, one per role (see `sandbox.toml`), so two people can be
@@ -63,7 +67,9 @@ impl Portal {
         // A random name per process start, so `executed_by` tells replicas apart.
         let replica = format!("rollgate-{}", crate::ids::random_hex(4));
         let clusters = Clusters::new(config.clone(), sandbox.clone());
-        let executor = Arc::new(KubeExecutor::new(clusters.clone()));
+        let pipelines = Pipelines::new(config.clone(), sandbox.clone());
+        let executor =
+            Arc::new(PipelineExecutor::new(pipelines.clone(), Arc::new(KubeExecutor::new(clusters.clone()))));
         let changes = Changes::new(store.clone(), config.clone(), executor, replica);
         let sessions = SessionPolicy::from(&config.auth);
         let watches = Watches::new(clusters.clone());
@@ -76,6 +82,7 @@ impl Portal {
             sessions,
             clusters,
             watches,
+            pipelines,
         })
     }
 }

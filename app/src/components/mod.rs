@@ -7,6 +7,7 @@
 //! - `log_viewer`: the pod log viewer island (live follow, search, virtualized rows).
 //! - `lock_panel`: the environment's deploy lock, and locking or unlocking it.
 //! - `overview`: renders a page from the environment's overview once it has loaded.
+//! - `pipeline_live`: the live pipeline island (stages, actions, the waiting approval).
 //! - `live`, `deployment_table`, `rollout`: the live deployment islands and what they share.
 
 pub mod deployment_table;
@@ -16,6 +17,7 @@ pub mod live;
 pub mod lock_panel;
 pub mod log_viewer;
 pub mod overview;
+pub mod pipeline_live;
 pub mod rollout;
 pub mod theme_toggle;
 pub mod upstream;

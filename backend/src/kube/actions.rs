@@ -158,6 +158,9 @@ fn deployment_of(action: &Action) -> Result<(&str, &str), ExecuteError> {
         Action::RotateToken { .. } => {
             Err(ExecuteError("Rollgate does not rotate tokens yet (the Tokens page will)".into()))
         }
+        Action::StartPipeline { .. } | Action::RedeployCommit { .. } | Action::RollbackStage { .. } => {
+            Err(ExecuteError("a pipeline change is not a deployment change".into()))
+        }
     }
 }
 
@@ -227,7 +230,10 @@ pub fn plan(mut d: Deployment, action: &Action, revisions: &[Revision]) -> Resul
             (word(paused), word(pause))
         }
         Action::Rollback { revision, .. } => rollback(&mut d, *revision, revisions)?,
-        Action::RotateToken { .. } => return Err("not a deployment change".into()),
+        Action::RotateToken { .. }
+        | Action::StartPipeline { .. }
+        | Action::RedeployCommit { .. }
+        | Action::RollbackStage { .. } => return Err("not a deployment change".into()),
     };
     Ok(Plan { before, after, version, deployment: d })
 }
