@@ -35,20 +35,23 @@ pub async fn pipeline(
         Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
     };
     let receiver = poller.subscribe();
-    let events = stream::unfold((receiver, portal, env, name, None), |(mut rx, portal, env, name, last)| async move {
-        loop {
-            let snapshot = rx.borrow_and_update().clone();
-            let view = ssr::view(&portal, &env, &name, &snapshot).await;
-            // A read that changed nothing shown is not sent (the age is shown from fetched_ms).
-            let shown = (view.stages.clone(), view.latest.clone(), view.problem.clone(), view.approval.clone());
-            if last.as_ref() != Some(&shown) && snapshot.polls > 0 {
-                let event = encode(&PipelineEvent::Changed(view));
-                return Some((Ok::<_, Infallible>(event), (rx, portal, env, name, Some(shown))));
+    let events =
+        stream::unfold((receiver, portal, env, name, None), |(mut rx, portal, env, name, last)| async move {
+            loop {
+                let snapshot = rx.borrow_and_update().clone();
+                let view = ssr::view(&portal, &env, &name, &snapshot).await;
+                // A read that changed nothing shown is not sent (the age is shown from fetched_ms).
+                let shown =
+                    (view.stages.clone(), view.latest.clone(), view.problem.clone(), view.approval.clone());
+                if last.as_ref() != Some(&shown) && snapshot.polls > 0 {
+                    let event = encode(&PipelineEvent::Changed(view));
+                    return Some((Ok::<_, Infallible>(event), (rx, portal, env, name, Some(shown))));
+                }
+                rx.changed().await.ok()?;
             }
-            rx.changed().await.ok()?;
-        }
-    });
-    let opening = stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
+        });
+    let opening =
+        stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
     Sse::new(closing.until(opening.chain(events)))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()

@@ -89,7 +89,8 @@ async fn every_server_function_checks_who_asks() {
     p.check_access(GetDeployment { env, namespace, name }, ANYONE).await;
     let (env, namespace, name) = myapp("production");
     p.check_access(PreviewRollback { env, namespace, name, revision: 1 }, ANYONE).await;
-    let (staging, pipeline, nobody) = (s("staging"), s("myapp-staging"), s("0e0e0e0e-0000-4000-8000-000000000000"));
+    let (staging, pipeline, nobody) =
+        (s("staging"), s("myapp-staging"), s("0e0e0e0e-0000-4000-8000-000000000000"));
     p.check_access(ListPipelines { env: staging.clone() }, ANYONE).await;
     p.check_access(GetPipeline { env: staging.clone(), name: pipeline.clone(), page: s("") }, ANYONE).await;
     p.check_access(ListPipelineApprovals { env: s("production") }, ANYONE).await;

@@ -49,7 +49,13 @@ async fn detail(p: &TestPortal, env: &str, name: &str) -> PipelineDetail {
 }
 
 /// Reads the pipeline until `done` holds (30 s at most).
-async fn wait_until(p: &TestPortal, env: &str, name: &str, what: &str, done: impl Fn(&PipelineView) -> bool) -> PipelineView {
+async fn wait_until(
+    p: &TestPortal,
+    env: &str,
+    name: &str,
+    what: &str,
+    done: impl Fn(&PipelineView) -> bool,
+) -> PipelineView {
     for _ in 0..300 {
         let live = detail(p, env, name).await.live;
         if done(&live) {
@@ -125,8 +131,12 @@ async fn release_production(p: &TestPortal, requester: &reqwest::Client) -> Appr
     let changes: Vec<ChangeView> =
         p.call(&avery, &app::api::changes::ListChanges { env: s("production") }).await.json().await.unwrap();
     let request = changes.iter().find(|c| c.state == "pending" && c.kind == "release").expect("the request");
-    let approved: ChangeView =
-        p.call(&avery, &ApproveChange { id: request.id.clone(), comment: s("go") }).await.json().await.unwrap();
+    let approved: ChangeView = p
+        .call(&avery, &ApproveChange { id: request.id.clone(), comment: s("go") })
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(approved.state, "executed", "{:?}", approved.outcome);
     assert!(approved.outcome.unwrap_or_default().starts_with("started execution"));
     waiting_approval(p, "production").await
@@ -213,8 +223,12 @@ async fn release_approved_by_someone_else_then_redeploy() {
         p.call(&avery, &app::api::changes::ListChanges { env: s("production") }).await.json().await.unwrap();
     let request = changes.iter().find(|c| c.state == "pending").expect("the redeploy request");
     assert_eq!(request.kind, "redeploy commit");
-    let done: ChangeView =
-        p.call(&avery, &ApproveChange { id: request.id.clone(), comment: s("ok") }).await.json().await.unwrap();
+    let done: ChangeView = p
+        .call(&avery, &ApproveChange { id: request.id.clone(), comment: s("ok") })
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(done.state, "executed", "{:?}", done.outcome);
     let approval = waiting_approval(&p, "production").await;
     assert_eq!(approval.commit.as_ref().map(|c| c.id.clone()), Some(previous.id.clone()));
@@ -222,7 +236,8 @@ async fn release_approved_by_someone_else_then_redeploy() {
     let approved = p.call(&ada, &decide(&approval, "approve", "Back to the previous commit")).await;
     assert_eq!(approved.status().as_u16(), 200);
     wait_until(&p, "production", "myapp-production", "the redeploy succeeded", |v| {
-        latest_status(v) == "Succeeded" && v.latest.as_ref().and_then(|e| e.commit.as_ref()).map(|c| &c.id) == Some(&previous.id)
+        latest_status(v) == "Succeeded"
+            && v.latest.as_ref().and_then(|e| e.commit.as_ref()).map(|c| &c.id) == Some(&previous.id)
     })
     .await;
     assert_eq!(image(&p, "production").await, format!("myapp:{}", previous.short));
@@ -302,7 +317,8 @@ async fn retry_and_stop() {
         return_to: None,
     };
     assert_eq!(p.call(&dana, &stop).await.status().as_u16(), 200);
-    let stopped = wait_until(&p, "staging", "myapp-staging", "Stopped", |v| latest_status(v) == "Stopped").await;
+    let stopped =
+        wait_until(&p, "staging", "myapp-staging", "Stopped", |v| latest_status(v) == "Stopped").await;
     assert_eq!(stopped.latest.unwrap().summary.as_deref(), Some("Wrong commit"));
 }
 
@@ -331,7 +347,8 @@ async fn disable_and_enable_a_transition() {
     assert_eq!(disabled.reason, "Code freeze for the sale");
     assert!(!disabled.by.is_empty());
     assert_eq!(p.call(&dana, &set("true", "")).await.status().as_u16(), 200);
-    wait_until(&p, "staging", "myapp-staging", "unfrozen", |v| v.stages.iter().all(|s| s.disabled.is_none())).await;
+    wait_until(&p, "staging", "myapp-staging", "unfrozen", |v| v.stages.iter().all(|s| s.disabled.is_none()))
+        .await;
 }
 
 /// Rolling Deploy back to an earlier successful execution redeploys its image; a failed
@@ -410,7 +427,8 @@ async fn throttling_is_shown_and_backed_off() {
     detail(&p, "staging", "myapp-staging").await;
     sandbox.aws.set_throttling(true);
     let list = || async {
-        let list: Vec<PipelineView> = p.call(&p.http, &ListPipelines { env: s("staging") }).await.json().await.unwrap();
+        let list: Vec<PipelineView> =
+            p.call(&p.http, &ListPipelines { env: s("staging") }).await.json().await.unwrap();
         list.into_iter().next().unwrap()
     };
     let mut seen = None;

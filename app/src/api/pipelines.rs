@@ -96,8 +96,12 @@ pub async fn request_pipeline_change(
     let action = match kind.as_str() {
         "start" => Action::StartPipeline { pipeline },
         "redeploy" => Action::RedeployCommit { pipeline, commit: field(commit) },
-        "rollback-stage" => Action::RollbackStage { pipeline, stage: field(stage), execution: field(execution) },
-        other => return Err(guard::with_status(ApiError::Invalid(format!("{other:?} is not a pipeline change.")))),
+        "rollback-stage" => {
+            Action::RollbackStage { pipeline, stage: field(stage), execution: field(execution) }
+        }
+        other => {
+            return Err(guard::with_status(ApiError::Invalid(format!("{other:?} is not a pipeline change."))));
+        }
     };
     let request = portal
         .changes
@@ -210,7 +214,9 @@ pub mod ssr {
 
     pub fn error(e: PipelineError) -> ApiError {
         guard::with_status(match e {
-            PipelineError::NotFound(_) | PipelineError::NotConfigured { .. } => ApiError::NotFound(e.to_string()),
+            PipelineError::NotFound(_) | PipelineError::NotConfigured { .. } => {
+                ApiError::NotFound(e.to_string())
+            }
             PipelineError::Invalid(_) => ApiError::Refused(e.to_string()),
             other => ApiError::Upstream(other.to_string()),
         })

@@ -10,9 +10,13 @@ use super::live::{Connection, ConnectionNotice, ago, clock, utc};
 use crate::api::pipelines::DecidePipelineApproval;
 use crate::model::pipelines::{ActionView, ApprovalView, CommitView, PipelineView, StageView};
 
-
 #[island]
-pub fn PipelineLive(view: PipelineView, detail: bool, can_approve: bool, rendered_at_ms: i64) -> impl IntoView {
+pub fn PipelineLive(
+    view: PipelineView,
+    detail: bool,
+    can_approve: bool,
+    rendered_at_ms: i64,
+) -> impl IntoView {
     let url = format!("/live/{}/pipelines/{}", view.env, view.name);
     let state = RwSignal::new(view);
     let connection = RwSignal::new(Connection::Connecting);
@@ -89,7 +93,9 @@ fn Pipeline(v: PipelineView, detail: bool, can_approve: bool, now: RwSignal<i64>
 #[component]
 fn Commit(c: CommitView) -> impl IntoView {
     let code = match c.url.clone() {
-        Some(url) => leptos::either::Either::Left(view! { <a href=url><code class="commit">{c.short.clone()}</code></a> }),
+        Some(url) => leptos::either::Either::Left(
+            view! { <a href=url><code class="commit">{c.short.clone()}</code></a> },
+        ),
         None => leptos::either::Either::Right(view! { <code class="commit">{c.short.clone()}</code> }),
     };
     view! {
@@ -166,7 +172,9 @@ fn Action(a: ActionView, now: RwSignal<i64>) -> impl IntoView {
 pub fn PipelineApprovals(list: Vec<ApprovalView>, can_approve: bool) -> impl IntoView {
     let now = clock(crate::pages::deployments::now_ms());
     let body = if list.is_empty() {
-        leptos::either::Either::Left(view! { <p class="muted">"No pipeline is waiting for a manual approval."</p> })
+        leptos::either::Either::Left(
+            view! { <p class="muted">"No pipeline is waiting for a manual approval."</p> },
+        )
     } else {
         leptos::either::Either::Right(
             list.into_iter()

@@ -34,12 +34,13 @@ pub fn ApprovalsPage() -> impl IntoView {
                 let o = overview.await?;
                 let list = changes.await?;
                 let pipeline_approvals = pipeline_approvals.await?;
+                let can_approve = o.access.approve.yes();
                 let (waiting, decided): (Vec<_>, Vec<_>) = list.into_iter().partition(|c| c.state == "pending");
                 Ok::<_, crate::error::ApiError>(view! {
                     <Rules o=o.clone() />
                     <RequestForm o />
                     <Changes heading="Waiting for approval" empty="Nothing is waiting." list=waiting />
-                    <crate::components::pipeline_live::PipelineApprovals list=pipeline_approvals can_approve=o.access.approve.yes() />
+                    <crate::components::pipeline_live::PipelineApprovals list=pipeline_approvals can_approve />
                     <Changes heading="Recently decided" empty="No decided requests yet." list=decided />
                 })
             })}

@@ -9,7 +9,8 @@ use leptos::server_fn::ServerFn;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::pipelines::{
-    DecidePipelineApproval, RequestPipelineChange, RetryStage, SetStageTransition, StopExecution, get_pipeline,
+    DecidePipelineApproval, RequestPipelineChange, RetryStage, SetStageTransition, StopExecution,
+    get_pipeline,
 };
 use crate::components::form_error::FormError;
 use crate::components::layout::use_environment_name;
@@ -27,7 +28,11 @@ pub fn PipelinePage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let key = move || {
-        (env.get(), params.read().get("name").unwrap_or_default(), query.read().get("page").unwrap_or_default())
+        (
+            env.get(),
+            params.read().get("name").unwrap_or_default(),
+            query.read().get("page").unwrap_or_default(),
+        )
     };
     let detail = Resource::new(key, |(env, name, page)| get_pipeline(env, name, page));
     let OverviewResource(overview) = expect_context::<OverviewResource>();
@@ -182,13 +187,8 @@ fn History(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
     let may_request = o.access.request.yes();
     let latest = d.live.latest.as_ref().map(|e| e.id.clone());
     // The stage a rollback puts back: the deploying one.
-    let deploy_stage = d
-        .stages
-        .iter()
-        .find(|s| s.as_str() == "Deploy")
-        .or(d.stages.last())
-        .cloned()
-        .unwrap_or_default();
+    let deploy_stage =
+        d.stages.iter().find(|s| s.as_str() == "Deploy").or(d.stages.last()).cloned().unwrap_or_default();
     let env = o.summary.name.clone();
     let name = d.live.name.clone();
     let rows = d

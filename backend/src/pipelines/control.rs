@@ -145,7 +145,8 @@ impl Pipelines {
                 .await?;
             Err::<(), _>(e)
         };
-        if let Err(denied) = policy::authorize(&self.config, &caller.user, environment, control.permission()) {
+        if let Err(denied) = policy::authorize(&self.config, &caller.user, environment, control.permission())
+        {
             return refused(denied.into()).await;
         }
         let env = self.check(environment, pipeline)?;
@@ -241,7 +242,11 @@ impl Pipelines {
 
 /// Who asked Rollgate for the change that started execution `execution`, if Rollgate did.
 /// The executor's outcome names the execution it started ([`super::executor`]).
-pub async fn started_by(store: &Store, environment: &str, execution: &str) -> Result<Option<String>, StoreError> {
+pub async fn started_by(
+    store: &Store,
+    environment: &str,
+    execution: &str,
+) -> Result<Option<String>, StoreError> {
     if execution_id(execution).is_err() {
         return Ok(None);
     }

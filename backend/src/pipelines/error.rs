@@ -8,7 +8,9 @@ use aws_sdk_codepipeline::error::{ProvideErrorMetadata, SdkError};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PipelineError {
     /// No credentials, or ones AWS does not accept.
-    #[error("AWS did not accept Rollgate's credentials ({0}). Check the environment's aws.profile or the credential chain.")]
+    #[error(
+        "AWS did not accept Rollgate's credentials ({0}). Check the environment's aws.profile or the credential chain."
+    )]
     Credentials(String),
     /// The credentials work but may not do this.
     #[error("AWS refused: Rollgate's role may not do this ({0}).")]
@@ -91,7 +93,11 @@ impl PipelineError {
 /// The first line of a described error, cut to a readable length.
 fn short(text: &str) -> String {
     let line = text.lines().next().unwrap_or(text);
-    if line.chars().count() > 300 { format!("{}…", line.chars().take(300).collect::<String>()) } else { line.to_owned() }
+    if line.chars().count() > 300 {
+        format!("{}…", line.chars().take(300).collect::<String>())
+    } else {
+        line.to_owned()
+    }
 }
 
 #[cfg(test)]

@@ -96,12 +96,17 @@ impl Executor for PipelineExecutor {
         before: &'a str,
         origin: &'a Origin,
     ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
-        let Some(pipeline) = action.pipeline() else { return self.other.execute(env, action, before, origin) };
+        let Some(pipeline) = action.pipeline() else {
+            return self.other.execute(env, action, before, origin);
+        };
         Box::pin(async move {
             self.pipelines.check(&env.name, pipeline).map_err(failed)?;
             let client = self.pipelines.client(&env.name).await.map_err(failed)?;
             // The change request's id makes a retried start idempotent.
-            let token = format!("rollgate-{}", origin.change);
+            // (AWS accepts letters, digits and dashes in it.)
+            let id: String =
+                origin.change.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+            let token = format!("rollgate-{id}");
             let started = match action {
                 Action::StartPipeline { .. } => client
                     .start_pipeline_execution()
@@ -154,7 +159,11 @@ impl Executor for PipelineExecutor {
 }
 
 /// Execution `id` of `pipeline`, from its recent history.
-async fn find(client: &aws_sdk_codepipeline::Client, pipeline: &str, id: &str) -> Result<Execution, ExecuteError> {
+async fn find(
+    client: &aws_sdk_codepipeline::Client,
+    pipeline: &str,
+    id: &str,
+) -> Result<Execution, ExecuteError> {
     let mut next: Option<String> = None;
     for _ in 0..10 {
         let page = read::history(client, pipeline, 100, next.as_deref()).await.map_err(failed)?;
@@ -171,10 +180,12 @@ async fn find(client: &aws_sdk_codepipeline::Client, pipeline: &str, id: &str) -
 
 /// The name of the source action whose revision an override replaces: the one the latest
 /// executions carried.
-async fn source_action(client: &aws_sdk_codepipeline::Client, pipeline: &str) -> Result<String, ExecuteError> {
+async fn source_action(
+    client: &aws_sdk_codepipeline::Client,
+    pipeline: &str,
+) -> Result<String, ExecuteError> {
     let page = read::history(client, pipeline, 5, None).await.map_err(failed)?;
-    page.executions
-        .iter()
-        .find_map(|e| e.commit().map(|c| c.action.clone()))
-        .ok_or_else(|| ExecuteError(format!("{pipeline} has no execution with a source revision to start from")))
+    page.executions.iter().find_map(|e| e.commit().map(|c| c.action.clone())).ok_or_else(|| {
+        ExecuteError(format!("{pipeline} has no execution with a source revision to start from"))
+    })
 }

@@ -94,7 +94,11 @@ impl Pipelines {
     }
 
     /// A new client of `environment` whose calls add to `calls`.
-    pub async fn build_client(&self, environment: &str, calls: Arc<AtomicU64>) -> Result<Client, PipelineError> {
+    pub async fn build_client(
+        &self,
+        environment: &str,
+        calls: Arc<AtomicU64>,
+    ) -> Result<Client, PipelineError> {
         let env = self
             .config
             .environment(environment)

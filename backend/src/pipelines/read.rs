@@ -178,9 +178,9 @@ fn action(a: &aws::ActionState) -> ActionState {
         action_execution_id: latest.and_then(|l| l.action_execution_id()).map(str::to_owned),
         changed_ms: millis(latest.and_then(|l| l.last_status_change())),
         summary: latest.and_then(|l| l.summary()).map(str::to_owned),
-        error: latest.and_then(|l| l.error_details()).map(|e| {
-            format!("{}: {}", e.code().unwrap_or("Error"), e.message().unwrap_or(""))
-        }),
+        error: latest
+            .and_then(|l| l.error_details())
+            .map(|e| format!("{}: {}", e.code().unwrap_or("Error"), e.message().unwrap_or(""))),
         external_url: latest.and_then(|l| l.external_execution_url()).map(str::to_owned),
         revision: a.current_revision().map(|r| r.revision_id().to_owned()),
         token: latest.and_then(|l| l.token()).map(str::to_owned),
@@ -256,9 +256,8 @@ pub async fn actions(client: &Client, pipeline: &str, id: &str) -> Result<Vec<Ac
         .map(|d| {
             let output = d.output();
             let result = output.and_then(|o| o.execution_result());
-            let variable = |name: &str| {
-                output.and_then(|o| o.output_variables()).and_then(|v| v.get(name)).cloned()
-            };
+            let variable =
+                |name: &str| output.and_then(|o| o.output_variables()).and_then(|v| v.get(name)).cloned();
             ActionRun {
                 stage: d.stage_name().unwrap_or("").to_owned(),
                 action: d.action_name().unwrap_or("").to_owned(),
@@ -266,9 +265,9 @@ pub async fn actions(client: &Client, pipeline: &str, id: &str) -> Result<Vec<Ac
                 started_ms: millis(d.start_time()),
                 updated_ms: millis(d.last_update_time()),
                 summary: result.and_then(|r| r.external_execution_summary()).map(str::to_owned),
-                error: result.and_then(|r| r.error_details()).map(|e| {
-                    format!("{}: {}", e.code().unwrap_or("Error"), e.message().unwrap_or(""))
-                }),
+                error: result
+                    .and_then(|r| r.error_details())
+                    .map(|e| format!("{}: {}", e.code().unwrap_or("Error"), e.message().unwrap_or(""))),
                 external_id: result.and_then(|r| r.external_execution_id()).map(str::to_owned),
                 commit: variable("CommitId"),
                 author: variable("AuthorDisplayName"),
