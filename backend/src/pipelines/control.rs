@@ -259,5 +259,5 @@ pub async fn started_by(
     .fetch_optional(store.pool())
     .await
     .map_err(StoreError::from)?;
-    Ok(row.map(|r| r.try_get::<String, _>(0)).transpose().map_err(StoreError::from)?)
+    row.map(|r| r.try_get::<String, _>(0)).transpose().map_err(StoreError::from)
 }
