@@ -100,7 +100,9 @@ pub async fn request_pipeline_change(
             Action::RollbackStage { pipeline, stage: field(stage), execution: field(execution) }
         }
         other => {
-            return Err(guard::with_status(ApiError::Invalid(format!("{other:?} is not a pipeline change."))));
+            return Err(guard::with_status(ApiError::Invalid(format!(
+                "{other:?} is not a pipeline change."
+            ))));
         }
     };
     let request = portal
