@@ -6,6 +6,7 @@
 //! - [`audit`]: the audit trail. [`changes`]: change requests and approvals.
 //!   [`deployments`]: the Deployments pages.
 //!   [`locks`]: deploy locks. [`tokens`]: SSM parameters (the Tokens page).
+//!   [`pipelines`]: the Pipelines pages and their actions.
 
 pub mod audit;
 pub mod changes;
@@ -14,6 +15,7 @@ pub mod deployments;
 pub(crate) mod guard;
 pub mod locks;
 pub mod tokens;
+pub mod pipelines;
 
 use leptos::prelude::*;
 

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod tokens;
+pub mod pipelines;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentSummary {

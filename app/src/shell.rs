@@ -12,8 +12,8 @@ use leptos_router::path;
 use crate::components::layout::EnvironmentLayout;
 use crate::pages::{
     approvals::ApprovalsPage, audit::AuditPage, deployment::DeploymentPage, deployments::DeploymentsPage,
-    home::Home, logs::LogsPage, not_found::NotFound, pipelines::PipelinesPage, rollback::RollbackPage,
-    sign_in::SignInPage, tokens::TokensPage,
+    home::Home, logs::LogsPage, not_found::NotFound, pipeline::PipelinePage, pipelines::PipelinesPage,
+    rollback::RollbackPage, sign_in::SignInPage, tokens::TokensPage,
 };
 
 /// The cookie that remembers an explicit theme choice; without it the OS preference rules.
@@ -78,6 +78,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sign-in") view=SignInPage />
                 <ParentRoute path=path!("/:env") view=EnvironmentLayout ssr=SsrMode::Async>
                     <Route path=path!("/pipelines") view=PipelinesPage />
+                    <Route path=path!("/pipelines/:name") view=PipelinePage />
                     <Route path=path!("/deployments") view=DeploymentsPage />
                     <Route path=path!("/deployments/:namespace/:name") view=DeploymentPage />
                     <Route

@@ -24,6 +24,27 @@ pub async fn ssm_client(env: &Environment, sandbox: Option<&SandboxEndpoints>) -
     aws_sdk_ssm::Client::from_conf(builder.build())
 }
 
+/// The CodePipeline client of `env`; every request it sends (retries included) adds one to
+/// `calls`, so the number of AWS calls Rollgate makes can be read and tested.
+pub async fn codepipeline_client(
+    env: &Environment,
+    sandbox: Option<&SandboxEndpoints>,
+    calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> aws_sdk_codepipeline::Client {
+    let shared = shared_config(env, sandbox.is_some()).await;
+    let mut builder = aws_sdk_codepipeline::config::Builder::from(&shared)
+        .interceptor(crate::pipelines::CallCounter(calls))
+        .timeout_config(
+            aws_sdk_codepipeline::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(std::time::Duration::from_secs(10))
+                .build(),
+        );
+    if let Some(sandbox) = sandbox {
+        builder = builder.endpoint_url(sandbox.codepipeline.as_str());
+    }
+    aws_sdk_codepipeline::Client::from_conf(builder.build())
+}
+
 async fn shared_config(env: &Environment, on_sandbox: bool) -> SdkConfig {
     let http = Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);

@@ -13,6 +13,7 @@
 //! - [`kube`]: Kubernetes clients, shared watches, revisions, and deployment changes.
 //! - [`tokens`]: SSM parameters under each environment's prefixes, the cluster token and
 //!   its rotation.
+//! - [`pipelines`]: CodePipeline: pipelines read and shared pollers, release actions.
 //! - [`aws`]: AWS clients for an environment. [`image_ref`]: image references checked.
 //! - [`clock`], [`ids`]: instants as stored and shown; random ids and secrets.
 
@@ -25,6 +26,7 @@ pub mod config;
 pub mod ids;
 pub mod image_ref;
 pub mod kube;
+pub mod pipelines;
 pub mod policy;
 pub mod portal;
 pub mod store;

@@ -10,6 +10,8 @@ use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::kube::Clusters;
 use crate::kube::watch::Watches;
+use crate::pipelines::Pipelines;
+use crate::pipelines::executor::PipelineExecutor;
 use crate::store::{Store, StoreError};
 use crate::tokens::Tokens;
 use crate::tokens::cluster::ReleaseExecutor;
@@ -29,6 +31,8 @@ pub struct Portal {
     pub watches: Watches,
     /// SSM parameters (the Tokens page).
     pub tokens: Tokens,
+    /// CodePipeline clients and the shared pipeline pollers.
+    pub pipelines: Pipelines,
 }
 
 /// The sandbox's demo accounts, one per role (see `sandbox.toml`), so two people can be
@@ -67,7 +71,12 @@ impl Portal {
         let replica = format!("rollgate-{}", crate::ids::random_hex(4));
         let clusters = Clusters::new(config.clone(), sandbox.clone());
         let tokens = Tokens::new(config.clone(), sandbox.clone(), store.clone());
-        let executor = Arc::new(ReleaseExecutor::new(clusters.clone(), tokens.clone(), store.clone()));
+        let pipelines = Pipelines::new(config.clone(), sandbox.clone());
+        // Pipeline actions first, then token rotation, then deployment changes.
+        let executor = Arc::new(PipelineExecutor::new(
+            pipelines.clone(),
+            Arc::new(ReleaseExecutor::new(clusters.clone(), tokens.clone(), store.clone())),
+        ));
         let changes = Changes::new(store.clone(), config.clone(), executor, replica);
         let sessions = SessionPolicy::from(&config.auth);
         let watches = Watches::new(clusters.clone());
@@ -81,6 +90,7 @@ impl Portal {
             clusters,
             watches,
             tokens,
+            pipelines,
         })
     }
 }

@@ -23,6 +23,7 @@ pub mod health;
 pub mod live;
 pub mod log_stream;
 pub mod oidc;
+pub mod pipeline_stream;
 pub mod router;
 pub mod security;
 pub mod site;

@@ -7,6 +7,7 @@
 //! - `/live/{env}/deployments`: the deployments as server-sent events ([`crate::live`]).
 //! - `/live/{env}/deployments/{namespace}/{deployment}/logs`: pod logs as server-sent events
 //!   ([`crate::log_stream`]).
+//! - `/live/{env}/pipelines/{name}`: a pipeline as server-sent events ([`crate::pipeline_stream`]).
 //! - `/pkg/*`: the compiled wasm, JS and CSS. Release builds carry a content hash in their
 //!   names, so they are cached for a year as immutable (unhashed builds revalidate), and come
 //!   with brotli files that cargo-leptos compressed once at maximum quality.
@@ -36,7 +37,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::oidc::SsoState;
 use crate::streams::Closing;
-use crate::{audit_export, auth, health, live, log_stream, oidc, security};
+use crate::{audit_export, auth, health, live, log_stream, oidc, pipeline_stream, security};
 
 /// What axum hands to handlers: Leptos's options for rendering, the portal for everything else.
 #[derive(Clone)]
@@ -111,6 +112,7 @@ pub fn build(portal: Portal, options: LeptosOptions, sso: SsoState, closing: Clo
         .route("/{env}/audit/export", get(audit_export::export))
         .route("/live/{env}/deployments", get(live::deployments))
         .route("/live/{env}/deployments/{namespace}/{deployment}/logs", get(log_stream::stream))
+        .route("/live/{env}/pipelines/{name}", get(pipeline_stream::pipeline))
         .nest_service("/pkg", pkg)
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();

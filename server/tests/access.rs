@@ -12,6 +12,9 @@ use app::api::deployments::{GetDeployment, ListDeployments, PreviewRollback};
 use app::api::locks::{LockEnvironment, UnlockEnvironment};
 use app::api::tokens::{
     CreateToken, DeleteToken, GetToken, LabelTokenVersion, ListTokens, PutTokenVersion, RevealToken,
+use app::api::pipelines::{
+    DecidePipelineApproval, GetPipeline, ListPipelineApprovals, ListPipelines, RequestPipelineChange,
+    RetryStage, SetStageTransition, StopExecution,
 };
 use app::api::{GetEnvironmentOverview, ListEnvironments, WhoAmI};
 use backend::audit::Caller;
@@ -128,6 +131,61 @@ async fn every_server_function_checks_who_asks() {
         &[Admin],
     )
     .await;
+    let (staging, pipeline, nobody) =
+        (s("staging"), s("myapp-staging"), s("0e0e0e0e-0000-4000-8000-000000000000"));
+    p.check_access(ListPipelines { env: staging.clone() }, ANYONE).await;
+    p.check_access(GetPipeline { env: staging.clone(), name: pipeline.clone(), page: s("") }, ANYONE).await;
+    p.check_access(ListPipelineApprovals { env: s("production") }, ANYONE).await;
+    let release = RequestPipelineChange {
+        env: staging.clone(),
+        pipeline: pipeline.clone(),
+        kind: s("start"),
+        commit: None,
+        stage: None,
+        execution: None,
+        reason: s("access test"),
+        return_to: None,
+    };
+    p.check_access(release, &[Deployer, Admin]).await;
+    let stop = StopExecution {
+        env: staging.clone(),
+        pipeline: pipeline.clone(),
+        execution: nobody.clone(),
+        abandon: None,
+        reason: s("access test"),
+        return_to: None,
+    };
+    p.check_access(stop, &[Deployer, Admin]).await;
+    let retry = RetryStage {
+        env: staging.clone(),
+        pipeline: pipeline.clone(),
+        execution: nobody.clone(),
+        stage: s("Test"),
+        mode: s("failed"),
+        return_to: None,
+    };
+    p.check_access(retry, &[Deployer, Admin]).await;
+    let decide = DecidePipelineApproval {
+        env: s("production"),
+        pipeline: s("myapp-production"),
+        stage: s("Approval"),
+        action: s("ManualApproval"),
+        token: nobody.clone(),
+        execution: nobody.clone(),
+        decision: s("approve"),
+        comment: s("access test"),
+        return_to: None,
+    };
+    p.check_access(decide, &[Approver, Admin]).await;
+    let freeze = SetStageTransition {
+        env: staging.clone(),
+        pipeline: pipeline.clone(),
+        stage: s("Deploy"),
+        enable: s("true"),
+        reason: None,
+        return_to: None,
+    };
+    p.check_access(freeze, &[Deployer, Approver, Admin]).await;
 }
 
 /// Every registered server function has its line above.
@@ -154,6 +212,14 @@ fn the_table_covers_every_server_function() {
         LabelTokenVersion::PATH,
         CreateToken::PATH,
         DeleteToken::PATH,
+        ListPipelines::PATH,
+        GetPipeline::PATH,
+        ListPipelineApprovals::PATH,
+        RequestPipelineChange::PATH,
+        StopExecution::PATH,
+        RetryStage::PATH,
+        DecidePipelineApproval::PATH,
+        SetStageTransition::PATH,
     ]
     .into();
     let registered: BTreeSet<&str> =

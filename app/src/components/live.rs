@@ -4,8 +4,6 @@
 
 use leptos::prelude::*;
 
-#[cfg(feature = "hydrate")]
-use crate::model::LiveEvent;
 use crate::model::{DeploymentRow, Health};
 
 /// Whether the browser's stream is open (only the browser ever opens one).
@@ -21,7 +19,11 @@ pub enum Connection {
 /// stream's state to `connection`. The browser reconnects by itself after an error; the
 /// server then starts over with a snapshot.
 #[cfg(feature = "hydrate")]
-pub fn follow(url: &str, on_event: impl Fn(LiveEvent) + 'static, connection: RwSignal<Connection>) {
+pub fn follow<E: serde::de::DeserializeOwned + 'static>(
+    url: &str,
+    on_event: impl Fn(E) + 'static,
+    connection: RwSignal<Connection>,
+) {
     use leptos::wasm_bindgen::JsCast;
     use leptos::wasm_bindgen::closure::Closure;
 

@@ -8,6 +8,7 @@
 //! - `lock_panel`: the environment's deploy lock, and locking or unlocking it.
 //! - `reveal`: the island that reveals one secret value for 30 seconds.
 //! - `overview`: renders a page from the environment's overview once it has loaded.
+//! - `pipeline_live`: the live pipeline island (stages, actions, the waiting approval).
 //! - `live`, `deployment_table`, `rollout`: the live deployment islands and what they share.
 
 pub mod deployment_table;
@@ -18,6 +19,7 @@ pub mod lock_panel;
 pub mod log_viewer;
 pub mod overview;
 pub mod reveal;
+pub mod pipeline_live;
 pub mod rollout;
 pub mod theme_toggle;
 pub mod upstream;

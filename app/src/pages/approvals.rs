@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
 use crate::api::changes::{ApproveChange, RejectChange, RequestChange, list_changes};
+use crate::api::pipelines::{DecidePipelineApproval, list_pipeline_approvals};
 use crate::components::form_error::FormError;
 use crate::components::layout::use_environment_name;
 use crate::components::overview::{OverviewResource, PageTitle};
@@ -20,21 +21,26 @@ pub fn ApprovalsPage() -> impl IntoView {
     let env = use_environment_name();
     let OverviewResource(overview) = expect_context::<OverviewResource>();
     let changes = Resource::new(move || env.get(), list_changes);
+    let pipeline_approvals = Resource::new(move || env.get(), list_pipeline_approvals);
 
     view! {
         <PageTitle area="Approvals" />
         <h1>"Approvals"</h1>
         <FormError path=ApproveChange::PATH />
         <FormError path=RejectChange::PATH />
+        <FormError path=DecidePipelineApproval::PATH />
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let o = overview.await?;
                 let list = changes.await?;
+                let pipeline_approvals = pipeline_approvals.await?;
+                let can_approve = o.access.approve.yes();
                 let (waiting, decided): (Vec<_>, Vec<_>) = list.into_iter().partition(|c| c.state == "pending");
                 Ok::<_, crate::error::ApiError>(view! {
                     <Rules o=o.clone() />
                     <RequestForm o />
                     <Changes heading="Waiting for approval" empty="Nothing is waiting." list=waiting />
+                    <crate::components::pipeline_live::PipelineApprovals list=pipeline_approvals can_approve />
                     <Changes heading="Recently decided" empty="No decided requests yet." list=decided />
                 })
             })}

@@ -7,6 +7,7 @@ pub mod deployments;
 pub mod home;
 pub mod logs;
 pub mod not_found;
+pub mod pipeline;
 pub mod pipelines;
 pub mod rollback;
 pub mod sign_in;

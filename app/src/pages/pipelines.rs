@@ -1,37 +1,46 @@
-//! Pipelines: the CodePipeline pipelines an environment releases through.
+//! Pipelines: the CodePipeline pipelines an environment releases through, each with its latest
+//! execution, a status chip per stage, the commit in flight and how long it has been running;
+//! one waiting for an approval stands out. Live from the pipelines' shared pollers.
 
+use leptos::either::Either;
 use leptos::prelude::*;
 
-use crate::components::overview::{PageTitle, WithOverview};
-use crate::components::upstream::{NotConnectedList, UpstreamCard};
-use crate::model::{EnvironmentOverview, SystemKind};
+use crate::api::pipelines::list_pipelines;
+use crate::components::layout::use_environment_name;
+use crate::components::overview::{OverviewResource, PageTitle, page_status};
+use crate::components::pipeline_live::PipelineLive;
+use crate::error::ApiError;
+use crate::pages::deployments::now_ms;
 
 #[component]
 pub fn PipelinesPage() -> impl IntoView {
+    let env = use_environment_name();
+    let OverviewResource(overview) = expect_context::<OverviewResource>();
+    let pipelines = Resource::new(move || env.get(), list_pipelines);
     view! {
         <PageTitle area="Pipelines" />
         <h1>"Pipelines"</h1>
-        <WithOverview render=render />
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let o = overview.await?;
+                let list = pipelines.await.inspect_err(page_status)?;
+                let can_approve = o.access.approve.yes();
+                let body = if list.is_empty() {
+                    Either::Left(view! { <p class="muted">"No pipelines are configured for this environment (aws.pipelines)."</p> })
+                } else {
+                    Either::Right(
+                        list.into_iter()
+                            .map(|view| view! { <PipelineLive view detail=false can_approve rendered_at_ms=now_ms() /> })
+                            .collect_view(),
+                    )
+                };
+                Ok::<_, ApiError>(view! {
+                    <p class="lede">
+                        "Releases of " <strong>{o.summary.title.clone()}</strong> " go through these AWS CodePipeline pipelines."
+                    </p>
+                    {body}
+                })
+            })}
+        </Suspense>
     }
-}
-
-fn render(o: EnvironmentOverview) -> AnyView {
-    let region = o.aws_region.clone().unwrap_or_else(|| "from AWS_REGION".to_owned());
-    let profile = o.aws_profile.clone().unwrap_or_else(|| "default credential chain".to_owned());
-    view! {
-        <p class="lede">
-            "Releases of " <strong>{o.summary.title.clone()}</strong> " go through these AWS CodePipeline pipelines (region "
-            <code>{region}</code> ", credentials: " {profile} ")."
-        </p>
-        <NotConnectedList
-            caption="Configured pipelines"
-            items=o.pipelines.clone()
-            empty="No pipelines are configured for this environment (aws.pipelines)."
-        />
-        <p class="muted">
-            "Rollgate does not read pipeline stages and executions in this build: each pipeline is shown as configured, not connected."
-        </p>
-        <UpstreamCard overview=o system=SystemKind::CodePipeline />
-    }
-    .into_any()
 }

@@ -56,6 +56,21 @@ pub enum Action {
     RotateToken {
         parameter: String,
     },
+    /// Start an execution of a pipeline (release the latest change).
+    StartPipeline {
+        pipeline: String,
+    },
+    /// Start an execution of a pipeline at an earlier commit (a source revision override).
+    RedeployCommit {
+        pipeline: String,
+        commit: String,
+    },
+    /// Put a pipeline stage back to what an earlier successful execution deployed.
+    RollbackStage {
+        pipeline: String,
+        stage: String,
+        execution: String,
+    },
 }
 
 /// The most replicas a request may ask for: a typo guard, not a capacity plan.
@@ -73,6 +88,9 @@ impl Action {
             Action::Pause { .. } => "pause",
             Action::Resume { .. } => "resume",
             Action::RotateToken { .. } => "rotate token",
+            Action::StartPipeline { .. } => "release",
+            Action::RedeployCommit { .. } => "redeploy commit",
+            Action::RollbackStage { .. } => "roll back stage",
         }
     }
 
@@ -87,6 +105,19 @@ impl Action {
             | Action::Pause { namespace, deployment }
             | Action::Resume { namespace, deployment } => format!("{namespace}/{deployment}"),
             Action::RotateToken { parameter } => parameter.clone(),
+            Action::StartPipeline { pipeline }
+            | Action::RedeployCommit { pipeline, .. }
+            | Action::RollbackStage { pipeline, .. } => pipeline.clone(),
+        }
+    }
+
+    /// The pipeline a pipeline change acts on.
+    pub fn pipeline(&self) -> Option<&str> {
+        match self {
+            Action::StartPipeline { pipeline }
+            | Action::RedeployCommit { pipeline, .. }
+            | Action::RollbackStage { pipeline, .. } => Some(pipeline),
+            _ => None,
         }
     }
 
@@ -108,11 +139,19 @@ impl Action {
             Action::Pause { .. } => format!("pause the rollouts of {target}"),
             Action::Resume { .. } => format!("resume the rollouts of {target}"),
             Action::RotateToken { .. } => format!("give {target} a new value"),
+            Action::StartPipeline { .. } => format!("start {target} at the latest commit"),
+            Action::RedeployCommit { commit, .. } => format!("start {target} at commit {commit}"),
+            Action::RollbackStage { stage, execution, .. } => {
+                format!("roll {stage} of {target} back to execution {execution}")
+            }
         }
     }
 
     /// The commit an image tag names, when the tag looks like a commit hash.
     pub fn commit(&self) -> Option<String> {
+        if let Action::RedeployCommit { commit, .. } = self {
+            return Some(commit.clone());
+        }
         let Action::DeployImage { image, .. } = self else { return None };
         image_ref::tag_of(image).and_then(image_ref::commit_of_tag).map(str::to_owned)
     }
@@ -186,6 +225,28 @@ impl Action {
                         env.ssm_prefixes.join(", ")
                     ))
                 }
+            }
+            Action::StartPipeline { pipeline }
+            | Action::RedeployCommit { pipeline, .. }
+            | Action::RollbackStage { pipeline, .. }
+                if !env.aws.pipelines.contains(pipeline) =>
+            {
+                Err(format!(
+                    "{pipeline:?} is not one of {}'s pipelines: {}",
+                    env.name,
+                    env.aws.pipelines.join(", ")
+                ))
+            }
+            Action::StartPipeline { .. } => Ok(()),
+            Action::RedeployCommit { commit, .. } => {
+                let hex = (7..=40).contains(&commit.len()) && commit.chars().all(|c| c.is_ascii_hexdigit());
+                if hex { Ok(()) } else { Err(format!("{commit:?} is not a commit hash")) }
+            }
+            Action::RollbackStage { stage, execution, .. } => {
+                if stage.is_empty() || stage.len() > 100 {
+                    return Err("name the stage to roll back".into());
+                }
+                crate::pipelines::control::execution_id(execution).map_err(|e| e.to_string())
             }
         }
     }

@@ -156,6 +156,9 @@ fn deployment_of(action: &Action) -> Result<(&str, &str), ExecuteError> {
         | Action::Pause { namespace, deployment }
         | Action::Resume { namespace, deployment } => Ok((namespace, deployment)),
         Action::RotateToken { .. } => Err(ExecuteError("a token rotation is not a deployment change".into())),
+        Action::StartPipeline { .. } | Action::RedeployCommit { .. } | Action::RollbackStage { .. } => {
+            Err(ExecuteError("a pipeline change is not a deployment change".into()))
+        }
     }
 }
 
@@ -225,7 +228,10 @@ pub fn plan(mut d: Deployment, action: &Action, revisions: &[Revision]) -> Resul
             (word(paused), word(pause))
         }
         Action::Rollback { revision, .. } => rollback(&mut d, *revision, revisions)?,
-        Action::RotateToken { .. } => return Err("not a deployment change".into()),
+        Action::RotateToken { .. }
+        | Action::StartPipeline { .. }
+        | Action::RedeployCommit { .. }
+        | Action::RollbackStage { .. } => return Err("not a deployment change".into()),
     };
     Ok(Plan { before, after, version, deployment: d })
 }

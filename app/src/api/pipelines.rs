@@ -1,0 +1,377 @@
+//! Pipelines: the list and one pipeline (read from the shared pollers, history from AWS), and
+//! what people do to them. Starting, redeploying an earlier commit and rolling a stage back
+//! change what runs: they are change requests, under the environment's four-eyes rules. Stop,
+//! retry, approve or reject, and freezing a transition act at once, role-checked and audited.
+
+use leptos::prelude::*;
+
+use crate::error::ApiError;
+use crate::model::pipelines::{ApprovalView, PipelineDetail, PipelineView};
+
+/// The environment's pipelines with their latest execution.
+#[server]
+pub async fn list_pipelines(env: String) -> Result<Vec<PipelineView>, ApiError> {
+    use backend::policy::Permission;
+
+    use super::guard;
+
+    let portal = guard::portal()?;
+    guard::authorize(&portal, &env, Permission::View)?;
+    let names = ssr::names(&portal, &env)?;
+    let mut out = Vec::new();
+    for name in names {
+        let poller = portal.pipelines.poller(&env, &name).map_err(ssr::error)?;
+        out.push(ssr::view(&portal, &env, &name, &*poller.current().await).await);
+    }
+    Ok(out)
+}
+
+/// One pipeline: its stages and actions now, and a page of its history (`page`: the token
+/// the previous page gave, empty for the first).
+#[server]
+pub async fn get_pipeline(env: String, name: String, page: String) -> Result<PipelineDetail, ApiError> {
+    use backend::pipelines::read;
+    use backend::policy::Permission;
+
+    use super::guard;
+
+    let portal = guard::portal()?;
+    guard::authorize(&portal, &env, Permission::View)?;
+    let poller = portal.pipelines.poller(&env, &name).map_err(ssr::error)?;
+    let live = ssr::view(&portal, &env, &name, &*poller.current().await).await;
+    let client = portal.pipelines.client(&env).await.map_err(ssr::error)?;
+    let page = Some(page.as_str()).filter(|p| !p.is_empty());
+    let history = read::history(&client, &name, ssr::PAGE, page).await.map_err(ssr::error)?;
+    let stages = live.stages.iter().map(|s| s.name.clone()).collect();
+    Ok(PipelineDetail {
+        live,
+        history: history.executions.iter().map(|e| ssr::execution(e, None)).collect(),
+        next: history.next,
+        stages,
+    })
+}
+
+/// The manual approvals waiting in the environment's pipelines (the Approvals inbox).
+#[server]
+pub async fn list_pipeline_approvals(env: String) -> Result<Vec<ApprovalView>, ApiError> {
+    use backend::policy::Permission;
+
+    use super::guard;
+
+    let portal = guard::portal()?;
+    guard::authorize(&portal, &env, Permission::View)?;
+    let mut out = Vec::new();
+    for name in ssr::names(&portal, &env)? {
+        let poller = portal.pipelines.poller(&env, &name).map_err(ssr::error)?;
+        out.extend(ssr::view(&portal, &env, &name, &*poller.current().await).await.approval);
+    }
+    Ok(out)
+}
+
+/// Asks for a pipeline change: `kind` is `start` (release the latest commit), `redeploy`
+/// (`commit`: an earlier one, from the history) or `rollback-stage` (`stage` back to the
+/// successful `execution`). On a protected environment it waits for approval.
+#[server]
+#[allow(clippy::too_many_arguments)] // One argument per form field, as the form posts them.
+pub async fn request_pipeline_change(
+    env: String,
+    pipeline: String,
+    kind: String,
+    commit: Option<String>,
+    stage: Option<String>,
+    execution: Option<String>,
+    reason: String,
+    return_to: Option<String>,
+) -> Result<String, ApiError> {
+    use backend::changes::{Action, Ask};
+    use backend::clock::Timestamp;
+    use backend::policy::Permission;
+
+    use super::changes::ssr as changes;
+    use super::guard;
+
+    let portal = guard::portal()?;
+    let (caller, _) = guard::authorize(&portal, &env, Permission::RequestChange)?;
+    let field = |v: Option<String>| v.unwrap_or_default().trim().to_owned();
+    let action = match kind.as_str() {
+        "start" => Action::StartPipeline { pipeline },
+        "redeploy" => Action::RedeployCommit { pipeline, commit: field(commit) },
+        "rollback-stage" => {
+            Action::RollbackStage { pipeline, stage: field(stage), execution: field(execution) }
+        }
+        other => {
+            return Err(guard::with_status(ApiError::Invalid(format!(
+                "{other:?} is not a pipeline change."
+            ))));
+        }
+    };
+    let request = portal
+        .changes
+        .request(&caller, &env, Ask::new(action, &reason), Timestamp::now())
+        .await
+        .map_err(changes::error)?;
+    ssr::back(return_to.as_deref());
+    Ok(request.state.as_str().to_owned())
+}
+
+/// Stops an execution: `abandon` ends running actions at once, otherwise they finish.
+#[server]
+pub async fn stop_execution(
+    env: String,
+    pipeline: String,
+    execution: String,
+    abandon: Option<String>,
+    reason: String,
+    return_to: Option<String>,
+) -> Result<(), ApiError> {
+    use backend::pipelines::control::Control;
+
+    let abandon = abandon.is_some_and(|v| v == "true" || v == "on");
+    ssr::control(&env, &pipeline, Control::Stop { execution, abandon, reason }, return_to.as_deref()).await
+}
+
+/// Retries a failed stage of an execution: its failed actions, or all (`mode` = `all`).
+#[server]
+pub async fn retry_stage(
+    env: String,
+    pipeline: String,
+    execution: String,
+    stage: String,
+    mode: String,
+    return_to: Option<String>,
+) -> Result<(), ApiError> {
+    use backend::pipelines::control::Control;
+
+    let control = Control::Retry { execution, stage, all: mode == "all" };
+    ssr::control(&env, &pipeline, control, return_to.as_deref()).await
+}
+
+/// Approves or rejects (`decision` = `approve` / `reject`) a waiting manual approval.
+#[server]
+#[allow(clippy::too_many_arguments)] // One argument per form field, as the form posts them.
+pub async fn decide_pipeline_approval(
+    env: String,
+    pipeline: String,
+    stage: String,
+    action: String,
+    token: String,
+    execution: String,
+    decision: String,
+    comment: String,
+    return_to: Option<String>,
+) -> Result<(), ApiError> {
+    use backend::pipelines::control::Control;
+
+    let approve = match decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        other => return Err(ApiError::Invalid(format!("{other:?} is neither approve nor reject."))),
+    };
+    let control = Control::Decide { stage, action, token, execution, approve, comment };
+    ssr::control(&env, &pipeline, control, return_to.as_deref()).await
+}
+
+/// Freezes (`enable` empty or `false`, with a reason) or unfreezes the transition into a stage.
+#[server]
+pub async fn set_stage_transition(
+    env: String,
+    pipeline: String,
+    stage: String,
+    enable: String,
+    reason: Option<String>,
+    return_to: Option<String>,
+) -> Result<(), ApiError> {
+    use backend::pipelines::control::Control;
+
+    let control = Control::Transition { stage, enable: enable == "true", reason: reason.unwrap_or_default() };
+    ssr::control(&env, &pipeline, control, return_to.as_deref()).await
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    //! From the backend's pipeline types to the page model; the live stream uses it too.
+
+    use backend::Portal;
+    use backend::pipelines::control::{self, Control, ControlError};
+    use backend::pipelines::read::{self, Execution};
+    use backend::pipelines::{PipelineError, Snapshot};
+    use backend::policy::Permission;
+
+    use super::super::guard;
+    use crate::error::ApiError;
+    use crate::model::pipelines::{
+        ActionView, ApprovalView, CommitView, DisabledView, ExecutionView, PipelineView, StageView,
+    };
+
+    /// Executions per page of history.
+    pub const PAGE: i32 = 10;
+
+    pub fn names(portal: &Portal, env: &str) -> Result<Vec<String>, ApiError> {
+        portal
+            .config
+            .environment(env)
+            .map(|e| e.aws.pipelines.clone())
+            .ok_or_else(|| guard::with_status(ApiError::NotFound(format!("There is no environment {env}."))))
+    }
+
+    pub fn error(e: PipelineError) -> ApiError {
+        guard::with_status(match e {
+            PipelineError::NotFound(_) | PipelineError::NotConfigured { .. } => {
+                ApiError::NotFound(e.to_string())
+            }
+            PipelineError::Invalid(_) => ApiError::Refused(e.to_string()),
+            other => ApiError::Upstream(other.to_string()),
+        })
+    }
+
+    fn control_error(e: ControlError) -> ApiError {
+        match e {
+            ControlError::Denied(denied) => match guard::portal() {
+                Ok(portal) => guard::with_status(guard::denied_error(&portal, denied)),
+                Err(e) => e,
+            },
+            ControlError::Pipeline(e) => error(e),
+            ControlError::Invalid(m) => guard::with_status(ApiError::Invalid(m)),
+            ControlError::SelfApproval => guard::with_status(ApiError::Refused(e.to_string())),
+            ControlError::Store(e) => guard::internal("the audit record", e),
+        }
+    }
+
+    /// Sends a plain form post back to the page it came from.
+    pub fn back(return_to: Option<&str>) {
+        if let Some(path) = return_to.filter(|p| super::super::changes::ssr::is_local_path(p)) {
+            leptos_axum::redirect(path);
+        }
+    }
+
+    pub async fn control(
+        env: &str,
+        pipeline: &str,
+        control: Control,
+        return_to: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let portal = guard::portal()?;
+        let permission = match control {
+            Control::Decide { .. } => Permission::Approve,
+            Control::Transition { .. } => Permission::Lock,
+            _ => Permission::RequestChange,
+        };
+        let (caller, _) = guard::authorize(&portal, env, permission)?;
+        portal
+            .pipelines
+            .control(&portal.store, &caller, env, pipeline, control)
+            .await
+            .map_err(control_error)?;
+        back(return_to);
+        Ok(())
+    }
+
+    fn commit(e: &Execution, runs: &[read::ActionRun]) -> Option<CommitView> {
+        let r = e.commit()?;
+        let source = runs.iter().find(|a| a.commit.as_deref() == Some(r.id.as_str()));
+        Some(CommitView {
+            id: r.id.clone(),
+            short: r.id.chars().take(7).collect(),
+            message: r.summary.clone().or_else(|| source.and_then(|s| s.message.clone())),
+            author: source.and_then(|s| s.author.clone()),
+            url: r.url.clone(),
+        })
+    }
+
+    pub fn execution(e: &Execution, runs: Option<&[read::ActionRun]>) -> ExecutionView {
+        ExecutionView {
+            id: e.id.clone(),
+            status: e.status.clone(),
+            summary: e.status_summary.clone(),
+            started_ms: e.started_ms,
+            updated_ms: e.updated_ms,
+            trigger: e.trigger.clone(),
+            kind: e.kind.clone(),
+            commit: commit(e, runs.unwrap_or_default()),
+        }
+    }
+
+    /// The page model of what the poller last read.
+    pub async fn view(portal: &Portal, env: &str, name: &str, snapshot: &Snapshot) -> PipelineView {
+        let mut view = PipelineView {
+            env: env.to_owned(),
+            name: name.to_owned(),
+            stages: Vec::new(),
+            latest: None,
+            running: false,
+            fetched_ms: snapshot.fetched.map(|t| t.millis()),
+            problem: snapshot.problem.as_ref().map(|p| p.to_string()),
+            next_in_secs: snapshot.next_in.as_secs(),
+            approval: None,
+        };
+        let Some(state) = &snapshot.state else {
+            if snapshot.polls == 0 && view.problem.is_none() {
+                view.problem = Some("Not read from AWS yet.".into());
+            }
+            return view;
+        };
+        let latest = state.latest.as_ref().map(|e| execution(e, Some(&state.latest_actions)));
+        let latest_id = latest.as_ref().map(|e| e.id.clone());
+        view.running = state.running();
+        view.stages = state
+            .stages
+            .iter()
+            .map(|s| {
+                let current = s.execution_id.is_some() && s.execution_id == latest_id;
+                StageView {
+                    name: s.name.clone(),
+                    status: s.status.clone(),
+                    execution_id: s.execution_id.clone(),
+                    current,
+                    disabled: s.disabled.as_ref().map(|d| DisabledView {
+                        by: d.by.clone(),
+                        reason: d.reason.clone(),
+                        at_ms: d.at_ms,
+                    }),
+                    inbound_execution: s.inbound_execution.clone(),
+                    actions: s
+                        .actions
+                        .iter()
+                        .map(|a| {
+                            let run = state
+                                .latest_actions
+                                .iter()
+                                .filter(|r| current && r.stage == s.name && r.action == a.name)
+                                .max_by_key(|r| r.started_ms);
+                            ActionView {
+                                name: a.name.clone(),
+                                status: a.status.clone(),
+                                started_ms: run.and_then(|r| r.started_ms),
+                                updated_ms: run.and_then(|r| r.updated_ms).or(a.changed_ms),
+                                summary: a.summary.clone(),
+                                error: a.error.clone(),
+                                external_url: a.external_url.clone(),
+                                revision: a.revision.clone().map(|r| r.chars().take(12).collect()),
+                                updated_by: a.updated_by.clone(),
+                            }
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        if let Some((stage, action)) = state.waiting_approval() {
+            let execution = stage.execution_id.clone().unwrap_or_default();
+            let started_by = control::started_by(&portal.store, env, &execution).await.ok().flatten();
+            let commit = latest.as_ref().filter(|l| l.id == execution).and_then(|l| l.commit.clone());
+            view.approval = Some(ApprovalView {
+                env: env.to_owned(),
+                pipeline: name.to_owned(),
+                stage: stage.name.clone(),
+                action: action.name.clone(),
+                token: action.token.clone().unwrap_or_default(),
+                execution,
+                since_ms: action.changed_ms,
+                commit,
+                summary: action.summary.clone(),
+                started_by,
+            });
+        }
+        view.latest = latest;
+        view
+    }
+}

@@ -1,0 +1,112 @@
+//! What the Pipelines pages and their live stream (`/live/{env}/pipelines/{name}`) carry.
+
+use serde::{Deserialize, Serialize};
+
+/// A pipeline as its shared poller last read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineView {
+    pub env: String,
+    pub name: String,
+    pub stages: Vec<StageView>,
+    pub latest: Option<ExecutionView>,
+    /// An execution is moving.
+    pub running: bool,
+    /// When the state shown was read from AWS.
+    pub fetched_ms: Option<i64>,
+    /// Why the latest read failed (the state shown is then older), in words.
+    pub problem: Option<String>,
+    /// Seconds until the poller reads again.
+    pub next_in_secs: u64,
+    /// The manual approval waiting for an answer.
+    pub approval: Option<ApprovalView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageView {
+    pub name: String,
+    pub status: Option<String>,
+    pub execution_id: Option<String>,
+    /// The execution this stage's status belongs to is the pipeline's latest one.
+    pub current: bool,
+    pub disabled: Option<DisabledView>,
+    pub inbound_execution: Option<String>,
+    pub actions: Vec<ActionView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisabledView {
+    pub by: String,
+    pub reason: String,
+    pub at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionView {
+    pub name: String,
+    pub status: Option<String>,
+    pub started_ms: Option<i64>,
+    /// When it ended (or last changed, while it runs).
+    pub updated_ms: Option<i64>,
+    pub summary: Option<String>,
+    pub error: Option<String>,
+    pub external_url: Option<String>,
+    /// The revision the action saw (a commit, shortened).
+    pub revision: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionView {
+    pub id: String,
+    pub status: String,
+    pub summary: Option<String>,
+    pub started_ms: Option<i64>,
+    pub updated_ms: Option<i64>,
+    pub trigger: String,
+    /// STANDARD or ROLLBACK.
+    pub kind: String,
+    pub commit: Option<CommitView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitView {
+    pub id: String,
+    pub short: String,
+    pub message: Option<String>,
+    pub author: Option<String>,
+    pub url: Option<String>,
+}
+
+/// A manual approval waiting in a pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalView {
+    pub env: String,
+    pub pipeline: String,
+    pub stage: String,
+    pub action: String,
+    /// What PutApprovalResult needs; not a credential (AWS still checks the caller's role).
+    pub token: String,
+    pub execution: String,
+    pub since_ms: Option<i64>,
+    pub commit: Option<CommitView>,
+    pub summary: Option<String>,
+    /// Who asked Rollgate for the execution, when it was Rollgate.
+    pub started_by: Option<String>,
+}
+
+/// One pipeline in detail: its live state and a page of its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineDetail {
+    pub live: PipelineView,
+    pub history: Vec<ExecutionView>,
+    /// The token of the next page of history.
+    pub next: Option<String>,
+    /// The stage names whose transitions may be frozen.
+    pub stages: Vec<String>,
+}
+
+/// One message of a pipeline's live stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PipelineEvent {
+    Changed(PipelineView),
+}

@@ -1,0 +1,263 @@
+//! The pipeline actions that steer an execution already running: stop it, retry a failed
+//! stage, answer a manual approval, freeze or unfreeze a stage transition. Each checks the
+//! caller's role, is written to the audit trail whatever happens, and asks the poller for a
+//! fresh read so every viewer sees the result. (Starting an execution, redeploying an earlier
+//! commit and rolling a stage back change what runs: they are change requests, see
+//! [`super::executor`].)
+
+use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus, StageRetryMode, StageTransitionType};
+use sqlx::Row;
+
+use super::{PipelineError, Pipelines};
+use crate::audit::{self, Caller, Outcome, Record};
+use crate::clock::Timestamp;
+use crate::policy::{self, Denied, Permission};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("{0}")]
+    Denied(#[from] Denied),
+    #[error("{0}")]
+    Pipeline(#[from] PipelineError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("You started this execution through Rollgate; someone else must approve it.")]
+    SelfApproval,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a person does to a running execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Stop it: `abandon` ends running actions at once, otherwise they finish first.
+    Stop { execution: String, abandon: bool, reason: String },
+    /// Run a failed stage again: only its failed actions, or all of them.
+    Retry { execution: String, stage: String, all: bool },
+    /// Answer a waiting manual approval.
+    Decide { stage: String, action: String, token: String, execution: String, approve: bool, comment: String },
+    /// Freeze (disable) or unfreeze the transition into a stage.
+    Transition { stage: String, enable: bool, reason: String },
+}
+
+impl Control {
+    fn audit_action(&self) -> &'static str {
+        match self {
+            Control::Stop { .. } => "pipeline.stop",
+            Control::Retry { .. } => "pipeline.retry",
+            Control::Decide { approve: true, .. } => "pipeline.approve",
+            Control::Decide { approve: false, .. } => "pipeline.reject",
+            Control::Transition { enable: true, .. } => "pipeline.enable-transition",
+            Control::Transition { enable: false, .. } => "pipeline.disable-transition",
+        }
+    }
+
+    fn permission(&self) -> Permission {
+        match self {
+            Control::Stop { .. } | Control::Retry { .. } => Permission::RequestChange,
+            Control::Decide { .. } => Permission::Approve,
+            Control::Transition { .. } => Permission::Lock,
+        }
+    }
+
+    /// In words, for the audit trail.
+    pub fn describe(&self) -> String {
+        match self {
+            Control::Stop { execution, abandon, reason } => {
+                let how = if *abandon { "abandon" } else { "stop and wait" };
+                format!("{how} execution {execution}: {reason}")
+            }
+            Control::Retry { execution, stage, all } => {
+                let which = if *all { "all actions" } else { "failed actions" };
+                format!("retry {stage} ({which}) of execution {execution}")
+            }
+            Control::Decide { stage, execution, approve, comment, .. } => {
+                let word = if *approve { "approve" } else { "reject" };
+                format!("{word} {stage} of execution {execution}: {comment}")
+            }
+            Control::Transition { stage, enable: true, .. } => format!("enable the transition into {stage}"),
+            Control::Transition { stage, enable: false, reason } => {
+                format!("disable the transition into {stage}: {reason}")
+            }
+        }
+    }
+
+    fn check(&self) -> Result<(), ControlError> {
+        let text = |name: &str, value: &str, max: usize| {
+            if value.trim().is_empty() {
+                Err(ControlError::Invalid(format!("{name} is empty.")))
+            } else if value.chars().count() > max {
+                Err(ControlError::Invalid(format!("{name} is longer than {max} characters.")))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            Control::Stop { execution, reason, .. } => {
+                execution_id(execution)?;
+                text("The reason", reason, 200)
+            }
+            Control::Retry { execution, stage, .. } => {
+                execution_id(execution)?;
+                text("The stage", stage, 100)
+            }
+            Control::Decide { stage, action, token, execution, comment, .. } => {
+                execution_id(execution)?;
+                text("The stage", stage, 100)?;
+                text("The action", action, 100)?;
+                text("The approval token", token, 200)?;
+                text("The comment", comment, 512)
+            }
+            Control::Transition { stage, enable, reason } => {
+                text("The stage", stage, 100)?;
+                if *enable { Ok(()) } else { text("The reason", reason, 300) }
+            }
+        }
+    }
+}
+
+/// An execution id as CodePipeline writes them (a UUID): checked before it goes anywhere.
+pub fn execution_id(id: &str) -> Result<(), ControlError> {
+    let ok = !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok { Ok(()) } else { Err(ControlError::Invalid(format!("{id:?} is not an execution id."))) }
+}
+
+impl Pipelines {
+    /// Carries out `control` on `pipeline` for `caller`; audited whatever the outcome.
+    pub async fn control(
+        &self,
+        store: &Store,
+        caller: &Caller,
+        environment: &str,
+        pipeline: &str,
+        control: Control,
+    ) -> Result<(), ControlError> {
+        let now = Timestamp::now();
+        let record = |outcome, detail: String| {
+            Record::new(caller, control.audit_action(), outcome, now)
+                .environment(environment)
+                .target(pipeline)
+                .detail(detail)
+        };
+        let refused = |e: ControlError| async {
+            audit::append_alone(store, &record(Outcome::Refused, format!("{}: {e}", control.describe())))
+                .await?;
+            Err::<(), _>(e)
+        };
+        if let Err(denied) = policy::authorize(&self.config, &caller.user, environment, control.permission())
+        {
+            return refused(denied.into()).await;
+        }
+        let env = self.check(environment, pipeline)?;
+        if let Err(e) = control.check() {
+            return refused(e).await;
+        }
+        if let Control::Decide { execution, .. } = &control
+            && env.protected
+            && started_by(store, environment, execution).await?.as_deref() == Some(caller.user.as_str())
+        {
+            return refused(ControlError::SelfApproval).await;
+        }
+        let result = self.send(environment, pipeline, &control).await;
+        self.poke(environment, pipeline);
+        match result {
+            Ok(()) => {
+                audit::append_alone(store, &record(Outcome::Succeeded, control.describe())).await?;
+                Ok(())
+            }
+            Err(e) => {
+                self.saw(environment, &e);
+                let detail = format!("{}: {e}", control.describe());
+                audit::append_alone(store, &record(Outcome::Failed, detail)).await?;
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn send(&self, environment: &str, pipeline: &str, control: &Control) -> Result<(), PipelineError> {
+        let client = self.client(environment).await?;
+        match control {
+            Control::Stop { execution, abandon, reason } => client
+                .stop_pipeline_execution()
+                .pipeline_name(pipeline)
+                .pipeline_execution_id(execution)
+                .abandon(*abandon)
+                .reason(reason.trim())
+                .send()
+                .await
+                .map(drop)
+                .map_err(PipelineError::from_sdk),
+            Control::Retry { execution, stage, all } => client
+                .retry_stage_execution()
+                .pipeline_name(pipeline)
+                .stage_name(stage)
+                .pipeline_execution_id(execution)
+                .retry_mode(if *all { StageRetryMode::AllActions } else { StageRetryMode::FailedActions })
+                .send()
+                .await
+                .map(drop)
+                .map_err(PipelineError::from_sdk),
+            Control::Decide { stage, action, token, approve, comment, .. } => {
+                let status = if *approve { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+                let result = ApprovalResult::builder()
+                    .status(status)
+                    .summary(comment.trim())
+                    .build()
+                    .map_err(|e| PipelineError::Invalid(e.to_string()))?;
+                client
+                    .put_approval_result()
+                    .pipeline_name(pipeline)
+                    .stage_name(stage)
+                    .action_name(action)
+                    .token(token)
+                    .result(result)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(PipelineError::from_sdk)
+            }
+            Control::Transition { stage, enable: true, .. } => client
+                .enable_stage_transition()
+                .pipeline_name(pipeline)
+                .stage_name(stage)
+                .transition_type(StageTransitionType::Inbound)
+                .send()
+                .await
+                .map(drop)
+                .map_err(PipelineError::from_sdk),
+            Control::Transition { stage, enable: false, reason } => client
+                .disable_stage_transition()
+                .pipeline_name(pipeline)
+                .stage_name(stage)
+                .transition_type(StageTransitionType::Inbound)
+                .reason(reason.trim())
+                .send()
+                .await
+                .map(drop)
+                .map_err(PipelineError::from_sdk),
+        }
+    }
+}
+
+/// Who asked Rollgate for the change that started execution `execution`, if Rollgate did.
+/// The executor's outcome names the execution it started ([`super::executor`]).
+pub async fn started_by(
+    store: &Store,
+    environment: &str,
+    execution: &str,
+) -> Result<Option<String>, StoreError> {
+    if execution_id(execution).is_err() {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT requested_by FROM change_requests WHERE environment = $1 AND state = 'executed' AND outcome LIKE $2 \
+         ORDER BY requested_at DESC LIMIT 1",
+    )
+    .bind(environment)
+    .bind(format!("%{} {execution}%", super::executor::STARTED))
+    .fetch_optional(store.pool())
+    .await
+    .map_err(StoreError::from)?;
+    row.map(|r| r.try_get::<String, _>(0)).transpose().map_err(StoreError::from)
+}

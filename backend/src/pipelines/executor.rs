@@ -1,0 +1,191 @@
+//! Carrying out the pipeline changes of the four-eyes desk: start an execution (release the
+//! latest change), start one at an earlier commit (a source revision override), and roll a
+//! stage back to an earlier successful execution. Everything else is handed to the executor
+//! it wraps (the Kubernetes one), so the desk still has exactly one executor.
+//!
+//! Unlike a deployment, a pipeline moves by itself: the preview says what runs now and what
+//! the change will start, but execution does not insist that nothing ran in between (a newer
+//! execution would supersede the old one anyway; CodePipeline settles the order).
+
+use std::sync::Arc;
+
+use aws_sdk_codepipeline::types::{SourceRevisionOverride, SourceRevisionType};
+
+use super::read::{self, Execution};
+use super::{PipelineError, Pipelines};
+use crate::changes::executor::BoxFuture;
+use crate::changes::{Action, ExecuteError, Executed, Executor, Origin, Preview};
+use crate::config::Environment;
+
+/// How an executed change's outcome names the execution it started (read back by
+/// [`super::control::started_by`]).
+pub const STARTED: &str = "started execution";
+
+pub struct PipelineExecutor {
+    pipelines: Pipelines,
+    other: Arc<dyn Executor>,
+}
+
+impl PipelineExecutor {
+    pub fn new(pipelines: Pipelines, other: Arc<dyn Executor>) -> Self {
+        Self { pipelines, other }
+    }
+}
+
+fn failed(e: PipelineError) -> ExecuteError {
+    ExecuteError(e.to_string())
+}
+
+fn short(id: &str) -> &str {
+    id.get(..7).unwrap_or(id)
+}
+
+fn describe(e: Option<&Execution>) -> String {
+    match e {
+        None => "no execution yet".into(),
+        Some(e) => format!(
+            "latest execution {} {}{}",
+            e.id,
+            e.status,
+            e.commit().map(|c| format!(" at {}", short(&c.id))).unwrap_or_default()
+        ),
+    }
+}
+
+impl Executor for PipelineExecutor {
+    fn preview<'a>(
+        &'a self,
+        env: &'a Environment,
+        action: &'a Action,
+        seen: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Preview, ExecuteError>> {
+        let Some(pipeline) = action.pipeline() else { return self.other.preview(env, action, seen) };
+        Box::pin(async move {
+            self.pipelines.check(&env.name, pipeline).map_err(failed)?;
+            let client = self.pipelines.client(&env.name).await.map_err(failed)?;
+            let latest = read::history(&client, pipeline, 1, None).await.map_err(failed)?.executions;
+            let latest = latest.first();
+            let after = match action {
+                Action::RollbackStage { stage, execution, .. } => {
+                    let target = find(&client, pipeline, execution).await?;
+                    if target.status != "Succeeded" {
+                        return Err(ExecuteError(format!(
+                            "execution {execution} ended {}: only a successful execution can be rolled back to",
+                            target.status
+                        )));
+                    }
+                    format!(
+                        "{stage} of {pipeline} rolled back to execution {execution}{}",
+                        target.commit().map(|c| format!(" (commit {})", short(&c.id))).unwrap_or_default()
+                    )
+                }
+                other => other.describe(),
+            };
+            Ok(Preview {
+                before: describe(latest),
+                after,
+                version: latest.map(|e| e.id.clone()).unwrap_or_default(),
+            })
+        })
+    }
+
+    fn execute<'a>(
+        &'a self,
+        env: &'a Environment,
+        action: &'a Action,
+        before: &'a str,
+        origin: &'a Origin,
+    ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
+        let Some(pipeline) = action.pipeline() else {
+            return self.other.execute(env, action, before, origin);
+        };
+        Box::pin(async move {
+            self.pipelines.check(&env.name, pipeline).map_err(failed)?;
+            let client = self.pipelines.client(&env.name).await.map_err(failed)?;
+            // The change request's id makes a retried start idempotent.
+            // (AWS accepts letters, digits and dashes in it.)
+            let id: String =
+                origin.change.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+            let token = format!("rollgate-{id}");
+            let started = match action {
+                Action::StartPipeline { .. } => client
+                    .start_pipeline_execution()
+                    .name(pipeline)
+                    .client_request_token(token)
+                    .send()
+                    .await
+                    .map(|o| o.pipeline_execution_id().unwrap_or_default().to_owned())
+                    .map_err(PipelineError::from_sdk),
+                Action::RedeployCommit { commit, .. } => {
+                    // The source action to override is the one that carried the commit before.
+                    let source = source_action(&client, pipeline).await?;
+                    let revision = SourceRevisionOverride::builder()
+                        .action_name(source)
+                        .revision_type(SourceRevisionType::CommitId)
+                        .revision_value(commit)
+                        .build()
+                        .map_err(|e| ExecuteError(e.to_string()))?;
+                    client
+                        .start_pipeline_execution()
+                        .name(pipeline)
+                        .client_request_token(token)
+                        .source_revisions(revision)
+                        .send()
+                        .await
+                        .map(|o| o.pipeline_execution_id().unwrap_or_default().to_owned())
+                        .map_err(PipelineError::from_sdk)
+                }
+                Action::RollbackStage { stage, execution, .. } => client
+                    .rollback_stage()
+                    .pipeline_name(pipeline)
+                    .stage_name(stage)
+                    .target_pipeline_execution_id(execution)
+                    .send()
+                    .await
+                    .map(|o| o.pipeline_execution_id().to_owned())
+                    .map_err(PipelineError::from_sdk),
+                _ => return Err(ExecuteError("not a pipeline change".into())),
+            };
+            self.pipelines.poke(&env.name, pipeline);
+            match started {
+                Ok(id) => Ok(Executed { detail: format!("{STARTED} {id} of {pipeline}") }),
+                Err(e) => {
+                    self.pipelines.saw(&env.name, &e);
+                    Err(failed(e))
+                }
+            }
+        })
+    }
+}
+
+/// Execution `id` of `pipeline`, from its recent history.
+async fn find(
+    client: &aws_sdk_codepipeline::Client,
+    pipeline: &str,
+    id: &str,
+) -> Result<Execution, ExecuteError> {
+    let mut next: Option<String> = None;
+    for _ in 0..10 {
+        let page = read::history(client, pipeline, 100, next.as_deref()).await.map_err(failed)?;
+        if let Some(found) = page.executions.into_iter().find(|e| e.id == id) {
+            return Ok(found);
+        }
+        match page.next {
+            Some(token) => next = Some(token),
+            None => break,
+        }
+    }
+    Err(ExecuteError(format!("{pipeline} has no execution {id}")))
+}
+
+/// The name of the source action whose revision an override replaces: the one the latest
+/// executions carried.
+async fn source_action(
+    client: &aws_sdk_codepipeline::Client,
+    pipeline: &str,
+) -> Result<String, ExecuteError> {
+    let page = read::history(client, pipeline, 5, None).await.map_err(failed)?;
+    page.executions.iter().find_map(|e| e.commit().map(|c| c.action.clone())).ok_or_else(|| {
+        ExecuteError(format!("{pipeline} has no execution with a source revision to start from"))
+    })
+}

@@ -1,0 +1,148 @@
+//! CodePipeline: the pipelines each environment releases through.
+//!
+//! - [`error`]: AWS errors sorted into the kinds people act on.
+//! - [`read`]: a pipeline's state, its executions and what their actions did.
+//! - [`poller`]: one poller per pipeline, shared by every page and live stream.
+//! - [`control`]: stop, retry, approve or reject, freeze a transition: role-checked, audited.
+//! - [`executor`]: start, redeploy an earlier commit and stage rollback, which change what
+//!   runs, go through the four-eyes desk ([`crate::changes`]); this carries them out.
+//!
+//! A [`Pipelines`] holds one client per environment for pages and actions (built once, like
+//! the cluster clients) and the pollers, each with a client of its own so its calls can be
+//! counted apart.
+
+pub mod control;
+pub mod error;
+pub mod executor;
+pub mod poller;
+pub mod read;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use aws_sdk_codepipeline::Client;
+use aws_sdk_codepipeline::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_codepipeline::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_codepipeline::error::BoxError;
+
+pub use error::PipelineError;
+pub use poller::{PollTimings, Poller, Snapshot};
+
+use crate::config::{ClusterConnection, Config, Environment};
+use crate::upstream::SandboxEndpoints;
+
+/// Counts every request a client sends (each retry too).
+#[derive(Debug, Clone)]
+pub struct CallCounter(pub Arc<AtomicU64>);
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "RollgateCallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+pub struct Pipelines {
+    config: Arc<Config>,
+    sandbox: Option<SandboxEndpoints>,
+    clients: Arc<Mutex<HashMap<String, Client>>>,
+    pollers: Arc<Mutex<HashMap<(String, String), Poller>>>,
+    /// Calls made by pages and actions (the pollers count their own).
+    calls: Arc<AtomicU64>,
+    timings: Arc<RwLock<PollTimings>>,
+}
+
+impl Pipelines {
+    pub fn new(config: Arc<Config>, sandbox: Option<SandboxEndpoints>) -> Self {
+        Self {
+            config,
+            sandbox,
+            clients: Arc::default(),
+            pollers: Arc::default(),
+            calls: Arc::default(),
+            timings: Arc::default(),
+        }
+    }
+
+    /// The environment, if `pipeline` is one it lists.
+    pub fn check(&self, environment: &str, pipeline: &str) -> Result<&Environment, PipelineError> {
+        let not_configured =
+            || PipelineError::NotConfigured { environment: environment.into(), pipeline: pipeline.into() };
+        let env = self.config.environment(environment).ok_or_else(not_configured)?;
+        if env.aws.pipelines.iter().any(|p| p == pipeline) { Ok(env) } else { Err(not_configured()) }
+    }
+
+    /// The shared client of `environment` for pages and actions.
+    pub async fn client(&self, environment: &str) -> Result<Client, PipelineError> {
+        if let Some(client) = self.clients.lock().unwrap_or_else(|p| p.into_inner()).get(environment) {
+            return Ok(client.clone());
+        }
+        let client = self.build_client(environment, self.calls.clone()).await?;
+        self.clients.lock().unwrap_or_else(|p| p.into_inner()).insert(environment.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    /// A new client of `environment` whose calls add to `calls`.
+    pub async fn build_client(
+        &self,
+        environment: &str,
+        calls: Arc<AtomicU64>,
+    ) -> Result<Client, PipelineError> {
+        let env = self
+            .config
+            .environment(environment)
+            .ok_or_else(|| PipelineError::NotFound(format!("There is no environment {environment}.")))?;
+        let sandbox = self.sandbox.as_ref().filter(|_| env.cluster == ClusterConnection::Sandbox);
+        Ok(crate::aws::codepipeline_client(env, sandbox, calls).await)
+    }
+
+    /// Forgets a client whose credentials failed, so the next call builds a fresh one.
+    pub fn saw(&self, environment: &str, error: &PipelineError) {
+        if matches!(error, PipelineError::Credentials(_)) {
+            self.clients.lock().unwrap_or_else(|p| p.into_inner()).remove(environment);
+        }
+    }
+
+    /// The poller of `pipeline`, started if nobody needed it before.
+    pub fn poller(&self, environment: &str, pipeline: &str) -> Result<Poller, PipelineError> {
+        self.check(environment, pipeline)?;
+        let key = (environment.to_owned(), pipeline.to_owned());
+        let mut pollers = self.pollers.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(pollers.entry(key).or_insert_with(|| Poller::start(self.clone(), environment, pipeline)).clone())
+    }
+
+    /// Asks the pipeline's poller (if one runs) for a fresh read.
+    pub fn poke(&self, environment: &str, pipeline: &str) {
+        let key = (environment.to_owned(), pipeline.to_owned());
+        if let Some(poller) = self.pollers.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            poller.poke();
+        }
+    }
+
+    /// Every AWS call made so far: pages and actions plus every poller.
+    pub fn aws_calls(&self) -> u64 {
+        let pollers: u64 =
+            self.pollers.lock().unwrap_or_else(|p| p.into_inner()).values().map(Poller::calls).sum();
+        self.calls.load(Ordering::Relaxed) + pollers
+    }
+
+    pub fn timings(&self) -> PollTimings {
+        *self.timings.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes how often the pollers ask (tests and benchmarks speed them up).
+    pub fn set_timings(&self, timings: PollTimings) {
+        *self.timings.write().unwrap_or_else(|p| p.into_inner()) = timings;
+    }
+}

@@ -1,0 +1,186 @@
+//! One poller per pipeline, shared by everyone looking.
+//!
+//! CodePipeline has no change feed, so someone has to ask. The poller asks on everyone's
+//! behalf and hands out the last answer through a `watch` channel: a page load or a live
+//! stream reads that answer, never AWS, so the number of AWS calls depends on time, not on the
+//! number of viewers. It asks often while an execution runs and seldom when the pipeline is
+//! idle, stops asking when nobody has looked for a while, doubles its wait on throttling or an
+//! unreachable endpoint, and keeps the last good state with the time it was read and the
+//! reason the next read failed, so pages say how old what they show is.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, watch};
+
+use super::read::{self, PipelineState};
+use super::{PipelineError, Pipelines};
+use crate::clock::Timestamp;
+
+/// How often to ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollTimings {
+    /// While an execution runs.
+    pub running: Duration,
+    /// While nothing runs.
+    pub idle: Duration,
+    /// The longest wait after throttling or failures.
+    pub max_backoff: Duration,
+    /// How long to keep polling after the last viewer left or the last page read.
+    pub linger: Duration,
+}
+
+impl Default for PollTimings {
+    fn default() -> Self {
+        Self {
+            running: Duration::from_secs(3),
+            idle: Duration::from_secs(20),
+            max_backoff: Duration::from_secs(120),
+            linger: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the poller last knew.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The last state read successfully.
+    pub state: Option<Arc<PipelineState>>,
+    /// When it was read.
+    pub fetched: Option<Timestamp>,
+    /// Why the latest read failed, when it did (the state shown is then older).
+    pub problem: Option<PipelineError>,
+    /// Reads tried so far (successful or not).
+    pub polls: u64,
+    /// How long until the next read.
+    pub next_in: Duration,
+}
+
+#[derive(Clone)]
+pub struct Poller {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    snapshot: watch::Sender<Arc<Snapshot>>,
+    /// Woken when someone starts looking (the poller may be parked).
+    interest: Notify,
+    /// Woken when an action asks for a fresh read.
+    poke: Notify,
+    /// The last time a page read the snapshot.
+    read_at: Mutex<Instant>,
+    /// AWS calls made by this poller (its own client counts them, retries included).
+    calls: Arc<AtomicU64>,
+}
+
+impl Poller {
+    pub(super) fn start(pipelines: Pipelines, environment: &str, pipeline: &str) -> Self {
+        let (snapshot, _) = watch::channel(Arc::new(Snapshot::default()));
+        let poller = Self {
+            inner: Arc::new(Inner {
+                snapshot,
+                interest: Notify::new(),
+                poke: Notify::new(),
+                read_at: Mutex::new(Instant::now()),
+                calls: Arc::new(AtomicU64::new(0)),
+            }),
+        };
+        tokio::spawn(poller.clone().run(pipelines, environment.to_owned(), pipeline.to_owned()));
+        poller
+    }
+
+    /// Follows every new snapshot (a live stream). Counts as interest while held.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
+        let receiver = self.inner.snapshot.subscribe();
+        self.inner.interest.notify_one();
+        receiver
+    }
+
+    /// The latest snapshot for a page: waits (a little) for the first read.
+    pub async fn current(&self) -> Arc<Snapshot> {
+        *self.inner.read_at.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        let mut receiver = self.inner.snapshot.subscribe();
+        self.inner.interest.notify_one();
+        let first = receiver.wait_for(|s| s.polls > 0);
+        let _ = tokio::time::timeout(Duration::from_secs(15), first).await;
+        receiver.borrow().clone()
+    }
+
+    /// Asks for a fresh read now (after an action changed the pipeline).
+    pub fn poke(&self) {
+        self.inner.poke.notify_one();
+    }
+
+    /// The AWS calls this poller made.
+    pub fn calls(&self) -> u64 {
+        self.inner.calls.load(Ordering::Relaxed)
+    }
+
+    /// How many live streams follow it.
+    pub fn viewers(&self) -> usize {
+        self.inner.snapshot.receiver_count()
+    }
+
+    fn interested(&self, linger: Duration) -> bool {
+        self.inner.snapshot.receiver_count() > 0
+            || self.inner.read_at.lock().unwrap_or_else(|p| p.into_inner()).elapsed() < linger
+    }
+
+    async fn run(self, pipelines: Pipelines, environment: String, pipeline: String) {
+        let mut backoff: Option<Duration> = None;
+        let mut client = None;
+        loop {
+            let timings = pipelines.timings();
+            while !self.interested(timings.linger) {
+                // Nobody looks: no calls until someone does.
+                self.inner.interest.notified().await;
+            }
+            if client.is_none() {
+                client = pipelines.build_client(&environment, self.inner.calls.clone()).await.ok();
+            }
+            let result = match &client {
+                Some(client) => read::state(client, &pipeline).await,
+                None => Err(PipelineError::Unexpected(format!("{environment} is no longer configured"))),
+            };
+            if let Err(PipelineError::Credentials(_)) = &result {
+                // Build it again next time: the credentials may have been renewed.
+                client = None;
+            }
+            let wait = match &result {
+                Ok(state) => {
+                    backoff = None;
+                    if state.running() { timings.running } else { timings.idle }
+                }
+                Err(e) => {
+                    let next = backoff.map_or(timings.running * 2, |b| b * 2).min(timings.max_backoff);
+                    backoff = Some(next);
+                    if !e.transient() {
+                        tracing::warn!(%environment, %pipeline, error = %e, "reading the pipeline failed");
+                    }
+                    next
+                }
+            };
+            self.inner.snapshot.send_modify(|snapshot| {
+                let mut next = (**snapshot).clone();
+                next.polls += 1;
+                next.next_in = wait;
+                match result {
+                    Ok(state) => {
+                        next.state = Some(Arc::new(state));
+                        next.fetched = Some(Timestamp::now());
+                        next.problem = None;
+                    }
+                    Err(e) => next.problem = Some(e),
+                }
+                *snapshot = Arc::new(next);
+            });
+            // A poke cuts the wait short, except while backing off (AWS asked for less).
+            if backoff.is_some() {
+                tokio::time::sleep(wait).await;
+            } else {
+                let _ = tokio::time::timeout(wait, self.inner.poke.notified()).await;
+            }
+        }
+    }
+}

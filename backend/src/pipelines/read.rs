@@ -1,0 +1,300 @@
+//! Reading a pipeline: its stages and actions as they are now (GetPipelineState), its
+//! executions (ListPipelineExecutions, paged) and what each action of one execution did
+//! (ListActionExecutions), cut down to the plain facts the pages show.
+
+use aws_sdk_codepipeline::Client;
+use aws_sdk_codepipeline::primitives::DateTime;
+use aws_sdk_codepipeline::types::{self as aws, ActionExecutionFilter};
+
+use super::PipelineError;
+
+/// A pipeline as GetPipelineState shows it, with its latest execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineState {
+    pub name: String,
+    pub version: Option<i32>,
+    pub stages: Vec<StageState>,
+    /// The newest execution, with the commit it carries.
+    pub latest: Option<Execution>,
+    /// What each action of the latest execution did (start, end, the revision it saw).
+    pub latest_actions: Vec<ActionRun>,
+}
+
+impl PipelineState {
+    /// An execution is moving: the poller looks more often.
+    pub fn running(&self) -> bool {
+        self.latest.as_ref().is_some_and(|e| e.status == "InProgress" || e.status == "Stopping")
+            || self.stages.iter().any(|s| s.status.as_deref() == Some("InProgress"))
+    }
+
+    /// The manual approval waiting for an answer, if any: (stage, action, token, execution).
+    pub fn waiting_approval(&self) -> Option<(&StageState, &ActionState)> {
+        self.stages.iter().find_map(|s| s.actions.iter().find(|a| a.waiting_approval()).map(|a| (s, a)))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageState {
+    pub name: String,
+    /// The stage's latest execution status (InProgress, Succeeded, Failed, Stopped, …).
+    pub status: Option<String>,
+    pub execution_id: Option<String>,
+    /// Set when the transition into this stage is disabled.
+    pub disabled: Option<DisabledTransition>,
+    /// An execution waiting at the disabled transition.
+    pub inbound_execution: Option<String>,
+    pub actions: Vec<ActionState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisabledTransition {
+    pub by: String,
+    pub reason: String,
+    pub at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionState {
+    pub name: String,
+    pub status: Option<String>,
+    pub execution_id: Option<String>,
+    pub action_execution_id: Option<String>,
+    pub changed_ms: Option<i64>,
+    pub summary: Option<String>,
+    pub error: Option<String>,
+    pub external_url: Option<String>,
+    /// The revision the action last saw (a source action's commit).
+    pub revision: Option<String>,
+    /// Present while a manual approval waits: what PutApprovalResult needs.
+    pub token: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+impl ActionState {
+    pub fn waiting_approval(&self) -> bool {
+        self.token.is_some() && self.status.as_deref() == Some("InProgress")
+    }
+}
+
+/// One execution from ListPipelineExecutions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Execution {
+    pub id: String,
+    pub status: String,
+    pub status_summary: Option<String>,
+    pub started_ms: Option<i64>,
+    pub updated_ms: Option<i64>,
+    pub trigger: String,
+    /// STANDARD or ROLLBACK.
+    pub kind: String,
+    pub revisions: Vec<Revision>,
+}
+
+impl Execution {
+    /// The commit this execution carries (its first source revision).
+    pub fn commit(&self) -> Option<&Revision> {
+        self.revisions.first()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    pub action: String,
+    pub id: String,
+    /// A commit's message.
+    pub summary: Option<String>,
+    pub url: Option<String>,
+}
+
+/// What one action of an execution did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRun {
+    pub stage: String,
+    pub action: String,
+    pub status: String,
+    pub started_ms: Option<i64>,
+    pub updated_ms: Option<i64>,
+    pub summary: Option<String>,
+    pub error: Option<String>,
+    pub external_id: Option<String>,
+    /// A source action's output: the commit and its author.
+    pub commit: Option<String>,
+    pub author: Option<String>,
+    pub message: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+/// One page of history and the token of the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    pub executions: Vec<Execution>,
+    pub next: Option<String>,
+}
+
+pub fn millis(t: Option<&DateTime>) -> Option<i64> {
+    t.and_then(|t| t.to_millis().ok())
+}
+
+/// The pipeline's state with its latest execution and that execution's actions: three calls.
+pub async fn state(client: &Client, pipeline: &str) -> Result<PipelineState, PipelineError> {
+    let out = client.get_pipeline_state().name(pipeline).send().await.map_err(PipelineError::from_sdk)?;
+    let latest = history(client, pipeline, 1, None).await?.executions.into_iter().next();
+    let latest_actions = match &latest {
+        Some(e) => actions(client, pipeline, &e.id).await?,
+        None => Vec::new(),
+    };
+    Ok(PipelineState {
+        name: out.pipeline_name().unwrap_or(pipeline).to_owned(),
+        version: out.pipeline_version(),
+        stages: out.stage_states().iter().map(stage).collect(),
+        latest,
+        latest_actions,
+    })
+}
+
+fn stage(s: &aws::StageState) -> StageState {
+    let transition = s.inbound_transition_state();
+    let disabled = transition.filter(|t| !t.enabled()).map(|t| DisabledTransition {
+        by: t.last_changed_by().unwrap_or("someone").to_owned(),
+        reason: t.disabled_reason().unwrap_or("").to_owned(),
+        at_ms: millis(t.last_changed_at()),
+    });
+    StageState {
+        name: s.stage_name().unwrap_or("").to_owned(),
+        status: s.latest_execution().map(|l| l.status().as_str().to_owned()),
+        execution_id: s.latest_execution().map(|l| l.pipeline_execution_id().to_owned()),
+        disabled,
+        inbound_execution: s.inbound_execution().map(|e| e.pipeline_execution_id().to_owned()),
+        actions: s.action_states().iter().map(action).collect(),
+    }
+}
+
+fn action(a: &aws::ActionState) -> ActionState {
+    let latest = a.latest_execution();
+    ActionState {
+        name: a.action_name().unwrap_or("").to_owned(),
+        status: latest.and_then(|l| l.status()).map(|s| s.as_str().to_owned()),
+        execution_id: None,
+        action_execution_id: latest.and_then(|l| l.action_execution_id()).map(str::to_owned),
+        changed_ms: millis(latest.and_then(|l| l.last_status_change())),
+        summary: latest.and_then(|l| l.summary()).map(str::to_owned),
+        error: latest
+            .and_then(|l| l.error_details())
+            .map(|e| format!("{}: {}", e.code().unwrap_or("Error"), e.message().unwrap_or(""))),
+        external_url: latest.and_then(|l| l.external_execution_url()).map(str::to_owned),
+        revision: a.current_revision().map(|r| r.revision_id().to_owned()),
+        token: latest.and_then(|l| l.token()).map(str::to_owned),
+        updated_by: latest.and_then(|l| l.last_updated_by()).map(str::to_owned),
+    }
+}
+
+/// A page of executions, newest first.
+pub async fn history(
+    client: &Client,
+    pipeline: &str,
+    page_size: i32,
+    next: Option<&str>,
+) -> Result<History, PipelineError> {
+    let out = client
+        .list_pipeline_executions()
+        .pipeline_name(pipeline)
+        .max_results(page_size)
+        .set_next_token(next.map(str::to_owned))
+        .send()
+        .await
+        .map_err(PipelineError::from_sdk)?;
+    Ok(History {
+        executions: out.pipeline_execution_summaries().iter().map(execution).collect(),
+        next: out.next_token().map(str::to_owned),
+    })
+}
+
+fn execution(e: &aws::PipelineExecutionSummary) -> Execution {
+    let trigger = e
+        .trigger()
+        .map(|t| {
+            let kind = t.trigger_type().map(|k| k.as_str().to_owned()).unwrap_or_default();
+            match t.trigger_detail().filter(|d| !d.is_empty()) {
+                Some(detail) => format!("{kind} ({detail})"),
+                None => kind,
+            }
+        })
+        .unwrap_or_default();
+    Execution {
+        id: e.pipeline_execution_id().unwrap_or("").to_owned(),
+        status: e.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        status_summary: e.status_summary().map(str::to_owned),
+        started_ms: millis(e.start_time()),
+        updated_ms: millis(e.last_update_time()),
+        trigger,
+        kind: e.execution_type().map(|k| k.as_str().to_owned()).unwrap_or_else(|| "STANDARD".into()),
+        revisions: e
+            .source_revisions()
+            .iter()
+            .map(|r| Revision {
+                action: r.action_name().to_owned(),
+                id: r.revision_id().unwrap_or("").to_owned(),
+                summary: r.revision_summary().map(str::to_owned),
+                url: r.revision_url().map(str::to_owned),
+            })
+            .collect(),
+    }
+}
+
+/// What each action of execution `id` did, in pipeline order as listed by AWS (newest first).
+pub async fn actions(client: &Client, pipeline: &str, id: &str) -> Result<Vec<ActionRun>, PipelineError> {
+    let out = client
+        .list_action_executions()
+        .pipeline_name(pipeline)
+        .filter(ActionExecutionFilter::builder().pipeline_execution_id(id).build())
+        .send()
+        .await
+        .map_err(PipelineError::from_sdk)?;
+    Ok(out
+        .action_execution_details()
+        .iter()
+        .map(|d| {
+            let output = d.output();
+            let result = output.and_then(|o| o.execution_result());
+            let variable =
+                |name: &str| output.and_then(|o| o.output_variables()).and_then(|v| v.get(name)).cloned();
+            ActionRun {
+                stage: d.stage_name().unwrap_or("").to_owned(),
+                action: d.action_name().unwrap_or("").to_owned(),
+                status: d.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                started_ms: millis(d.start_time()),
+                updated_ms: millis(d.last_update_time()),
+                summary: result.and_then(|r| r.external_execution_summary()).map(str::to_owned),
+                error: result
+                    .and_then(|r| r.error_details())
+                    .map(|e| format!("{}: {}", e.code().unwrap_or("Error"), e.message().unwrap_or(""))),
+                external_id: result.and_then(|r| r.external_execution_id()).map(str::to_owned),
+                commit: variable("CommitId"),
+                author: variable("AuthorDisplayName"),
+                message: variable("CommitMessage"),
+                updated_by: d.updated_by().map(str::to_owned),
+            }
+        })
+        .collect())
+}
+
+/// The names of every pipeline the credentials can see (for validation and the moto test).
+pub async fn names(client: &Client) -> Result<Vec<String>, PipelineError> {
+    let mut names = Vec::new();
+    let mut next = None;
+    loop {
+        let out =
+            client.list_pipelines().set_next_token(next).send().await.map_err(PipelineError::from_sdk)?;
+        names.extend(out.pipelines().iter().filter_map(|p| p.name()).map(str::to_owned));
+        match out.next_token() {
+            Some(token) => next = Some(token.to_owned()),
+            None => return Ok(names),
+        }
+    }
+}
+
+/// The stage names of the pipeline's declaration, in order (GetPipeline).
+pub async fn stage_names(client: &Client, pipeline: &str) -> Result<Vec<String>, PipelineError> {
+    let out = client.get_pipeline().name(pipeline).send().await.map_err(PipelineError::from_sdk)?;
+    Ok(out.pipeline().map(|p| p.stages().iter().map(|s| s.name().to_owned()).collect()).unwrap_or_default())
+}

@@ -1,0 +1,80 @@
+import { test, expect, type Browser, type Page } from "@playwright/test";
+import { hydrated, signIn, DEMO } from "./helpers";
+
+// The issue's "done when" story on the sandbox: a deployer releases myapp-production and
+// watches it reach the manual approval, a second person approves (the release request, then
+// the pipeline's approval from the team inbox), Deploy runs to the end live, and the previous
+// commit is redeployed from the history.
+
+test.setTimeout(240_000);
+
+async function personAs(browser: Browser, role: keyof typeof DEMO) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, role);
+  return { context, page };
+}
+
+const PIPELINE = "/production/pipelines/myapp-production";
+
+/** The approver approves the oldest waiting change request in the Approvals inbox. */
+async function approveRequest(a: Page) {
+  await a.goto("/production/approvals");
+  const request = a.locator('article.change[data-state="pending"]').first();
+  await request.getByLabel("Approval comment").fill("ok");
+  await request.getByRole("button", { name: "Approve" }).click();
+  await expect(a).toHaveURL(/\/production\/approvals/);
+}
+
+/** The approver answers the pipeline's manual approval from the inbox. */
+async function approvePipeline(a: Page) {
+  await a.goto("/production/approvals");
+  const waiting = a.locator(".pipeline-approvals .approval").first();
+  await expect(waiting).toBeVisible({ timeout: 90_000 });
+  await waiting.getByLabel("Approval comment").fill("Ship it");
+  await waiting.getByRole("button", { name: "Approve" }).click();
+  await expect(a).toHaveURL(/\/production\/approvals/);
+}
+
+test("release myapp-production through the approval, then redeploy the previous commit", async ({ browser }) => {
+  const dana = (await personAs(browser, "deployer")).page;
+  const avery = (await personAs(browser, "approver")).page;
+
+  await dana.goto(PIPELINE);
+  await hydrated(dana);
+  const card = dana.locator('article.pipeline[data-pipeline="myapp-production"]');
+  await expect(card.locator('[data-stage="Approval"]')).toBeVisible();
+  const release = dana.locator("form[data-action=start]");
+  await release.getByLabel("Why").fill("weekly release");
+  await release.getByRole("button", { name: "Release" }).click();
+  await expect(dana).toHaveURL(new RegExp(`${PIPELINE}$`));
+
+  // Production is protected: the release is a change request someone else approves.
+  await approveRequest(avery);
+
+  // Dana's open page follows the execution to the approval, which stands out.
+  await expect(card.locator(".approval")).toBeVisible({ timeout: 90_000 });
+  await expect(card).toHaveClass(/waiting/);
+  await expect(card.locator(".approval")).toContainText("Started through Rollgate by dana");
+
+  await approvePipeline(avery);
+  await expect(card.locator('[data-stage="Deploy"]')).toHaveAttribute("data-status", "Succeeded", { timeout: 90_000 });
+  await expect(card).toHaveAttribute("data-status", "Succeeded");
+  const released = await card.locator(".execution .commit-line").getAttribute("data-commit");
+
+  // Redeploy an earlier successful commit, picked from the history.
+  await dana.goto(PIPELINE);
+  await hydrated(dana);
+  const row = dana.locator('tr[data-status="Succeeded"]').filter({ has: dana.locator("form[data-action=redeploy]") }).first();
+  const previous = await row.getAttribute("data-commit");
+  expect(previous).not.toBe(released);
+  const redeploy = row.locator("form[data-action=redeploy]");
+  await redeploy.getByPlaceholder("Why").fill("back to the previous commit");
+  await redeploy.getByRole("button", { name: /Redeploy/ }).click();
+  await approveRequest(avery);
+  await expect(card.locator(".approval")).toBeVisible({ timeout: 90_000 });
+  await expect(card.locator(".execution .commit-line")).toHaveAttribute("data-commit", previous!);
+  await approvePipeline(avery);
+  await expect(card).toHaveAttribute("data-status", "Succeeded", { timeout: 90_000 });
+  await expect(card.locator(".execution .commit-line")).toHaveAttribute("data-commit", previous!);
+});

@@ -1,0 +1,455 @@
+//! Pipelines through Rollgate's server functions, against the sandbox's CodePipeline through
+//! the AWS SDK: list and detail, release on a protected environment (approved by someone
+//! other than the starter), reject, stop, retry, freeze and unfreeze a transition, redeploy an
+//! earlier commit, roll a stage back; one poller's AWS calls with 1 and with 50 live viewers;
+//! AWS errors in words.
+
+mod common;
+
+use std::time::Duration;
+
+use app::api::changes::ApproveChange;
+use app::api::pipelines::{
+    DecidePipelineApproval, GetPipeline, ListPipelineApprovals, ListPipelines, RequestPipelineChange,
+    RetryStage, SetStageTransition, StopExecution,
+};
+use app::model::ChangeView;
+use app::model::pipelines::{ApprovalView, PipelineDetail, PipelineView};
+use backend::pipelines::PollTimings;
+use backend::policy::Role;
+use common::TestPortal;
+use sandbox::{Failure, PipelineTimings};
+
+fn s(v: &str) -> String {
+    v.to_owned()
+}
+
+/// The sandbox with quick pipeline actions and quick pollers.
+async fn portal() -> TestPortal {
+    let p = TestPortal::sandbox().await;
+    p.running.sandbox.as_ref().expect("the sandbox runs").aws.set_pipeline_timings(PipelineTimings {
+        source: Duration::from_millis(100),
+        test: Duration::from_millis(150),
+        build: Duration::from_millis(150),
+        approval_timeout: Duration::from_secs(300),
+    });
+    p.running.portal.pipelines.set_timings(PollTimings {
+        running: Duration::from_millis(150),
+        idle: Duration::from_millis(300),
+        max_backoff: Duration::from_secs(2),
+        linger: Duration::from_secs(60),
+    });
+    p
+}
+
+async fn detail(p: &TestPortal, env: &str, name: &str) -> PipelineDetail {
+    let response = p.call(&p.http, &GetPipeline { env: s(env), name: s(name), page: s("") }).await;
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().await.expect("a pipeline")
+}
+
+/// Reads the pipeline until `done` holds (30 s at most).
+async fn wait_until(
+    p: &TestPortal,
+    env: &str,
+    name: &str,
+    what: &str,
+    done: impl Fn(&PipelineView) -> bool,
+) -> PipelineView {
+    for _ in 0..300 {
+        let live = detail(p, env, name).await.live;
+        if done(&live) {
+            return live;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name} did not reach: {what}");
+}
+
+fn latest_status(v: &PipelineView) -> &str {
+    v.latest.as_ref().map(|e| e.status.as_str()).unwrap_or("")
+}
+
+fn ask(env: &str, pipeline: &str, kind: &str) -> RequestPipelineChange {
+    RequestPipelineChange {
+        env: s(env),
+        pipeline: s(pipeline),
+        kind: s(kind),
+        commit: None,
+        stage: None,
+        execution: None,
+        reason: s("pipelines test"),
+        return_to: None,
+    }
+}
+
+async fn image(p: &TestPortal, namespace: &str) -> String {
+    let detail = app::api::deployments::GetDeployment {
+        env: s(namespace),
+        namespace: s(namespace),
+        name: s("myapp-deployment"),
+    };
+    let d: app::model::DeploymentDetail = p.call(&p.http, &detail).await.json().await.expect("deployment");
+    d.containers[0].image.clone()
+}
+
+async fn approvals(p: &TestPortal, env: &str) -> Vec<ApprovalView> {
+    p.call(&p.http, &ListPipelineApprovals { env: s(env) }).await.json().await.expect("approvals")
+}
+
+async fn waiting_approval(p: &TestPortal, env: &str) -> ApprovalView {
+    for _ in 0..300 {
+        if let Some(a) = approvals(p, env).await.into_iter().next() {
+            return a;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no approval waited in {env}");
+}
+
+fn decide(a: &ApprovalView, decision: &str, comment: &str) -> DecidePipelineApproval {
+    DecidePipelineApproval {
+        env: a.env.clone(),
+        pipeline: a.pipeline.clone(),
+        stage: a.stage.clone(),
+        action: a.action.clone(),
+        token: a.token.clone(),
+        execution: a.execution.clone(),
+        decision: s(decision),
+        comment: s(comment),
+        return_to: None,
+    }
+}
+
+/// Requests a production release as `requester` and has avery approve the change request;
+/// returns the execution's approval once it waits.
+async fn release_production(p: &TestPortal, requester: &reqwest::Client) -> ApprovalView {
+    let asked: String =
+        p.call(requester, &ask("production", "myapp-production", "start")).await.json().await.expect("asked");
+    assert_eq!(asked, "pending", "production is protected: the release waits for approval");
+    let avery = p.as_role(Role::Approver).await;
+    let changes: Vec<ChangeView> =
+        p.call(&avery, &app::api::changes::ListChanges { env: s("production") }).await.json().await.unwrap();
+    let request = changes.iter().find(|c| c.state == "pending" && c.kind == "release").expect("the request");
+    let approved: ChangeView = p
+        .call(&avery, &ApproveChange { id: request.id.clone(), comment: s("go") })
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(approved.state, "executed", "{:?}", approved.outcome);
+    assert!(approved.outcome.unwrap_or_default().starts_with("started execution"));
+    waiting_approval(p, "production").await
+}
+
+/// The list shows each pipeline's stages and latest execution with its commit; the detail
+/// adds the history, paged, with the commit and trigger of each execution.
+#[tokio::test(flavor = "multi_thread")]
+async fn list_and_detail() {
+    let p = portal().await;
+    let list: Vec<PipelineView> =
+        p.call(&p.http, &ListPipelines { env: s("staging") }).await.json().await.expect("pipelines");
+    assert_eq!(list.len(), 1);
+    let staging = &list[0];
+    assert_eq!(staging.name, "myapp-staging");
+    let stages: Vec<_> = staging.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(stages, ["Source", "Test", "Build", "Deploy"]);
+    let latest = staging.latest.as_ref().expect("a latest execution");
+    assert_eq!(latest.status, "Succeeded");
+    let commit = latest.commit.as_ref().expect("its commit");
+    assert_eq!(commit.short, "e93d5f1");
+    assert!(commit.message.is_some());
+    assert_eq!(commit.author.as_deref(), Some("Dana Whitfield"), "from the source action's output");
+    assert!(staging.problem.is_none());
+
+    let production = detail(&p, "production", "myapp-production").await;
+    assert!(production.stages.contains(&s("Approval")));
+    assert!(production.history.len() >= 2);
+    assert_eq!(production.history[0].status, "Failed", "the demo's rejected release");
+    let first_page = GetPipeline { env: s("staging"), name: s("myapp-staging"), page: s("") };
+    let page: PipelineDetail = p.call(&p.http, &first_page).await.json().await.unwrap();
+    assert_eq!(page.history.len(), 5);
+    let unknown = p.call(&p.http, &GetPipeline { env: s("staging"), name: s("nope"), page: s("") }).await;
+    assert_eq!(unknown.status().as_u16(), 404);
+    let bad_page = GetPipeline { env: s("staging"), name: s("myapp-staging"), page: s("garbage") };
+    let refused = p.call(&p.http, &bad_page).await;
+    assert_eq!(refused.status().as_u16(), 409);
+    assert!(refused.text().await.unwrap().contains("InvalidNextTokenException"));
+}
+
+/// The story on the sandbox: dana releases myapp-production (a change request avery
+/// approves), it reaches the manual approval; dana may not answer it (a deployer), ada cannot
+/// approve a release she started herself; avery approves, Deploy rolls the commit out. Then
+/// the previous commit is redeployed from the history.
+#[tokio::test(flavor = "multi_thread")]
+async fn release_approved_by_someone_else_then_redeploy() {
+    let p = portal().await;
+    let sandbox = p.running.sandbox.as_ref().unwrap();
+    let head = sandbox.aws.commit("myapp", "Add gift wrapping", "Priya Raman");
+    let dana = p.as_role(Role::Deployer).await;
+    let ada = p.as_role(Role::Admin).await;
+    let avery = p.as_role(Role::Approver).await;
+
+    let approval = release_production(&p, &ada).await;
+    assert_eq!(approval.started_by.as_deref(), Some("ada"));
+    assert_eq!(approval.commit.as_ref().map(|c| c.short.clone()), Some(head[..7].to_owned()));
+    let live = detail(&p, "production", "myapp-production").await.live;
+    assert!(live.approval.is_some(), "the waiting approval stands out");
+
+    let by_deployer = p.call(&dana, &decide(&approval, "approve", "me")).await;
+    assert_eq!(by_deployer.status().as_u16(), 403);
+    let own = p.call(&ada, &decide(&approval, "approve", "mine")).await;
+    assert_eq!(own.status().as_u16(), 409);
+    assert!(own.text().await.unwrap().contains("someone else must approve it"));
+
+    let approved = p.call(&avery, &decide(&approval, "approve", "Ship it")).await;
+    assert_eq!(approved.status().as_u16(), 200, "{}", approved.text().await.unwrap_or_default());
+    wait_until(&p, "production", "myapp-production", "Succeeded", |v| latest_status(v) == "Succeeded").await;
+    assert_eq!(image(&p, "production").await, format!("myapp:{}", &head[..7]));
+
+    // Redeploy the commit before it, picked from the history.
+    let history = detail(&p, "production", "myapp-production").await.history;
+    let previous = history
+        .iter()
+        .filter(|e| e.status == "Succeeded")
+        .filter_map(|e| e.commit.clone())
+        .find(|c| c.id != head)
+        .expect("an earlier successful commit");
+    let mut redeploy = ask("production", "myapp-production", "redeploy");
+    redeploy.commit = Some(previous.id.clone());
+    let asked: String = p.call(&dana, &redeploy).await.json().await.unwrap();
+    assert_eq!(asked, "pending");
+    let changes: Vec<ChangeView> =
+        p.call(&avery, &app::api::changes::ListChanges { env: s("production") }).await.json().await.unwrap();
+    let request = changes.iter().find(|c| c.state == "pending").expect("the redeploy request");
+    assert_eq!(request.kind, "redeploy commit");
+    let done: ChangeView = p
+        .call(&avery, &ApproveChange { id: request.id.clone(), comment: s("ok") })
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done.state, "executed", "{:?}", done.outcome);
+    let approval = waiting_approval(&p, "production").await;
+    assert_eq!(approval.commit.as_ref().map(|c| c.id.clone()), Some(previous.id.clone()));
+    assert_eq!(approval.started_by.as_deref(), Some("dana"));
+    let approved = p.call(&ada, &decide(&approval, "approve", "Back to the previous commit")).await;
+    assert_eq!(approved.status().as_u16(), 200);
+    wait_until(&p, "production", "myapp-production", "the redeploy succeeded", |v| {
+        latest_status(v) == "Succeeded"
+            && v.latest.as_ref().and_then(|e| e.commit.as_ref()).map(|c| &c.id) == Some(&previous.id)
+    })
+    .await;
+    assert_eq!(image(&p, "production").await, format!("myapp:{}", previous.short));
+}
+
+/// A rejected approval fails the execution; nothing is deployed.
+#[tokio::test(flavor = "multi_thread")]
+async fn reject_fails_the_release() {
+    let p = portal().await;
+    let before = image(&p, "production").await;
+    let dana = p.as_role(Role::Deployer).await;
+    let avery = p.as_role(Role::Approver).await;
+    let approval = release_production(&p, &dana).await;
+    let rejected = p.call(&avery, &decide(&approval, "reject", "Not during the sale")).await;
+    assert_eq!(rejected.status().as_u16(), 200);
+    let live = wait_until(&p, "production", "myapp-production", "Failed", |v| {
+        v.latest.as_ref().is_some_and(|e| e.id == approval.execution && e.status == "Failed")
+    })
+    .await;
+    assert!(live.approval.is_none());
+    assert_eq!(image(&p, "production").await, before);
+}
+
+/// On staging (not protected) a release starts at once; a failed test stage is retried and
+/// the execution goes on; a running execution is stopped (abandoned) with a reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_and_stop() {
+    let p = portal().await;
+    let sandbox = p.running.sandbox.as_ref().unwrap();
+    let dana = p.as_role(Role::Deployer).await;
+    let vera = p.as_role(Role::Viewer).await;
+    sandbox.aws.fail_next(Failure::Tests);
+    let asked: String = p.call(&dana, &ask("staging", "myapp-staging", "start")).await.json().await.unwrap();
+    assert_eq!(asked, "executed", "staging runs a release at once");
+    let failed = wait_until(&p, "staging", "myapp-staging", "Failed", |v| latest_status(v) == "Failed").await;
+    let test = failed.stages.iter().find(|s| s.name == "Test").unwrap();
+    assert_eq!(test.status.as_deref(), Some("Failed"));
+    assert!(test.actions[0].error.is_some(), "the action's error is shown");
+    let execution = failed.latest.unwrap().id;
+    let retry = |stage: &str| RetryStage {
+        env: s("staging"),
+        pipeline: s("myapp-staging"),
+        execution: execution.clone(),
+        stage: s(stage),
+        mode: s("failed"),
+        return_to: None,
+    };
+    assert_eq!(p.call(&vera, &retry("Test")).await.status().as_u16(), 403);
+    let not_retryable = p.call(&dana, &retry("Build")).await;
+    assert_eq!(not_retryable.status().as_u16(), 409);
+    assert!(not_retryable.text().await.unwrap().contains("StageNotRetryableException"));
+    assert_eq!(p.call(&dana, &retry("Test")).await.status().as_u16(), 200);
+    wait_until(&p, "staging", "myapp-staging", "Succeeded after the retry", |v| {
+        v.latest.as_ref().is_some_and(|e| e.id == execution && e.status == "Succeeded")
+    })
+    .await;
+
+    sandbox.aws.set_pipeline_timings(PipelineTimings {
+        source: Duration::from_millis(100),
+        test: Duration::from_secs(30),
+        build: Duration::from_millis(150),
+        approval_timeout: Duration::from_secs(300),
+    });
+    p.call(&dana, &ask("staging", "myapp-staging", "start")).await;
+    let running = wait_until(&p, "staging", "myapp-staging", "testing", |v| {
+        v.stages.iter().any(|s| s.name == "Test" && s.current && s.status.as_deref() == Some("InProgress"))
+    })
+    .await;
+    assert!(running.running);
+    let id = running.latest.unwrap().id;
+    let stop = StopExecution {
+        env: s("staging"),
+        pipeline: s("myapp-staging"),
+        execution: id.clone(),
+        abandon: Some(s("true")),
+        reason: s("Wrong commit"),
+        return_to: None,
+    };
+    assert_eq!(p.call(&dana, &stop).await.status().as_u16(), 200);
+    let stopped =
+        wait_until(&p, "staging", "myapp-staging", "Stopped", |v| latest_status(v) == "Stopped").await;
+    assert_eq!(stopped.latest.unwrap().summary.as_deref(), Some("Wrong commit"));
+}
+
+/// Freezing the transition into Deploy shows who froze it and why; unfreezing clears it.
+#[tokio::test(flavor = "multi_thread")]
+async fn disable_and_enable_a_transition() {
+    let p = portal().await;
+    let dana = p.as_role(Role::Deployer).await;
+    let vera = p.as_role(Role::Viewer).await;
+    let set = |enable: &str, reason: &str| SetStageTransition {
+        env: s("staging"),
+        pipeline: s("myapp-staging"),
+        stage: s("Deploy"),
+        enable: s(enable),
+        reason: Some(s(reason)),
+        return_to: None,
+    };
+    assert_eq!(p.call(&vera, &set("false", "freeze")).await.status().as_u16(), 403);
+    assert_eq!(p.call(&dana, &set("false", "")).await.status().as_u16(), 400, "a freeze needs a reason");
+    assert_eq!(p.call(&dana, &set("false", "Code freeze for the sale")).await.status().as_u16(), 200);
+    let frozen = wait_until(&p, "staging", "myapp-staging", "frozen", |v| {
+        v.stages.iter().any(|s| s.name == "Deploy" && s.disabled.is_some())
+    })
+    .await;
+    let disabled = frozen.stages.iter().find(|s| s.name == "Deploy").unwrap().disabled.clone().unwrap();
+    assert_eq!(disabled.reason, "Code freeze for the sale");
+    assert!(!disabled.by.is_empty());
+    assert_eq!(p.call(&dana, &set("true", "")).await.status().as_u16(), 200);
+    wait_until(&p, "staging", "myapp-staging", "unfrozen", |v| v.stages.iter().all(|s| s.disabled.is_none()))
+        .await;
+}
+
+/// Rolling Deploy back to an earlier successful execution redeploys its image; a failed
+/// execution is refused as a target.
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_stage_to_an_earlier_execution() {
+    let p = portal().await;
+    let dana = p.as_role(Role::Deployer).await;
+    let history = detail(&p, "staging", "myapp-staging").await.history;
+    let by_commit = |short: &str| {
+        history.iter().find(|e| e.commit.as_ref().is_some_and(|c| c.short == short)).unwrap().id.clone()
+    };
+    let rollback = |execution: String| RequestPipelineChange {
+        stage: Some(s("Deploy")),
+        execution: Some(execution),
+        ..ask("staging", "myapp-staging", "rollback-stage")
+    };
+    let refused = p.call(&dana, &rollback(by_commit("c41f0e8"))).await;
+    assert_eq!(refused.status().as_u16(), 409);
+    assert!(refused.text().await.unwrap().contains("only a successful execution"));
+    let asked: String = p.call(&dana, &rollback(by_commit("b7a04c2"))).await.json().await.unwrap();
+    assert_eq!(asked, "executed");
+    let done = wait_until(&p, "staging", "myapp-staging", "rolled back", |v| {
+        v.latest.as_ref().is_some_and(|e| e.kind == "ROLLBACK" && e.status == "Succeeded")
+    })
+    .await;
+    assert!(done.latest.is_some());
+    assert_eq!(image(&p, "staging").await, "myapp:b7a04c2");
+}
+
+/// One poller per pipeline: 50 live viewers cost AWS no more calls than one. The count comes
+/// from the poller's own client (every request it sends, retries included).
+#[tokio::test(flavor = "multi_thread")]
+async fn poller_calls_do_not_grow_with_viewers() {
+    let p = portal().await;
+    let pipelines = &p.running.portal.pipelines;
+    let poller = pipelines.poller("staging", "myapp-staging").unwrap();
+    let url = p.url("/live/staging/pipelines/myapp-staging");
+    let open = |n: usize| {
+        let (http, url) = (p.http.clone(), url.clone());
+        async move {
+            let mut streams = Vec::new();
+            for _ in 0..n {
+                let response = http.get(&url).send().await.expect("stream");
+                assert_eq!(response.status().as_u16(), 200);
+                streams.push(response);
+            }
+            streams
+        }
+    };
+    let window = Duration::from_secs(3);
+    let one = open(1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let start = poller.calls();
+    tokio::time::sleep(window).await;
+    let with_one = poller.calls() - start;
+    let fifty = open(49).await;
+    assert_eq!(poller.viewers(), 50);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let start = poller.calls();
+    tokio::time::sleep(window).await;
+    let with_fifty = poller.calls() - start;
+    eprintln!("AWS calls in {window:?}: {with_one} with 1 viewer, {with_fifty} with 50");
+    assert!(with_one >= 3, "the poller polls ({with_one})");
+    // Three calls per read: at most one read apart, whatever the number of viewers.
+    assert!(with_fifty <= with_one + 3, "{with_fifty} calls with 50 viewers, {with_one} with 1");
+    drop((one, fifty));
+}
+
+/// Throttling: the poller backs off, keeps the last state and says why it is old; pages
+/// show it in words.
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_is_shown_and_backed_off() {
+    let p = portal().await;
+    let sandbox = p.running.sandbox.as_ref().unwrap();
+    detail(&p, "staging", "myapp-staging").await;
+    sandbox.aws.set_throttling(true);
+    let list = || async {
+        let list: Vec<PipelineView> =
+            p.call(&p.http, &ListPipelines { env: s("staging") }).await.json().await.unwrap();
+        list.into_iter().next().unwrap()
+    };
+    let mut seen = None;
+    for _ in 0..100 {
+        let v = list().await;
+        if v.problem.is_some() {
+            seen = Some(v);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stale = seen.expect("the throttling shows");
+    assert!(stale.problem.unwrap().contains("throttling"), "in words");
+    assert!(stale.latest.is_some(), "the last state is kept");
+    assert!(stale.fetched_ms.is_some());
+    sandbox.aws.set_throttling(false);
+    for _ in 0..100 {
+        if list().await.problem.is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the poller did not recover after throttling ended");
+}
