@@ -14,8 +14,8 @@ pub mod deployments;
 #[cfg(feature = "ssr")]
 pub(crate) mod guard;
 pub mod locks;
-pub mod tokens;
 pub mod pipelines;
+pub mod tokens;
 
 use leptos::prelude::*;
 

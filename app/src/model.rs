@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-pub mod tokens;
 pub mod pipelines;
+pub mod tokens;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentSummary {

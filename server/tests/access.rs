@@ -10,11 +10,12 @@ use app::api::audit::ListAudit;
 use app::api::changes::{ApproveChange, ListChanges, RejectChange, RequestChange};
 use app::api::deployments::{GetDeployment, ListDeployments, PreviewRollback};
 use app::api::locks::{LockEnvironment, UnlockEnvironment};
-use app::api::tokens::{
-    CreateToken, DeleteToken, GetToken, LabelTokenVersion, ListTokens, PutTokenVersion, RevealToken,
 use app::api::pipelines::{
     DecidePipelineApproval, GetPipeline, ListPipelineApprovals, ListPipelines, RequestPipelineChange,
     RetryStage, SetStageTransition, StopExecution,
+};
+use app::api::tokens::{
+    CreateToken, DeleteToken, GetToken, LabelTokenVersion, ListTokens, PutTokenVersion, RevealToken,
 };
 use app::api::{GetEnvironmentOverview, ListEnvironments, WhoAmI};
 use backend::audit::Caller;

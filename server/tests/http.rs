@@ -17,43 +17,32 @@ async fn root_redirects_to_first_environment() {
     assert_eq!(response.headers()["location"], "/staging/pipelines");
 }
 
-/// Every area renders on the server with the environment's configuration; what is not
-/// connected yet is honestly marked.
+/// Every area renders on the server with what the environment's systems hold; none is a
+/// "not connected" placeholder any more.
 #[tokio::test]
 async fn every_area_renders_what_is_configured() {
     let portal = TestPortal::sandbox().await;
     let cases = [
-        ("/staging/pipelines", "Pipelines", "myapp-staging", true),
-        ("/production/pipelines", "Pipelines", "myapp-production", true),
-        ("/staging/deployments", "Deployments", "myapp-deployment", false),
-        ("/staging/tokens", "Tokens", "/rollgate/staging/", true),
-        ("/production/approvals", "Approvals", "needs 1 approval from someone other", false),
-        ("/staging/approvals", "Approvals", "is not protected", false),
-        ("/staging/audit", "Audit", "Records are never edited or removed", false),
+        ("/staging/pipelines", "Pipelines", "myapp-staging"),
+        ("/production/pipelines", "Pipelines", "myapp-production"),
+        ("/staging/deployments", "Deployments", "myapp-deployment"),
+        ("/staging/tokens", "Tokens", "k8s-bear-token"),
+        ("/production/approvals", "Approvals", "needs 1 approval from someone other"),
+        ("/staging/approvals", "Approvals", "is not protected"),
+        ("/staging/audit", "Audit", "Records are never edited or removed"),
     ];
-    for (path, heading, configured, not_connected) in cases {
+    for (path, heading, configured) in cases {
         let (status, html) = portal.page(path).await;
         assert_eq!(status, 200, "{path}");
         assert!(html.contains(&format!("<h1>{heading}</h1>")), "{path}: no heading");
         assert!(html.contains(configured), "{path}: {configured:?} missing");
-        assert_eq!(html.contains("Not connected"), not_connected, "{path}: not-connected state");
+        assert!(!html.contains("Not connected"), "{path}: a not-connected placeholder");
         assert!(html.contains(">vera</span>"), "{path}: the signed-in user is not shown");
         assert!(html.contains(&format!("<title>{heading} · ")), "{path}: title");
         for area in ["Pipelines", "Deployments", "Tokens", "Approvals", "Audit"] {
             assert!(html.contains(&format!(">{area}</a>")), "{path}: nav link {area}");
         }
     }
-}
-
-/// The upstream cards say whether the sandbox's systems answered.
-#[tokio::test]
-async fn upstream_cards_show_reachability() {
-    let portal = TestPortal::sandbox().await;
-    let (_, html) = portal.page("/staging/pipelines").await;
-    assert!(html.contains("AWS CodePipeline"));
-    assert!(html.contains("Reachable ("), "{html}");
-    let endpoint = portal.running.portal.sandbox.as_ref().unwrap().codepipeline.to_string();
-    assert!(html.contains(&endpoint), "endpoint {endpoint} not shown");
 }
 
 /// Unknown environments and paths are 404s, said in words.

@@ -11,19 +11,6 @@ use crate::model::EnvironmentOverview;
 #[derive(Clone, Copy)]
 pub struct OverviewResource(pub Resource<Result<EnvironmentOverview, ApiError>>);
 
-/// Renders `render` with the overview once loaded; errors go to the layout's error boundary.
-#[component]
-pub fn WithOverview(render: fn(EnvironmentOverview) -> AnyView) -> impl IntoView {
-    let OverviewResource(overview) = expect_context::<OverviewResource>();
-    view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                overview.await.inspect_err(page_status).map(render)
-            })}
-        </Suspense>
-    }
-}
-
 /// The page title: the area, then the environment.
 #[component]
 pub fn PageTitle(area: &'static str) -> impl IntoView {
