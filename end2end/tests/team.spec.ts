@@ -60,7 +60,10 @@ test("four eyes: a deployer requests a production change, an approver approves i
 
   await a.goto("/production/audit?actor=avery");
   const rows = a.locator("table.audit tbody tr");
-  await expect(rows.filter({ hasText: "change.execute" })).toContainText("requested by dana, approved by avery");
+  // Other tests may have had avery approve pipeline changes: this one is the deployment's.
+  await expect(rows.filter({ hasText: "change.execute" }).filter({ hasText: "myapp-deployment" })).toContainText(
+    "requested by dana, approved by avery",
+  );
   await expect(rows.filter({ hasText: "change.approve" })).toContainText("looks right");
   const csv = await a.request.get("/production/audit/export?format=csv&actor=avery");
   expect(csv.status()).toBe(200);

@@ -485,6 +485,9 @@ async fn bind_account(
         Some(row) => {
             let user: String = row.try_get("name")?;
             if row.try_get::<i64, _>("disabled")? != 0 {
+                // Ended here, not when dropped: a dropped transaction gives its connection's
+                // lock back only when the pool next uses that connection.
+                tx.rollback().await?;
                 return Err(SsoError::Disabled(user));
             }
             user
@@ -500,6 +503,7 @@ async fn bind_account(
             .execute(&mut *tx)
             .await?;
             if inserted.rows_affected() == 0 {
+                tx.rollback().await?;
                 return Err(SsoError::NameTaken(name.to_string()));
             }
             let caller = Caller::new("rollgate");

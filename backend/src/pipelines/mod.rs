@@ -29,7 +29,7 @@ use aws_sdk_codepipeline::error::BoxError;
 pub use error::PipelineError;
 pub use poller::{PollTimings, Poller, Snapshot};
 
-use crate::config::{ClusterConnection, Config, Environment};
+use crate::config::{Config, Environment};
 use crate::upstream::SandboxEndpoints;
 
 /// Counts every request a client sends (each retry too).
@@ -103,7 +103,7 @@ impl Pipelines {
             .config
             .environment(environment)
             .ok_or_else(|| PipelineError::NotFound(format!("There is no environment {environment}.")))?;
-        let sandbox = self.sandbox.as_ref().filter(|_| env.cluster == ClusterConnection::Sandbox);
+        let sandbox = self.sandbox.as_ref().filter(|_| env.cluster.is_sandbox());
         Ok(crate::aws::codepipeline_client(env, sandbox, calls).await)
     }
 
