@@ -64,7 +64,9 @@ test("four eyes: a deployer requests a production change, an approver approves i
   await expect(rows.filter({ hasText: "change.execute" }).filter({ hasText: "myapp-deployment" })).toContainText(
     "requested by dana, approved by avery",
   );
-  await expect(rows.filter({ hasText: "change.approve" })).toContainText("looks right");
+  await expect(rows.filter({ hasText: "change.approve" }).filter({ hasText: "myapp-deployment" })).toContainText(
+    "looks right",
+  );
   const csv = await a.request.get("/production/audit/export?format=csv&actor=avery");
   expect(csv.status()).toBe(200);
   expect(await csv.text()).toContain("change.execute");
