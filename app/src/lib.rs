@@ -16,3 +16,7 @@ mod components;
 mod pages;
 
 pub use shell::{App, shell};
+
+/// A pipeline's card as HTML, for its live stream.
+#[cfg(feature = "ssr")]
+pub use components::pipeline_live::render as render_pipeline_card;

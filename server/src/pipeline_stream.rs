@@ -1,55 +1,63 @@
-//! `GET /live/{env}/pipelines/{name}`: one pipeline as server-sent events, each a JSON
-//! [`PipelineEvent`]: what its shared poller knows now, then every new read that changed
-//! what a page shows. Viewers only follow the poller; none of them makes an AWS call.
+//! `GET /live/{env}/pipelines/{name}[?detail=true]`: one pipeline's card as server-sent events,
+//! each the card rendered as HTML for this viewer: what its shared poller knows now, then again
+//! whenever a new read — or the watch of a deployment one of its stages rolls out — changed
+//! what the card shows. Viewers only follow the poller and the watches; none of them makes an
+//! AWS or cluster call.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
 use app::api::pipelines::ssr;
-use app::model::pipelines::PipelineEvent;
+use app::model::pipelines::PipelineView;
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use backend::Portal;
 use backend::auth::Visitor;
+use backend::kube::watch::Update;
+use backend::pipelines::Snapshot;
+use backend::policy::{self, Permission};
 use futures_util::{StreamExt, stream};
+use serde::Deserialize;
+use tokio::sync::{broadcast, watch};
 
 use crate::streams::{self, Closing};
 
 /// How long the browser waits before reconnecting a dropped stream.
 const RETRY: Duration = Duration::from_secs(2);
 
+#[derive(Deserialize)]
+pub struct Shape {
+    /// The detail page's card (every action) rather than the list's.
+    #[serde(default)]
+    detail: bool,
+}
+
 pub async fn pipeline(
     State(portal): State<Portal>,
     Extension(closing): Extension<Closing>,
     Extension(visitor): Extension<Visitor>,
     Path((env, name)): Path<(String, String)>,
+    Query(Shape { detail }): Query<Shape>,
 ) -> Response {
-    if let Err(refused) = streams::viewer(&portal, &visitor, &env) {
-        return refused.into_response();
-    }
+    let user = match streams::viewer(&portal, &visitor, &env) {
+        Ok(user) => user,
+        Err(refused) => return refused.into_response(),
+    };
     let poller = match portal.pipelines.poller(&env, &name) {
         Ok(poller) => poller,
         Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
     };
-    let receiver = poller.subscribe();
-    let events =
-        stream::unfold((receiver, portal, env, name, None), |(mut rx, portal, env, name, last)| async move {
-            loop {
-                let snapshot = rx.borrow_and_update().clone();
-                let view = ssr::view(&portal, &env, &name, &snapshot).await;
-                // A read that changed nothing shown is not sent (the age is shown from fetched_ms).
-                let shown =
-                    (view.stages.clone(), view.latest.clone(), view.problem.clone(), view.approval.clone());
-                if last.as_ref() != Some(&shown) && snapshot.polls > 0 {
-                    let event = encode(&PipelineEvent::Changed(view));
-                    return Some((Ok::<_, Infallible>(event), (rx, portal, env, name, Some(shown))));
-                }
-                rx.changed().await.ok()?;
-            }
-        });
+    let can_approve = policy::authorize(&portal.config, &user, &env, Permission::Approve).is_ok();
+    let targets = Targets::follow(&portal, &env, &name);
+    let card = Card { portal, env, name, detail, can_approve, snapshot: poller.subscribe(), targets, last: None };
+    let events = stream::unfold(card, |mut card| async move {
+        let html = card.next().await?;
+        Some((Ok::<_, Infallible>(Event::default().data(html)), card))
+    });
     let opening =
         stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
     Sse::new(closing.until(opening.chain(events)))
@@ -57,7 +65,81 @@ pub async fn pipeline(
         .into_response()
 }
 
-fn encode(event: &PipelineEvent) -> Event {
-    // Serializing plain data structures cannot fail.
-    Event::default().data(serde_json::to_string(event).unwrap_or_default())
+/// One viewer's card and what it follows.
+struct Card {
+    portal: Portal,
+    env: String,
+    name: String,
+    detail: bool,
+    can_approve: bool,
+    snapshot: watch::Receiver<std::sync::Arc<Snapshot>>,
+    targets: Targets,
+    /// What the last card sent showed (its age is shown from `fetched_ms`, so that is left out).
+    last: Option<PipelineView>,
+}
+
+impl Card {
+    /// The card as soon as it differs from the last one sent; `None` when the poller is gone.
+    async fn next(&mut self) -> Option<String> {
+        loop {
+            let snapshot = self.snapshot.borrow_and_update().clone();
+            if snapshot.polls > 0 {
+                let view = ssr::view(&self.portal, &self.env, &self.name, &snapshot).await;
+                let shown = PipelineView { fetched_ms: None, next_in_secs: 0, ..view.clone() };
+                if self.last.as_ref() != Some(&shown) {
+                    self.last = Some(shown);
+                    let now_ms = backend::clock::Timestamp::now().millis();
+                    return Some(app::render_pipeline_card(view, self.detail, self.can_approve, now_ms));
+                }
+            }
+            tokio::select! {
+                changed = self.snapshot.changed() => changed.ok()?,
+                () = self.targets.changed() => {}
+            }
+        }
+    }
+}
+
+/// The watches of the namespaces the pipeline's Deploy stages roll out to.
+struct Targets {
+    updates: Vec<broadcast::Receiver<Update>>,
+    /// The deployments whose changes matter.
+    names: HashSet<String>,
+}
+
+impl Targets {
+    fn follow(portal: &Portal, env: &str, pipeline: &str) -> Self {
+        let deploys = portal
+            .config
+            .environment(env)
+            .map(|e| e.aws.deploys.iter().filter(|d| d.pipeline == pipeline).cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        let namespaces: HashSet<&str> = deploys.iter().map(|d| d.namespace.as_str()).collect();
+        Self {
+            updates: namespaces
+                .into_iter()
+                .map(|ns| portal.watches.namespace(env, ns).subscribe().updates)
+                .collect(),
+            names: deploys.iter().map(|d| d.deployment.clone()).collect(),
+        }
+    }
+
+    /// Waits for a change to one of the deployments (or to a watch's link); forever when
+    /// there is none to follow.
+    async fn changed(&mut self) {
+        if self.updates.is_empty() {
+            return std::future::pending().await;
+        }
+        loop {
+            let next = self.updates.iter_mut().map(|rx| Box::pin(rx.recv()));
+            let (update, _, _) = futures_util::future::select_all(next).await;
+            match update {
+                Ok(Update::Changed(d)) if !self.names.contains(&d.summary.name) => continue,
+                Ok(Update::Removed(name)) if !self.names.contains(&name) => continue,
+                // Fell behind: read afresh. A closed watch no longer changes anything.
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => return,
+                Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
+            }
+        }
+    }
 }

@@ -200,8 +200,9 @@ pub mod ssr {
     use super::super::guard;
     use crate::error::ApiError;
     use crate::model::pipelines::{
-        ActionView, ApprovalView, CommitView, DisabledView, ExecutionView, PipelineView, StageView,
+        ActionView, ApprovalView, CommitView, DisabledView, ExecutionView, PipelineView, StageTarget, StageView,
     };
+    use backend::kube::watch::Link;
 
     /// Executions per page of history.
     pub const PAGE: i32 = 10;
@@ -291,6 +292,19 @@ pub mod ssr {
         }
     }
 
+    /// The deployment `stage` rolls out, as the namespace's shared watch shows it.
+    fn target(portal: &Portal, env: &str, pipeline: &str, stage: &str) -> Option<StageTarget> {
+        let t = portal.config.environment(env)?.aws.deploy_target(pipeline, stage)?;
+        let watch = portal.watches.namespace(env, &t.namespace);
+        let row = watch.get(&t.deployment).map(|d| super::super::deployments::ssr::row(&d));
+        let problem = match watch.link() {
+            Link::Reconnecting(why) => Some(format!("The cluster cannot be read: {why}")),
+            Link::Connecting => row.is_none().then(|| "Connecting to the cluster…".to_owned()),
+            Link::Live => row.is_none().then(|| format!("There is no deployment {} in {}.", t.deployment, t.namespace)),
+        };
+        Some(StageTarget { namespace: t.namespace.clone(), deployment: t.deployment.clone(), row, problem })
+    }
+
     /// The page model of what the poller last read.
     pub async fn view(portal: &Portal, env: &str, name: &str, snapshot: &Snapshot) -> PipelineView {
         let mut view = PipelineView {
@@ -329,6 +343,7 @@ pub mod ssr {
                         at_ms: d.at_ms,
                     }),
                     inbound_execution: s.inbound_execution.clone(),
+                    target: target(portal, env, name, &s.name),
                     actions: s
                         .actions
                         .iter()

@@ -24,6 +24,16 @@ pub fn follow<E: serde::de::DeserializeOwned + 'static>(
     on_event: impl Fn(E) + 'static,
     connection: RwSignal<Connection>,
 ) {
+    follow_text(url, move |text| {
+        if let Ok(event) = serde_json::from_str(&text) {
+            on_event(event);
+        }
+    }, connection);
+}
+
+/// [`follow`], with each message's text as it came.
+#[cfg(feature = "hydrate")]
+pub fn follow_text(url: &str, on_text: impl Fn(String) + 'static, connection: RwSignal<Connection>) {
     use leptos::wasm_bindgen::JsCast;
     use leptos::wasm_bindgen::closure::Closure;
 
@@ -32,8 +42,8 @@ pub fn follow<E: serde::de::DeserializeOwned + 'static>(
         return;
     };
     let message = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-        if let Some(event) = e.data().as_string().and_then(|text| serde_json::from_str(&text).ok()) {
-            on_event(event);
+        if let Some(text) = e.data().as_string() {
+            on_text(text);
         }
     });
     let open = Closure::<dyn Fn()>::new(move || connection.set(Connection::Open));
@@ -62,19 +72,37 @@ pub fn clock(rendered_at_ms: i64) -> RwSignal<i64> {
 }
 
 #[cfg(feature = "hydrate")]
-fn js_sys_now() -> i64 {
+pub fn js_sys_now() -> i64 {
     window().performance().map(|p| (p.time_origin() + p.now()) as i64).unwrap_or_default()
 }
 
 /// "12 s ago", "5 min ago", "3 h ago", "2 d ago".
 pub fn ago(then_ms: i64, now_ms: i64) -> String {
-    let secs = ((now_ms - then_ms) / 1000).max(0);
+    format!("{} ago", duration(then_ms, now_ms))
+}
+
+/// "12 s", "5 min", "3 h", "2 d".
+pub fn duration(from_ms: i64, to_ms: i64) -> String {
+    let secs = ((to_ms - from_ms) / 1000).max(0);
     match secs {
-        0..60 => format!("{secs} s ago"),
-        60..3600 => format!("{} min ago", secs / 60),
-        3600..86400 => format!("{} h ago", secs / 3600),
-        _ => format!("{} d ago", secs / 86400),
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        3600..86400 => format!("{} h", secs / 3600),
+        _ => format!("{} d", secs / 86400),
     }
+}
+
+/// "5 min ago" in a page rendered on the server and sent live as HTML: the
+/// [`LiveFragment`](super::live_fragment::LiveFragment) around it keeps the text current.
+#[component]
+pub fn TimeAgo(ms: i64, now_ms: i64) -> impl IntoView {
+    view! { <time data-ago=ms title=utc(ms)>{ago(ms, now_ms)}</time> }
+}
+
+/// "5 min" since `ms`, kept current like [`TimeAgo`].
+#[component]
+pub fn TimeSince(ms: i64, now_ms: i64) -> impl IntoView {
+    view! { <time data-since=ms title=utc(ms)>{duration(ms, now_ms)}</time> }
 }
 
 /// `2026-11-29 10:24 UTC`.

@@ -8,13 +8,15 @@
 //! - `lock_panel`: the environment's deploy lock, and locking or unlocking it.
 //! - `reveal`: the island that reveals one secret value for 30 seconds.
 //! - `overview`: renders a page from the environment's overview once it has loaded.
-//! - `pipeline_live`: the live pipeline island (stages, actions, the waiting approval).
+//! - `pipeline_live`: a pipeline's card (stages, actions, the waiting approval), rendered on the
+//!   server and kept live by `live_fragment`, the island that swaps in what the server sends.
 //! - `live`, `deployment_table`, `rollout`: the live deployment islands and what they share.
 
 pub mod deployment_table;
 pub mod form_error;
 pub mod layout;
 pub mod live;
+pub mod live_fragment;
 pub mod lock_panel;
 pub mod log_viewer;
 pub mod overview;

@@ -1,91 +1,83 @@
-//! One pipeline, live: its stages as a row of boxes with a status chip each (and, in detail,
-//! every action with its times, the revision it saw, its error and its link), the commit in
-//! flight, how old the state is, and a waiting manual approval with its answer form. Followed
-//! through `/live/{env}/pipelines/{name}`, which the pipeline's shared poller feeds.
+//! One pipeline's card: its stages as a row of boxes with a status chip each (and, in detail,
+//! every action with its times, the revision it saw, its error and its link; a Deploy stage
+//! mapped to a deployment with that deployment's rollout), the commit in flight, how old the
+//! state is, and a waiting manual approval with its answer form. Rendered on the server only:
+//! `/live/{env}/pipelines/{name}` sends the card rendered again whenever the pipeline's shared
+//! poller (or the mapped deployment's watch) sees a change, and [`LiveFragment`] swaps it in.
 
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-use super::live::{Connection, ConnectionNotice, ago, clock, utc};
+use super::live::{HealthChip, ProgressBar, TimeAgo, TimeSince, utc};
+use super::live_fragment::LiveFragment;
 use crate::api::pipelines::DecidePipelineApproval;
-use crate::model::pipelines::{ActionView, ApprovalView, CommitView, PipelineView, StageView};
+use crate::model::pipelines::{ActionView, ApprovalView, CommitView, PipelineView, StageTarget, StageView};
 
-#[island]
-pub fn PipelineLive(
-    view: PipelineView,
-    detail: bool,
-    can_approve: bool,
-    rendered_at_ms: i64,
-) -> impl IntoView {
-    let url = format!("/live/{}/pipelines/{}", view.env, view.name);
-    let state = RwSignal::new(view);
-    let connection = RwSignal::new(Connection::Connecting);
-    let now = clock(rendered_at_ms);
-
-    #[cfg(feature = "hydrate")]
-    super::live::follow(
-        &url,
-        move |event: crate::model::pipelines::PipelineEvent| match event {
-            crate::model::pipelines::PipelineEvent::Changed(v) => state.set(v),
-        },
-        connection,
-    );
-    #[cfg(not(feature = "hydrate"))]
-    let _ = &url;
-
+/// The card, followed live.
+#[component]
+pub fn PipelineLive(view: PipelineView, detail: bool, can_approve: bool, now_ms: i64) -> impl IntoView {
+    let url = format!("/live/{}/pipelines/{}{}", view.env, view.name, if detail { "?detail=true" } else { "" });
     view! {
-        <ConnectionNotice connection />
-        {move || {
-            let v = state.get();
-            view! { <Pipeline v detail can_approve now /> }
-        }}
+        <LiveFragment url>
+            <PipelineCard v=view detail can_approve now_ms />
+        </LiveFragment>
     }
 }
 
+/// The card as HTML, for the live stream.
+#[cfg(feature = "ssr")]
+pub fn render(v: PipelineView, detail: bool, can_approve: bool, now_ms: i64) -> String {
+    Owner::new().with(|| view! { <PipelineCard v detail can_approve now_ms /> }.to_html())
+}
+
 #[component]
-fn Pipeline(v: PipelineView, detail: bool, can_approve: bool, now: RwSignal<i64>) -> impl IntoView {
+fn PipelineCard(v: PipelineView, detail: bool, can_approve: bool, now_ms: i64) -> impl IntoView {
     let status = v.latest.as_ref().map(|e| e.status.clone()).unwrap_or_else(|| "no executions".into());
     let waiting = v.approval.is_some();
     let link = format!("/{}/pipelines/{}", v.env, v.name);
-    let fetched = v.fetched_ms;
     let stale = v.problem.clone().map(|problem| {
         view! {
             <p class="notice warn" role="status" data-stale="true">
                 {problem}
-                {move || fetched.map(|t| format!(" Shown as read {}.", ago(t, now.get())))}
+                {v.fetched_ms.map(|ms| view! { " Shown as read " <TimeAgo ms now_ms /> "." })}
             </p>
         }
     });
     let latest = v.latest.clone().map(|e| {
-        let started = e.started_ms;
         let ended = (e.status != "InProgress").then_some(e.updated_ms).flatten();
+        let times = match (e.started_ms, ended) {
+            (Some(ms), None) => Some(Either::Left(view! { "running for " <TimeSince ms now_ms /> })),
+            (Some(s), Some(end)) => Some(Either::Right(view! {
+                {format!("took {}, ended ", super::live::duration(s, end))}
+                <TimeAgo ms=end now_ms />
+            })),
+            _ => None,
+        };
         view! {
             <p class="execution" data-execution=e.id.clone()>
                 {e.commit.clone().map(|c| view! { <Commit c /> })}
                 " · "
-                {move || match (started, ended) {
-                    (Some(s), None) => format!("running for {}", ago(s, now.get()).trim_end_matches(" ago")),
-                    (Some(s), Some(end)) => format!("took {}, ended {}", ago(s, end).trim_end_matches(" ago"), ago(end, now.get())),
-                    _ => String::new(),
-                }}
+                {times}
                 {(e.kind == "ROLLBACK").then_some(" · rollback")}
             </p>
         }
     });
+    let env = v.env.clone();
     view! {
         <article class="card pipeline" class:waiting=waiting data-pipeline=v.name.clone() data-status=status.clone()>
             <div class="card-row">
                 <h2>
-                    {if detail { leptos::either::Either::Left(v.name.clone()) } else { leptos::either::Either::Right(view! { <a href=link>{v.name.clone()}</a> }) }}
+                    {if detail { Either::Left(v.name.clone()) } else { Either::Right(view! { <a href=link>{v.name.clone()}</a> }) }}
                 </h2>
                 <span class=format!("chip {}", class_of(Some(&status)))>{status.clone()}</span>
             </div>
             {stale}
             {latest}
             <ol class="stages" aria-label="Stages">
-                {v.stages.iter().cloned().map(|s| view! { <Stage s detail now /> }).collect_view()}
+                {v.stages.iter().cloned().map(|s| view! { <Stage s env=env.clone() detail now_ms /> }.into_any()).collect_view()}
             </ol>
-            {v.approval.clone().map(|a| view! { <Approval a can_approve now /> })}
+            {v.approval.clone().map(|a| view! { <Approval a can_approve now_ms /> }.into_any())}
         </article>
     }
 }
@@ -93,10 +85,10 @@ fn Pipeline(v: PipelineView, detail: bool, can_approve: bool, now: RwSignal<i64>
 #[component]
 fn Commit(c: CommitView) -> impl IntoView {
     let code = match c.url.clone() {
-        Some(url) => leptos::either::Either::Left(
+        Some(url) => Either::Left(
             view! { <a href=url><code class="commit">{c.short.clone()}</code></a> },
         ),
-        None => leptos::either::Either::Right(view! { <code class="commit">{c.short.clone()}</code> }),
+        None => Either::Right(view! { <code class="commit">{c.short.clone()}</code> }),
     };
     view! {
         <span class="commit-line" data-commit=c.short.clone()>
@@ -109,7 +101,7 @@ fn Commit(c: CommitView) -> impl IntoView {
 }
 
 #[component]
-fn Stage(s: StageView, detail: bool, now: RwSignal<i64>) -> impl IntoView {
+fn Stage(s: StageView, env: String, detail: bool, now_ms: i64) -> impl IntoView {
     let status = s.status.clone().unwrap_or_else(|| "not run".into());
     let data_status = status.clone();
     let frozen = s.disabled.clone().map(|d| {
@@ -122,7 +114,7 @@ fn Stage(s: StageView, detail: bool, now: RwSignal<i64>) -> impl IntoView {
     let actions = detail.then(|| {
         view! {
             <ul class="actions-list">
-                {s.actions.iter().cloned().map(|a| view! { <Action a now /> }).collect_view()}
+                {s.actions.iter().cloned().map(|a| view! { <Action a now_ms /> }.into_any()).collect_view()}
             </ul>
         }
     });
@@ -135,13 +127,36 @@ fn Stage(s: StageView, detail: bool, now: RwSignal<i64>) -> impl IntoView {
                 <span class=format!("chip {}", class_of(s.status.as_deref()))>{status}</span>
             </div>
             {s.inbound_execution.clone().map(|e| view! { <p class="muted">"Waiting at the transition: " <code>{e}</code></p> })}
+            {s.target.clone().map(|t| view! { <Target t env /> }.into_any())}
             {actions}
         </li>
     }
 }
 
+/// The deployment a Deploy stage rolls out, live from the cluster.
 #[component]
-fn Action(a: ActionView, now: RwSignal<i64>) -> impl IntoView {
+fn Target(t: StageTarget, env: String) -> impl IntoView {
+    let href = format!("/{env}/deployments/{}/{}", t.namespace, t.deployment);
+    let label = format!("{}/{}", t.namespace, t.deployment);
+    let state = match t.row {
+        Some(row) => Either::Left(view! {
+            <HealthChip health=row.health.clone() />
+            <ProgressBar row />
+        }),
+        None => Either::Right(view! {
+            <p class="muted">{t.problem.unwrap_or_else(|| "Not seen in the cluster yet.".into())}</p>
+        }),
+    };
+    view! {
+        <div class="stage-target" data-deployment=label.clone()>
+            <a href=href>{label.clone()}</a>
+            {state}
+        </div>
+    }
+}
+
+#[component]
+fn Action(a: ActionView, now_ms: i64) -> impl IntoView {
     let (started, updated) = (a.started_ms, a.updated_ms);
     let running = a.status.as_deref() == Some("InProgress");
     view! {
@@ -151,10 +166,10 @@ fn Action(a: ActionView, now: RwSignal<i64>) -> impl IntoView {
             <span class=format!("chip {}", class_of(a.status.as_deref()))>{a.status.clone().unwrap_or_else(|| "not run".into())}</span>
             <div class="muted">
                 {started.map(|s| format!("started {}", utc(s)))}
-                {move || match (started, updated, running) {
-                    (Some(s), _, true) => format!(" · running {}", ago(s, now.get()).trim_end_matches(" ago")),
-                    (_, Some(u), false) => format!(" · ended {}", utc(u)),
-                    _ => String::new(),
+                {match (started, updated, running) {
+                    (Some(ms), _, true) => Some(Either::Left(view! { " · running " <TimeSince ms now_ms /> })),
+                    (_, Some(u), false) => Some(Either::Right(format!(" · ended {}", utc(u)))),
+                    _ => None,
                 }}
                 {a.revision.clone().map(|r| view! { " · saw " <code>{r}</code> })}
                 {a.updated_by.clone().map(|b| format!(" · by {b}"))}
@@ -170,17 +185,17 @@ fn Action(a: ActionView, now: RwSignal<i64>) -> impl IntoView {
 /// (rendered on the server; answering sends the browser back to the inbox).
 #[component]
 pub fn PipelineApprovals(list: Vec<ApprovalView>, can_approve: bool) -> impl IntoView {
-    let now = clock(crate::pages::deployments::now_ms());
+    let now_ms = crate::pages::deployments::now_ms();
     let body = if list.is_empty() {
-        leptos::either::Either::Left(
+        Either::Left(
             view! { <p class="muted">"No pipeline is waiting for a manual approval."</p> },
         )
     } else {
-        leptos::either::Either::Right(
+        Either::Right(
             list.into_iter()
                 .map(|a| {
                     let back = format!("/{}/approvals", a.env);
-                    view! { <Approval a can_approve now back /> }
+                    view! { <Approval a can_approve now_ms back /> }
                 })
                 .collect_view(),
         )
@@ -197,7 +212,7 @@ pub fn PipelineApprovals(list: Vec<ApprovalView>, can_approve: bool) -> impl Int
 fn Approval(
     a: ApprovalView,
     can_approve: bool,
-    now: RwSignal<i64>,
+    now_ms: i64,
     #[prop(optional)] back: Option<String>,
 ) -> impl IntoView {
     let since = a.since_ms;
@@ -221,7 +236,7 @@ fn Approval(
     view! {
         <div class="notice warn approval" role="status" data-approval=a.execution.clone()>
             <strong>{format!("{} is waiting for approval at {}", a.pipeline, a.stage)}</strong>
-            {move || since.map(|t| format!(" (since {})", ago(t, now.get())))}
+            {since.map(|ms| view! { " (since " <TimeAgo ms now_ms /> ")" })}
             {a.commit.clone().map(|c| view! { <div><Commit c /></div> })}
             {a.summary.clone().map(|s| view! { <div class="muted">{s}</div> })}
             {a.started_by.clone().map(|b| view! { <div class="muted">{format!("Started through Rollgate by {b}.")}</div> })}

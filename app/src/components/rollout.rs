@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use super::live::{Connection, ConnectionNotice, HealthChip, ProgressBar, ago, clock};
+use super::live::{Connection, ConnectionNotice, HealthChip, ProgressBar, clock, duration};
 use crate::model::{DeploymentLive, Health, PodView};
 #[cfg(feature = "hydrate")]
 use crate::model::{LinkView, LiveEvent};
@@ -103,7 +103,7 @@ fn PodRow(p: PodView, now: RwSignal<i64>) -> impl IntoView {
             <td>{phase}</td>
             <td>{p.ready.clone()}</td>
             <td>{p.restarts}</td>
-            <td>{move || started.map(|t| ago(t, now.get()).trim_end_matches(" ago").to_owned())}</td>
+            <td>{move || started.map(|t| duration(t, now.get()))}</td>
             <td>{p.node.clone().unwrap_or_default()}</td>
         </tr>
     }

@@ -31,6 +31,18 @@ pub struct StageView {
     pub disabled: Option<DisabledView>,
     pub inbound_execution: Option<String>,
     pub actions: Vec<ActionView>,
+    /// The Kubernetes deployment this stage rolls out (the environment's `aws.deploys`).
+    pub target: Option<StageTarget>,
+}
+
+/// A Deploy stage's deployment, as the cluster's shared watch shows it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageTarget {
+    pub namespace: String,
+    pub deployment: String,
+    /// `None` while the watch has not seen it (then `problem` says why, when known).
+    pub row: Option<crate::model::DeploymentRow>,
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,10 +115,4 @@ pub struct PipelineDetail {
     pub next: Option<String>,
     /// The stage names whose transitions may be frozen.
     pub stages: Vec<String>,
-}
-
-/// One message of a pipeline's live stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PipelineEvent {
-    Changed(PipelineView),
 }

@@ -14,7 +14,7 @@ use crate::api::pipelines::{
 };
 use crate::components::form_error::FormError;
 use crate::components::layout::use_environment_name;
-use crate::components::live::{ago, utc};
+use crate::components::live::{duration, utc};
 use crate::components::overview::{OverviewResource, PageTitle, page_status};
 use crate::components::pipeline_live::{PipelineLive, class_of};
 use crate::error::ApiError;
@@ -62,7 +62,7 @@ fn Detail(o: EnvironmentOverview, d: PipelineDetail) -> impl IntoView {
     let can_approve = o.access.approve.yes();
     let base = format!("/{}/pipelines/{}", o.summary.name, d.live.name);
     view! {
-        <PipelineLive view=d.live.clone() detail=true can_approve rendered_at_ms=now_ms() />
+        <PipelineLive view=d.live.clone() detail=true can_approve now_ms=now_ms() />
         <Actions o=o.clone() d=d.clone() base=base.clone() />
         <History o d base />
     }
@@ -257,7 +257,7 @@ fn History(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
 
 fn row(e: ExecutionView, redeploy: Option<impl IntoView>, rollback: Option<impl IntoView>) -> impl IntoView {
     let duration = match (e.started_ms, e.updated_ms) {
-        (Some(s), Some(u)) => ago(s, u).trim_end_matches(" ago").to_owned(),
+        (Some(s), Some(u)) => duration(s, u),
         _ => String::new(),
     };
     let commit = e.commit.clone().map(|c| {

@@ -30,7 +30,7 @@ pub fn PipelinesPage() -> impl IntoView {
                 } else {
                     Either::Right(
                         list.into_iter()
-                            .map(|view| view! { <PipelineLive view detail=false can_approve rendered_at_ms=now_ms() /> })
+                            .map(|view| view! { <PipelineLive view detail=false can_approve now_ms=now_ms() /> })
                             .collect_view(),
                     )
                 };

@@ -423,6 +423,34 @@ pub struct AwsSettings {
     /// The CodePipeline pipelines this environment releases through.
     #[serde(default)]
     pub pipelines: Vec<String>,
+    /// Which pipeline stages roll out which of the environment's Kubernetes deployments: the
+    /// stage then shows the deployment's rollout live, and the deployment's revisions name the
+    /// execution and commit that put them there.
+    #[serde(default)]
+    pub deploys: Vec<DeployTarget>,
+}
+
+/// A pipeline stage that rolls out a Kubernetes deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployTarget {
+    pub pipeline: String,
+    pub stage: String,
+    /// One of the environment's namespaces.
+    pub namespace: String,
+    pub deployment: String,
+}
+
+impl AwsSettings {
+    /// The deployment `stage` of `pipeline` rolls out.
+    pub fn deploy_target(&self, pipeline: &str, stage: &str) -> Option<&DeployTarget> {
+        self.deploys.iter().find(|d| d.pipeline == pipeline && d.stage == stage)
+    }
+
+    /// The stages that roll out `namespace/deployment`.
+    pub fn deploys_of<'a>(&'a self, namespace: &'a str, deployment: &'a str) -> impl Iterator<Item = &'a DeployTarget> {
+        self.deploys.iter().filter(move |d| d.namespace == namespace && d.deployment == deployment)
+    }
 }
 
 fn default_listen() -> SocketAddr {

@@ -118,6 +118,27 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
             ));
         }
     }
+    for (i, d) in env.aws.deploys.iter().enumerate() {
+        let at = format!("{key}.aws.deploys[{i}]");
+        if !env.aws.pipelines.contains(&d.pipeline) {
+            return Err(ConfigError::invalid(
+                at,
+                format!("pipeline {:?} is not one of this environment's aws.pipelines", d.pipeline),
+            ));
+        }
+        if !env.namespaces.contains(&d.namespace) {
+            return Err(ConfigError::invalid(
+                at,
+                format!("namespace {:?} is not one of this environment's namespaces", d.namespace),
+            ));
+        }
+        if !is_dns_label(&d.deployment) {
+            return Err(ConfigError::invalid(at, format!("{:?} is not a deployment name", d.deployment)));
+        }
+        if d.stage.is_empty() || d.stage.len() > 100 {
+            return Err(ConfigError::invalid(at, "the stage name must be 1 to 100 characters"));
+        }
+    }
     for (i, prefix) in env.ssm_prefixes.iter().enumerate() {
         check_ssm_path(prefix, &format!("{key}.ssm_prefixes[{i}]"))?;
     }
