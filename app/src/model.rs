@@ -293,6 +293,20 @@ pub struct RevisionView {
     pub replicas: i32,
     pub ready: i32,
     pub live: bool,
+    /// The pipeline execution that put this revision there, when one of the environment's
+    /// pipelines rolls the deployment out.
+    pub release: Option<ReleaseView>,
+}
+
+/// A pipeline execution that released a revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseView {
+    pub pipeline: String,
+    pub execution: String,
+    pub status: String,
+    /// The short commit hash and its message.
+    pub commit: String,
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -326,6 +340,8 @@ pub struct DeploymentDetail {
     pub live: DeploymentLive,
     pub containers: Vec<ContainerView>,
     pub revisions: Vec<RevisionView>,
+    /// Why the releases of the revisions could not be read from the pipelines, in words.
+    pub releases_problem: Option<String>,
     pub conditions: Vec<ConditionView>,
     pub events: Vec<EventView>,
     pub paused: bool,

@@ -12,7 +12,7 @@ use leptos_router::path;
 use crate::components::layout::EnvironmentLayout;
 use crate::pages::{
     approvals::ApprovalsPage, audit::AuditPage, deployment::DeploymentPage, deployments::DeploymentsPage,
-    home::Home, logs::LogsPage, not_found::NotFound, pipeline::PipelinePage, pipelines::PipelinesPage,
+    home::Home, logs::LogsPage, not_found::NotFound, pipeline::PipelinePage, pipeline_compare::PipelineComparePage, pipelines::PipelinesPage,
     rollback::RollbackPage, sign_in::SignInPage, tokens::TokensPage,
 };
 
@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/:env") view=EnvironmentLayout ssr=SsrMode::Async>
                     <Route path=path!("/pipelines") view=PipelinesPage />
                     <Route path=path!("/pipelines/:name") view=PipelinePage />
+                    <Route path=path!("/pipelines/:name/compare") view=PipelineComparePage />
                     <Route path=path!("/deployments") view=DeploymentsPage />
                     <Route path=path!("/deployments/:namespace/:name") view=DeploymentPage />
                     <Route

@@ -87,13 +87,15 @@ pub mod ssr {
     use backend::image_ref;
     use backend::kube::summary::{self, ContainerImage, DeploymentSummary, PodSummary};
     use backend::kube::watch::DeploymentState;
+    use backend::kube::history::Revision;
     use backend::kube::{ClusterError, detail};
+    use backend::pipelines::releases::{self, Release};
 
     use super::super::guard;
     use crate::error::ApiError;
     use crate::model::{
         ConditionView, ContainerView, DeploymentDetail, DeploymentLive, DeploymentRow, EventView, Health,
-        ImageView, PodView, RevisionView,
+        ImageView, PodView, ReleaseView, RevisionView,
     };
 
     /// How many change requests the detail page shows.
@@ -126,6 +128,20 @@ pub mod ssr {
             ClusterError::Conflict(m) => ApiError::Refused(m),
             ClusterError::Invalid(_) => ApiError::Invalid(e.to_string()),
             other => ApiError::Upstream(other.to_string()),
+        })
+    }
+
+    /// The execution that released revision `r`, found by the commit its first image is tagged with.
+    fn release(releases: &[Release], r: &Revision) -> Option<ReleaseView> {
+        let tag = r.containers.iter().find_map(|c| image_ref::tag_of(&c.image).and_then(image_ref::commit_of_tag))?;
+        let found = releases::of_revision(releases, tag, r.created_ms)?;
+        let commit = found.execution.commit()?;
+        Some(ReleaseView {
+            pipeline: found.pipeline.clone(),
+            execution: found.execution.id.clone(),
+            status: found.execution.status.clone(),
+            commit: commit.id.chars().take(7).collect(),
+            message: commit.summary.clone(),
         })
     }
 
@@ -193,6 +209,13 @@ pub mod ssr {
             .await
             .map_err(|e| cluster_error(portal, env, e))?;
         let live_revision = facts.state.summary.revision.clone();
+        let (releases, releases_problem) = match portal.config.environment(env) {
+            Some(e) => match releases::recent(&portal.pipelines, e, namespace, name).await {
+                Ok(found) => (found, None),
+                Err(e) => (Vec::new(), Some(format!("Which execution released each revision is unknown: {e}"))),
+            },
+            None => (Vec::new(), None),
+        };
         let target = format!("{namespace}/{name}");
         let changes = portal
             .changes
@@ -219,8 +242,10 @@ pub mod ssr {
                     replicas: r.replicas,
                     ready: r.ready,
                     live: live_revision.as_deref() == Some(r.number.to_string().as_str()),
+                    release: release(&releases, r),
                 })
                 .collect(),
+            releases_problem,
             conditions: facts
                 .conditions
                 .into_iter()

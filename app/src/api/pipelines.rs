@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::error::ApiError;
-use crate::model::pipelines::{ApprovalView, PipelineDetail, PipelineView};
+use crate::model::pipelines::{ApprovalView, ExecutionComparison, PipelineDetail, PipelineView};
 
 /// The environment's pipelines with their latest execution.
 #[server]
@@ -49,6 +49,30 @@ pub async fn get_pipeline(env: String, name: String, page: String) -> Result<Pip
         next: history.next,
         stages,
     })
+}
+
+/// Executions `a` and `b` of pipeline `name` side by side: which commit, which image, and what
+/// each stage's actions did.
+#[server]
+pub async fn compare_executions(
+    env: String,
+    name: String,
+    a: String,
+    b: String,
+) -> Result<ExecutionComparison, ApiError> {
+    use backend::policy::Permission;
+
+    use super::guard;
+
+    let portal = guard::portal()?;
+    guard::authorize(&portal, &env, Permission::View)?;
+    for id in [&a, &b] {
+        if !ssr::is_execution_id(id) {
+            return Err(guard::with_status(ApiError::Invalid(format!("{id:?} is not an execution id."))));
+        }
+    }
+    portal.pipelines.check(&env, &name).map_err(ssr::error)?;
+    ssr::compare(&portal, &env, &name, &a, &b).await.map_err(ssr::error)
 }
 
 /// The manual approvals waiting in the environment's pipelines (the Approvals inbox).
@@ -200,7 +224,8 @@ pub mod ssr {
     use super::super::guard;
     use crate::error::ApiError;
     use crate::model::pipelines::{
-        ActionView, ApprovalView, CommitView, DisabledView, ExecutionView, PipelineView, StageTarget, StageView,
+        ActionComparison, ActionOutcome, ActionView, ApprovalView, CommitView, ComparedExecution, DisabledView,
+        ExecutionComparison, ExecutionView, PipelineView, StageTarget, StageView,
     };
     use backend::kube::watch::Link;
 
@@ -290,6 +315,57 @@ pub mod ssr {
             kind: e.kind.clone(),
             commit: commit(e, runs.unwrap_or_default()),
         }
+    }
+
+    /// A CodePipeline execution id (a UUID).
+    pub fn is_execution_id(id: &str) -> bool {
+        id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+    }
+
+    pub async fn compare(
+        portal: &Portal,
+        env: &str,
+        pipeline: &str,
+        a: &str,
+        b: &str,
+    ) -> Result<ExecutionComparison, PipelineError> {
+        let client = &portal.pipelines.client(env).await?;
+        let stages = read::stage_names(client, pipeline).await?;
+        let (runs_a, runs_b) = (read::actions(client, pipeline, a).await?, read::actions(client, pipeline, b).await?);
+        let compared = |runs: &[read::ActionRun], e: read::Execution| ComparedExecution {
+            image: runs.iter().find_map(|r| r.image.clone()),
+            execution: execution(&e, Some(runs)),
+        };
+        let ea = read::execution_by_id(client, pipeline, a, &runs_a).await?;
+        let eb = read::execution_by_id(client, pipeline, b, &runs_b).await?;
+        // The newest run of each action (a retried action ran more than once).
+        let newest = |runs: &[read::ActionRun], stage: &str, action: &str| {
+            runs.iter()
+                .filter(|r| r.stage == stage && r.action == action)
+                .max_by_key(|r| r.started_ms)
+                .map(|r| ActionOutcome { status: r.status.clone(), detail: r.error.clone().or_else(|| r.summary.clone()) })
+        };
+        let mut actions = Vec::new();
+        for stage in &stages {
+            let mut names: Vec<&str> = Vec::new();
+            // AWS lists newest first; pipeline order is the reverse.
+            for r in runs_a.iter().chain(&runs_b).rev().filter(|r| &r.stage == stage) {
+                if !names.contains(&r.action.as_str()) {
+                    names.push(&r.action);
+                }
+            }
+            for action in names {
+                let (oa, ob) = (newest(&runs_a, stage, action), newest(&runs_b, stage, action));
+                let differs = oa.as_ref().map(|o| &o.status) != ob.as_ref().map(|o| &o.status);
+                actions.push(ActionComparison { stage: stage.clone(), action: action.to_owned(), a: oa, b: ob, differs });
+            }
+        }
+        Ok(ExecutionComparison {
+            pipeline: pipeline.to_owned(),
+            a: compared(&runs_a, ea),
+            b: compared(&runs_b, eb),
+            actions,
+        })
     }
 
     /// The deployment `stage` rolls out, as the namespace's shared watch shows it.

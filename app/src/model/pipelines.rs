@@ -116,3 +116,37 @@ pub struct PipelineDetail {
     /// The stage names whose transitions may be frozen.
     pub stages: Vec<String>,
 }
+
+/// Two executions of one pipeline side by side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionComparison {
+    pub pipeline: String,
+    pub a: ComparedExecution,
+    pub b: ComparedExecution,
+    /// Every action either execution ran, in pipeline order.
+    pub actions: Vec<ActionComparison>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComparedExecution {
+    pub execution: ExecutionView,
+    /// The image its build pushed.
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionComparison {
+    pub stage: String,
+    pub action: String,
+    pub a: Option<ActionOutcome>,
+    pub b: Option<ActionOutcome>,
+    /// The two ran differently (status, or what they did).
+    pub differs: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionOutcome {
+    pub status: String,
+    /// What it did, or why it failed.
+    pub detail: Option<String>,
+}

@@ -15,7 +15,7 @@ use crate::components::live::utc;
 use crate::components::overview::{OverviewResource, PageTitle, page_status};
 use crate::components::rollout::RolloutLive;
 use crate::error::ApiError;
-use crate::model::{DeploymentDetail, EnvironmentOverview};
+use crate::model::{DeploymentDetail, EnvironmentOverview, ReleaseView};
 use crate::pages::deployments::now_ms;
 
 #[component]
@@ -62,7 +62,7 @@ fn Detail(o: EnvironmentOverview, d: DeploymentDetail) -> impl IntoView {
         </p>
         <RolloutLive env=env.clone() live=d.live.clone() rendered_at_ms=now_ms() />
         <Actions o=o.clone() d=d.clone() base=base.clone() />
-        <Revisions d=d.clone() base=base.clone() />
+        <Revisions d=d.clone() env=env.clone() base=base.clone() />
         <section class="card">
             <h2>"Containers"</h2>
             {d
@@ -312,16 +312,18 @@ fn Actions(o: EnvironmentOverview, d: DeploymentDetail, base: String) -> impl In
 }
 
 #[component]
-fn Revisions(d: DeploymentDetail, base: String) -> impl IntoView {
+fn Revisions(d: DeploymentDetail, env: String, base: String) -> impl IntoView {
     view! {
         <section class="card">
             <h2>"Revisions"</h2>
+            {d.releases_problem.clone().map(|p| view! { <p class="notice warn">{p}</p> })}
             <div class="table-scroll">
                 <table class="table revisions">
                     <thead>
                         <tr>
                             <th scope="col">"Revision"</th>
                             <th scope="col">"Images"</th>
+                            <th scope="col">"Released by"</th>
                             <th scope="col">"Created"</th>
                             <th scope="col">"Pods"</th>
                             <th scope="col"></th>
@@ -353,6 +355,7 @@ fn Revisions(d: DeploymentDetail, base: String) -> impl IntoView {
                                                 })
                                                 .collect_view()}
                                         </td>
+                                        <td>{r.release.clone().map(|rel| release(&env, rel))}</td>
                                         <td>{r.created_ms.map(utc).unwrap_or_default()}</td>
                                         <td>{format!("{} ({} ready)", r.replicas, r.ready)}</td>
                                         <td>
@@ -367,5 +370,20 @@ fn Revisions(d: DeploymentDetail, base: String) -> impl IntoView {
                 </table>
             </div>
         </section>
+    }
+}
+
+/// The execution that released a revision, linked to its pipeline.
+fn release(env: &str, r: ReleaseView) -> impl IntoView + use<> {
+    let href = format!("/{env}/pipelines/{}", r.pipeline);
+    view! {
+        <span class="release" data-execution=r.execution.clone() data-commit=r.commit.clone()>
+            <a href=href>{r.pipeline.clone()}</a>
+            " "
+            <code title=r.execution.clone()>{r.execution.chars().take(8).collect::<String>()}</code>
+            " · "
+            <code class="commit">{r.commit.clone()}</code>
+            {r.message.clone().map(|m| format!(" {m}"))}
+        </span>
     }
 }

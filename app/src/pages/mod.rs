@@ -8,6 +8,7 @@ pub mod home;
 pub mod logs;
 pub mod not_found;
 pub mod pipeline;
+pub mod pipeline_compare;
 pub mod pipelines;
 pub mod rollback;
 pub mod sign_in;

@@ -195,7 +195,8 @@ fn History(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
         .history
         .iter()
         .cloned()
-        .map(|e| {
+        .enumerate()
+        .map(|(i, e)| {
             let is_latest = latest.as_deref() == Some(e.id.as_str());
             let redeploy = (may_request && !is_latest).then(|| e.commit.clone()).flatten().map(|c| {
                 view! {
@@ -220,7 +221,14 @@ fn History(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
                     </form>
                 }
             });
-            row(e, redeploy, rollback)
+            // The newest execution against the one before it, unless people pick others.
+            let pick = view! {
+                <td class="pick">
+                    <input type="radio" name="a" form="compare" value=e.id.clone() checked=i == 1 aria-label=format!("Compare {} as A", e.id) />
+                    <input type="radio" name="b" form="compare" value=e.id.clone() checked=i == 0 aria-label=format!("Compare {} as B", e.id) />
+                </td>
+            };
+            row(e, pick, redeploy, rollback)
         })
         .collect_view();
     let older = d.next.clone().map(|token| {
@@ -234,6 +242,7 @@ fn History(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
                 <table class="table executions">
                     <thead>
                         <tr>
+                            <th scope="col" title="Pick two to compare">"A B"</th>
                             <th scope="col">"Execution"</th>
                             <th scope="col">"Status"</th>
                             <th scope="col">"Commit"</th>
@@ -246,6 +255,9 @@ fn History(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
                     <tbody>{rows}</tbody>
                 </table>
             </div>
+            <form id="compare" method="get" action=format!("{base}/compare")>
+                <button type="submit">"Compare A and B side by side"</button>
+            </form>
             <p>
                 <a href=base.clone()>"Newest"</a>
                 " "
@@ -255,7 +267,12 @@ fn History(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
     }
 }
 
-fn row(e: ExecutionView, redeploy: Option<impl IntoView>, rollback: Option<impl IntoView>) -> impl IntoView {
+fn row(
+    e: ExecutionView,
+    pick: impl IntoView,
+    redeploy: Option<impl IntoView>,
+    rollback: Option<impl IntoView>,
+) -> impl IntoView {
     let duration = match (e.started_ms, e.updated_ms) {
         (Some(s), Some(u)) => duration(s, u),
         _ => String::new(),
@@ -269,6 +286,7 @@ fn row(e: ExecutionView, redeploy: Option<impl IntoView>, rollback: Option<impl 
     });
     view! {
         <tr data-execution=e.id.clone() data-status=e.status.clone() data-commit=e.commit.as_ref().map(|c| c.short.clone())>
+            {pick}
             <td>
                 <code title=e.id.clone()>{e.id.chars().take(8).collect::<String>()}</code>
                 {(e.kind == "ROLLBACK").then(|| view! { " " <span class="chip neutral">"rollback"</span> })}

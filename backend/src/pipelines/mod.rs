@@ -3,6 +3,7 @@
 //! - [`error`]: AWS errors sorted into the kinds people act on.
 //! - [`read`]: a pipeline's state, its executions and what their actions did.
 //! - [`poller`]: one poller per pipeline, shared by every page and live stream.
+//! - [`releases`]: which execution put a deployment's revision there.
 //! - [`control`]: stop, retry, approve or reject, freeze a transition: role-checked, audited.
 //! - [`executor`]: start, redeploy an earlier commit and stage rollback, which change what
 //!   runs, go through the four-eyes desk ([`crate::changes`]); this carries them out.
@@ -16,6 +17,7 @@ pub mod error;
 pub mod executor;
 pub mod poller;
 pub mod read;
+pub mod releases;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -121,6 +121,8 @@ pub struct ActionRun {
     pub commit: Option<String>,
     pub author: Option<String>,
     pub message: Option<String>,
+    /// A build action's output: the image it pushed.
+    pub image: Option<String>,
     pub updated_by: Option<String>,
 }
 
@@ -209,24 +211,26 @@ pub async fn history(
     })
 }
 
+/// "StartPipelineExecution (arn:…:user/dana)".
+fn trigger(t: Option<&aws::ExecutionTrigger>) -> String {
+    t.map(|t| {
+        let kind = t.trigger_type().map(|k| k.as_str().to_owned()).unwrap_or_default();
+        match t.trigger_detail().filter(|d| !d.is_empty()) {
+            Some(detail) => format!("{kind} ({detail})"),
+            None => kind,
+        }
+    })
+    .unwrap_or_default()
+}
+
 fn execution(e: &aws::PipelineExecutionSummary) -> Execution {
-    let trigger = e
-        .trigger()
-        .map(|t| {
-            let kind = t.trigger_type().map(|k| k.as_str().to_owned()).unwrap_or_default();
-            match t.trigger_detail().filter(|d| !d.is_empty()) {
-                Some(detail) => format!("{kind} ({detail})"),
-                None => kind,
-            }
-        })
-        .unwrap_or_default();
     Execution {
         id: e.pipeline_execution_id().unwrap_or("").to_owned(),
         status: e.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
         status_summary: e.status_summary().map(str::to_owned),
         started_ms: millis(e.start_time()),
         updated_ms: millis(e.last_update_time()),
-        trigger,
+        trigger: trigger(e.trigger()),
         kind: e.execution_type().map(|k| k.as_str().to_owned()).unwrap_or_else(|| "STANDARD".into()),
         revisions: e
             .source_revisions()
@@ -239,6 +243,42 @@ fn execution(e: &aws::PipelineExecutionSummary) -> Execution {
             })
             .collect(),
     }
+}
+
+/// Execution `id` (GetPipelineExecution; its start is the earliest of its actions').
+pub async fn execution_by_id(
+    client: &Client,
+    pipeline: &str,
+    id: &str,
+    runs: &[ActionRun],
+) -> Result<Execution, PipelineError> {
+    let out = client
+        .get_pipeline_execution()
+        .pipeline_name(pipeline)
+        .pipeline_execution_id(id)
+        .send()
+        .await
+        .map_err(PipelineError::from_sdk)?;
+    let e = out.pipeline_execution().ok_or_else(|| PipelineError::NotFound(format!("execution {id}")))?;
+    Ok(Execution {
+        id: id.to_owned(),
+        status: e.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        status_summary: e.status_summary().map(str::to_owned),
+        started_ms: runs.iter().filter_map(|r| r.started_ms).min(),
+        updated_ms: runs.iter().filter_map(|r| r.updated_ms).max(),
+        trigger: trigger(e.trigger()),
+        kind: e.execution_type().map(|k| k.as_str().to_owned()).unwrap_or_else(|| "STANDARD".into()),
+        revisions: e
+            .artifact_revisions()
+            .iter()
+            .map(|r| Revision {
+                action: r.name().unwrap_or("").to_owned(),
+                id: r.revision_id().unwrap_or("").to_owned(),
+                summary: r.revision_summary().map(str::to_owned),
+                url: r.revision_url().map(str::to_owned),
+            })
+            .collect(),
+    })
 }
 
 /// What each action of execution `id` did, in pipeline order as listed by AWS (newest first).
@@ -272,6 +312,7 @@ pub async fn actions(client: &Client, pipeline: &str, id: &str) -> Result<Vec<Ac
                 commit: variable("CommitId"),
                 author: variable("AuthorDisplayName"),
                 message: variable("CommitMessage"),
+                image: variable("IMAGE_URI"),
                 updated_by: d.updated_by().map(str::to_owned),
             }
         })
