@@ -26,7 +26,11 @@ fi
 # "externally managed", so pip is told it may install next to it (into /usr/local).
 py_missing=()
 command -v aws >/dev/null || py_missing+=(awscli)
-command -v moto_server >/dev/null || py_missing+=('moto[server]')
+# moto 5.2.5 or later: 5.2.1 answers StartPipelineExecution with HTTP 500.
+moto_version=$(python3 -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null || true)
+if ! command -v moto_server >/dev/null || [[ "$(printf '%s\n' 5.2.5 "$moto_version" | sort -V | head -1)" != 5.2.5 ]]; then
+  py_missing+=('moto[server]>=5.2.5')
+fi
 if ((${#py_missing[@]})); then
   say "installing from PyPI: ${py_missing[*]}"
   if ! command -v pip3 >/dev/null; then

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use app::api::changes::ApproveChange;
 use app::api::pipelines::{
-    DecidePipelineApproval, GetPipeline, ListPipelineApprovals, ListPipelines, RequestPipelineChange,
+    CompareExecutions, DecidePipelineApproval, GetPipeline, ListPipelineApprovals, ListPipelines, RequestPipelineChange,
     RetryStage, SetStageTransition, StopExecution,
 };
 use app::model::ChangeView;
-use app::model::pipelines::{ApprovalView, PipelineDetail, PipelineView};
+use app::model::pipelines::{ApprovalView, ExecutionComparison, PipelineDetail, PipelineView};
 use backend::pipelines::PollTimings;
 use backend::policy::Role;
 use common::TestPortal;
@@ -204,8 +204,39 @@ async fn release_approved_by_someone_else_then_redeploy() {
 
     let approved = p.call(&avery, &decide(&approval, "approve", "Ship it")).await;
     assert_eq!(approved.status().as_u16(), 200, "{}", approved.text().await.unwrap_or_default());
-    wait_until(&p, "production", "myapp-production", "Succeeded", |v| latest_status(v) == "Succeeded").await;
+    let live =
+        wait_until(&p, "production", "myapp-production", "Succeeded", |v| latest_status(v) == "Succeeded").await;
     assert_eq!(image(&p, "production").await, format!("myapp:{}", &head[..7]));
+
+    // The Deploy stage shows the deployment it rolls out (aws.deploys), as the cluster has it.
+    let deploy = live.stages.iter().find(|s| s.name == "Deploy").expect("the Deploy stage");
+    let target = deploy.target.as_ref().expect("Deploy is mapped to myapp-deployment");
+    assert_eq!((target.namespace.as_str(), target.deployment.as_str()), ("production", "myapp-deployment"));
+    let row = target.row.as_ref().expect("the watch has it");
+    assert_eq!(row.images[0].commit.as_deref(), Some(&head[..7]));
+    assert!(live.stages.iter().filter(|s| s.name != "Deploy").all(|s| s.target.is_none()));
+
+    // The deployment's live revision names the execution and commit that released it.
+    let deployment = app::api::deployments::GetDeployment {
+        env: s("production"),
+        namespace: s("production"),
+        name: s("myapp-deployment"),
+    };
+    let d: app::model::DeploymentDetail = p.call(&p.http, &deployment).await.json().await.unwrap();
+    assert!(d.releases_problem.is_none(), "{:?}", d.releases_problem);
+    let released = d.revisions.iter().find(|r| r.live).and_then(|r| r.release.clone()).expect("released by");
+    assert_eq!((released.execution.as_str(), released.commit.as_str()), (approval.execution.as_str(), &head[..7]));
+    assert_eq!(released.pipeline, "myapp-production");
+
+    // The live stream sends the card as HTML rendered for this viewer, the rollout in it.
+    let response = p.get("/live/production/pipelines/myapp-production?detail=true").await;
+    assert_eq!(response.status().as_u16(), 200);
+    let card = first_event(response).await;
+    assert!(card.contains(r#"data-pipeline="myapp-production""#), "{card}");
+    assert!(card.contains(r#"data-deployment="production/myapp-deployment""#), "{card}");
+    assert!(card.contains(r#"class="rollout""#), "the rollout's progress bar: {card}");
+    assert!(card.contains(r#"data-action="Deploy""#), "the detail shape lists actions: {card}");
+    assert!(!card.contains("<script"), "{card}");
 
     // Redeploy the commit before it, picked from the history.
     let history = detail(&p, "production", "myapp-production").await.history;
@@ -241,6 +272,53 @@ async fn release_approved_by_someone_else_then_redeploy() {
     })
     .await;
     assert_eq!(image(&p, "production").await, format!("myapp:{}", previous.short));
+}
+
+/// The first message of a server-sent event stream (20 s at most).
+async fn first_event(mut response: reqwest::Response) -> String {
+    let mut buffer = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(deadline, response.chunk()).await {
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let data: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+            if !data.is_empty() {
+                return data.join("\n");
+            }
+        }
+    }
+    panic!("no event came: {buffer}");
+}
+
+/// Two executions side by side: the demo's last success against its rejected release.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_executions_side_by_side() {
+    let p = portal().await;
+    let history = detail(&p, "production", "myapp-production").await.history;
+    let rejected = history.iter().find(|e| e.status == "Failed").expect("the demo's rejected release");
+    let succeeded = history.iter().find(|e| e.status == "Succeeded").expect("a success");
+    let ask = |a: &str, b: &str| CompareExecutions { env: s("production"), name: s("myapp-production"), a: s(a), b: s(b) };
+    let c: ExecutionComparison = p.call(&p.http, &ask(&succeeded.id, &rejected.id)).await.json().await.unwrap();
+    assert_eq!(c.a.execution.id, succeeded.id);
+    assert_eq!(c.b.execution.status, "Failed");
+    assert_eq!(c.a.execution.commit.as_ref().map(|c| &c.id), succeeded.commit.as_ref().map(|c| &c.id));
+    assert!(c.a.image.as_deref().is_some_and(|i| i.starts_with("myapp:")), "{:?}", c.a.image);
+    let row = |stage: &str| c.actions.iter().find(|a| a.stage == stage).unwrap_or_else(|| panic!("{stage}: {c:?}"));
+    assert!(!row("Source").differs);
+    let approval = row("Approval");
+    assert!(approval.differs, "approved in one, rejected in the other");
+    assert_eq!(approval.b.as_ref().map(|o| o.status.as_str()), Some("Failed"));
+    let deploy = row("Deploy");
+    assert_eq!(deploy.a.as_ref().map(|o| o.status.as_str()), Some("Succeeded"));
+    assert!(deploy.b.is_none(), "the rejected release never deployed");
+    let order: Vec<&str> = c.actions.iter().map(|a| a.stage.as_str()).collect();
+    assert_eq!(order, ["Source", "Test", "Build", "Approval", "Deploy"]);
+
+    let bad = p.call(&p.http, &ask("not-an-id", &rejected.id)).await;
+    assert_eq!(bad.status().as_u16(), 400);
+    let unknown = p.call(&p.http, &ask("00000000-0000-0000-0000-000000000000", &rejected.id)).await;
+    assert_eq!(unknown.status().as_u16(), 404, "{}", unknown.text().await.unwrap_or_default());
 }
 
 /// A rejected approval fails the execution; nothing is deployed.

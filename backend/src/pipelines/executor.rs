@@ -108,14 +108,7 @@ impl Executor for PipelineExecutor {
                 origin.change.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
             let token = format!("rollgate-{id}");
             let started = match action {
-                Action::StartPipeline { .. } => client
-                    .start_pipeline_execution()
-                    .name(pipeline)
-                    .client_request_token(token)
-                    .send()
-                    .await
-                    .map(|o| o.pipeline_execution_id().unwrap_or_default().to_owned())
-                    .map_err(PipelineError::from_sdk),
+                Action::StartPipeline { .. } => start(&client, pipeline, token, None).await,
                 Action::RedeployCommit { commit, .. } => {
                     // The source action to override is the one that carried the commit before.
                     let source = source_action(&client, pipeline).await?;
@@ -125,15 +118,7 @@ impl Executor for PipelineExecutor {
                         .revision_value(commit)
                         .build()
                         .map_err(|e| ExecuteError(e.to_string()))?;
-                    client
-                        .start_pipeline_execution()
-                        .name(pipeline)
-                        .client_request_token(token)
-                        .source_revisions(revision)
-                        .send()
-                        .await
-                        .map(|o| o.pipeline_execution_id().unwrap_or_default().to_owned())
-                        .map_err(PipelineError::from_sdk)
+                    start(&client, pipeline, token, Some(revision)).await
                 }
                 Action::RollbackStage { stage, execution, .. } => client
                     .rollback_stage()
@@ -156,6 +141,25 @@ impl Executor for PipelineExecutor {
             }
         })
     }
+}
+
+/// Starts an execution of `pipeline` (from `revision` of its source when given) and returns its
+/// id; the same `token` twice starts it once.
+pub async fn start(
+    client: &aws_sdk_codepipeline::Client,
+    pipeline: &str,
+    token: String,
+    revision: Option<SourceRevisionOverride>,
+) -> Result<String, PipelineError> {
+    client
+        .start_pipeline_execution()
+        .name(pipeline)
+        .client_request_token(token)
+        .set_source_revisions(revision.map(|r| vec![r]))
+        .send()
+        .await
+        .map(|o| o.pipeline_execution_id().unwrap_or_default().to_owned())
+        .map_err(PipelineError::from_sdk)
 }
 
 /// Execution `id` of `pipeline`, from its recent history.
