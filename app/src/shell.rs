@@ -12,8 +12,9 @@ use leptos_router::path;
 use crate::components::layout::EnvironmentLayout;
 use crate::pages::{
     approvals::ApprovalsPage, audit::AuditPage, deployment::DeploymentPage, deployments::DeploymentsPage,
-    home::Home, logs::LogsPage, not_found::NotFound, pipeline::PipelinePage, pipeline_compare::PipelineComparePage, pipelines::PipelinesPage,
-    rollback::RollbackPage, sign_in::SignInPage, tokens::TokensPage,
+    home::Home, logs::LogsPage, not_found::NotFound, pipeline::PipelinePage,
+    pipeline_compare::PipelineComparePage, pipelines::PipelinesPage, rollback::RollbackPage,
+    sign_in::SignInPage, tokens::TokensPage,
 };
 
 /// The cookie that remembers an explicit theme choice; without it the OS preference rules.

@@ -639,8 +639,9 @@ async fn cli_create(endpoint: &str, pipeline: &Value, extra: &[&str]) -> support
     support::aws_cli(endpoint, &args).await
 }
 
-/// What moto's CodePipeline also serves (pipelines and tags; its executions answer HTTP 500):
-/// create a pipeline with the CLI, read it back with the SDK.
+/// What moto's CodePipeline also serves of declarations (pipelines and tags; its execution
+/// calls are in backend/tests/pipeline_calls.rs): create a pipeline with the CLI, read it back
+/// with the SDK.
 async fn declaration_scenario(endpoint: &str) {
     let pipeline = pipeline_json("web-staging", "web", deploy_worker());
     let created = cli_create(endpoint, &pipeline, &["--tags", "key=team,value=web"]).await;

@@ -53,7 +53,8 @@ pub async fn pipeline(
     };
     let can_approve = policy::authorize(&portal.config, &user, &env, Permission::Approve).is_ok();
     let targets = Targets::follow(&portal, &env, &name);
-    let card = Card { portal, env, name, detail, can_approve, snapshot: poller.subscribe(), targets, last: None };
+    let card =
+        Card { portal, env, name, detail, can_approve, snapshot: poller.subscribe(), targets, last: None };
     let events = stream::unfold(card, |mut card| async move {
         let html = card.next().await?;
         Some((Ok::<_, Infallible>(Event::default().data(html)), card))

@@ -11,8 +11,8 @@ use app::api::changes::{ApproveChange, ListChanges, RejectChange, RequestChange}
 use app::api::deployments::{GetDeployment, ListDeployments, PreviewRollback};
 use app::api::locks::{LockEnvironment, UnlockEnvironment};
 use app::api::pipelines::{
-    DecidePipelineApproval, GetPipeline, ListPipelineApprovals, ListPipelines, RequestPipelineChange,
-    RetryStage, SetStageTransition, StopExecution,
+    CompareExecutions, DecidePipelineApproval, GetPipeline, ListPipelineApprovals, ListPipelines,
+    RequestPipelineChange, RetryStage, SetStageTransition, StopExecution,
 };
 use app::api::tokens::{
     CreateToken, DeleteToken, GetToken, LabelTokenVersion, ListTokens, PutTokenVersion, RevealToken,
@@ -137,6 +137,13 @@ async fn every_server_function_checks_who_asks() {
     p.check_access(ListPipelines { env: staging.clone() }, ANYONE).await;
     p.check_access(GetPipeline { env: staging.clone(), name: pipeline.clone(), page: s("") }, ANYONE).await;
     p.check_access(ListPipelineApprovals { env: s("production") }, ANYONE).await;
+    let compare = CompareExecutions {
+        env: staging.clone(),
+        name: pipeline.clone(),
+        a: nobody.clone(),
+        b: nobody.clone(),
+    };
+    p.check_access(compare, ANYONE).await;
     let release = RequestPipelineChange {
         env: staging.clone(),
         pipeline: pipeline.clone(),
@@ -215,6 +222,7 @@ fn the_table_covers_every_server_function() {
         DeleteToken::PATH,
         ListPipelines::PATH,
         GetPipeline::PATH,
+        CompareExecutions::PATH,
         ListPipelineApprovals::PATH,
         RequestPipelineChange::PATH,
         StopExecution::PATH,

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use app::api::changes::ApproveChange;
 use app::api::pipelines::{
-    CompareExecutions, DecidePipelineApproval, GetPipeline, ListPipelineApprovals, ListPipelines, RequestPipelineChange,
-    RetryStage, SetStageTransition, StopExecution,
+    CompareExecutions, DecidePipelineApproval, GetPipeline, ListPipelineApprovals, ListPipelines,
+    RequestPipelineChange, RetryStage, SetStageTransition, StopExecution,
 };
 use app::model::ChangeView;
 use app::model::pipelines::{ApprovalView, ExecutionComparison, PipelineDetail, PipelineView};
@@ -205,7 +205,8 @@ async fn release_approved_by_someone_else_then_redeploy() {
     let approved = p.call(&avery, &decide(&approval, "approve", "Ship it")).await;
     assert_eq!(approved.status().as_u16(), 200, "{}", approved.text().await.unwrap_or_default());
     let live =
-        wait_until(&p, "production", "myapp-production", "Succeeded", |v| latest_status(v) == "Succeeded").await;
+        wait_until(&p, "production", "myapp-production", "Succeeded", |v| latest_status(v) == "Succeeded")
+            .await;
     assert_eq!(image(&p, "production").await, format!("myapp:{}", &head[..7]));
 
     // The Deploy stage shows the deployment it rolls out (aws.deploys), as the cluster has it.
@@ -225,7 +226,10 @@ async fn release_approved_by_someone_else_then_redeploy() {
     let d: app::model::DeploymentDetail = p.call(&p.http, &deployment).await.json().await.unwrap();
     assert!(d.releases_problem.is_none(), "{:?}", d.releases_problem);
     let released = d.revisions.iter().find(|r| r.live).and_then(|r| r.release.clone()).expect("released by");
-    assert_eq!((released.execution.as_str(), released.commit.as_str()), (approval.execution.as_str(), &head[..7]));
+    assert_eq!(
+        (released.execution.as_str(), released.commit.as_str()),
+        (approval.execution.as_str(), &head[..7])
+    );
     assert_eq!(released.pipeline, "myapp-production");
 
     // The live stream sends the card as HTML rendered for this viewer, the rollout in it.
@@ -298,13 +302,20 @@ async fn two_executions_side_by_side() {
     let history = detail(&p, "production", "myapp-production").await.history;
     let rejected = history.iter().find(|e| e.status == "Failed").expect("the demo's rejected release");
     let succeeded = history.iter().find(|e| e.status == "Succeeded").expect("a success");
-    let ask = |a: &str, b: &str| CompareExecutions { env: s("production"), name: s("myapp-production"), a: s(a), b: s(b) };
-    let c: ExecutionComparison = p.call(&p.http, &ask(&succeeded.id, &rejected.id)).await.json().await.unwrap();
+    let ask = |a: &str, b: &str| CompareExecutions {
+        env: s("production"),
+        name: s("myapp-production"),
+        a: s(a),
+        b: s(b),
+    };
+    let c: ExecutionComparison =
+        p.call(&p.http, &ask(&succeeded.id, &rejected.id)).await.json().await.unwrap();
     assert_eq!(c.a.execution.id, succeeded.id);
     assert_eq!(c.b.execution.status, "Failed");
     assert_eq!(c.a.execution.commit.as_ref().map(|c| &c.id), succeeded.commit.as_ref().map(|c| &c.id));
     assert!(c.a.image.as_deref().is_some_and(|i| i.starts_with("myapp:")), "{:?}", c.a.image);
-    let row = |stage: &str| c.actions.iter().find(|a| a.stage == stage).unwrap_or_else(|| panic!("{stage}: {c:?}"));
+    let row =
+        |stage: &str| c.actions.iter().find(|a| a.stage == stage).unwrap_or_else(|| panic!("{stage}: {c:?}"));
     assert!(!row("Source").differs);
     let approval = row("Approval");
     assert!(approval.differs, "approved in one, rejected in the other");

@@ -85,9 +85,9 @@ pub mod ssr {
     use backend::Portal;
     use backend::clock::Timestamp;
     use backend::image_ref;
+    use backend::kube::history::Revision;
     use backend::kube::summary::{self, ContainerImage, DeploymentSummary, PodSummary};
     use backend::kube::watch::DeploymentState;
-    use backend::kube::history::Revision;
     use backend::kube::{ClusterError, detail};
     use backend::pipelines::releases::{self, Release};
 
@@ -133,7 +133,10 @@ pub mod ssr {
 
     /// The execution that released revision `r`, found by the commit its first image is tagged with.
     fn release(releases: &[Release], r: &Revision) -> Option<ReleaseView> {
-        let tag = r.containers.iter().find_map(|c| image_ref::tag_of(&c.image).and_then(image_ref::commit_of_tag))?;
+        let tag = r
+            .containers
+            .iter()
+            .find_map(|c| image_ref::tag_of(&c.image).and_then(image_ref::commit_of_tag))?;
         let found = releases::of_revision(releases, tag, r.created_ms)?;
         let commit = found.execution.commit()?;
         Some(ReleaseView {
@@ -212,7 +215,9 @@ pub mod ssr {
         let (releases, releases_problem) = match portal.config.environment(env) {
             Some(e) => match releases::recent(&portal.pipelines, e, namespace, name).await {
                 Ok(found) => (found, None),
-                Err(e) => (Vec::new(), Some(format!("Which execution released each revision is unknown: {e}"))),
+                Err(e) => {
+                    (Vec::new(), Some(format!("Which execution released each revision is unknown: {e}")))
+                }
             },
             None => (Vec::new(), None),
         };

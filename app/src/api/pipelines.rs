@@ -224,8 +224,8 @@ pub mod ssr {
     use super::super::guard;
     use crate::error::ApiError;
     use crate::model::pipelines::{
-        ActionComparison, ActionOutcome, ActionView, ApprovalView, CommitView, ComparedExecution, DisabledView,
-        ExecutionComparison, ExecutionView, PipelineView, StageTarget, StageView,
+        ActionComparison, ActionOutcome, ActionView, ApprovalView, CommitView, ComparedExecution,
+        DisabledView, ExecutionComparison, ExecutionView, PipelineView, StageTarget, StageView,
     };
     use backend::kube::watch::Link;
 
@@ -331,7 +331,8 @@ pub mod ssr {
     ) -> Result<ExecutionComparison, PipelineError> {
         let client = &portal.pipelines.client(env).await?;
         let stages = read::stage_names(client, pipeline).await?;
-        let (runs_a, runs_b) = (read::actions(client, pipeline, a).await?, read::actions(client, pipeline, b).await?);
+        let (runs_a, runs_b) =
+            (read::actions(client, pipeline, a).await?, read::actions(client, pipeline, b).await?);
         let compared = |runs: &[read::ActionRun], e: read::Execution| ComparedExecution {
             image: runs.iter().find_map(|r| r.image.clone()),
             execution: execution(&e, Some(runs)),
@@ -340,10 +341,12 @@ pub mod ssr {
         let eb = read::execution_by_id(client, pipeline, b, &runs_b).await?;
         // The newest run of each action (a retried action ran more than once).
         let newest = |runs: &[read::ActionRun], stage: &str, action: &str| {
-            runs.iter()
-                .filter(|r| r.stage == stage && r.action == action)
-                .max_by_key(|r| r.started_ms)
-                .map(|r| ActionOutcome { status: r.status.clone(), detail: r.error.clone().or_else(|| r.summary.clone()) })
+            runs.iter().filter(|r| r.stage == stage && r.action == action).max_by_key(|r| r.started_ms).map(
+                |r| ActionOutcome {
+                    status: r.status.clone(),
+                    detail: r.error.clone().or_else(|| r.summary.clone()),
+                },
+            )
         };
         let mut actions = Vec::new();
         for stage in &stages {
@@ -357,7 +360,13 @@ pub mod ssr {
             for action in names {
                 let (oa, ob) = (newest(&runs_a, stage, action), newest(&runs_b, stage, action));
                 let differs = oa.as_ref().map(|o| &o.status) != ob.as_ref().map(|o| &o.status);
-                actions.push(ActionComparison { stage: stage.clone(), action: action.to_owned(), a: oa, b: ob, differs });
+                actions.push(ActionComparison {
+                    stage: stage.clone(),
+                    action: action.to_owned(),
+                    a: oa,
+                    b: ob,
+                    differs,
+                });
             }
         }
         Ok(ExecutionComparison {
@@ -376,7 +385,9 @@ pub mod ssr {
         let problem = match watch.link() {
             Link::Reconnecting(why) => Some(format!("The cluster cannot be read: {why}")),
             Link::Connecting => row.is_none().then(|| "Connecting to the cluster…".to_owned()),
-            Link::Live => row.is_none().then(|| format!("There is no deployment {} in {}.", t.deployment, t.namespace)),
+            Link::Live => {
+                row.is_none().then(|| format!("There is no deployment {} in {}.", t.deployment, t.namespace))
+            }
         };
         Some(StageTarget { namespace: t.namespace.clone(), deployment: t.deployment.clone(), row, problem })
     }

@@ -24,11 +24,15 @@ pub fn follow<E: serde::de::DeserializeOwned + 'static>(
     on_event: impl Fn(E) + 'static,
     connection: RwSignal<Connection>,
 ) {
-    follow_text(url, move |text| {
-        if let Ok(event) = serde_json::from_str(&text) {
-            on_event(event);
-        }
-    }, connection);
+    follow_text(
+        url,
+        move |text| {
+            if let Ok(event) = serde_json::from_str(&text) {
+                on_event(event);
+            }
+        },
+        connection,
+    );
 }
 
 /// [`follow`], with each message's text as it came.

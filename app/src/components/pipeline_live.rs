@@ -17,7 +17,8 @@ use crate::model::pipelines::{ActionView, ApprovalView, CommitView, PipelineView
 /// The card, followed live.
 #[component]
 pub fn PipelineLive(view: PipelineView, detail: bool, can_approve: bool, now_ms: i64) -> impl IntoView {
-    let url = format!("/live/{}/pipelines/{}{}", view.env, view.name, if detail { "?detail=true" } else { "" });
+    let url =
+        format!("/live/{}/pipelines/{}{}", view.env, view.name, if detail { "?detail=true" } else { "" });
     view! {
         <LiveFragment url>
             <PipelineCard v=view detail can_approve now_ms />
@@ -85,9 +86,7 @@ fn PipelineCard(v: PipelineView, detail: bool, can_approve: bool, now_ms: i64) -
 #[component]
 fn Commit(c: CommitView) -> impl IntoView {
     let code = match c.url.clone() {
-        Some(url) => Either::Left(
-            view! { <a href=url><code class="commit">{c.short.clone()}</code></a> },
-        ),
+        Some(url) => Either::Left(view! { <a href=url><code class="commit">{c.short.clone()}</code></a> }),
         None => Either::Right(view! { <code class="commit">{c.short.clone()}</code> }),
     };
     view! {
@@ -187,9 +186,7 @@ fn Action(a: ActionView, now_ms: i64) -> impl IntoView {
 pub fn PipelineApprovals(list: Vec<ApprovalView>, can_approve: bool) -> impl IntoView {
     let now_ms = crate::pages::deployments::now_ms();
     let body = if list.is_empty() {
-        Either::Left(
-            view! { <p class="muted">"No pipeline is waiting for a manual approval."</p> },
-        )
+        Either::Left(view! { <p class="muted">"No pipeline is waiting for a manual approval."</p> })
     } else {
         Either::Right(
             list.into_iter()

@@ -19,7 +19,12 @@ pub fn PipelineComparePage() -> impl IntoView {
     let query = use_query_map();
     let key = move || {
         let q = query.read();
-        (env.get(), params.read().get("name").unwrap_or_default(), q.get("a").unwrap_or_default(), q.get("b").unwrap_or_default())
+        (
+            env.get(),
+            params.read().get("name").unwrap_or_default(),
+            q.get("a").unwrap_or_default(),
+            q.get("b").unwrap_or_default(),
+        )
     };
     let comparison = Resource::new(key, |(env, name, a, b)| compare_executions(env, name, a, b));
     view! {

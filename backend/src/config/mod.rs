@@ -448,7 +448,11 @@ impl AwsSettings {
     }
 
     /// The stages that roll out `namespace/deployment`.
-    pub fn deploys_of<'a>(&'a self, namespace: &'a str, deployment: &'a str) -> impl Iterator<Item = &'a DeployTarget> {
+    pub fn deploys_of<'a>(
+        &'a self,
+        namespace: &'a str,
+        deployment: &'a str,
+    ) -> impl Iterator<Item = &'a DeployTarget> {
         self.deploys.iter().filter(move |d| d.namespace == namespace && d.deployment == deployment)
     }
 }

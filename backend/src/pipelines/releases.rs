@@ -24,7 +24,8 @@ pub async fn recent(
     namespace: &str,
     deployment: &str,
 ) -> Result<Vec<Release>, PipelineError> {
-    let mut names: Vec<&str> = env.aws.deploys_of(namespace, deployment).map(|d| d.pipeline.as_str()).collect();
+    let mut names: Vec<&str> =
+        env.aws.deploys_of(namespace, deployment).map(|d| d.pipeline.as_str()).collect();
     names.dedup();
     if names.is_empty() {
         return Ok(Vec::new());
@@ -33,7 +34,9 @@ pub async fn recent(
     let mut out = Vec::new();
     for name in names {
         let history = read::history(&client, name, LOOK_BACK, None).await?;
-        out.extend(history.executions.into_iter().map(|execution| Release { pipeline: name.to_owned(), execution }));
+        out.extend(
+            history.executions.into_iter().map(|execution| Release { pipeline: name.to_owned(), execution }),
+        );
     }
     Ok(out)
 }
@@ -73,7 +76,12 @@ mod tests {
                 updated_ms: None,
                 trigger: String::new(),
                 kind: "STANDARD".into(),
-                revisions: vec![Revision { action: "Source".into(), id: commit.into(), summary: None, url: None }],
+                revisions: vec![Revision {
+                    action: "Source".into(),
+                    id: commit.into(),
+                    summary: None,
+                    url: None,
+                }],
             },
         }
     }
@@ -87,7 +95,10 @@ mod tests {
         ];
         // A short tag matches the full hash; the redeploy at 300 came after the revision.
         assert_eq!(of_revision(&all, "0123456", Some(250)).map(|r| r.execution.id.as_str()), Some("e1"));
-        assert_eq!(of_revision(&all, "0123456789ABCDEF", Some(350)).map(|r| r.execution.id.as_str()), Some("e3"));
+        assert_eq!(
+            of_revision(&all, "0123456789ABCDEF", Some(350)).map(|r| r.execution.id.as_str()),
+            Some("e3")
+        );
         assert_eq!(of_revision(&all, "fedcba9", None).map(|r| r.execution.id.as_str()), Some("e2"));
         assert!(of_revision(&all, "aaaaaaa", Some(350)).is_none());
         assert!(of_revision(&all, "0123456", Some(50)).is_none());

@@ -18,7 +18,7 @@ pub(crate) mod codepipeline;
 pub(crate) mod ssm;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -110,6 +110,7 @@ impl Switches {
 pub struct Aws {
     switches: Switches,
     pipelines: codepipeline::Pipelines,
+    codepipeline_calls: Arc<AtomicU64>,
 }
 
 impl Aws {
@@ -141,6 +142,12 @@ impl Aws {
     pub fn commit(&self, repository: &str, message: &str, author: &str) -> String {
         self.pipelines.commit(repository, message, author)
     }
+
+    /// How many requests the CodePipeline endpoint has answered (benchmarks count a client's
+    /// calls with it).
+    pub fn codepipeline_calls(&self) -> u64 {
+        self.codepipeline_calls.load(Ordering::Relaxed)
+    }
 }
 
 /// The routers of the two AWS endpoints.
@@ -170,11 +177,19 @@ pub(crate) fn start(cluster: &Cluster, registry: &Registry, world: World) -> (Aw
         codepipeline::demo::seed(&pipelines);
     }
     pipelines.spawn_engine();
+    let codepipeline_calls = Arc::new(AtomicU64::new(0));
+    let codepipeline = router(Arc::new(codepipeline::CodePipeline::new(pipelines.clone())), switches.clone());
+    let counted = codepipeline_calls.clone();
     let routers = Routers {
-        codepipeline: router(Arc::new(codepipeline::CodePipeline::new(pipelines.clone())), switches.clone()),
+        codepipeline: codepipeline.layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                counted.fetch_add(1, Ordering::Relaxed);
+                next.run(request)
+            },
+        )),
         ssm: router(ssm, switches.clone()),
     };
-    (Aws { switches, pipelines }, routers)
+    (Aws { switches, pipelines, codepipeline_calls }, routers)
 }
 
 pub(crate) fn router<S: Service>(service: Arc<S>, switches: Switches) -> Router {

@@ -1,0 +1,275 @@
+//! A pipeline watched through Rollgate: a `rollgate` process pointed at the sandbox's
+//! CodePipeline the production way (`AWS_ENDPOINT_URL_CODEPIPELINE` and static credentials in
+//! the environment, the AWS default chain), the sandbox in this process counting every request
+//! its CodePipeline endpoint answers.
+//!
+//! Measures (1) AWS calls per minute for one pipeline, idle and while an execution runs, with
+//! 1 and with 50 live viewers; (2) the time from a stage change in the sandbox (a manual
+//! approval answered in "AWS", not through Rollgate) to a viewer's stream carrying the card
+//! that shows it; that stream is what the page swaps in, so it is the screen less a few ms of
+//! DOM work (see the event-to-screen benchmark for that part).
+//!
+//! `cargo bench -p server --bench pipeline_calls` (the README's "Measurements" lists the
+//! latest run). Targets: calls do not grow with viewers; a stage change reaches the screen
+//! within one poll interval (3 s while an execution runs).
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+const PIPELINE: &str = "myapp-production";
+const VIEWERS: usize = 50;
+const WINDOW: Duration = Duration::from_secs(60);
+const SAMPLES: usize = 12;
+
+struct Portal(Child);
+
+impl Drop for Portal {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The sandbox's CodePipeline, called directly (as the console or another tool would).
+struct Aws {
+    http: reqwest::Client,
+    endpoint: String,
+}
+
+impl Aws {
+    async fn call(&self, operation: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(&self.endpoint)
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", format!("CodePipeline_20150709.{operation}"))
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=bench/20261129/us-east-1/codepipeline/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{operation}: {status} {value}");
+        value
+    }
+
+    /// The token of the manual approval waiting in execution `id`, once it waits.
+    async fn approval_token(&self, id: &str) -> String {
+        for _ in 0..600 {
+            let state = self.call("GetPipelineState", json!({ "name": PIPELINE })).await;
+            for stage in state["stageStates"].as_array().into_iter().flatten() {
+                let latest = &stage["actionStates"][0]["latestExecution"];
+                if stage["stageName"] == "Approval"
+                    && stage["latestExecution"]["pipelineExecutionId"] == id
+                    && latest["status"] == "InProgress"
+                    && let Some(token) = latest["token"].as_str()
+                {
+                    return token.to_owned();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("execution {id} never waited for approval");
+    }
+}
+
+/// A viewer: reads the pipeline's stream, handing each card (HTML) on with when it came.
+fn viewer(
+    http: reqwest::Client,
+    url: String,
+    cards: Option<mpsc::UnboundedSender<(Instant, String)>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut response = http.get(&url).send().await.unwrap();
+        assert!(response.status().is_success(), "{url}: {}", response.status());
+        let mut buffer = String::new();
+        while let Ok(Some(chunk)) = response.chunk().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let data: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+                if let (Some(cards), false) = (&cards, data.is_empty()) {
+                    let _ = cards.send((Instant::now(), data.join("\n")));
+                }
+            }
+        }
+    })
+}
+
+/// The status a card shows for `stage`.
+fn stage_status<'a>(card: &'a str, stage: &str) -> Option<&'a str> {
+    let marker = format!("data-stage=\"{stage}\" data-status=\"");
+    let rest = &card[card.find(&marker)? + marker.len()..];
+    Some(&rest[..rest.find('"')?])
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = sandbox::Options { world: sandbox::World::Demo, ..sandbox::Options::default() };
+    let sandbox = sandbox::Sandbox::start_with(options).await.expect("the sandbox starts");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sandbox.write_kubeconfig(&kubeconfig).unwrap();
+    let aws = Aws { http: reqwest::Client::new(), endpoint: format!("http://{}", sandbox.endpoints.codepipeline) };
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("rollgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndatabase_url = \"sqlite://{}/store.db?mode=rwc\"\n\
+             [roles]\nbench = \"viewer\"\n\
+             [[environment]]\nname = \"bench\"\nnamespaces = [\"production\"]\n\
+             cluster = {{ kind = \"kubeconfig\", path = \"{}\" }}\n\
+             aws = {{ region = \"us-east-1\", pipelines = [\"{PIPELINE}\"], deploys = [\
+             {{ pipeline = \"{PIPELINE}\", stage = \"Deploy\", namespace = \"production\", deployment = \"myapp-deployment\" }}] }}\n",
+            dir.path().display(),
+            kubeconfig.display()
+        ),
+    )
+    .unwrap();
+    let rollgate = env!("CARGO_BIN_EXE_rollgate");
+    let mut add = Command::new(rollgate)
+        .args(["--config", config.to_str().unwrap(), "user", "add", "bench"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin.take().unwrap().write_all(b"bench-password-1\n").unwrap();
+    assert!(add.wait().unwrap().success(), "the bench user is created");
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    let _portal = Portal(
+        Command::new(rollgate)
+            .args(["--config", config.to_str().unwrap(), "serve"])
+            .env("ROLLGATE_SITE_ROOT", &site)
+            .env("RUST_LOG", "warn")
+            .env("AWS_ENDPOINT_URL_CODEPIPELINE", &aws.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "bench")
+            .env("AWS_SECRET_ACCESS_KEY", "bench")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", dir.path().join("none"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    for _ in 0..100 {
+        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let signed_in = http
+        .post(format!("{base}/auth/sign-in"))
+        .header("origin", &base)
+        .form(&[("username", "bench"), ("password", "bench-password-1")])
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_in.status().is_redirection() || signed_in.status().is_success());
+    let url = format!("{base}/live/bench/pipelines/{PIPELINE}?detail=true");
+
+    // (1) Calls per minute: idle with one viewer, then an execution that outlasts two windows
+    // with 1 and with 50 viewers, then idle again with 50.
+    let (cards, mut seen) = mpsc::unbounded_channel();
+    viewer(http.clone(), url.clone(), Some(cards));
+    seen.recv().await.expect("the first card");
+    let window = |label: &'static str| async move {
+        let start = sandbox.aws.codepipeline_calls();
+        tokio::time::sleep(WINDOW).await;
+        let n = sandbox.aws.codepipeline_calls() - start;
+        (label, n as f64 * 60.0 / WINDOW.as_secs_f64())
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut rates = vec![window("idle, 1 viewer").await];
+    sandbox.aws.set_pipeline_timings(sandbox::PipelineTimings {
+        source: Duration::from_secs(10),
+        test: Duration::from_secs(120),
+        build: Duration::from_secs(120),
+        approval_timeout: Duration::from_secs(3600),
+    });
+    let running = aws.call("StartPipelineExecution", json!({ "name": PIPELINE })).await;
+    let id = running["pipelineExecutionId"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    rates.push(window("running, 1 viewer").await);
+    let others: Vec<_> = (1..VIEWERS).map(|_| viewer(http.clone(), url.clone(), None)).collect();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    rates.push(window("running, 50 viewers").await);
+    aws.call("StopPipelineExecution", json!({ "pipelineName": PIPELINE, "pipelineExecutionId": id, "abandon": true }))
+        .await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    rates.push(window("idle, 50 viewers").await);
+    others.iter().for_each(|v| v.abort());
+    println!("AWS calls per minute for {PIPELINE} (counted by the sandbox's CodePipeline, {} s windows):", WINDOW.as_secs());
+    for (label, rate) in &rates {
+        println!("  {label:<22} {rate:.0}");
+    }
+
+    // (2) Stage change → stream, with quick actions so each sample reaches its approval fast.
+    sandbox.aws.set_pipeline_timings(sandbox::PipelineTimings {
+        source: Duration::from_millis(300),
+        test: Duration::from_millis(300),
+        build: Duration::from_millis(300),
+        approval_timeout: Duration::from_secs(3600),
+    });
+    let mut latencies = Vec::new();
+    for _ in 0..SAMPLES {
+        let started = aws.call("StartPipelineExecution", json!({ "name": PIPELINE })).await;
+        let id = started["pipelineExecutionId"].as_str().unwrap().to_owned();
+        let token = aws.approval_token(&id).await;
+        // The card shows the approval waiting before it is answered.
+        loop {
+            let (_, card) = seen.recv().await.unwrap();
+            if card.contains(&format!("data-approval=\"{id}\"")) {
+                break;
+            }
+        }
+        while seen.try_recv().is_ok() {}
+        let approval = json!({
+            "pipelineName": PIPELINE, "stageName": "Approval", "actionName": "ManualApproval",
+            "result": { "summary": "bench", "status": "Approved" }, "token": token,
+        });
+        aws.call("PutApprovalResult", approval).await;
+        let changed = Instant::now();
+        loop {
+            let (at, card) = seen.recv().await.unwrap();
+            if stage_status(&card, "Approval") == Some("Succeeded") {
+                latencies.push(at.duration_since(changed).as_secs_f64() * 1000.0);
+                break;
+            }
+        }
+        // Let it finish before the next sample (a new start would supersede it).
+        loop {
+            let (_, card) = seen.recv().await.unwrap();
+            if stage_status(&card, "Deploy") == Some("Succeeded") {
+                break;
+            }
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "stage change in the sandbox → viewer's stream ({SAMPLES} approvals answered in AWS): median {:.0} ms, p95 {:.0} ms, max {:.0} ms (poll interval while running: 3 s)",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.95),
+        latencies[latencies.len() - 1]
+    );
+}
