@@ -16,9 +16,16 @@ const row = (page: import("@playwright/test").Page, key: string) => page.locator
 test("the list shows health in words and follows changes live, filtered and sorted", async ({ browser }) => {
   const viewer = await personAs(browser, "viewer");
   const v = viewer.page;
+  const refused: string[] = [];
+  v.on("console", (m) => {
+    if (m.text().includes("Content Security Policy")) refused.push(m.text());
+  });
   await v.goto("/staging/deployments");
   await hydrated(v);
   await expect(row(v, "staging/payments-worker")).toHaveAttribute("data-health", "Degraded");
+  // The replicas bar is drawn (widths are classes: the page's policy refuses inline styles).
+  const available = row(v, "staging/myapp-deployment").locator(".bar .available");
+  expect(await available.evaluate((e) => e.getBoundingClientRect().width)).toBeGreaterThan(10);
   await expect(row(v, "staging/payments-worker")).toContainText("CrashLoopBackOff");
   await expect(row(v, "staging/myapp-deployment").locator("code.commit")).toHaveText("e93d5f1");
 
@@ -44,6 +51,7 @@ test("the list shows health in words and follows changes live, filtered and sort
   await v.getByRole("searchbox").fill("");
   await v.getByLabel("Sort by").selectOption("health");
   await expect(v.locator("tbody tr[data-deployment]").first()).toHaveAttribute("data-health", "Degraded");
+  expect(refused).toEqual([]);
   await viewer.context.close();
   await deployer.context.close();
 });

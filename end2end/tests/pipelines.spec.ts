@@ -58,9 +58,22 @@ test("release myapp-production through the approval, then redeploy the previous 
   await expect(card.locator(".approval")).toContainText("Started through Rollgate by dana");
 
   await approvePipeline(avery);
-  await expect(card.locator('[data-stage="Deploy"]')).toHaveAttribute("data-status", "Succeeded", { timeout: 90_000 });
+  // The Deploy stage shows the rollout of the deployment it targets, live from the cluster.
+  const deploy = card.locator('[data-stage="Deploy"]');
+  const target = deploy.locator('[data-deployment="production/myapp-deployment"]');
+  await expect(target.locator(".rollout")).toBeVisible({ timeout: 90_000 });
+  await expect(deploy).toHaveAttribute("data-status", "Succeeded", { timeout: 90_000 });
   await expect(card).toHaveAttribute("data-status", "Succeeded");
   const released = await card.locator(".execution .commit-line").getAttribute("data-commit");
+  const counts = target.locator(".counts");
+  await expect(counts).toHaveAttribute("data-ready", (await counts.getAttribute("data-desired"))!, { timeout: 30_000 });
+  await expect(target.locator("a")).toHaveAttribute("href", "/production/deployments/production/myapp-deployment");
+
+  // The deployment's page says which execution and commit released its live revision.
+  await dana.goto("/production/deployments/production/myapp-deployment");
+  const live = dana.locator("table.revisions tr.live .release");
+  await expect(live).toHaveAttribute("data-commit", released!);
+  await expect(live.locator("a")).toHaveAttribute("href", PIPELINE);
 
   // Redeploy an earlier successful commit, picked from the history.
   await dana.goto(PIPELINE);

@@ -193,11 +193,15 @@ async fn run() {
     let (cards, mut seen) = mpsc::unbounded_channel();
     viewer(http.clone(), url.clone(), Some(cards));
     seen.recv().await.expect("the first card");
-    let window = |label: &'static str| async move {
-        let start = sandbox.aws.codepipeline_calls();
-        tokio::time::sleep(WINDOW).await;
-        let n = sandbox.aws.codepipeline_calls() - start;
-        (label, n as f64 * 60.0 / WINDOW.as_secs_f64())
+    let counter = sandbox.aws.clone();
+    let window = |label: &'static str| {
+        let counter = counter.clone();
+        async move {
+            let start = counter.codepipeline_calls();
+            tokio::time::sleep(WINDOW).await;
+            let n = counter.codepipeline_calls() - start;
+            (label, n as f64 * 60.0 / WINDOW.as_secs_f64())
+        }
     };
     tokio::time::sleep(Duration::from_secs(5)).await;
     let mut rates = vec![window("idle, 1 viewer").await];

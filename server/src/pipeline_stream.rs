@@ -1,5 +1,6 @@
-//! `GET /live/{env}/pipelines/{name}[?detail=true]`: one pipeline's card as server-sent events,
-//! each the card rendered as HTML for this viewer: what its shared poller knows now, then again
+//! `GET /live/{env}/pipelines/{name}[?detail=true][&shown=F]`: one pipeline's card as
+//! server-sent events, each the card rendered as HTML for this viewer: what its shared poller
+//! knows now (unless that is the card the page already shows, fingerprint `F`), then again
 //! whenever a new read — or the watch of a deployment one of its stages rolls out — changed
 //! what the card shows. Viewers only follow the poller and the watches; none of them makes an
 //! AWS or cluster call.
@@ -9,7 +10,6 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use app::api::pipelines::ssr;
-use app::model::pipelines::PipelineView;
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -34,6 +34,8 @@ pub struct Shape {
     /// The detail page's card (every action) rather than the list's.
     #[serde(default)]
     detail: bool,
+    /// The fingerprint of the card the page shows.
+    shown: Option<u64>,
 }
 
 pub async fn pipeline(
@@ -41,7 +43,7 @@ pub async fn pipeline(
     Extension(closing): Extension<Closing>,
     Extension(visitor): Extension<Visitor>,
     Path((env, name)): Path<(String, String)>,
-    Query(Shape { detail }): Query<Shape>,
+    Query(Shape { detail, shown }): Query<Shape>,
 ) -> Response {
     let user = match streams::viewer(&portal, &visitor, &env) {
         Ok(user) => user,
@@ -54,7 +56,7 @@ pub async fn pipeline(
     let can_approve = policy::authorize(&portal.config, &user, &env, Permission::Approve).is_ok();
     let targets = Targets::follow(&portal, &env, &name);
     let card =
-        Card { portal, env, name, detail, can_approve, snapshot: poller.subscribe(), targets, last: None };
+        Card { portal, env, name, detail, can_approve, snapshot: poller.subscribe(), targets, last: shown };
     let events = stream::unfold(card, |mut card| async move {
         let html = card.next().await?;
         Some((Ok::<_, Infallible>(Event::default().data(html)), card))
@@ -75,8 +77,8 @@ struct Card {
     can_approve: bool,
     snapshot: watch::Receiver<std::sync::Arc<Snapshot>>,
     targets: Targets,
-    /// What the last card sent showed (its age is shown from `fetched_ms`, so that is left out).
-    last: Option<PipelineView>,
+    /// The fingerprint of the last card sent (or shown by the page).
+    last: Option<u64>,
 }
 
 impl Card {
@@ -86,8 +88,8 @@ impl Card {
             let snapshot = self.snapshot.borrow_and_update().clone();
             if snapshot.polls > 0 {
                 let view = ssr::view(&self.portal, &self.env, &self.name, &snapshot).await;
-                let shown = PipelineView { fetched_ms: None, next_in_secs: 0, ..view.clone() };
-                if self.last.as_ref() != Some(&shown) {
+                let shown = view.fingerprint();
+                if self.last != Some(shown) {
                     self.last = Some(shown);
                     let now_ms = backend::clock::Timestamp::now().millis();
                     return Some(app::render_pipeline_card(view, self.detail, self.can_approve, now_ms));

@@ -427,6 +427,9 @@ async fn disable_and_enable_a_transition() {
     };
     assert_eq!(p.call(&vera, &set("false", "freeze")).await.status().as_u16(), 403);
     assert_eq!(p.call(&dana, &set("false", "")).await.status().as_u16(), 400, "a freeze needs a reason");
+    let colon = p.call(&dana, &set("false", "freeze: the sale")).await;
+    assert_eq!(colon.status().as_u16(), 400, "CodePipeline refuses a colon in a reason");
+    assert!(colon.text().await.unwrap().contains("CodePipeline's rule"));
     assert_eq!(p.call(&dana, &set("false", "Code freeze for the sale")).await.status().as_u16(), 200);
     let frozen = wait_until(&p, "staging", "myapp-staging", "frozen", |v| {
         v.stages.iter().any(|s| s.name == "Deploy" && s.disabled.is_some())
@@ -434,7 +437,7 @@ async fn disable_and_enable_a_transition() {
     .await;
     let disabled = frozen.stages.iter().find(|s| s.name == "Deploy").unwrap().disabled.clone().unwrap();
     assert_eq!(disabled.reason, "Code freeze for the sale");
-    assert!(!disabled.by.is_empty());
+    assert_eq!(disabled.by, "dana", "the person, not Rollgate's AWS identity");
     assert_eq!(p.call(&dana, &set("true", "")).await.status().as_u16(), 200);
     wait_until(&p, "staging", "myapp-staging", "unfrozen", |v| v.stages.iter().all(|s| s.disabled.is_none()))
         .await;

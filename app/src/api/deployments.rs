@@ -131,7 +131,7 @@ pub mod ssr {
         })
     }
 
-    /// The execution that released revision `r`, found by the commit its first image is tagged with.
+    /// The execution that released revision `r` (see [`releases::of_revision`]).
     fn release(releases: &[Release], r: &Revision) -> Option<ReleaseView> {
         let tag = r
             .containers
@@ -247,7 +247,11 @@ pub mod ssr {
                     replicas: r.replicas,
                     ready: r.ready,
                     live: live_revision.as_deref() == Some(r.number.to_string().as_str()),
-                    release: release(&releases, r),
+                    release: release(
+                        &releases,
+                        r,
+                        live_revision.as_deref() == Some(r.number.to_string().as_str()),
+                    ),
                 })
                 .collect(),
             releases_problem,

@@ -131,7 +131,9 @@ pub fn utc(ms: i64) -> String {
 #[component]
 pub fn ProgressBar(row: DeploymentRow) -> impl IntoView {
     let desired = row.desired.max(1);
-    let pct = |n: i32| format!("width: {}%", (n.clamp(0, desired) * 100) / desired);
+    // A width class (w0 … w100), not a style attribute: the Content-Security-Policy allows no
+    // inline styles, in served HTML or set from script.
+    let pct = |part: &str, n: i32| format!("{part} w{}", (n.clamp(0, desired) * 100) / desired);
     let available = row.available.min(row.desired);
     let ready = row.ready.min(row.desired).max(available);
     let updated = row.updated.min(row.desired).max(ready);
@@ -143,9 +145,9 @@ pub fn ProgressBar(row: DeploymentRow) -> impl IntoView {
     view! {
         <div class="rollout" title=title>
             <div class="bar" role="img" aria-label=label>
-                <span class="available" style=pct(available)></span>
-                <span class="ready" style=pct(ready - available)></span>
-                <span class="updated" style=pct(updated - ready)></span>
+                <span class=pct("available", available)></span>
+                <span class=pct("ready", ready - available)></span>
+                <span class=pct("updated", updated - ready)></span>
             </div>
             <span class="counts" data-ready=row.ready data-desired=row.desired data-updated=row.updated>
                 {format!("{}/{} ready · {} updated · {} available", row.ready, row.desired, row.updated, row.available)}

@@ -1,6 +1,6 @@
 //! Part of a page that the server keeps current: rendered on the server like the rest, then
 //! replaced by each message of the server-sent events at `url`, which is that part rendered
-//! again. The markup is the server's (escaped by Leptos like any page), so none of the part's
+//! again (keeping what the person is typing in it). The markup is the server's (escaped by Leptos like any page), so none of the part's
 //! components reach the wasm: the island holds only this follower. Times in it written with
 //! [`TimeAgo`](super::live::TimeAgo) or [`TimeSince`](super::live::TimeSince) keep counting.
 
@@ -23,8 +23,7 @@ pub fn LiveFragment(url: String, children: Children) -> impl IntoView {
             &url,
             move |html| {
                 if let Some(el) = part.get_untracked() {
-                    el.set_inner_html(&html);
-                    refresh_times(&el);
+                    swap(&el, &html);
                 }
             },
             connection,
@@ -45,6 +44,61 @@ pub fn LiveFragment(url: String, children: Children) -> impl IntoView {
         <ConnectionNotice connection />
         <div class="live-fragment" node_ref=part>{children()}</div>
     }
+}
+
+/// Puts the new markup in, keeping what the person was typing: a text field's value (when it
+/// differs from what the server wrote) and the focus with its cursor go to the field of the
+/// same form in the new markup — the same form meaning the same hidden fields, so a comment
+/// typed for one approval never lands on another.
+#[cfg(feature = "hydrate")]
+fn swap(part: &web_sys::Element, html: &str) {
+    use leptos::wasm_bindgen::JsCast;
+    use web_sys::HtmlInputElement;
+
+    let fields = |root: &web_sys::Element| -> Vec<HtmlInputElement> {
+        let Ok(list) = root.query_selector_all("input:not([type=hidden])") else {
+            return Vec::new();
+        };
+        (0..list.length()).filter_map(|i| list.item(i)?.dyn_into::<HtmlInputElement>().ok()).collect()
+    };
+    let key = |input: &HtmlInputElement| -> String {
+        let mut key = input.name();
+        let hidden = input.closest("form").ok().flatten().and_then(|f| f.query_selector_all("input[type=hidden]").ok());
+        if let Some(hidden) = hidden {
+            for i in 0..hidden.length() {
+                if let Some(h) = hidden.item(i).and_then(|n| n.dyn_into::<HtmlInputElement>().ok()) {
+                    key.push_str(&format!("|{}={}", h.name(), h.value()));
+                }
+            }
+        }
+        key
+    };
+    let active = leptos::prelude::document().active_element();
+    let mut typed = Vec::new();
+    let mut focus = None;
+    for input in fields(part) {
+        let k = key(&input);
+        if active.as_ref().is_some_and(|a| a == input.unchecked_ref::<web_sys::Element>()) {
+            focus = Some((k.clone(), input.selection_start().ok().flatten(), input.selection_end().ok().flatten()));
+        }
+        if input.value() != input.default_value() {
+            typed.push((k, input.value()));
+        }
+    }
+    part.set_inner_html(html);
+    for input in fields(part) {
+        let k = key(&input);
+        if let Some((_, value)) = typed.iter().find(|(t, _)| *t == k) {
+            input.set_value(value);
+        }
+        if let Some((_, start, end)) = focus.as_ref().filter(|(f, _, _)| *f == k) {
+            let _ = input.focus();
+            if let (Some(start), Some(end)) = (start, end) {
+                let _ = input.set_selection_range(*start, *end);
+            }
+        }
+    }
+    refresh_times(part);
 }
 
 #[cfg(feature = "hydrate")]

@@ -17,8 +17,9 @@ use crate::model::pipelines::{ActionView, ApprovalView, CommitView, PipelineView
 /// The card, followed live.
 #[component]
 pub fn PipelineLive(view: PipelineView, detail: bool, can_approve: bool, now_ms: i64) -> impl IntoView {
-    let url =
-        format!("/live/{}/pipelines/{}{}", view.env, view.name, if detail { "?detail=true" } else { "" });
+    // The stream sends the card only once it differs from this one (a swap would reset the
+    // page's forms for nothing).
+    let url = format!("/live/{}/pipelines/{}?detail={detail}&shown={}", view.env, view.name, view.fingerprint());
     view! {
         <LiveFragment url>
             <PipelineCard v=view detail can_approve now_ms />

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A pipeline as its shared poller last read it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PipelineView {
     pub env: String,
     pub name: String,
@@ -21,7 +21,19 @@ pub struct PipelineView {
     pub approval: Option<ApprovalView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl PipelineView {
+    /// What the card shows, as a number: two views with the same fingerprint render the same
+    /// card (the age of the read is left out: the page counts it itself).
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let shown = Self { fetched_ms: None, next_in_secs: 0, ..self.clone() };
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        shown.hash(&mut hasher);
+        hasher.finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StageView {
     pub name: String,
     pub status: Option<String>,
@@ -36,7 +48,7 @@ pub struct StageView {
 }
 
 /// A Deploy stage's deployment, as the cluster's shared watch shows it now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StageTarget {
     pub namespace: String,
     pub deployment: String,
@@ -45,14 +57,14 @@ pub struct StageTarget {
     pub problem: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DisabledView {
     pub by: String,
     pub reason: String,
     pub at_ms: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ActionView {
     pub name: String,
     pub status: Option<String>,
@@ -67,7 +79,7 @@ pub struct ActionView {
     pub updated_by: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ExecutionView {
     pub id: String,
     pub status: String,
@@ -80,7 +92,7 @@ pub struct ExecutionView {
     pub commit: Option<CommitView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CommitView {
     pub id: String,
     pub short: String,
@@ -90,7 +102,7 @@ pub struct CommitView {
 }
 
 /// A manual approval waiting in a pipeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ApprovalView {
     pub env: String,
     pub pipeline: String,
@@ -107,7 +119,7 @@ pub struct ApprovalView {
 }
 
 /// One pipeline in detail: its live state and a page of its history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PipelineDetail {
     pub live: PipelineView,
     pub history: Vec<ExecutionView>,
@@ -118,7 +130,7 @@ pub struct PipelineDetail {
 }
 
 /// Two executions of one pipeline side by side.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ExecutionComparison {
     pub pipeline: String,
     pub a: ComparedExecution,
@@ -127,14 +139,14 @@ pub struct ExecutionComparison {
     pub actions: Vec<ActionComparison>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ComparedExecution {
     pub execution: ExecutionView,
     /// The image its build pushed.
     pub image: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ActionComparison {
     pub stage: String,
     pub action: String,
@@ -144,7 +156,7 @@ pub struct ActionComparison {
     pub differs: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ActionOutcome {
     pub status: String,
     /// What it did, or why it failed.

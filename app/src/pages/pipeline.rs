@@ -160,7 +160,14 @@ fn Actions(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
                             <input type="hidden" name="stage" value=s.name.clone() />
                             <input type="hidden" name="enable" value=if enable { "true" } else { "false" } />
                             {(!enable).then(|| view! {
-                                <input name="reason" required placeholder="Why" aria-label=format!("Why freeze {}", s.name) />
+                                <input
+                                    name="reason"
+                                    required
+                                    placeholder="Why"
+                                    aria-label=format!("Why freeze {}", s.name)
+                                    pattern="[A-Za-z0-9!@ \\(\\).*?\\-]+"
+                                    title="Letters, digits, spaces and ! @ ( ) . * ? - (CodePipeline's rule)"
+                                />
                             })}
                             <button type="submit">
                                 {if enable { format!("Enable the transition into {}", s.name) } else { format!("Disable the transition into {}", s.name) }}

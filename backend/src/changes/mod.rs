@@ -29,7 +29,7 @@ use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::policy::locks::{self, Hold};
 use crate::policy::{self, Denied, Permission};
-use crate::store::{Store, StoreError};
+use crate::store::{Kind, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -558,19 +558,56 @@ impl Changes {
         Ok(out)
     }
 
+    /// Marks approved request `id` as executing by this replica, unless it is not approved
+    /// (any more) or another change to its target is executing.
+    async fn claim(&self, id: &str, now: Timestamp) -> Result<bool, ChangeError> {
+        let mut tx = self.store.begin().await?;
+        let claimed = async {
+            if self.store.kind() == Kind::Postgres {
+                // Claims on one target queue here, so each sees the claims committed before it
+                // (SQLite's single writer does the same for the UPDATE below).
+                sqlx::query(
+                    "SELECT pg_advisory_xact_lock(hashtext(environment || '/' || target)) \
+                     FROM change_requests WHERE id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query(
+                "UPDATE change_requests SET state = 'executing', executed_by = $2, claimed_at = $3 \
+                 WHERE id = $1 AND state = 'approved' AND NOT EXISTS (\
+                   SELECT 1 FROM change_requests AS running WHERE running.state = 'executing' \
+                   AND running.environment = change_requests.environment \
+                   AND running.target = change_requests.target) \
+                 RETURNING id",
+            )
+            .bind(id)
+            .bind(&self.replica)
+            .bind(now.millis())
+            .fetch_optional(&mut *tx)
+            .await
+        }
+        .await;
+        match claimed {
+            Ok(row) => {
+                tx.commit().await.map_err(StoreError::from)?;
+                Ok(row.is_some())
+            }
+            Err(e) => {
+                // Ended explicitly: a dropped transaction would hold SQLite's lock.
+                let _ = tx.rollback().await;
+                Err(StoreError::from(e).into())
+            }
+        }
+    }
+
     /// Claims an approved request and carries it out; does nothing when another caller (or
-    /// replica) claimed it first.
+    /// replica) claimed it first, or while another change to the same target runs (two
+    /// rotations of one token, two rollouts of one deployment): the request then stays
+    /// approved and the recovery sweep runs it once the other has ended.
     async fn run(&self, caller: &Caller, id: &str, now: Timestamp) -> Result<(), ChangeError> {
-        let claimed = sqlx::query(
-            "UPDATE change_requests SET state = 'executing', executed_by = $2, claimed_at = $3 \
-             WHERE id = $1 AND state = 'approved' RETURNING id",
-        )
-        .bind(id)
-        .bind(&self.replica)
-        .bind(now.millis())
-        .fetch_optional(self.store.pool())
-        .await?;
-        if claimed.is_none() {
+        if !self.claim(id, now).await? {
             return Ok(());
         }
         let request = self.get(id).await?.ok_or_else(|| ChangeError::NotFound(id.into()))?;

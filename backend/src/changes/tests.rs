@@ -166,6 +166,40 @@ async fn the_claim_runs_an_approved_request_once(store: Store, url: String) {
     assert_eq!(a.get(&request.id).await.unwrap().unwrap().state, State::Executed);
 }
 
+/// Two approved changes to one deployment, run by two replicas at the same moment: one runs,
+/// the other stays approved until the first has ended, then runs.
+async fn changes_to_one_target_run_one_at_a_time(store: Store, url: String) {
+    let exec = Recording { pause: Some(Duration::from_millis(400)), ..Default::default() };
+    let other = Store::open(&url).await.unwrap();
+    let a = desk(&store, config(1), &exec, "replica-a");
+    let b = desk(&other, config(1), &exec, "replica-b");
+    let first = a.request(&who("dana"), "production", Ask::new(restart(), "one"), T0).await.unwrap();
+    let second = a.request(&who("dana"), "production", Ask::new(restart(), "two"), T0).await.unwrap();
+    for id in [&first.id, &second.id] {
+        sqlx::query("UPDATE change_requests SET state = 'approved' WHERE id = $1")
+            .bind(id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    let run =
+        |changes: Changes, id: String| tokio::spawn(async move { changes.run(&who("avery"), &id, T0).await });
+    let (x, y) = tokio::join!(run(a.clone(), first.id.clone()), run(b.clone(), second.id.clone()));
+    x.unwrap().unwrap();
+    y.unwrap().unwrap();
+    assert_eq!(exec.executions().len(), 1, "one at a time");
+    let state = |id: String| {
+        let a = a.clone();
+        async move { a.get(&id).await.unwrap().unwrap().state }
+    };
+    let states = [state(first.id.clone()).await, state(second.id.clone()).await];
+    assert!(states.contains(&State::Executed) && states.contains(&State::Approved), "{states:?}");
+    let waiting = if states[0] == State::Approved { &first.id } else { &second.id };
+    b.run(&who("avery"), waiting, T0).await.unwrap();
+    assert_eq!(exec.executions().len(), 2, "the one that waited runs once the first has ended");
+    assert_eq!(state(waiting.clone()).await, State::Executed);
+}
+
 /// A request nobody approved in time expires and can no longer run.
 async fn expired_requests_cannot_execute(store: Store) {
     let exec = Recording::default();
@@ -371,6 +405,7 @@ mod both {
     }
     on_both!(
         replicas_sharing_the_store_execute_once,
+        changes_to_one_target_run_one_at_a_time,
         the_claim_runs_an_approved_request_once,
         a_restart_between_request_and_approval_loses_nothing,
         an_approval_whose_replica_stopped_still_runs_once

@@ -16,7 +16,7 @@ use kube::api::PostParams;
 
 use super::history::{self, Revision};
 use super::summary::{
-    CHANGE_ID, CHANGED_AT, CHANGED_BY, CHANGED_GENERATION, REVISION_ANNOTATION, TEMPLATE_HASH_LABEL,
+    CHANGE_CAUSE, CHANGE_ID, CHANGED_AT, CHANGED_BY, CHANGED_GENERATION, REVISION_ANNOTATION, TEMPLATE_HASH_LABEL,
 };
 use super::{ClusterError, Clusters};
 use crate::changes::executor::BoxFuture;
@@ -132,10 +132,12 @@ impl Executor for KubeExecutor {
 }
 
 /// Records on the deployment (not its template: that would start a rollout) who made this
-/// change, and the generation it will have, so a later change made elsewhere is told apart.
+/// change, and the generation it will have, so a later change made elsewhere is told apart;
+/// and, as `kubectl rollout history` shows it, why (the new revision's replica set keeps it).
 fn mark(d: &mut Deployment, origin: &Origin) {
     let next = d.metadata.generation.unwrap_or(0) + 1;
     let annotations = d.metadata.annotations.get_or_insert_default();
+    annotations.insert(CHANGE_CAUSE.to_owned(), format!("Rollgate change {} by {}", origin.change, origin.by));
     annotations.insert(CHANGED_BY.to_owned(), origin.by.clone());
     annotations.insert(CHANGE_ID.to_owned(), origin.change.clone());
     annotations.insert(CHANGED_AT.to_owned(), Timestamp::now().rfc3339());
@@ -429,6 +431,7 @@ mod tests {
             replica_set: "myapp-abc".into(),
             containers: vec![],
             created_ms: None,
+            change_cause: None,
             replicas: 0,
             ready: 0,
             template_hash: Some("abc".into()),

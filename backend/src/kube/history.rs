@@ -7,7 +7,7 @@ use kube::Api;
 use kube::api::ListParams;
 
 use super::ClusterError;
-use super::summary::{ContainerImage, REVISION_ANNOTATION, TEMPLATE_HASH_LABEL};
+use super::summary::{CHANGE_CAUSE, ContainerImage, REVISION_ANNOTATION, TEMPLATE_HASH_LABEL};
 
 /// One revision of a deployment.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +16,8 @@ pub struct Revision {
     pub replica_set: String,
     pub containers: Vec<ContainerImage>,
     pub created_ms: Option<i64>,
+    /// Why this revision was made (`kubernetes.io/change-cause`), when something said.
+    pub change_cause: Option<String>,
     pub replicas: i32,
     pub ready: i32,
     /// The template's pod-template-hash, as the live revision's pods carry it.
@@ -50,6 +52,7 @@ pub async fn revisions(client: &kube::Client, d: &Deployment) -> Result<Vec<Revi
                 replica_set: rs.metadata.name.clone().unwrap_or_default(),
                 containers: template.as_ref().map(images).unwrap_or_default(),
                 created_ms: rs.metadata.creation_timestamp.as_ref().map(|t| t.0.as_millisecond()),
+                change_cause: rs.metadata.annotations.as_ref().and_then(|a| a.get(CHANGE_CAUSE)).cloned(),
                 replicas: rs.status.as_ref().map(|s| s.replicas).unwrap_or(0),
                 ready: rs.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0),
                 template_hash: rs.metadata.labels.as_ref().and_then(|l| l.get(TEMPLATE_HASH_LABEL).cloned()),

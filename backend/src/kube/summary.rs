@@ -15,6 +15,8 @@ pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 /// generation that change produced (a later generation was changed by someone else).
 pub const CHANGED_BY: &str = "rollgate.io/changed-by";
 pub const CHANGE_ID: &str = "rollgate.io/change";
+/// Why a deployment (and, copied by the controller, its new replica set) last changed.
+pub const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
 pub const CHANGED_AT: &str = "rollgate.io/changed-at";
 pub const CHANGED_GENERATION: &str = "rollgate.io/changed-generation";
 

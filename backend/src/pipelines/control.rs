@@ -8,7 +8,7 @@
 use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus, StageRetryMode, StageTransitionType};
 use sqlx::Row;
 
-use super::{PipelineError, Pipelines};
+use super::{PipelineError, Pipelines, signature};
 use crate::audit::{self, Caller, Outcome, Record};
 use crate::clock::Timestamp;
 use crate::policy::{self, Denied, Permission};
@@ -111,11 +111,59 @@ impl Control {
             }
             Control::Transition { stage, enable, reason } => {
                 text("The stage", stage, 100)?;
-                if *enable { Ok(()) } else { text("The reason", reason, 300) }
+                if *enable {
+                    return Ok(());
+                }
+                text("The reason", reason, 300)?;
+                if reason.trim().chars().all(|c| c.is_ascii_alphanumeric() || "!@ ().*?-".contains(c)) {
+                    Ok(())
+                } else {
+                    Err(ControlError::Invalid(format!(
+                        "The reason may hold letters, digits, spaces and {REASON_PUNCTUATION} only (CodePipeline's rule)."
+                    )))
+                }
             }
         }
     }
+
+    /// The control as sent to AWS: its free text signed by `user` (see [`signature`]), and
+    /// still within AWS's length limits once signed.
+    fn signed(&self, user: &str) -> Result<Control, ControlError> {
+        let fit = |name: &str, text: &str, max: usize| {
+            let signed = signature::sign(text, user);
+            if signed.chars().count() > max {
+                let room = max.saturating_sub(signed.chars().count() - text.trim().chars().count());
+                Err(ControlError::Invalid(format!("{name} is longer than {room} characters.")))
+            } else {
+                Ok(signed)
+            }
+        };
+        Ok(match self {
+            Control::Stop { execution, abandon, reason } => Control::Stop {
+                execution: execution.clone(),
+                abandon: *abandon,
+                reason: fit("The reason", reason, 200)?,
+            },
+            Control::Decide { stage, action, token, execution, approve, comment } => Control::Decide {
+                stage: stage.clone(),
+                action: action.clone(),
+                token: token.clone(),
+                execution: execution.clone(),
+                approve: *approve,
+                comment: fit("The comment", comment, 512)?,
+            },
+            Control::Transition { stage, enable: false, reason } => Control::Transition {
+                stage: stage.clone(),
+                enable: false,
+                reason: fit("The reason", reason, 300)?,
+            },
+            other => other.clone(),
+        })
+    }
 }
+
+/// What a transition's reason may hold besides letters, digits and spaces.
+pub const REASON_PUNCTUATION: &str = "! @ ( ) . * ? -";
 
 /// An execution id as CodePipeline writes them (a UUID): checked before it goes anywhere.
 pub fn execution_id(id: &str) -> Result<(), ControlError> {
@@ -150,16 +198,17 @@ impl Pipelines {
             return refused(denied.into()).await;
         }
         let env = self.check(environment, pipeline)?;
-        if let Err(e) = control.check() {
-            return refused(e).await;
-        }
+        let sent = match control.check().and_then(|()| control.signed(&caller.user)) {
+            Ok(sent) => sent,
+            Err(e) => return refused(e).await,
+        };
         if let Control::Decide { execution, .. } = &control
             && env.protected
             && started_by(store, environment, execution).await?.as_deref() == Some(caller.user.as_str())
         {
             return refused(ControlError::SelfApproval).await;
         }
-        let result = self.send(environment, pipeline, &control).await;
+        let result = self.send(environment, pipeline, &sent).await;
         self.poke(environment, pipeline);
         match result {
             Ok(()) => {

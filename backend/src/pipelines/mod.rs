@@ -4,6 +4,7 @@
 //! - [`read`]: a pipeline's state, its executions and what their actions did.
 //! - [`poller`]: one poller per pipeline, shared by every page and live stream.
 //! - [`releases`]: which execution put a deployment's revision there.
+//! - [`signature`]: the person's name in the text AWS keeps with a call.
 //! - [`control`]: stop, retry, approve or reject, freeze a transition: role-checked, audited.
 //! - [`executor`]: start, redeploy an earlier commit and stage rollback, which change what
 //!   runs, go through the four-eyes desk ([`crate::changes`]); this carries them out.
@@ -18,6 +19,7 @@ pub mod executor;
 pub mod poller;
 pub mod read;
 pub mod releases;
+pub mod signature;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,7 +6,7 @@ use aws_sdk_codepipeline::Client;
 use aws_sdk_codepipeline::primitives::DateTime;
 use aws_sdk_codepipeline::types::{self as aws, ActionExecutionFilter};
 
-use super::PipelineError;
+use super::{PipelineError, signature};
 
 /// A pipeline as GetPipelineState shows it, with its latest execution.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,10 +156,13 @@ pub async fn state(client: &Client, pipeline: &str) -> Result<PipelineState, Pip
 
 fn stage(s: &aws::StageState) -> StageState {
     let transition = s.inbound_transition_state();
-    let disabled = transition.filter(|t| !t.enabled()).map(|t| DisabledTransition {
-        by: t.last_changed_by().unwrap_or("someone").to_owned(),
-        reason: t.disabled_reason().unwrap_or("").to_owned(),
-        at_ms: millis(t.last_changed_at()),
+    let disabled = transition.filter(|t| !t.enabled()).map(|t| {
+        let (reason, by) = signature::read(t.disabled_reason().unwrap_or(""));
+        DisabledTransition {
+            by: by.or(t.last_changed_by()).unwrap_or("someone").to_owned(),
+            reason: reason.to_owned(),
+            at_ms: millis(t.last_changed_at()),
+        }
     });
     StageState {
         name: s.stage_name().unwrap_or("").to_owned(),
@@ -173,20 +176,21 @@ fn stage(s: &aws::StageState) -> StageState {
 
 fn action(a: &aws::ActionState) -> ActionState {
     let latest = a.latest_execution();
+    let (summary, by) = latest.and_then(|l| l.summary()).map(signature::read).unzip();
     ActionState {
         name: a.action_name().unwrap_or("").to_owned(),
         status: latest.and_then(|l| l.status()).map(|s| s.as_str().to_owned()),
         execution_id: None,
         action_execution_id: latest.and_then(|l| l.action_execution_id()).map(str::to_owned),
         changed_ms: millis(latest.and_then(|l| l.last_status_change())),
-        summary: latest.and_then(|l| l.summary()).map(str::to_owned),
+        summary: summary.map(str::to_owned),
         error: latest
             .and_then(|l| l.error_details())
             .map(|e| format!("{}: {}", e.code().unwrap_or("Error"), e.message().unwrap_or(""))),
         external_url: latest.and_then(|l| l.external_execution_url()).map(str::to_owned),
         revision: a.current_revision().map(|r| r.revision_id().to_owned()),
         token: latest.and_then(|l| l.token()).map(str::to_owned),
-        updated_by: latest.and_then(|l| l.last_updated_by()).map(str::to_owned),
+        updated_by: by.flatten().or(latest.and_then(|l| l.last_updated_by())).map(str::to_owned),
     }
 }
 
@@ -298,13 +302,14 @@ pub async fn actions(client: &Client, pipeline: &str, id: &str) -> Result<Vec<Ac
             let result = output.and_then(|o| o.execution_result());
             let variable =
                 |name: &str| output.and_then(|o| o.output_variables()).and_then(|v| v.get(name)).cloned();
+            let (summary, by) = result.and_then(|r| r.external_execution_summary()).map(signature::read).unzip();
             ActionRun {
                 stage: d.stage_name().unwrap_or("").to_owned(),
                 action: d.action_name().unwrap_or("").to_owned(),
                 status: d.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
                 started_ms: millis(d.start_time()),
                 updated_ms: millis(d.last_update_time()),
-                summary: result.and_then(|r| r.external_execution_summary()).map(str::to_owned),
+                summary: summary.map(str::to_owned),
                 error: result
                     .and_then(|r| r.error_details())
                     .map(|e| format!("{}: {}", e.code().unwrap_or("Error"), e.message().unwrap_or(""))),
@@ -313,7 +318,7 @@ pub async fn actions(client: &Client, pipeline: &str, id: &str) -> Result<Vec<Ac
                 author: variable("AuthorDisplayName"),
                 message: variable("CommitMessage"),
                 image: variable("IMAGE_URI"),
-                updated_by: d.updated_by().map(str::to_owned),
+                updated_by: by.flatten().or(d.updated_by()).map(str::to_owned),
             }
         })
         .collect())

@@ -41,23 +41,41 @@ pub async fn recent(
     Ok(out)
 }
 
-/// The release that made a revision whose image is tagged `tag` and that was created at
-/// `created_ms`: the newest execution of that commit that started before the revision existed.
-pub fn of_revision<'a>(releases: &'a [Release], tag: &str, created_ms: Option<i64>) -> Option<&'a Release> {
-    let tag = tag.to_ascii_lowercase();
+/// What is known of a deployment revision, to find the release that made it.
+#[derive(Debug, Clone, Copy)]
+pub struct RevisionFacts<'a> {
+    /// The commit its image is tagged with.
+    pub tag: Option<&'a str>,
+    /// Its replica set's `kubernetes.io/change-cause` (a Deploy action names its execution).
+    pub change_cause: Option<&'a str>,
+    /// When its replica set was created (a rollback revives an old one, so this can be long
+    /// before the revision went live again).
+    pub created_ms: Option<i64>,
+    pub live: bool,
+}
+
+/// The release that made a revision. Its change cause decides when it names an execution,
+/// and rules the pipelines out when it names something else (a change made through Rollgate
+/// or kubectl). Otherwise its commit: the newest execution of that commit — for a revision that
+/// is no longer live, the newest that started before its replica set was created.
+pub fn of_revision<'a>(releases: &'a [Release], r: RevisionFacts<'_>) -> Option<&'a Release> {
+    if let Some(cause) = r.change_cause.filter(|c| !c.trim().is_empty()) {
+        return releases.iter().find(|rel| !rel.execution.id.is_empty() && cause.contains(&rel.execution.id));
+    }
+    let tag = r.tag?.to_ascii_lowercase();
     releases
         .iter()
-        .filter(|r| {
-            r.execution.commit().is_some_and(|c| {
+        .filter(|rel| {
+            rel.execution.commit().is_some_and(|c| {
                 let id = c.id.to_ascii_lowercase();
                 !id.is_empty() && (id.starts_with(&tag) || tag.starts_with(&id))
             })
         })
-        .filter(|r| match (r.execution.started_ms, created_ms) {
-            (Some(started), Some(created)) => started <= created,
+        .filter(|rel| match (rel.execution.started_ms, r.created_ms, r.live) {
+            (Some(started), Some(created), false) => started <= created,
             _ => true,
         })
-        .max_by_key(|r| r.execution.started_ms)
+        .max_by_key(|rel| rel.execution.started_ms)
 }
 
 #[cfg(test)]

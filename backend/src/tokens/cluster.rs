@@ -26,8 +26,8 @@ use crate::kube::actions::KubeExecutor;
 use crate::kube::{ClusterError, Clusters};
 use crate::store::Store;
 
-/// The tag that records when the token a parameter holds expires (TokenRequest says; the
-/// token itself may be opaque).
+/// The tag that records when the token a parameter holds expires (TokenRequest says), for
+/// tokens that do not say it themselves (a ServiceAccount token is a JWT whose `exp` does).
 pub const EXPIRES_TAG: &str = "expires-at";
 
 /// What the Tokens page shows about an environment's cluster token.
@@ -72,11 +72,26 @@ pub async fn status(tokens: &Tokens, clusters: &Clusters, env: &Environment) -> 
     match store.describe(&parameter).await {
         Ok(p) => {
             status.version = Some(p.version);
-            status.expires_ms = expiry_of(&p);
+            // The token's own claim first (read here, on the server, and never sent on).
+            let claimed = store.value(&parameter, None).await.ok().and_then(|(token, _)| jwt_expiry(&token));
+            status.expires_ms = claimed.or_else(|| expiry_of(&p));
         }
         Err(e) => status.problem = Some(e.to_string()),
     }
     Some(status)
+}
+
+/// When a JWT says it expires (its `exp` claim), in milliseconds; `None` for an opaque token.
+/// The signature is not checked: the cluster does that, this only reads the date.
+pub fn jwt_expiry(token: &str) -> Option<i64> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let mut parts = token.trim().split('.');
+    let (_, claims, _) = (parts.next()?, parts.next()?, parts.next()?);
+    let json = URL_SAFE_NO_PAD.decode(claims.trim_end_matches('=')).ok()?;
+    let exp = serde_json::from_slice::<serde_json::Value>(&json).ok()?.get("exp")?.as_i64()?;
+    exp.checked_mul(1000)
 }
 
 fn expiry_of(p: &Parameter) -> Option<i64> {
@@ -363,5 +378,20 @@ impl Rotation {
 impl From<TokenError> for ExecuteError {
     fn from(e: TokenError) -> Self {
         ExecuteError(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jwt_expiry;
+
+    #[test]
+    fn a_service_account_jwt_says_when_it_expires() {
+        // {"alg":"RS256"} . {"sub":"system:serviceaccount:staging:rollgate-deployer","exp":1800000000} . sig
+        let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6c3RhZ2luZzpyb2xsZ2F0ZS1kZXBsb3llciIsImV4cCI6MTgwMDAwMDAwMH0.c2ln";
+        assert_eq!(jwt_expiry(token), Some(1_800_000_000_000));
+        assert_eq!(jwt_expiry("0123456789abcdef"), None, "an opaque token");
+        assert_eq!(jwt_expiry("a.!!!.c"), None);
+        assert_eq!(jwt_expiry("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"), None, "no exp claim");
     }
 }

@@ -37,8 +37,8 @@ impl Tokens {
 
     /// A new ServiceAccount token valid for `lifetime`.
     pub fn issue(&self, namespace: &str, name: &str, lifetime: Duration) -> (String, SystemTime) {
-        let token = random_token();
         let expires = SystemTime::now() + lifetime;
+        let token = service_account_jwt(namespace, name, expires);
         let identity = Identity::ServiceAccount { namespace: namespace.to_owned(), name: name.to_owned() };
         self.issued.lock().unwrap_or_else(|p| p.into_inner()).insert(token.clone(), (identity, expires));
         (token, expires)
@@ -116,6 +116,31 @@ impl Default for Tokens {
 
 /// 32 bytes from the OS's random source, hex-encoded. Falls back to time-seeded bits only if
 /// /dev/urandom is unreadable, which a sandbox can live with.
+/// A token shaped as a cluster's ServiceAccount tokens are: a JWT whose claims name the
+/// account and when it expires (what clients read); its signature is random, since the
+/// sandbox knows its tokens by their whole text.
+fn service_account_jwt(namespace: &str, name: &str, expires: SystemTime) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let header = serde_json::json!({ "alg": "RS256", "kid": "rollgate-sandbox" });
+    let claims = serde_json::json!({
+        "iss": "https://kubernetes.default.svc",
+        "aud": ["https://kubernetes.default.svc"],
+        "sub": format!("system:serviceaccount:{namespace}:{name}"),
+        "iat": secs(SystemTime::now()),
+        "exp": secs(expires),
+        "kubernetes.io": { "namespace": namespace, "serviceaccount": { "name": name } },
+    });
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(random_token())
+    )
+}
+
 fn random_token() -> String {
     let mut bytes = [0u8; 32];
     let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));

@@ -89,6 +89,9 @@ fn reconcile(store: &Store, d: &Value, owned: Vec<Arc<Value>>) {
                         "deployment.kubernetes.io/revision-history".into(),
                         json!(previous.to_string()),
                     );
+                    if let Some(cause) = change_cause(d) {
+                        annotations.insert(CHANGE_CAUSE.into(), cause);
+                    }
                     Ok(())
                 });
             revised.ok()
@@ -121,6 +124,14 @@ fn reconcile(store: &Store, d: &Value, owned: Vec<Arc<Value>>) {
         clean_up_history(store, d, &olds);
     }
     update_status(store, d, new_rs.as_deref(), &owned, desired, paused);
+}
+
+/// Why the deployment last changed, as `kubectl rollout history` shows it: copied onto the
+/// replica set that becomes the new revision, as the real controller does.
+const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
+
+fn change_cause(d: &Value) -> Option<Value> {
+    d.pointer("/metadata/annotations").and_then(|a| a.get(CHANGE_CAUSE)).cloned()
 }
 
 fn annotations_mut(object: &mut Value) -> &mut Map<String, Value> {
@@ -163,6 +174,10 @@ fn create_replica_set(
         },
         "spec": { "replicas": initial, "selector": selector, "template": template },
     });
+    let mut rs = rs;
+    if let Some(cause) = change_cause(d) {
+        rs["metadata"]["annotations"][CHANGE_CAUSE] = cause;
+    }
     let created = store.create(replicasets(), namespace, rs).ok()?;
     events::emit(
         store,
