@@ -25,7 +25,7 @@ function cardOf(page: Page, name: string) {
   return page.locator(`article.pipeline[data-pipeline="${name}"]`);
 }
 
-/** Opens a pipeline page and waits for the live card to be followed. */
+/** Opens a pipeline page and waits for it to hydrate (the live card is an island). */
 async function openPipeline(page: Page, path: string) {
   await page.goto(path);
   await hydrated(page);
@@ -36,7 +36,8 @@ async function openPipeline(page: Page, path: string) {
  * error (an error comes back as `?__path=…&__err=…` and is shown on the page).
  */
 async function submit(page: Page, button: Locator, path: string) {
-  await Promise.all([page.waitForEvent("framenavigated", (f) => f === page.mainFrame()), button.click()]);
+  const navigated = page.waitForEvent("framenavigated", { predicate: (f) => f === page.mainFrame(), timeout: 15_000 });
+  await Promise.all([navigated, button.click()]);
   await expect(page.getByRole("alert")).toHaveCount(0);
   await expect(page).toHaveURL(new RegExp(`${path}$`));
   await hydrated(page);
@@ -61,6 +62,27 @@ async function auditRows(page: Page, env: string, action: string) {
   await page.goto(`/${env}/audit?action=${action}`);
   return page.locator("table.audit tbody tr");
 }
+
+// Whatever failed, the next specs need no transition frozen and no approval waiting.
+test.afterAll(async ({ browser }) => {
+  const ada = await personAs(browser, "admin");
+  for (const path of [PRODUCTION, STAGING]) {
+    await ada.goto(path);
+    for (let left = 5; left > 0; left--) {
+      const enable = ada.getByRole("button", { name: /^Enable the transition into / }).first();
+      if (!(await enable.count())) break;
+      await submit(ada, enable, path);
+    }
+  }
+  const avery = await personAs(browser, "approver");
+  for (let left = 5; left > 0; left--) {
+    await avery.goto("/production/approvals");
+    const waiting = avery.locator(".pipeline-approvals .approval").first();
+    if (!(await waiting.count())) break;
+    await waiting.getByLabel("Approval comment").fill("e2e clean-up");
+    await submit(avery, waiting.getByRole("button", { name: "Reject" }), "/production/approvals");
+  }
+});
 
 test("a rejected approval is retried, waits again, and an approver rejects it from the pipeline page", async ({ browser }) => {
   const comment = `e2e not before the load test ${Date.now()}`;
