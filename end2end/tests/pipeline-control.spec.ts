@@ -254,7 +254,7 @@ test("a deployer rolls Deploy back to an earlier execution; the deployment names
     .filter({ has: dana.locator("form[data-action=rollback-stage]") })
     .filter({ hasNot: dana.locator(`code.commit:text-is("${running}")`) })
     .first();
-  const target = (await row.getAttribute("data-execution"))!;
+  const earlier = (await row.getAttribute("data-execution"))!;
   const commit = (await row.getAttribute("data-commit"))!;
   expect(commit).not.toBe(running);
   const rollback = row.locator("form[data-action=rollback-stage]");
@@ -265,18 +265,18 @@ test("a deployer rolls Deploy back to an earlier execution; the deployment names
   await expect(line).toContainText(" · rollback", { timeout: 30_000 });
   await expect(line.locator(".commit-line")).toHaveAttribute("data-commit", commit);
   const execution = (await line.getAttribute("data-execution"))!;
-  expect(execution).not.toBe(target);
+  expect(execution).not.toBe(earlier);
 
   // The Deploy stage shows the deployment it rolls out, live, and links to it.
   const deploy = card.locator('[data-stage="Deploy"]');
-  const target_ = deploy.locator('[data-deployment="staging/myapp-deployment"]');
-  await expect(target_.locator(".rollout")).toBeVisible({ timeout: 30_000 });
-  await expect(target_.getByRole("link", { name: "staging/myapp-deployment" })).toHaveAttribute("href", STAGING_DEPLOYMENT);
+  const shown = deploy.locator('[data-deployment="staging/myapp-deployment"]');
+  await expect(shown.locator(".rollout")).toBeVisible({ timeout: 30_000 });
+  await expect(shown.getByRole("link", { name: "staging/myapp-deployment" })).toHaveAttribute("href", STAGING_DEPLOYMENT);
   await expect(card).toHaveAttribute("data-status", "Succeeded", { timeout: 90_000 });
   await expect(deploy).toHaveAttribute("data-status", "Succeeded");
   await expect(line).toHaveAttribute("data-execution", execution);
-  await expect(target_.locator(".counts")).toHaveAttribute("data-ready", /^[1-9]/);
-  await expect(target_.locator("[data-health]")).toHaveAttribute("data-health", "Complete");
+  await expect(shown.locator(".counts")).toHaveAttribute("data-ready", /^[1-9]/);
+  await expect(shown.locator("[data-health]")).toHaveAttribute("data-health", "Complete");
 
   await dana.reload();
   await expect(dana.locator(`tr[data-execution="${execution}"]`)).toContainText("rollback");
@@ -342,4 +342,5 @@ test("two executions side by side: the defaults, then a succeeded one against a 
   const deploy = vera.locator('tr[data-action="Deploy/Deploy"]');
   await expect(deploy).toHaveAttribute("data-differs", "true");
   await expect(deploy.locator("td").nth(0)).toContainText("Succeeded");
+  await expect(deploy.locator("td").nth(1)).toContainText("did not run");
 });
