@@ -43,12 +43,9 @@ async function submit(page: Page, button: Locator, path: string) {
   await hydrated(page);
 }
 
-/**
- * Waits until the card's live stream has delivered its first message (it replaces the
- * server-rendered card, `.live-fragment > leptos-children > article`, with `.live-fragment > article`).
- */
+/** Waits until the card follows its live stream (the server sends each change from then on). */
 async function followed(page: Page) {
-  await expect(page.locator(".live-fragment > article.pipeline")).toHaveCount(1);
+  await expect(page.locator('.live-fragment[data-live="open"]')).toHaveCount(1);
 }
 
 /** The executions a compare page was asked for. */

@@ -126,7 +126,8 @@ async fn run() {
     let sandbox = sandbox::Sandbox::start_with(options).await.expect("the sandbox starts");
     let kubeconfig = dir.path().join("kubeconfig");
     sandbox.write_kubeconfig(&kubeconfig).unwrap();
-    let aws = Aws { http: reqwest::Client::new(), endpoint: format!("http://{}", sandbox.endpoints.codepipeline) };
+    let aws =
+        Aws { http: reqwest::Client::new(), endpoint: format!("http://{}", sandbox.endpoints.codepipeline) };
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = dir.path().join("rollgate.toml");
@@ -213,17 +214,24 @@ async fn run() {
     });
     let running = aws.call("StartPipelineExecution", json!({ "name": PIPELINE })).await;
     let id = running["pipelineExecutionId"].as_str().unwrap().to_owned();
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // The window starts once the poller has seen the execution (its idle sleep may last 20 s).
+    while !seen.recv().await.expect("cards").1.contains(&format!("data-execution=\"{id}\"")) {}
     rates.push(window("running, 1 viewer").await);
     let others: Vec<_> = (1..VIEWERS).map(|_| viewer(http.clone(), url.clone(), None)).collect();
     tokio::time::sleep(Duration::from_secs(5)).await;
     rates.push(window("running, 50 viewers").await);
-    aws.call("StopPipelineExecution", json!({ "pipelineName": PIPELINE, "pipelineExecutionId": id, "abandon": true }))
-        .await;
+    aws.call(
+        "StopPipelineExecution",
+        json!({ "pipelineName": PIPELINE, "pipelineExecutionId": id, "abandon": true }),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(10)).await;
     rates.push(window("idle, 50 viewers").await);
     others.iter().for_each(|v| v.abort());
-    println!("AWS calls per minute for {PIPELINE} (counted by the sandbox's CodePipeline, {} s windows):", WINDOW.as_secs());
+    println!(
+        "AWS calls per minute for {PIPELINE} (counted by the sandbox's CodePipeline, {} s windows):",
+        WINDOW.as_secs()
+    );
     for (label, rate) in &rates {
         println!("  {label:<22} {rate:.0}");
     }
@@ -254,19 +262,18 @@ async fn run() {
         });
         aws.call("PutApprovalResult", approval).await;
         let changed = Instant::now();
-        loop {
+        let mut card = loop {
             let (at, card) = seen.recv().await.unwrap();
             if stage_status(&card, "Approval") == Some("Succeeded") {
                 latencies.push(at.duration_since(changed).as_secs_f64() * 1000.0);
-                break;
+                break card;
             }
-        }
-        // Let it finish before the next sample (a new start would supersede it).
-        loop {
-            let (_, card) = seen.recv().await.unwrap();
-            if stage_status(&card, "Deploy") == Some("Succeeded") {
-                break;
-            }
+        };
+        // Let it finish before the next sample (a new start would supersede it); the card that
+        // showed the approval may already show the end.
+        let done = format!("data-pipeline=\"{PIPELINE}\" data-status=\"Succeeded\"");
+        while !(card.contains(&done) && card.contains(&format!("data-execution=\"{id}\""))) {
+            card = seen.recv().await.unwrap().1;
         }
     }
     latencies.sort_by(f64::total_cmp);

@@ -132,12 +132,17 @@ pub mod ssr {
     }
 
     /// The execution that released revision `r` (see [`releases::of_revision`]).
-    fn release(releases: &[Release], r: &Revision) -> Option<ReleaseView> {
-        let tag = r
-            .containers
-            .iter()
-            .find_map(|c| image_ref::tag_of(&c.image).and_then(image_ref::commit_of_tag))?;
-        let found = releases::of_revision(releases, tag, r.created_ms)?;
+    fn release(releases: &[Release], r: &Revision, live: bool) -> Option<ReleaseView> {
+        let facts = releases::RevisionFacts {
+            tag: r
+                .containers
+                .iter()
+                .find_map(|c| image_ref::tag_of(&c.image).and_then(image_ref::commit_of_tag)),
+            change_cause: r.change_cause.as_deref(),
+            created_ms: r.created_ms,
+            live,
+        };
+        let found = releases::of_revision(releases, facts)?;
         let commit = found.execution.commit()?;
         Some(ReleaseView {
             pipeline: found.pipeline.clone(),

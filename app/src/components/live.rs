@@ -15,6 +15,17 @@ pub enum Connection {
     Reconnecting,
 }
 
+impl Connection {
+    /// For pages and tests to tell (`data-live`).
+    pub fn word(self) -> &'static str {
+        match self {
+            Connection::Connecting => "connecting",
+            Connection::Open => "open",
+            Connection::Reconnecting => "reconnecting",
+        }
+    }
+}
+
 /// Follows the server-sent events at `url`: each message is handed to `on_event`, and the
 /// stream's state to `connection`. The browser reconnects by itself after an error; the
 /// server then starts over with a snapshot.

@@ -42,7 +42,7 @@ pub fn LiveFragment(url: String, children: Children) -> impl IntoView {
 
     view! {
         <ConnectionNotice connection />
-        <div class="live-fragment" node_ref=part>{children()}</div>
+        <div class="live-fragment" data-live=move || connection.get().word() node_ref=part>{children()}</div>
     }
 }
 
@@ -63,7 +63,11 @@ fn swap(part: &web_sys::Element, html: &str) {
     };
     let key = |input: &HtmlInputElement| -> String {
         let mut key = input.name();
-        let hidden = input.closest("form").ok().flatten().and_then(|f| f.query_selector_all("input[type=hidden]").ok());
+        let hidden = input
+            .closest("form")
+            .ok()
+            .flatten()
+            .and_then(|f| f.query_selector_all("input[type=hidden]").ok());
         if let Some(hidden) = hidden {
             for i in 0..hidden.length() {
                 if let Some(h) = hidden.item(i).and_then(|n| n.dyn_into::<HtmlInputElement>().ok()) {
@@ -79,7 +83,11 @@ fn swap(part: &web_sys::Element, html: &str) {
     for input in fields(part) {
         let k = key(&input);
         if active.as_ref().is_some_and(|a| a == input.unchecked_ref::<web_sys::Element>()) {
-            focus = Some((k.clone(), input.selection_start().ok().flatten(), input.selection_end().ok().flatten()));
+            focus = Some((
+                k.clone(),
+                input.selection_start().ok().flatten(),
+                input.selection_end().ok().flatten(),
+            ));
         }
         if input.value() != input.default_value() {
             typed.push((k, input.value()));

@@ -19,7 +19,8 @@ use crate::model::pipelines::{ActionView, ApprovalView, CommitView, PipelineView
 pub fn PipelineLive(view: PipelineView, detail: bool, can_approve: bool, now_ms: i64) -> impl IntoView {
     // The stream sends the card only once it differs from this one (a swap would reset the
     // page's forms for nothing).
-    let url = format!("/live/{}/pipelines/{}?detail={detail}&shown={}", view.env, view.name, view.fingerprint());
+    let url =
+        format!("/live/{}/pipelines/{}?detail={detail}&shown={}", view.env, view.name, view.fingerprint());
     view! {
         <LiveFragment url>
             <PipelineCard v=view detail can_approve now_ms />

@@ -16,7 +16,8 @@ use kube::api::PostParams;
 
 use super::history::{self, Revision};
 use super::summary::{
-    CHANGE_CAUSE, CHANGE_ID, CHANGED_AT, CHANGED_BY, CHANGED_GENERATION, REVISION_ANNOTATION, TEMPLATE_HASH_LABEL,
+    CHANGE_CAUSE, CHANGE_ID, CHANGED_AT, CHANGED_BY, CHANGED_GENERATION, REVISION_ANNOTATION,
+    TEMPLATE_HASH_LABEL,
 };
 use super::{ClusterError, Clusters};
 use crate::changes::executor::BoxFuture;
@@ -137,7 +138,8 @@ impl Executor for KubeExecutor {
 fn mark(d: &mut Deployment, origin: &Origin) {
     let next = d.metadata.generation.unwrap_or(0) + 1;
     let annotations = d.metadata.annotations.get_or_insert_default();
-    annotations.insert(CHANGE_CAUSE.to_owned(), format!("Rollgate change {} by {}", origin.change, origin.by));
+    annotations
+        .insert(CHANGE_CAUSE.to_owned(), format!("Rollgate change {} by {}", origin.change, origin.by));
     annotations.insert(CHANGED_BY.to_owned(), origin.by.clone());
     annotations.insert(CHANGE_ID.to_owned(), origin.change.clone());
     annotations.insert(CHANGED_AT.to_owned(), Timestamp::now().rfc3339());

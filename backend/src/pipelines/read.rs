@@ -302,7 +302,8 @@ pub async fn actions(client: &Client, pipeline: &str, id: &str) -> Result<Vec<Ac
             let result = output.and_then(|o| o.execution_result());
             let variable =
                 |name: &str| output.and_then(|o| o.output_variables()).and_then(|v| v.get(name)).cloned();
-            let (summary, by) = result.and_then(|r| r.external_execution_summary()).map(signature::read).unzip();
+            let (summary, by) =
+                result.and_then(|r| r.external_execution_summary()).map(signature::read).unzip();
             ActionRun {
                 stage: d.stage_name().unwrap_or("").to_owned(),
                 action: d.action_name().unwrap_or("").to_owned(),

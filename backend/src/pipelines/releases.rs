@@ -104,21 +104,44 @@ mod tests {
         }
     }
 
+    fn facts(tag: &str, created_ms: i64, live: bool) -> RevisionFacts<'_> {
+        RevisionFacts { tag: Some(tag), change_cause: None, created_ms: Some(created_ms), live }
+    }
+
+    fn id(r: Option<&Release>) -> Option<&str> {
+        r.map(|r| r.execution.id.as_str())
+    }
+
     #[test]
-    fn the_newest_execution_of_the_commit_before_the_revision() {
+    fn by_commit_the_newest_execution_that_could_have_made_it() {
         let all = [
             release("e3", "0123456789abcdef0123456789abcdef01234567", 300),
             release("e2", "fedcba9876543210fedcba9876543210fedcba98", 200),
             release("e1", "0123456789abcdef0123456789abcdef01234567", 100),
         ];
-        // A short tag matches the full hash; the redeploy at 300 came after the revision.
-        assert_eq!(of_revision(&all, "0123456", Some(250)).map(|r| r.execution.id.as_str()), Some("e1"));
-        assert_eq!(
-            of_revision(&all, "0123456789ABCDEF", Some(350)).map(|r| r.execution.id.as_str()),
-            Some("e3")
-        );
-        assert_eq!(of_revision(&all, "fedcba9", None).map(|r| r.execution.id.as_str()), Some("e2"));
-        assert!(of_revision(&all, "aaaaaaa", Some(350)).is_none());
-        assert!(of_revision(&all, "0123456", Some(50)).is_none());
+        // A short tag matches the full hash; the redeploy at 300 came after this old revision.
+        assert_eq!(id(of_revision(&all, facts("0123456", 250, false))), Some("e1"));
+        assert_eq!(id(of_revision(&all, facts("0123456789ABCDEF", 350, false))), Some("e3"));
+        // Live again after a redeploy revived its old replica set (created at 150).
+        assert_eq!(id(of_revision(&all, facts("0123456", 150, true))), Some("e3"));
+        assert_eq!(id(of_revision(&all, facts("fedcba9", 250, false))), Some("e2"));
+        assert!(of_revision(&all, facts("aaaaaaa", 350, true)).is_none());
+        assert!(of_revision(&all, facts("0123456", 50, false)).is_none());
+    }
+
+    #[test]
+    fn the_change_cause_decides_when_there_is_one() {
+        let all = [
+            release("8a1c-e3", "0123456789abcdef0123456789abcdef01234567", 300),
+            release("8a1c-e1", "0123456789abcdef0123456789abcdef01234567", 100),
+        ];
+        let named = RevisionFacts {
+            change_cause: Some("CodePipeline myapp execution 8a1c-e1: myapp:0123456"),
+            ..facts("0123456", 150, true)
+        };
+        assert_eq!(id(of_revision(&all, named)), Some("8a1c-e1"));
+        let rollgate =
+            RevisionFacts { change_cause: Some("Rollgate change 42 by dana"), ..facts("0123456", 150, true) };
+        assert!(of_revision(&all, rollgate).is_none(), "made by something else");
     }
 }
