@@ -196,6 +196,8 @@ fn History(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
     // The stage a rollback puts back: the deploying one.
     let deploy_stage =
         d.stages.iter().find(|s| s.as_str() == "Deploy").or(d.stages.last()).cloned().unwrap_or_default();
+    // The execution that stage shows now cannot be rolled back to (CodePipeline refuses).
+    let in_stage = d.live.stages.iter().find(|s| s.name == deploy_stage).and_then(|s| s.execution_id.clone());
     let env = o.summary.name.clone();
     let name = d.live.name.clone();
     let rows = d
@@ -216,7 +218,8 @@ fn History(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
                     </form>
                 }
             });
-            let rollback = (may_request && !is_latest && e.status == "Succeeded").then(|| {
+            let current = in_stage.as_deref() == Some(e.id.as_str());
+            let rollback = (may_request && !is_latest && !current && e.status == "Succeeded").then(|| {
                 view! {
                     <form method="post" action=RequestPipelineChange::PATH class="inline" data-action="rollback-stage">
                         <Common env=env.clone() pipeline=name.clone() base=base.clone() />
