@@ -559,7 +559,7 @@ async fn aws_cli() {
         .find(|p| p["Name"] == "/rollgate/staging/k8s-bear-token")
         .unwrap();
     assert_eq!(token["Type"], "SecureString");
-    assert_eq!(token["Value"].as_str().unwrap().len(), 64, "the decrypted hex token");
+    assert_eq!(token["Value"].as_str().unwrap().split('.').count(), 3, "the decrypted token (a JWT)");
     let missing = support::aws_cli(&endpoint, &["ssm", "get-parameter", "--name", "/rollgate/nope"]).await;
     assert!(!missing.success);
     assert!(missing.stderr.contains("(ParameterNotFound)"), "{}", missing.stderr);

@@ -231,7 +231,7 @@ fn execution(e: &aws::PipelineExecutionSummary) -> Execution {
     Execution {
         id: e.pipeline_execution_id().unwrap_or("").to_owned(),
         status: e.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-        status_summary: e.status_summary().map(str::to_owned),
+        status_summary: e.status_summary().map(|t| signature::read(t).0.to_owned()),
         started_ms: millis(e.start_time()),
         updated_ms: millis(e.last_update_time()),
         trigger: trigger(e.trigger()),
@@ -267,7 +267,7 @@ pub async fn execution_by_id(
     Ok(Execution {
         id: id.to_owned(),
         status: e.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-        status_summary: e.status_summary().map(str::to_owned),
+        status_summary: e.status_summary().map(|t| signature::read(t).0.to_owned()),
         started_ms: runs.iter().filter_map(|r| r.started_ms).min(),
         updated_ms: runs.iter().filter_map(|r| r.updated_ms).max(),
         trigger: trigger(e.trigger()),
