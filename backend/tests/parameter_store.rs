@@ -1,30 +1,13 @@
 //! The Tokens page's Parameter Store calls ([`ParameterStore`]) as one scenario, run against
 //! the sandbox's SSM and against moto's server: the same code agrees with a third party.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_ssm::config::Credentials;
 use backend::tokens::rules::{Kind, Tier};
 use backend::tokens::{NewParameter, ParameterStore, TokenError};
 
 async fn store(endpoint: &str) -> ParameterStore {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https(),
-        )
-        .load()
-        .await;
-    ParameterStore::new(aws_sdk_ssm::Client::new(&config))
+    ParameterStore::new(aws_sdk_ssm::Client::new(&support::sdk_config(endpoint).await))
 }
 
 /// Create, list by path, describe with tags, new version, label, history, value, delete.
@@ -89,24 +72,9 @@ async fn against_the_sandbox() {
     scenario(&store(&format!("http://{}", sandbox.endpoints.ssm)).await).await;
 }
 
-/// moto's server on a free port (`pip install 'moto[server]'`, which scripts/setup.sh does).
+/// moto's server (`pip install 'moto[server]'`, which scripts/setup.sh does).
 #[tokio::test(flavor = "multi_thread")]
 async fn against_moto() {
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-    let mut child: Child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server starts (pip install 'moto[server]')");
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not listen on {addr} within 60 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    scenario(&store(&format!("http://{addr}")).await).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    let moto = support::Moto::start();
+    scenario(&store(&moto.endpoint).await).await;
 }

@@ -3,12 +3,10 @@
 //! and against moto's: the same code agrees with a third party. (moto answers the other calls,
 //! state, approvals, retry, stop, rollback, with HTTP 500: the sandbox tests cover those.)
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_codepipeline::config::Credentials;
+use std::process::{Command, Stdio};
+
 use backend::pipelines::{PipelineError, executor, read};
 
 const PIPELINE: &str = r#"{
@@ -32,20 +30,7 @@ const PIPELINE: &str = r#"{
 }"#;
 
 async fn client(endpoint: &str) -> aws_sdk_codepipeline::Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https(),
-        )
-        .load()
-        .await;
-    aws_sdk_codepipeline::Client::new(&config)
+    aws_sdk_codepipeline::Client::new(&support::sdk_config(endpoint).await)
 }
 
 /// The AWS CLI against `endpoint`; panics with its output unless it succeeds.
@@ -102,28 +87,15 @@ async fn against_the_sandbox() {
     scenario(&format!("http://{}", sandbox.endpoints.codepipeline)).await;
 }
 
-/// moto's server on a free port (`pip install 'moto[server]'`, which scripts/setup.sh does);
-/// it wants the pipeline's IAM role to exist.
+/// moto's server (`pip install 'moto[server]'`, which scripts/setup.sh does); it wants the
+/// pipeline's IAM role to exist.
 #[tokio::test(flavor = "multi_thread")]
 async fn against_moto() {
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-    let mut child: Child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server starts (pip install 'moto[server]')");
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not listen on {addr} within 60 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let endpoint = format!("http://{addr}");
+    let moto = support::Moto::start();
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codepipeline.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    aws(&endpoint, &["iam", "create-role", "--role-name", "calls", "--assume-role-policy-document", trust]);
-    scenario(&endpoint).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    aws(
+        &moto.endpoint,
+        &["iam", "create-role", "--role-name", "calls", "--assume-role-policy-document", trust],
+    );
+    scenario(&moto.endpoint).await;
 }

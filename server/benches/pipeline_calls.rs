@@ -13,8 +13,8 @@
 //! latest run). Targets: calls do not grow with viewers; a stage change reaches the screen
 //! within one poll interval (3 s while an execution runs).
 
-use std::io::Write;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -24,15 +24,6 @@ const PIPELINE: &str = "myapp-production";
 const VIEWERS: usize = 50;
 const WINDOW: Duration = Duration::from_secs(60);
 const SAMPLES: usize = 12;
-
-struct Portal(Child);
-
-impl Drop for Portal {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The sandbox's CodePipeline, called directly (as the console or another tool would).
 struct Aws {
@@ -129,71 +120,97 @@ async fn run() {
     let aws =
         Aws { http: reqwest::Client::new(), endpoint: format!("http://{}", sandbox.endpoints.codepipeline) };
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = dir.path().join("rollgate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\ndatabase_url = \"sqlite://{}/store.db?mode=rwc\"\n\
-             [roles]\nbench = \"viewer\"\n\
-             [[environment]]\nname = \"bench\"\nnamespaces = [\"production\"]\n\
-             cluster = {{ kind = \"kubeconfig\", path = \"{}\" }}\n\
-             aws = {{ region = \"us-east-1\", pipelines = [\"{PIPELINE}\"], deploys = [\
-             {{ pipeline = \"{PIPELINE}\", stage = \"Deploy\", namespace = \"production\", deployment = \"myapp-deployment\" }}] }}\n",
-            dir.path().display(),
-            kubeconfig.display()
-        ),
-    )
-    .unwrap();
-    let rollgate = env!("CARGO_BIN_EXE_rollgate");
-    let mut add = Command::new(rollgate)
-        .args(["--config", config.to_str().unwrap(), "user", "add", "bench"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    add.stdin.take().unwrap().write_all(b"bench-password-1\n").unwrap();
-    assert!(add.wait().unwrap().success(), "the bench user is created");
-    let site = dir.path().join("site");
-    std::fs::create_dir_all(site.join("pkg")).unwrap();
-    let _portal = Portal(
-        Command::new(rollgate)
-            .args(["--config", config.to_str().unwrap(), "serve"])
-            .env("ROLLGATE_SITE_ROOT", &site)
-            .env("RUST_LOG", "warn")
-            .env("AWS_ENDPOINT_URL_CODEPIPELINE", &aws.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "bench")
-            .env("AWS_SECRET_ACCESS_KEY", "bench")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", dir.path().join("none"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let environment = format!(
+        "[[environment]]\nname = \"bench\"\nnamespaces = [\"production\"]\n\
+         cluster = {{ kind = \"kubeconfig\", path = \"{}\" }}\n\
+         aws = {{ region = \"us-east-1\", pipelines = [\"{PIPELINE}\"], deploys = [\
+         {{ pipeline = \"{PIPELINE}\", stage = \"Deploy\", namespace = \"production\", deployment = \"myapp-deployment\" }}] }}\n",
+        kubeconfig.display()
     );
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    for _ in 0..100 {
-        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let signed_in = http
-        .post(format!("{base}/auth/sign-in"))
-        .header("origin", &base)
-        .form(&[("username", "bench"), ("password", "bench-password-1")])
-        .send()
-        .await
-        .unwrap();
-    assert!(signed_in.status().is_redirection() || signed_in.status().is_success());
+    let none = dir.path().join("none");
+    let none = none.to_str().unwrap();
+    let aws_env = [
+        ("AWS_ENDPOINT_URL_CODEPIPELINE", aws.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", none),
+        ("AWS_SHARED_CREDENTIALS_FILE", none),
+    ];
+    let portal = support::Rollgate::start(dir.path(), &environment, &aws_env).await;
+    let http = portal.signed_in().await;
+    let base = &portal.base;
     let url = format!("{base}/live/bench/pipelines/{PIPELINE}?detail=true");
 
-    // (1) Calls per minute: idle with one viewer, then an execution that outlasts two windows
-    // with 1 and with 50 viewers, then idle again with 50.
     let (cards, mut seen) = mpsc::unbounded_channel();
     viewer(http.clone(), url.clone(), Some(cards));
     seen.recv().await.expect("the first card");
+
+    // (2) Stage change → stream, with quick actions so each sample reaches its approval fast.
+    sandbox.aws.set_pipeline_timings(sandbox::PipelineTimings {
+        source: Duration::from_millis(300),
+        test: Duration::from_millis(300),
+        build: Duration::from_millis(300),
+        approval_timeout: Duration::from_secs(3600),
+    });
+    let mut latencies = Vec::new();
+    for _ in 0..SAMPLES {
+        let started = aws.call("StartPipelineExecution", json!({ "name": PIPELINE })).await;
+        let id = started["pipelineExecutionId"].as_str().unwrap().to_owned();
+        let token = aws.approval_token(&id).await;
+        eprintln!("sample {}: {id} waits for approval", latencies.len() + 1);
+        // The card shows the approval waiting before it is answered.
+        loop {
+            let (_, card) = tokio::time::timeout(Duration::from_secs(60), seen.recv())
+                .await
+                .unwrap_or_else(|_| panic!("the card never showed {id} waiting"))
+                .unwrap();
+            if card.contains(&format!("data-approval=\"{id}\"")) {
+                break;
+            }
+        }
+        while seen.try_recv().is_ok() {}
+        let approval = json!({
+            "pipelineName": PIPELINE, "stageName": "Approval", "actionName": "ManualApproval",
+            "result": { "summary": "bench", "status": "Approved" }, "token": token,
+        });
+        aws.call("PutApprovalResult", approval).await;
+        let changed = Instant::now();
+        let mut card = loop {
+            let (at, card) = tokio::time::timeout(Duration::from_secs(60), seen.recv())
+                .await
+                .unwrap_or_else(|_| panic!("the card never showed {id}'s approval answered"))
+                .unwrap();
+            if stage_status(&card, "Approval") == Some("Succeeded") {
+                latencies.push(at.duration_since(changed).as_secs_f64() * 1000.0);
+                break card;
+            }
+        };
+        // Let it finish before the next sample (a new start would supersede it); the card that
+        // showed the approval may already show the end.
+        let ended = |card: &str| {
+            ["Succeeded", "Failed", "Stopped"]
+                .iter()
+                .any(|s| card.contains(&format!("data-pipeline=\"{PIPELINE}\" data-status=\"{s}\"")))
+        };
+        while !(ended(&card) && card.contains(&format!("data-execution=\"{id}\""))) {
+            card = tokio::time::timeout(Duration::from_secs(120), seen.recv())
+                .await
+                .unwrap_or_else(|_| panic!("{id} did not end within 2 min; last card: {card}"))
+                .unwrap()
+                .1;
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "stage change in the sandbox → viewer's stream ({SAMPLES} approvals answered in AWS): median {:.0} ms, p95 {:.0} ms, max {:.0} ms (poll interval while running: 3 s)",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.95),
+        latencies[latencies.len() - 1]
+    );
+
+    // (1) Calls per minute: idle with one viewer, then an execution that outlasts two windows
+    // with 1 and with 50 viewers, then idle again with 50.
     let counter = sandbox.aws.clone();
     let window = |label: &'static str| {
         let counter = counter.clone();
@@ -235,52 +252,4 @@ async fn run() {
     for (label, rate) in &rates {
         println!("  {label:<22} {rate:.0}");
     }
-
-    // (2) Stage change → stream, with quick actions so each sample reaches its approval fast.
-    sandbox.aws.set_pipeline_timings(sandbox::PipelineTimings {
-        source: Duration::from_millis(300),
-        test: Duration::from_millis(300),
-        build: Duration::from_millis(300),
-        approval_timeout: Duration::from_secs(3600),
-    });
-    let mut latencies = Vec::new();
-    for _ in 0..SAMPLES {
-        let started = aws.call("StartPipelineExecution", json!({ "name": PIPELINE })).await;
-        let id = started["pipelineExecutionId"].as_str().unwrap().to_owned();
-        let token = aws.approval_token(&id).await;
-        // The card shows the approval waiting before it is answered.
-        loop {
-            let (_, card) = seen.recv().await.unwrap();
-            if card.contains(&format!("data-approval=\"{id}\"")) {
-                break;
-            }
-        }
-        while seen.try_recv().is_ok() {}
-        let approval = json!({
-            "pipelineName": PIPELINE, "stageName": "Approval", "actionName": "ManualApproval",
-            "result": { "summary": "bench", "status": "Approved" }, "token": token,
-        });
-        aws.call("PutApprovalResult", approval).await;
-        let changed = Instant::now();
-        let mut card = loop {
-            let (at, card) = seen.recv().await.unwrap();
-            if stage_status(&card, "Approval") == Some("Succeeded") {
-                latencies.push(at.duration_since(changed).as_secs_f64() * 1000.0);
-                break card;
-            }
-        };
-        // Let it finish before the next sample (a new start would supersede it); the card that
-        // showed the approval may already show the end.
-        let done = format!("data-pipeline=\"{PIPELINE}\" data-status=\"Succeeded\"");
-        while !(card.contains(&done) && card.contains(&format!("data-execution=\"{id}\""))) {
-            card = seen.recv().await.unwrap().1;
-        }
-    }
-    latencies.sort_by(f64::total_cmp);
-    println!(
-        "stage change in the sandbox → viewer's stream ({SAMPLES} approvals answered in AWS): median {:.0} ms, p95 {:.0} ms, max {:.0} ms (poll interval while running: 3 s)",
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.95),
-        latencies[latencies.len() - 1]
-    );
 }

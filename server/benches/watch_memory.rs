@@ -7,8 +7,8 @@
 //! run). Targets: under 150 MB resident; the same number of cluster requests for 100 viewers
 //! as for 1.
 
-use std::io::Write;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -20,15 +20,6 @@ const NAMESPACES: usize = 10;
 const DEPLOYMENTS: usize = 1_000;
 const REPLICAS: usize = 10;
 const VIEWERS: usize = 100;
-
-struct Portal(Child);
-
-impl Drop for Portal {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn rss_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -126,59 +117,17 @@ async fn run() {
     );
 
     // The portal, as its own process, on that cluster through the kubeconfig.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let namespaces: Vec<String> = (0..NAMESPACES).map(|n| format!("\"bench-{n}\"")).collect();
-    let config = dir.path().join("rollgate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\ndatabase_url = \"sqlite://{}/store.db?mode=rwc\"\n\
-             [roles]\nbench = \"viewer\"\n\
-             [[environment]]\nname = \"bench\"\nnamespaces = [{}]\n\
-             cluster = {{ kind = \"kubeconfig\", path = \"{}\" }}\n",
-            dir.path().display(),
-            namespaces.join(", "),
-            kubeconfig.display()
-        ),
-    )
-    .unwrap();
-    let rollgate = env!("CARGO_BIN_EXE_rollgate");
-    let mut add = Command::new(rollgate)
-        .args(["--config", config.to_str().unwrap(), "user", "add", "bench"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    add.stdin.take().unwrap().write_all(b"bench-password-1\n").unwrap();
-    assert!(add.wait().unwrap().success(), "the bench user is created");
-    let site = dir.path().join("site");
-    std::fs::create_dir_all(site.join("pkg")).unwrap();
-    let portal = Portal(
-        Command::new(rollgate)
-            .args(["--config", config.to_str().unwrap(), "serve"])
-            .env("ROLLGATE_SITE_ROOT", &site)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let environment = format!(
+        "[[environment]]\nname = \"bench\"\nnamespaces = [{}]\n\
+         cluster = {{ kind = \"kubeconfig\", path = \"{}\" }}\n",
+        namespaces.join(", "),
+        kubeconfig.display()
     );
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    for _ in 0..100 {
-        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let signed_in = http
-        .post(format!("{base}/auth/sign-in"))
-        .header("origin", &base)
-        .form(&[("username", "bench"), ("password", "bench-password-1")])
-        .send()
-        .await
-        .unwrap();
-    assert!(signed_in.status().is_redirection() || signed_in.status().is_success());
-    let pid = portal.0.id();
+    let portal = support::Rollgate::start(dir.path(), &environment, &[]).await;
+    let http = portal.signed_in().await;
+    let base = portal.base.clone();
+    let pid = portal.pid();
     let idle = rss_mb(pid);
 
     let requests = cluster.cluster_requests.clone();
