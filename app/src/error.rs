@@ -55,6 +55,40 @@ impl FromServerFnError for ApiError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // On the server, a request whose fields cannot be read is the caller's mistake: 400 in
+        // words, never a 500 (anonymous callers were already answered 401 before decoding).
+        #[cfg(feature = "ssr")]
+        if let ServerFnErrorErr::Args(why) | ServerFnErrorErr::MissingArg(why) = &value {
+            let why: String = why.chars().take(200).collect();
+            return crate::api::guard::with_status(ApiError::Invalid(format!(
+                "The request's fields cannot be read: {why}"
+            )));
+        }
         ApiError::Transport(value.to_string())
+    }
+}
+
+/// A failed plain form post's error, carried to the page the browser is sent back to.
+///
+/// Leptos sends such a post back to its page with the error in the URL (`__path`, `__err`),
+/// where a link could put any text. The server moves it into this short-lived HttpOnly
+/// cookie of the browser that posted instead (`server::flash`), and the page shows only what
+/// the cookie says (`FormError`), once: nobody else's link can make a page say anything.
+pub mod flash {
+    /// The cookie's name.
+    pub const COOKIE: &str = "rollgate-flash";
+    /// How long the error waits for its page, in seconds.
+    pub const MAX_AGE_SECS: u32 = 60;
+
+    /// The cookie value for the error `encoded` (Leptos's URL-safe encoding) of the server
+    /// function at `path`. Neither holds a `.` or a cookie-unsafe character.
+    pub fn encode(path: &str, encoded: &str) -> Option<String> {
+        let safe = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=/".contains(&b));
+        (safe(path) && safe(encoded)).then(|| format!("{path}.{encoded}"))
+    }
+
+    /// The server function path and encoded error a cookie value holds.
+    pub fn decode(value: &str) -> Option<(&str, &str)> {
+        value.split_once('.')
     }
 }

@@ -33,7 +33,7 @@ async function openPipeline(page: Page, path: string) {
 
 /**
  * Presses a form's submit button and waits for the page the server sends back: `path`, with no
- * error (an error comes back as `?__path=…&__err=…` and is shown on the page).
+ * error (an error comes back in a one-time cookie and is shown on the page as an alert).
  */
 async function submit(page: Page, button: Locator, path: string) {
   const navigated = page.waitForEvent("framenavigated", { predicate: (f) => f === page.mainFrame(), timeout: 15_000 });

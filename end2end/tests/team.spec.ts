@@ -41,7 +41,7 @@ test("four eyes: a deployer requests a production change, an approver approves i
   const mine = d.locator("article.change", { hasText: reason });
   await expect(mine).toContainText("scale production/myapp-deployment to 3 replica(s)");
   await expect(mine).toContainText("pending");
-  await expect(mine).toContainText("You requested this change; someone else must approve it.");
+  await expect(mine).toContainText("You requested this change; someone else must approve or reject it.");
   await expect(mine.getByRole("button", { name: "Approve" })).toBeDisabled();
 
   // A second person, in a second browser context.

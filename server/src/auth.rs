@@ -8,8 +8,10 @@
 //! `X-Forwarded-Proto: https`). It holds a random token; the session lives in the store.
 //!
 //! Pages need a session: without one, a page request is redirected to `/sign-in?next=…`.
-//! Server functions answer 401 themselves (they know which error type to return), so the
-//! middleware lets `/api/` through with the visitor marked as not signed in.
+//! A server function called without one is answered 401 here, before Leptos decodes its
+//! arguments, so an anonymous caller learns nothing from how its input is judged (a plain
+//! HTML form post is sent to the sign-in page instead). Live streams answer 401 themselves
+//! (a redirect means nothing to an EventSource).
 
 use std::net::SocketAddr;
 
@@ -19,18 +21,22 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use backend::Portal;
+use backend::auth::local_path::local_path;
 use backend::auth::{SessionToken, SignInError, Visitor, sessions, sign_in};
 use backend::clock::Timestamp;
 use serde::Deserialize;
 
 pub const SESSION_COOKIE: &str = "rollgate-session";
 
-/// Paths anyone may fetch: sign-in itself, health, the compiled site, server functions and
-/// live streams (they answer 401 themselves: a redirect means nothing to an EventSource).
+/// Paths anyone may fetch: sign-in itself, health, the compiled site, and live streams (they
+/// answer 401 themselves: a redirect means nothing to an EventSource).
 fn is_public(path: &str) -> bool {
     matches!(path, "/sign-in" | "/healthz" | "/readyz" | "/favicon.svg")
-        || ["/auth/", "/pkg/", "/api/", "/live/"].iter().any(|p| path.starts_with(p))
+        || ["/auth/", "/pkg/", "/live/"].iter().any(|p| path.starts_with(p))
 }
+
+/// Server functions live under this prefix (Leptos's default).
+const SERVER_FUNCTIONS: &str = "/api/";
 
 /// Finds the visitor (session, source address, request id) and attaches it to the request.
 pub async fn identify(
@@ -44,6 +50,7 @@ pub async fn identify(
         user: None,
         source_ip: Some(client_ip(&portal, headers, peer)),
         request_id: headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        session: None,
     };
     if let Some(token) = session_cookie(headers) {
         match sessions::resolve(&portal.store, &token, Timestamp::now(), portal.sessions).await {
@@ -53,7 +60,8 @@ pub async fn identify(
                     // what roles their groups give is read from here on.
                     portal.config.sso_groups.remember(&s.user, s.sso_groups);
                     s.user
-                })
+                });
+                visitor.session = visitor.user.is_some().then_some(token);
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the session store");
@@ -66,6 +74,9 @@ pub async fn identify(
         }
     }
     let path = request.uri().path().to_owned();
+    if visitor.user.is_none() && path.starts_with(SERVER_FUNCTIONS) {
+        return sign_in_required(request.headers());
+    }
     if visitor.user.is_none() && !is_public(&path) {
         let wanted = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
         return Redirect::to(&format!("/sign-in?next={}", encode(wanted))).into_response();
@@ -75,6 +86,27 @@ pub async fn identify(
     }
     request.extensions_mut().insert(visitor);
     next.run(request).await
+}
+
+/// The answer to a server function called without a session: a plain form post goes to the
+/// sign-in page (and back to the page it came from afterwards); a call from code gets 401
+/// with the body the server function itself would have sent (`ApiError::SignInRequired`).
+fn sign_in_required(headers: &HeaderMap) -> Response {
+    let from_form = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if from_form {
+        let back = headers
+            .get(header::REFERER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|r| url::Url::parse(r).ok())
+            .map(|u| u.path().to_owned())
+            .unwrap_or_else(|| "/".into());
+        return Redirect::to(&format!("/sign-in?next={}", encode(&safe_next(&back)))).into_response();
+    }
+    let body = serde_json::to_string(&app::error::ApiError::SignInRequired).unwrap_or_default();
+    (StatusCode::UNAUTHORIZED, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 #[derive(Deserialize)]
@@ -196,18 +228,10 @@ pub fn is_tls(portal: &Portal, headers: &HeaderMap) -> bool {
             .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
-/// Only paths on this site: never `//evil.example` or `https://…`, which would make the
-/// sign-in form an open redirect.
+/// Where to go after signing in: a path on this site as a browser would resolve it (see
+/// [`local_path`]), never the sign-in page itself; `/` otherwise.
 pub(crate) fn safe_next(next: &str) -> String {
-    if next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.starts_with("/\\")
-        && !next.starts_with("/sign-in")
-    {
-        next.to_owned()
-    } else {
-        "/".to_owned()
-    }
+    local_path(next).filter(|p| p != "/sign-in" && !p.starts_with("/sign-in?")).unwrap_or_else(|| "/".to_owned())
 }
 
 pub(crate) fn encode(s: &str) -> String {
@@ -223,10 +247,11 @@ pub fn is_safe(method: &Method) -> bool {
 mod tests {
     use super::safe_next;
 
+    /// The sign-in form's `next`: a path on this site, never another site, never a loop.
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next("/production/approvals?x=1"), "/production/approvals?x=1");
-        for bad in ["//evil.example/x", "https://evil.example", "/\\evil", "", "/sign-in?next=/x"] {
+        for bad in ["//evil.example/x", "https://evil.example", "/\\evil", "/\t/evil.example", "", "/sign-in?next=/x", "/sign-in"] {
             assert_eq!(safe_next(bad), "/", "{bad}");
         }
     }

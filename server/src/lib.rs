@@ -9,8 +9,10 @@
 //! - [`auth`]: the session cookie, who is asking, sign-in and sign-out endpoints.
 //! - [`oidc`]: single sign-on's start and callback endpoints.
 //! - [`security`]: the same-origin (CSRF) check and the security headers.
+//! - [`flash`]: a failed form post's error carried back in a cookie, never in the URL.
 //! - [`audit_export`]: the audit trail as a CSV or JSON download.
-//! - [`live`]: the deployments as server-sent events; [`streams`]: what streams share.
+//! - [`live`]: the deployments as server-sent events; [`streams`]: what streams share (who
+//!   may keep one open, and the end at shutdown).
 //! - [`log_stream`]: a deployment's pod logs as server-sent events.
 //!
 //! [`start`] wires one process: the sandbox when configured, the portal state, the upstream
@@ -19,6 +21,7 @@
 pub mod audit_export;
 pub mod auth;
 pub mod cli;
+pub mod flash;
 pub mod health;
 pub mod live;
 pub mod log_stream;

@@ -39,9 +39,10 @@ pub async fn deployments(
     Path(env): Path<String>,
     Query(filter): Query<Filter>,
 ) -> Response {
-    if let Err(refused) = streams::viewer(&portal, &visitor, &env) {
-        return refused.into_response();
-    }
+    let viewer = match streams::viewer(&portal, &visitor, &env) {
+        Ok(viewer) => viewer,
+        Err(refused) => return refused.into_response(),
+    };
     let configured = portal.config.environment(&env).map(|e| e.namespaces.clone()).unwrap_or_default();
     let namespaces = match &filter.namespace {
         Some(ns) if configured.contains(ns) => vec![ns.clone()],
@@ -108,7 +109,7 @@ pub async fn deployments(
     let events = stream::iter(first).chain(updates).map(|e| Ok::<_, Infallible>(encode(&e)));
     let opening =
         stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
-    Sse::new(closing.until(opening.chain(events)))
+    Sse::new(closing.while_allowed(&portal, viewer, opening.chain(events)))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }

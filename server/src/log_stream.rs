@@ -29,9 +29,9 @@ use axum::response::{IntoResponse, Response};
 use backend::Portal;
 use backend::auth::Visitor;
 use backend::kube::ClusterError;
+use backend::kube::names::{self, NameKind};
 use backend::kube::summary::PodSummary;
 use backend::kube::watch::{Link, Update};
-use backend::policy::{self, Permission};
 use futures_util::io::AsyncBufReadExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::LogParams;
@@ -79,18 +79,15 @@ pub struct LogQuery {
 
 impl LogQuery {
     pub fn parse(raw: RawQuery) -> Result<Self, String> {
-        let name = |key: &str, value: Option<String>| -> Result<Option<String>, String> {
+        let name = |kind: NameKind, value: Option<String>| -> Result<Option<String>, String> {
             match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
                 None => Ok(None),
-                Some(v) if is_name(&v) => Ok(Some(v)),
-                Some(v) => Err(format!(
-                    "{key} {v:?} is not a Kubernetes name (lower-case letters, digits, '-' and '.', at most 253)."
-                )),
+                Some(v) => names::check(kind, &v).map(|()| Some(v)).map_err(|e| format!("{e}.")),
             }
         };
         let pod = match raw.pod.as_deref().map(str::trim) {
             Some("*") => None,
-            _ => name("pod", raw.pod)?,
+            _ => name(NameKind::Pod, raw.pod)?,
         };
         let tail = match raw.tail.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             None => None,
@@ -109,7 +106,7 @@ impl LogQuery {
         };
         Ok(Self {
             pod,
-            container: name("container", raw.container)?,
+            container: name(NameKind::Container, raw.container)?,
             previous: flag("previous", raw.previous, false)?,
             tail,
             since_seconds,
@@ -145,14 +142,6 @@ fn parse_duration(text: &str) -> Option<i64> {
     (1..=30 * 86_400).contains(&seconds).then_some(seconds)
 }
 
-/// A DNS subdomain name, as pods and containers are named.
-fn is_name(s: &str) -> bool {
-    s.len() <= 253
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
-}
-
 fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message.into()).into_response()
 }
@@ -164,16 +153,10 @@ pub async fn stream(
     axum::Extension(closing): axum::Extension<crate::streams::Closing>,
     query: Result<Query<RawQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Some(user) = visitor.user else {
-        return refuse(StatusCode::UNAUTHORIZED, "Sign in to read logs.");
+    let viewer = match crate::streams::viewer(&portal, &visitor, &env) {
+        Ok(viewer) => viewer,
+        Err((status, why)) => return refuse(status, why),
     };
-    if let Err(denied) = policy::authorize(&portal.config, &user, &env, Permission::View) {
-        let status = match denied {
-            policy::Denied::UnknownEnvironment(_) => StatusCode::NOT_FOUND,
-            _ => StatusCode::FORBIDDEN,
-        };
-        return refuse(status, denied.to_string());
-    }
     let Some(environment) = portal.config.environment(&env) else {
         return refuse(StatusCode::NOT_FOUND, format!("There is no environment named “{env}”."));
     };
@@ -190,6 +173,9 @@ pub async fn stream(
         },
         Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("Bad query: {e}")),
     };
+    if let Err(e) = names::check(NameKind::Deployment, &deployment) {
+        return refuse(StatusCode::BAD_REQUEST, format!("{e}."));
+    }
     let watch = portal.watches.namespace(&env, &namespace);
     let link = watch.synced().await;
     let Some(state) = watch.get(&deployment) else {
@@ -235,7 +221,7 @@ pub async fn stream(
         rx.recv().await.map(|bytes| (Ok::<_, Infallible>(bytes), rx))
     });
     // Ends at shutdown; dropping the receiver stops the relay's readers.
-    let mut response = Body::from_stream(closing.until(body)).into_response();
+    let mut response = Body::from_stream(closing.while_allowed(&portal, viewer, body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

@@ -45,25 +45,33 @@ pub async fn pipeline(
     Path((env, name)): Path<(String, String)>,
     Query(Shape { detail, shown }): Query<Shape>,
 ) -> Response {
-    let user = match streams::viewer(&portal, &visitor, &env) {
-        Ok(user) => user,
+    let viewer = match streams::viewer(&portal, &visitor, &env) {
+        Ok(viewer) => viewer,
         Err(refused) => return refused.into_response(),
     };
     let poller = match portal.pipelines.poller(&env, &name) {
         Ok(poller) => poller,
         Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
     };
-    let can_approve = policy::authorize(&portal.config, &user, &env, Permission::Approve).is_ok();
+    let can_approve = policy::authorize(&portal.config, &viewer.user, &env, Permission::Approve).is_ok();
     let targets = Targets::follow(&portal, &env, &name);
-    let card =
-        Card { portal, env, name, detail, can_approve, snapshot: poller.subscribe(), targets, last: shown };
+    let card = Card {
+        portal: portal.clone(),
+        env,
+        name,
+        detail,
+        can_approve,
+        snapshot: poller.subscribe(),
+        targets,
+        last: shown,
+    };
     let events = stream::unfold(card, |mut card| async move {
         let html = card.next().await?;
         Some((Ok::<_, Infallible>(Event::default().data(html)), card))
     });
     let opening =
         stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
-    Sse::new(closing.until(opening.chain(events)))
+    Sse::new(closing.while_allowed(&portal, viewer, opening.chain(events)))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }

@@ -17,14 +17,16 @@
 //! Around all of it, outermost first: an `x-request-id` (kept when the client sent one) on the
 //! request, its span and the response; a trace span per request (with the signed-in user);
 //! gzip/brotli compression; the security headers and the same-origin check of
-//! [`crate::security`]; then finding out who is asking ([`crate::auth::identify`]).
+//! [`crate::security`]; finding out who is asking ([`crate::auth::identify`]); then moving a
+//! failed form post's error from the URL into a cookie ([`crate::flash`]).
 
 use axum::Router;
 use axum::extract::FromRef;
-use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use backend::Portal;
+use backend::policy::Permission;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -37,7 +39,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::oidc::SsoState;
 use crate::streams::Closing;
-use crate::{audit_export, auth, health, live, log_stream, oidc, pipeline_stream, security};
+use crate::{audit_export, auth, flash, health, live, log_stream, oidc, pipeline_stream, security};
 
 /// What axum hands to handlers: Leptos's options for rendering, the portal for everything else.
 #[derive(Clone)]
@@ -58,11 +60,49 @@ impl FromRef<AppState> for Portal {
     }
 }
 
+/// Who may use a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: health, signing in and out, single sign-on.
+    Public,
+    /// Someone whose role in the path's `{env}` carries the permission.
+    InEnvironment(Permission),
+}
+
+/// One of Rollgate's own HTTP routes.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+/// Rollgate's own HTTP routes, besides the pages and server functions Leptos generates (and
+/// the compiled site): the one list the router is built from and the route-table test reads,
+/// so a new route cannot be left out of the access checks.
+pub fn routes() -> Vec<Route> {
+    use Access::*;
+    let route = |method: Method, path, access, handler| Route { method, path, access, handler };
+    let view = InEnvironment(Permission::View);
+    vec![
+        route(Method::GET, "/healthz", Public, get(health::live)),
+        route(Method::GET, "/readyz", Public, get(health::ready)),
+        route(Method::POST, "/auth/sign-in", Public, post(auth::sign_in_form)),
+        route(Method::POST, "/auth/sign-out", Public, post(auth::sign_out_form)),
+        route(Method::GET, "/auth/oidc/start", Public, get(oidc::start)),
+        route(Method::GET, oidc::CALLBACK_PATH, Public, get(oidc::callback)),
+        route(Method::GET, "/{env}/audit/export", view, get(audit_export::export)),
+        route(Method::GET, "/live/{env}/deployments", view, get(live::deployments)),
+        route(Method::GET, "/live/{env}/deployments/{namespace}/{deployment}/logs", view, get(log_stream::stream)),
+        route(Method::GET, "/live/{env}/pipelines/{name}", view, get(pipeline_stream::pipeline)),
+    ]
+}
+
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
 pub fn build(portal: Portal, options: LeptosOptions, sso: SsoState, closing: Closing) -> Router {
-    let routes = generate_route_list(app::App);
+    let pages = generate_route_list(app::App);
     let state = AppState { leptos_options: options.clone(), portal: portal.clone() };
     let context = {
         let portal = portal.clone();
@@ -102,19 +142,11 @@ pub fn build(portal: Portal, options: LeptosOptions, sso: SsoState, closing: Clo
         .layer(PropagateRequestIdLayer::new(request_id))
         .layer(CompressionLayer::new());
 
-    Router::new()
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
-        .route("/auth/sign-in", post(auth::sign_in_form))
-        .route("/auth/sign-out", post(auth::sign_out_form))
-        .route("/auth/oidc/start", get(oidc::start))
-        .route(oidc::CALLBACK_PATH, get(oidc::callback))
-        .route("/{env}/audit/export", get(audit_export::export))
-        .route("/live/{env}/deployments", get(live::deployments))
-        .route("/live/{env}/deployments/{namespace}/{deployment}/logs", get(log_stream::stream))
-        .route("/live/{env}/pipelines/{name}", get(pipeline_stream::pipeline))
+    routes()
+        .into_iter()
+        .fold(Router::new(), |router, r| router.route(r.path, r.handler))
         .nest_service("/pkg", pkg)
-        .leptos_routes_with_context(&state, routes, context.clone(), {
+        .leptos_routes_with_context(&state, pages, context.clone(), {
             let options = options.clone();
             move || app::shell(options.clone())
         })
@@ -122,6 +154,7 @@ pub fn build(portal: Portal, options: LeptosOptions, sso: SsoState, closing: Clo
         .with_state(state)
         .layer(axum::Extension(closing))
         .layer(axum::Extension(sso))
+        .layer(from_fn_with_state(portal.clone(), flash::carry_errors))
         .layer(from_fn_with_state(portal.clone(), auth::identify))
         .layer(from_fn_with_state(portal.clone(), security::same_origin_only))
         .layer(from_fn_with_state(portal, security::headers))

@@ -1,14 +1,29 @@
-//! What the long-lived streams (server-sent events) share: who may open one, and the signal
-//! that ends them all at shutdown (a graceful shutdown waits for open connections, and a
-//! stream left open would hold it forever).
+//! What the long-lived streams (server-sent events) share: who may open one and keep it open,
+//! and the signal that ends them all at shutdown (a graceful shutdown waits for open
+//! connections, and a stream left open would hold it forever).
+//!
+//! A stream is not a request: it may stay open for hours, long past the moment its session
+//! ended (sign-out, a disabled account, a new password, idle or absolute expiry) or its viewer
+//! lost the role that let it open. So each stream asks the store again every
+//! [`RECHECK`] whether its session still lives and still carries the role, and ends when the
+//! answer is no (or the store cannot answer: it fails closed; the browser reconnects and is
+//! then asked to sign in). The re-check reads the session without touching it, so an open
+//! stream does not keep an idle session alive.
+
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use backend::Portal;
-use backend::auth::Visitor;
+use backend::auth::{SessionToken, Visitor, sessions};
+use backend::clock::Timestamp;
 use backend::policy::{self, Denied, Permission};
 use futures_util::Stream;
 use futures_util::StreamExt;
 use tokio::sync::watch;
+
+/// How often an open stream checks that its session and role still hold: a stream ends at
+/// most this long (plus one store read) after either ends.
+pub const RECHECK: Duration = Duration::from_secs(2);
 
 /// Set once when the server starts shutting down.
 #[derive(Clone)]
@@ -27,22 +42,71 @@ impl Closing {
             let _ = closing.wait_for(|closed| *closed).await;
         })
     }
+
+    /// Ends `stream` when the server shuts down or `viewer` may no longer follow it.
+    pub fn while_allowed<S: Stream>(
+        &self,
+        portal: &Portal,
+        viewer: Viewer,
+        stream: S,
+    ) -> impl Stream<Item = S::Item> + use<S> {
+        let portal = portal.clone();
+        self.until(stream.take_until(async move { viewer.revoked(&portal).await }))
+    }
 }
 
-/// The signed-in visitor's name when they may view `env`; the HTTP status and reason
-/// otherwise.
-pub fn viewer(portal: &Portal, visitor: &Visitor, env: &str) -> Result<String, (StatusCode, String)> {
-    let Some(user) = visitor.user.clone() else {
+/// Who opened a stream and what let them: re-checked while it is open.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub user: String,
+    session: SessionToken,
+    environment: String,
+    permission: Permission,
+}
+
+/// The signed-in visitor, when they may view `env`; the HTTP status and reason otherwise.
+pub fn viewer(portal: &Portal, visitor: &Visitor, env: &str) -> Result<Viewer, (StatusCode, String)> {
+    let (Some(user), Some(session)) = (visitor.user.clone(), visitor.session.clone()) else {
         return Err((StatusCode::UNAUTHORIZED, "Sign in to follow this.".to_owned()));
     };
     match policy::authorize(&portal.config, &user, env, Permission::View) {
-        Ok(_) => Ok(user),
+        Ok(_) => Ok(Viewer { user, session, environment: env.to_owned(), permission: Permission::View }),
         Err(denied) => {
             let status = match denied {
                 Denied::UnknownEnvironment(_) => StatusCode::NOT_FOUND,
                 _ => StatusCode::FORBIDDEN,
             };
             Err((status, denied.to_string()))
+        }
+    }
+}
+
+impl Viewer {
+    /// Resolves once the session has ended or no longer carries the permission.
+    async fn revoked(self, portal: &Portal) {
+        let mut every = tokio::time::interval(RECHECK);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if !self.still_allowed(portal).await {
+                tracing::info!(user = %self.user, environment = %self.environment, "a stream outlived its session or role; ended");
+                return;
+            }
+        }
+    }
+
+    async fn still_allowed(&self, portal: &Portal) -> bool {
+        match sessions::peek(&portal.store, &self.session, Timestamp::now(), portal.sessions).await {
+            Ok(Some(live)) if live.user == self.user => {
+                // Roles of single-sign-on users follow the groups the store holds now.
+                portal.config.sso_groups.remember(&live.user, live.sso_groups);
+                policy::authorize(&portal.config, &self.user, &self.environment, self.permission).is_ok()
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot re-check a stream's session; ending it");
+                false
+            }
         }
     }
 }

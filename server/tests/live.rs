@@ -1,5 +1,7 @@
 //! The deployments stream (`/live/{env}/deployments`): who may open it, what it carries, and
-//! that the cluster's load does not grow with the number of people watching.
+//! that the cluster's load does not grow with the number of people watching. And every live
+//! stream (deployments, logs, pipelines): it ends soon after the session or role that let it
+//! open does.
 
 mod common;
 
@@ -7,8 +9,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use app::model::LiveEvent;
+use backend::auth::{NewPassword, UserName, accounts};
+use backend::clock::Timestamp;
 use backend::policy::Role;
 use common::TestPortal;
+use tokio::time::Instant;
 
 /// Reads server-sent events from `response` until `done` says stop (or 20 s pass).
 async fn read_events(
@@ -115,4 +120,101 @@ async fn one_viewer_or_a_hundred_cost_the_cluster_the_same() {
     let after_hundred = requests.load(Ordering::Relaxed);
     assert_eq!(after_hundred, after_one, "100 more viewers made {} more requests", after_hundred - after_one);
     drop((one, hundred));
+}
+
+/// The three kinds of stream, in staging.
+const STREAMS: [&str; 3] = [
+    "/live/staging/deployments",
+    "/live/staging/deployments/staging/myapp-deployment/logs",
+    "/live/staging/pipelines/myapp-staging",
+];
+
+/// Opens `path` with `cookie` and reads it in the background; the handle resolves, when the
+/// stream has ended, to the moment it did.
+async fn follow(p: &TestPortal, cookie: &str, path: &str) -> tokio::task::JoinHandle<Instant> {
+    let mut response = p.client_with(cookie).get(p.url(path)).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200, "{path}");
+    tokio::spawn(async move {
+        while let Ok(Ok(Some(_))) = tokio::time::timeout(Duration::from_secs(60), response.chunk()).await {}
+        Instant::now()
+    })
+}
+
+/// An open stream is not a pass: each kind ends within 5 s of the end of the session that
+/// opened it — sign-out, the account disabled, a new password, idle or absolute expiry — or
+/// of the loss of the role that let it open; a stream whose session lives on stays open.
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_end_with_their_session_or_role() {
+    let mut config = backend::config::load(&backend::config::Source::SandboxDefault).unwrap();
+    let causes = ["signed-out", "disabled", "new-password", "idle", "expired"];
+    for name in causes {
+        config.roles.insert(name.to_owned(), Role::Viewer);
+    }
+    let p = TestPortal::with_config(config).await;
+    let store = p.running.portal.store.clone();
+    let mut cookies = Vec::new();
+    for name in causes {
+        cookies.push((name, p.account(name).await));
+    }
+    // devon's role in staging comes from his group (developers → deployer).
+    cookies.push(("lost-role", p.sso_sign_in("devon").await.expect("devon signs in")));
+    let mut open = Vec::new();
+    for (cause, cookie) in &cookies {
+        for path in STREAMS {
+            open.push((*cause, path, follow(&p, cookie, path).await));
+        }
+    }
+    let control: Vec<_> = {
+        let mut v = Vec::new();
+        for path in STREAMS {
+            v.push(follow(&p, &p.cookie, path).await);
+        }
+        v
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (cause, path, stream) in &open {
+        assert!(!stream.is_finished(), "{cause}: {path} ended before anything happened");
+    }
+
+    let now = Timestamp::now();
+    let cli = backend::audit::Caller::new("test");
+    let (signed_out, _) = &cookies[0];
+    assert_eq!(*signed_out, "signed-out");
+    let sign_out = p.client_with(&cookies[0].1).post(p.url("/auth/sign-out")).send().await.unwrap();
+    assert_eq!(sign_out.status().as_u16(), 303);
+    accounts::set_disabled(&store, &cli, &UserName::parse("disabled").unwrap(), true, now).await.unwrap();
+    let password = NewPassword::parse("a brand new password").unwrap();
+    accounts::set_password(&store, &cli, &UserName::parse("new-password").unwrap(), &password, now)
+        .await
+        .unwrap();
+    // Time passing, as the store sees it: idle for longer than allowed, past the absolute end.
+    let idle_ms = p.running.portal.sessions.idle_secs * 1000;
+    sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - $1 WHERE user_name = 'idle'")
+        .bind(idle_ms + 1000)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE sessions SET expires_at = $1 WHERE user_name = 'expired'")
+        .bind(now.millis() - 1)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    // devon signs in again elsewhere, and the provider no longer lists his group.
+    sqlx::query("UPDATE users SET sso_groups = '[\"contractors\"]' WHERE name = 'devon'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let changed = Instant::now();
+
+    for (cause, path, stream) in open {
+        let ended = tokio::time::timeout(Duration::from_secs(10), stream)
+            .await
+            .unwrap_or_else(|_| panic!("{cause}: {path} still open 10 s later"))
+            .unwrap();
+        let after = ended.saturating_duration_since(changed);
+        assert!(after <= Duration::from_secs(5), "{cause}: {path} ended {after:?} later");
+    }
+    for stream in control {
+        assert!(!stream.is_finished(), "a live session's stream stays open");
+    }
 }

@@ -114,9 +114,9 @@ fn decide(a: &ApprovalView, decision: &str, comment: &str) -> DecidePipelineAppr
         stage: a.stage.clone(),
         action: a.action.clone(),
         token: a.token.clone(),
-        execution: a.execution.clone(),
         decision: s(decision),
         comment: s(comment),
+        override_reason: None,
         return_to: None,
     }
 }
@@ -200,7 +200,7 @@ async fn release_approved_by_someone_else_then_redeploy() {
     assert_eq!(by_deployer.status().as_u16(), 403);
     let own = p.call(&ada, &decide(&approval, "approve", "mine")).await;
     assert_eq!(own.status().as_u16(), 409);
-    assert!(own.text().await.unwrap().contains("someone else must approve it"));
+    assert!(own.text().await.unwrap().contains("someone else must approve or reject it"));
 
     let approved = p.call(&avery, &decide(&approval, "approve", "Ship it")).await;
     assert_eq!(approved.status().as_u16(), 200, "{}", approved.text().await.unwrap_or_default());
@@ -372,6 +372,7 @@ async fn retry_and_stop() {
         execution: execution.clone(),
         stage: s(stage),
         mode: s("failed"),
+        override_reason: None,
         return_to: None,
     };
     assert_eq!(p.call(&vera, &retry("Test")).await.status().as_u16(), 403);
@@ -403,6 +404,7 @@ async fn retry_and_stop() {
         execution: id.clone(),
         abandon: Some(s("true")),
         reason: s("Wrong commit"),
+        override_reason: None,
         return_to: None,
     };
     assert_eq!(p.call(&dana, &stop).await.status().as_u16(), 200);
@@ -423,6 +425,7 @@ async fn disable_and_enable_a_transition() {
         stage: s("Deploy"),
         enable: s(enable),
         reason: Some(s(reason)),
+        override_reason: None,
         return_to: None,
     };
     assert_eq!(p.call(&vera, &set("false", "freeze")).await.status().as_u16(), 403);
@@ -469,6 +472,139 @@ async fn rollback_stage_to_an_earlier_execution() {
     .await;
     assert!(done.latest.is_some());
     assert_eq!(image(&p, "staging").await, "myapp:b7a04c2");
+}
+
+/// The approval token decides which execution is approved, so the server finds that
+/// execution itself: ada, who asked for this release, cannot approve it by naming another
+/// execution in a hand-made post, nor after the outcome's wording changes; a token nothing
+/// waits with any more is refused in words.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_releaser_cannot_approve_through_another_execution() {
+    let p = portal().await;
+    let ada = p.as_role(Role::Admin).await;
+    let avery = p.as_role(Role::Approver).await;
+    let approval = release_production(&p, &ada).await;
+    let older = detail(&p, "production", "myapp-production")
+        .await
+        .history
+        .into_iter()
+        .find(|e| e.id != approval.execution)
+        .expect("an older execution")
+        .id;
+    // What the browser's form used to send, with another execution's id: no longer read.
+    let forged = p
+        .http
+        .post(p.url(<DecidePipelineApproval as leptos::server_fn::ServerFn>::PATH))
+        .header("accept", "application/json")
+        .header("cookie", p.sign_in("ada", "ada-admin-demo").await.unwrap())
+        .form(&[
+            ("env", "production"),
+            ("pipeline", "myapp-production"),
+            ("stage", approval.stage.as_str()),
+            ("action", approval.action.as_str()),
+            ("token", approval.token.as_str()),
+            ("execution", older.as_str()),
+            ("decision", "approve"),
+            ("comment", "not mine, honest"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 409);
+    assert!(forged.text().await.unwrap().contains("someone else must approve or reject it"));
+
+    // Who started the execution is a column, not words in the outcome.
+    sqlx::query("UPDATE change_requests SET outcome = 'reworded by a later version'")
+        .execute(p.running.portal.store.pool())
+        .await
+        .unwrap();
+    let own = p.call(&ada, &decide(&approval, "reject", "mine")).await;
+    assert_eq!(own.status().as_u16(), 409, "rejecting one's own release is refused too");
+
+    let approved = p.call(&avery, &decide(&approval, "approve", "Ship it")).await;
+    assert_eq!(approved.status().as_u16(), 200, "{}", approved.text().await.unwrap_or_default());
+    let stale = p.call(&avery, &decide(&approval, "approve", "again")).await;
+    assert_eq!(stale.status().as_u16(), 409);
+    assert!(stale.text().await.unwrap().contains("is waiting in myapp-production now"));
+}
+
+/// Locks and freezes hold pipeline controls back like every change: approve, reject, retry,
+/// stop and enabling a transition are refused while production is locked; an admin goes
+/// through with a reason the audit record keeps; freezing a transition is never held back.
+#[tokio::test(flavor = "multi_thread")]
+async fn locks_hold_pipeline_controls() {
+    let p = portal().await;
+    let (dana, avery, ada) =
+        (p.as_role(Role::Deployer).await, p.as_role(Role::Approver).await, p.as_role(Role::Admin).await);
+    let approval = release_production(&p, &dana).await;
+    let lock = app::api::locks::LockEnvironment {
+        env: s("production"),
+        reason: s("incident 42"),
+        until: s(""),
+    };
+    assert_eq!(p.call(&avery, &lock).await.status().as_u16(), 200);
+
+    let nobody = s("0e0e0e0e-0000-4000-8000-000000000000");
+    let stop = StopExecution {
+        env: s("production"),
+        pipeline: s("myapp-production"),
+        execution: nobody.clone(),
+        abandon: None,
+        reason: s("held test"),
+        override_reason: None,
+        return_to: None,
+    };
+    let retry = RetryStage {
+        env: s("production"),
+        pipeline: s("myapp-production"),
+        execution: nobody.clone(),
+        stage: s("Test"),
+        mode: s("failed"),
+        override_reason: None,
+        return_to: None,
+    };
+    let transition = |enable: &str| SetStageTransition {
+        env: s("production"),
+        pipeline: s("myapp-production"),
+        stage: s("Deploy"),
+        enable: s(enable),
+        reason: Some(s("held test")),
+        override_reason: None,
+        return_to: None,
+    };
+    for (what, response) in [
+        ("approve", p.call(&avery, &decide(&approval, "approve", "ok")).await),
+        ("reject", p.call(&avery, &decide(&approval, "reject", "no")).await),
+        ("stop", p.call(&dana, &stop).await),
+        ("retry", p.call(&dana, &retry).await),
+        ("enable a transition", p.call(&dana, &transition("true")).await),
+    ] {
+        assert_eq!(response.status().as_u16(), 409, "{what}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("Changes are held: production is locked by avery: incident 42"), "{what}: {body}");
+    }
+    assert_eq!(p.call(&dana, &transition("false")).await.status().as_u16(), 200, "a freeze is not held back");
+
+    let overriding = |mut d: DecidePipelineApproval| {
+        d.override_reason = Some(s("the fix for incident 42"));
+        d
+    };
+    let by_approver = p.call(&avery, &overriding(decide(&approval, "approve", "ok"))).await;
+    assert_eq!(by_approver.status().as_u16(), 403, "only admins override");
+    let by_admin = p.call(&ada, &overriding(decide(&approval, "approve", "the fix"))).await;
+    assert_eq!(by_admin.status().as_u16(), 200, "{}", by_admin.text().await.unwrap_or_default());
+    let trail = backend::audit::list(
+        &p.running.portal.store,
+        &backend::audit::Filter { action: Some(s("pipeline.approve")), ..Default::default() },
+        0,
+        10,
+    )
+    .await
+    .unwrap();
+    let done = trail.records.iter().find(|r| r.result == backend::audit::Outcome::Succeeded).unwrap();
+    let detail = done.detail.as_deref().unwrap_or("");
+    assert!(detail.contains("override: the fix for incident 42 (overriding: production is locked"), "{detail}");
+    assert!(detail.contains(&approval.execution), "the record names the execution found: {detail}");
 }
 
 /// One poller per pipeline: 50 live viewers cost AWS no more calls than one. The count comes

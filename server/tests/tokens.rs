@@ -237,7 +237,7 @@ async fn every_parameter_operation() {
         return_to: None,
     };
     let kept = p.call(&ada, &cluster).await;
-    assert_eq!(kept.status().as_u16(), 400);
+    assert_eq!(kept.status().as_u16(), 409);
     assert!(kept.text().await.unwrap().contains("holds the token Rollgate reaches"));
 
     let trail = audit(&p, &ada, "").await;
@@ -314,33 +314,129 @@ async fn reveal_rules_and_no_value_anywhere_else() {
     assert!(!logged().contains(&secret), "the value is in the logs");
 }
 
-/// The staging cluster is reached with the token kept in SSM; a new version there is picked
-/// up; an invalid one is refused with the 401 in words; a good one again recovers.
+/// Writes the staging cluster token as someone outside Rollgate would (the AWS CLI, the
+/// walk-through's Lambda); returns the new version.
+async fn write_elsewhere(p: &TestPortal, value: &str) -> i64 {
+    let env = p.running.portal.config.environment("staging").expect("staging");
+    let ssm = p.running.portal.clusters.ssm(env).await;
+    let put = ssm.put_parameter().name(CLUSTER_TOKEN).value(value).overwrite(true).send().await;
+    put.expect("the sandbox's SSM takes the write").version
+}
+
+/// The staging cluster is reached with the token kept in SSM; a new version written there
+/// (outside Rollgate) is picked up; an invalid one is refused with the 401 in words; a good
+/// one again recovers.
 #[tokio::test(flavor = "multi_thread")]
 async fn cluster_client_follows_the_ssm_parameter() {
     let _ = logs();
     let p = TestPortal::sandbox().await;
-    let ada = p.as_role(Admin).await;
     assert_eq!(p.call(&p.http, &myapp()).await.status().as_u16(), 200);
     assert_eq!(p.running.portal.clusters.token_version("staging"), Some(1));
 
     let token = fresh_cluster_token(&p).await;
-    let v: i64 = p.call(&ada, &put(CLUSTER_TOKEN, &token)).await.json().await.unwrap();
-    assert_eq!(v, 2);
+    assert_eq!(write_elsewhere(&p, &token).await, 2);
     tokio::time::sleep(backend::kube::client::VERSION_CHECK + Duration::from_millis(200)).await;
     assert_eq!(p.call(&p.http, &myapp()).await.status().as_u16(), 200);
     assert_eq!(p.running.portal.clusters.token_version("staging"), Some(2), "rebuilt on the new version");
 
-    assert_eq!(p.call(&ada, &put(CLUSTER_TOKEN, "not-a-token")).await.status().as_u16(), 200);
+    write_elsewhere(&p, "not-a-token").await;
     tokio::time::sleep(backend::kube::client::VERSION_CHECK + Duration::from_millis(200)).await;
     let refused = p.call(&p.http, &myapp()).await;
     assert_eq!(refused.status().as_u16(), 502);
     let body = refused.text().await.unwrap();
     assert!(body.contains("The cluster refused Rollgate's credentials (401)"), "{body}");
 
-    assert_eq!(p.call(&ada, &put(CLUSTER_TOKEN, &token)).await.status().as_u16(), 200);
+    write_elsewhere(&p, &token).await;
     assert_eq!(p.call(&p.http, &myapp()).await.status().as_u16(), 200, "a 401 drops the client");
     assert!(!logged().contains(&token), "the cluster token is in the logs");
+}
+
+/// The credential Rollgate reaches a protected cluster with is swapped only by a rotation
+/// (a change request someone else approves): an admin's direct put, create or delete of that
+/// parameter is refused in words that point to "Rotate", and audited; labels, which never
+/// move what Rollgate reads, are allowed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cluster_token_is_written_only_by_rotation() {
+    let _ = logs();
+    let mut config = backend::config::load(&backend::config::Source::SandboxDefault).unwrap();
+    let parameter = "/rollgate/production/k8s-bear-token";
+    config.environments[1].cluster = backend::config::ClusterConnection::SandboxToken {
+        token: backend::config::TokenSource::SsmParameter(s(parameter)),
+    };
+    let p = TestPortal::with_config(config).await;
+    let ada = p.as_role(Admin).await;
+    let in_production = |mut call: PutTokenVersion| {
+        call.env = s("production");
+        call
+    };
+    let direct = p.call(&ada, &in_production(put(parameter, "a-token-ada-made-herself"))).await;
+    assert_eq!(direct.status().as_u16(), 409);
+    let body = direct.text().await.unwrap();
+    assert!(body.contains("Rotate the cluster token"), "{body}");
+    assert!(body.contains("approved by someone else where Production is protected"), "{body}");
+    let delete = DeleteToken {
+        env: s("production"),
+        name: s(parameter),
+        confirmation: s(parameter),
+        return_to: None,
+    };
+    assert_eq!(p.call(&ada, &delete).await.status().as_u16(), 409);
+    let create = CreateToken { env: s("production"), ..create(parameter, "SecureString", "another-token") };
+    let created = p.call(&ada, &create).await;
+    assert_eq!(created.status().as_u16(), 409);
+    assert!(created.text().await.unwrap().contains("Rotate the cluster token"));
+    let label = LabelTokenVersion {
+        env: s("production"),
+        name: s(parameter),
+        version: s("1"),
+        labels: s("seeded"),
+        return_to: None,
+    };
+    assert_eq!(p.call(&ada, &label).await.status().as_u16(), 200, "a label moves nothing Rollgate reads");
+
+    let detail: ParameterDetail = p
+        .call(&ada, &GetToken { env: s("production"), name: s(parameter) })
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail.parameter.version, 1, "nothing was written");
+    let query = ListAudit {
+        env: s("production"),
+        actor: s("ada"),
+        action: s(""),
+        from: s(""),
+        until: s(""),
+        page: 0,
+    };
+    let trail: AuditPage = p.call(&ada, &query).await.json().await.unwrap();
+    let refused: Vec<_> =
+        trail.rows.iter().filter(|r| r.result == "refused").map(|r| r.action.as_str()).collect();
+    assert_eq!(refused, ["token.create", "token.delete", "token.rotate"]);
+    // The way that works: a rotation, which waits for someone else in production.
+    let asked: ChangeView =
+        p.call(&ada, &rotate_cluster_token("production", parameter)).await.json().await.unwrap();
+    assert_eq!(asked.state, "pending");
+}
+
+/// The Tokens page shows when the cluster token expires without decrypting it for anyone:
+/// the expiry is the one Rollgate read when it took the token into use.
+#[tokio::test(flavor = "multi_thread")]
+async fn listing_tokens_never_decrypts_the_cluster_token() {
+    let _ = logs();
+    let p = TestPortal::sandbox().await;
+    let aws = &p.running.sandbox.as_ref().unwrap().aws;
+    // Rollgate's own client reads its token (one decrypting read, whoever looks first).
+    assert_eq!(p.call(&p.http, &myapp()).await.status().as_u16(), 200);
+    let before = aws.decrypting_reads();
+    for role in [Viewer, Deployer, Approver, Admin, Viewer, Viewer] {
+        let view: TokensView =
+            p.call(&p.as_role(role).await, &ListTokens { env: s("staging") }).await.json().await.unwrap();
+        let cluster = view.cluster.expect("staging's cluster token is in SSM");
+        assert_eq!(cluster.expiry_state, "ok", "{cluster:?}");
+        assert!(cluster.expires.is_some(), "the expiry is shown: {cluster:?}");
+    }
+    assert_eq!(aws.decrypting_reads(), before, "no listing decrypted anything");
 }
 
 /// Rotation through a change request: only admins ask; each step audited; Rollgate switches

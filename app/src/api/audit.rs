@@ -31,7 +31,8 @@ pub async fn list_audit(
     let filter = FilterQuery { actor, action, from, until }
         .parse(&env)
         .map_err(|e| guard::with_status(ApiError::Invalid(format!("Filter: {e}."))))?;
-    let page = page.max(0);
+    // Any page number is a page: past the end it is empty (and never overflows the offset).
+    let page = page.clamp(0, i64::MAX / PAGE_SIZE - 1);
     let found = audit::list(&portal.store, &filter, page * PAGE_SIZE, PAGE_SIZE)
         .await
         .map_err(|e| guard::internal("reading the audit trail", e))?;

@@ -80,9 +80,7 @@ pub async fn request_change(
         )
         .await
         .map_err(ssr::error)?;
-    if let Some(path) = return_to.as_deref().filter(|p| ssr::is_local_path(p)) {
-        leptos_axum::redirect(path);
-    }
+    guard::back(return_to.as_deref());
     Ok(ssr::view(&portal, &caller.user, request))
 }
 
@@ -119,9 +117,8 @@ pub(crate) mod ssr {
     use std::collections::BTreeMap;
 
     use backend::Portal;
-    use backend::changes::{Action, ChangeError, ChangeRequest, State};
+    use backend::changes::{Action, ChangeError, ChangeRequest, may_decide};
     use backend::clock::Timestamp;
-    use backend::policy::{self, Permission};
 
     use super::super::guard;
     use crate::error::ApiError;
@@ -189,23 +186,15 @@ pub(crate) mod ssr {
         })
     }
 
-    /// A path on this site, safe to send a browser to (no other host, nothing a header cannot
-    /// carry).
-    pub fn is_local_path(path: &str) -> bool {
-        path.starts_with('/')
-            && !path.starts_with("//")
-            && !path.contains('\\')
-            && path.len() < 512
-            && path.bytes().all(|b| b.is_ascii_graphic())
-    }
-
     pub fn error(e: ChangeError) -> ApiError {
         guard::with_status(match e {
             ChangeError::Denied(denied) => match guard::portal() {
                 Ok(portal) => guard::denied_error(&portal, denied),
                 Err(e) => e,
             },
-            ChangeError::Invalid(_) | ChangeError::NoReason => ApiError::Invalid(e.to_string()),
+            ChangeError::Invalid(_) | ChangeError::NoReason | ChangeError::TooLong(_) => {
+                ApiError::Invalid(e.to_string())
+            }
             ChangeError::NotFound(_) => ApiError::NotFound(e.to_string()),
             ChangeError::Held(_)
             | ChangeError::Preview(_)
@@ -218,17 +207,9 @@ pub(crate) mod ssr {
     }
 
     pub fn view(portal: &Portal, user: &str, r: ChangeRequest) -> ChangeView {
-        let can_decide = if r.state != State::Pending {
-            Allowed::No(format!("It is {}.", r.state.as_str()))
-        } else if r.requested_by == user {
-            Allowed::No("You requested this change; someone else must approve it.".into())
-        } else if r.decisions.iter().any(|d| d.by == user) {
-            Allowed::No("You have already decided on this request.".into())
-        } else {
-            match policy::authorize(&portal.config, user, &r.environment, Permission::Approve) {
-                Ok(_) => Allowed::Yes,
-                Err(denied) => Allowed::No(denied.to_string()),
-            }
+        let can_decide = match may_decide(&portal.config, &r, user, Timestamp::now()) {
+            Ok(()) => Allowed::Yes,
+            Err(why) => Allowed::No(why.to_string()),
         };
         ChangeView {
             kind: r.action.label().to_owned(),

@@ -50,6 +50,7 @@ pub async fn get_deployment(
     let portal = guard::portal()?;
     let (caller, _) = guard::authorize(&portal, &env, Permission::View)?;
     ssr::check_namespace(&portal, &env, &namespace)?;
+    ssr::check_name(&name)?;
     ssr::detail(&portal, &caller.user, &env, &namespace, &name).await
 }
 
@@ -69,6 +70,7 @@ pub async fn preview_rollback(
     let portal = guard::portal()?;
     guard::authorize(&portal, &env, Permission::View)?;
     ssr::check_namespace(&portal, &env, &namespace)?;
+    ssr::check_name(&name)?;
     let action = Action::Rollback { namespace, deployment: name, revision };
     let preview = portal.changes.preview(&env, &action).await.map_err(super::changes::ssr::error)?;
     Ok(PreviewView {
@@ -107,6 +109,12 @@ pub mod ssr {
             .environment(env)
             .map(|e| e.namespaces.clone())
             .ok_or_else(|| guard::with_status(ApiError::NotFound(format!("There is no environment {env}."))))
+    }
+
+    /// A deployment name as Kubernetes allows it, before it reaches the cluster client.
+    pub fn check_name(name: &str) -> Result<(), ApiError> {
+        use backend::kube::names::{self, NameKind};
+        names::check(NameKind::Deployment, name).map_err(|e| guard::with_status(ApiError::Invalid(format!("{e}."))))
     }
 
     pub fn check_namespace(portal: &Portal, env: &str, namespace: &str) -> Result<(), ApiError> {

@@ -73,3 +73,11 @@ pub fn internal(what: &str, error: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %error, "{what} failed");
     with_status(ApiError::Unavailable(format!("{what} failed; the server log has the details.")))
 }
+
+/// After a plain form post (which names the page to return to), sends the browser back to
+/// that page, when it is one on this site (see `backend::auth::local_path`).
+pub fn back(return_to: Option<&str>) {
+    if let Some(path) = return_to.and_then(backend::auth::local_path::local_path) {
+        leptos_axum::redirect(&path);
+    }
+}

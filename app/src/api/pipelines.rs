@@ -134,11 +134,12 @@ pub async fn request_pipeline_change(
         .request(&caller, &env, Ask::new(action, &reason), Timestamp::now())
         .await
         .map_err(changes::error)?;
-    ssr::back(return_to.as_deref());
+    guard::back(return_to.as_deref());
     Ok(request.state.as_str().to_owned())
 }
 
 /// Stops an execution: `abandon` ends running actions at once, otherwise they finish.
+/// `override_reason` (admins) acts through a lock or freeze, as on every control below.
 #[server]
 pub async fn stop_execution(
     env: String,
@@ -146,12 +147,14 @@ pub async fn stop_execution(
     execution: String,
     abandon: Option<String>,
     reason: String,
+    override_reason: Option<String>,
     return_to: Option<String>,
 ) -> Result<(), ApiError> {
     use backend::pipelines::control::Control;
 
     let abandon = abandon.is_some_and(|v| v == "true" || v == "on");
-    ssr::control(&env, &pipeline, Control::Stop { execution, abandon, reason }, return_to.as_deref()).await
+    let control = Control::Stop { execution, abandon, reason };
+    ssr::control(&env, &pipeline, control, override_reason, return_to.as_deref()).await
 }
 
 /// Retries a failed stage of an execution: its failed actions, or all (`mode` = `all`).
@@ -162,15 +165,17 @@ pub async fn retry_stage(
     execution: String,
     stage: String,
     mode: String,
+    override_reason: Option<String>,
     return_to: Option<String>,
 ) -> Result<(), ApiError> {
     use backend::pipelines::control::Control;
 
     let control = Control::Retry { execution, stage, all: mode == "all" };
-    ssr::control(&env, &pipeline, control, return_to.as_deref()).await
+    ssr::control(&env, &pipeline, control, override_reason, return_to.as_deref()).await
 }
 
-/// Approves or rejects (`decision` = `approve` / `reject`) a waiting manual approval.
+/// Approves or rejects (`decision` = `approve` / `reject`) the manual approval waiting with
+/// `token`. Which execution that is, the server asks CodePipeline.
 #[server]
 #[allow(clippy::too_many_arguments)] // One argument per form field, as the form posts them.
 pub async fn decide_pipeline_approval(
@@ -179,20 +184,26 @@ pub async fn decide_pipeline_approval(
     stage: String,
     action: String,
     token: String,
-    execution: String,
     decision: String,
     comment: String,
+    override_reason: Option<String>,
     return_to: Option<String>,
 ) -> Result<(), ApiError> {
     use backend::pipelines::control::Control;
+    use backend::policy::Permission;
 
-    let approve = match decision.as_str() {
-        "approve" => true,
-        "reject" => false,
-        other => return Err(ApiError::Invalid(format!("{other:?} is neither approve nor reject."))),
-    };
-    let control = Control::Decide { stage, action, token, execution, approve, comment };
-    ssr::control(&env, &pipeline, control, return_to.as_deref()).await
+    use super::guard;
+
+    let approve = decision == "approve";
+    if !approve && decision != "reject" {
+        // Who asks is checked first: a stranger learns nothing from how the form is judged.
+        ssr::authorized(&env, Permission::Approve)?;
+        return Err(guard::with_status(ApiError::Invalid(format!(
+            "{decision:?} is neither approve nor reject."
+        ))));
+    }
+    let control = Control::Decide { stage, action, token, approve, comment };
+    ssr::control(&env, &pipeline, control, override_reason, return_to.as_deref()).await
 }
 
 /// Freezes (`enable` empty or `false`, with a reason) or unfreezes the transition into a stage.
@@ -203,12 +214,13 @@ pub async fn set_stage_transition(
     stage: String,
     enable: String,
     reason: Option<String>,
+    override_reason: Option<String>,
     return_to: Option<String>,
 ) -> Result<(), ApiError> {
     use backend::pipelines::control::Control;
 
     let control = Control::Transition { stage, enable: enable == "true", reason: reason.unwrap_or_default() };
-    ssr::control(&env, &pipeline, control, return_to.as_deref()).await
+    ssr::control(&env, &pipeline, control, override_reason, return_to.as_deref()).await
 }
 
 #[cfg(feature = "ssr")]
@@ -258,37 +270,34 @@ pub mod ssr {
             },
             ControlError::Pipeline(e) => error(e),
             ControlError::Invalid(m) => guard::with_status(ApiError::Invalid(m)),
-            ControlError::SelfApproval => guard::with_status(ApiError::Refused(e.to_string())),
+            ControlError::SelfApproval | ControlError::NotWaiting { .. } | ControlError::Held(_) => {
+                guard::with_status(ApiError::Refused(e.to_string()))
+            }
             ControlError::Store(e) => guard::internal("the audit record", e),
         }
     }
 
-    /// Sends a plain form post back to the page it came from.
-    pub fn back(return_to: Option<&str>) {
-        if let Some(path) = return_to.filter(|p| super::super::changes::ssr::is_local_path(p)) {
-            leptos_axum::redirect(path);
-        }
+    /// The caller, when their role in `env` allows `permission`.
+    pub fn authorized(env: &str, permission: Permission) -> Result<backend::audit::Caller, ApiError> {
+        let portal = guard::portal()?;
+        guard::authorize(&portal, env, permission).map(|(caller, _)| caller)
     }
 
     pub async fn control(
         env: &str,
         pipeline: &str,
         control: Control,
+        override_reason: Option<String>,
         return_to: Option<&str>,
     ) -> Result<(), ApiError> {
         let portal = guard::portal()?;
-        let permission = match control {
-            Control::Decide { .. } => Permission::Approve,
-            Control::Transition { .. } => Permission::Lock,
-            _ => Permission::RequestChange,
-        };
-        let (caller, _) = guard::authorize(&portal, env, permission)?;
+        let (caller, _) = guard::authorize(&portal, env, control.permission())?;
         portal
             .pipelines
-            .control(&portal.store, &caller, env, pipeline, control)
+            .control(&portal.store, &caller, env, pipeline, control, override_reason.as_deref())
             .await
             .map_err(control_error)?;
-        back(return_to);
+        guard::back(return_to);
         Ok(())
     }
 
@@ -459,6 +468,14 @@ pub mod ssr {
         if let Some((stage, action)) = state.waiting_approval() {
             let execution = stage.execution_id.clone().unwrap_or_default();
             let started_by = control::started_by(&portal.store, env, &execution).await.ok().flatten();
+            let hold = match portal.config.environment(env) {
+                Some(e) => backend::policy::locks::hold(&portal.store, e, backend::clock::Timestamp::now())
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|h| h.to_string()),
+                None => None,
+            };
             let commit = latest.as_ref().filter(|l| l.id == execution).and_then(|l| l.commit.clone());
             view.approval = Some(ApprovalView {
                 env: env.to_owned(),
@@ -471,6 +488,7 @@ pub mod ssr {
                 commit,
                 summary: action.summary.clone(),
                 started_by,
+                hold,
             });
         }
         view.latest = latest;

@@ -85,7 +85,7 @@ pub async fn create_token(
         tier: tier.unwrap_or_default(),
     };
     let version = portal.tokens.create(&caller, environment, &form).await.map_err(ssr::error)?;
-    ssr::back(return_to);
+    guard::back(return_to.as_deref());
     Ok(version)
 }
 
@@ -105,7 +105,7 @@ pub async fn put_token_version(
     let (caller, _) = guard::authorize(&portal, &env, Permission::ManageSecrets)?;
     let environment = portal.tokens.environment(&env).map_err(ssr::error)?;
     let version = portal.tokens.rotate(&caller, environment, &name, &value).await.map_err(ssr::error)?;
-    ssr::back(return_to);
+    guard::back(return_to.as_deref());
     Ok(version)
 }
 
@@ -129,7 +129,7 @@ pub async fn label_token_version(
         guard::with_status(ApiError::Invalid(format!("Version: {:?} is not a number.", version.trim())))
     })?;
     portal.tokens.label(&caller, environment, &name, version, &labels).await.map_err(ssr::error)?;
-    ssr::back(return_to);
+    guard::back(return_to.as_deref());
     Ok(())
 }
 
@@ -149,7 +149,7 @@ pub async fn delete_token(
     let (caller, _) = guard::authorize(&portal, &env, Permission::ManageSecrets)?;
     let environment = portal.tokens.environment(&env).map_err(ssr::error)?;
     portal.tokens.delete(&caller, environment, &name, &confirmation).await.map_err(ssr::error)?;
-    ssr::back(return_to);
+    guard::back(return_to.as_deref());
     Ok(())
 }
 
@@ -181,7 +181,6 @@ mod ssr {
     use backend::tokens::cluster::ClusterToken;
     use backend::tokens::{Parameter, TokenError, Version};
 
-    use super::super::changes::ssr::is_local_path;
     use super::super::guard;
     use crate::error::ApiError;
     use crate::model::tokens::{ClusterTokenView, ParameterRow, VersionRow};
@@ -256,13 +255,6 @@ mod ssr {
         if ms >= 0 { format!("in {text}") } else { format!("{text} ago") }
     }
 
-    /// After a plain form post (which names the page to return to), back to that page.
-    pub fn back(return_to: Option<String>) {
-        if let Some(path) = return_to.filter(|p| is_local_path(p)) {
-            leptos_axum::redirect(&path);
-        }
-    }
-
     pub fn error(e: TokenError) -> ApiError {
         guard::with_status(match e {
             TokenError::Invalid(_)
@@ -270,7 +262,9 @@ mod ssr {
             | TokenError::PatternMismatch
             | TokenError::UnknownKey(_) => ApiError::Invalid(e.to_string()),
             TokenError::NotFound(_) | TokenError::VersionNotFound { .. } => ApiError::NotFound(e.to_string()),
-            TokenError::AlreadyExists(_) | TokenError::Limit(_) => ApiError::Refused(e.to_string()),
+            TokenError::AlreadyExists(_) | TokenError::Limit(_) | TokenError::ClusterToken { .. } => {
+                ApiError::Refused(e.to_string())
+            }
             TokenError::AccessDenied(_) | TokenError::Unreachable(_) | TokenError::Other(_) => {
                 ApiError::Upstream(e.to_string())
             }

@@ -1,24 +1,49 @@
 //! Forms on the team pages are plain HTML forms posting to server functions: they work before
 //! and without the wasm, and keep the browser's download small (no client-side form
 //! machinery). On success the server sends the browser back to the page, which renders the
-//! new state; on failure it sends it back with the error in the query (`__path`, `__err`),
-//! which [`FormError`] shows next to the form that failed.
+//! new state; on failure it sends it back with the error in a short-lived cookie of that
+//! browser (see [`crate::error::flash`]), which [`FormError`] shows next to the form that
+//! failed, once. An error in the URL is never shown: a link could carry any text.
 
 use leptos::prelude::*;
-use leptos::server_fn::error::ServerFnUrlError;
-use leptos_router::hooks::use_query_map;
 
-use crate::error::ApiError;
-
-/// The error of the last post to the server function at `path`, if it failed.
+/// The error of this browser's last post to the server function at `path`, if it failed.
 #[component]
 pub fn FormError(path: &'static str) -> impl IntoView {
-    let query = use_query_map();
-    move || {
-        let q = query.read();
-        (q.get("__path").as_deref() == Some(path)).then(|| q.get("__err")).flatten().map(|err| {
-            let error: ApiError = ServerFnUrlError::<ApiError>::decode_err(&err);
-            view! { <p class="notice bad" role="alert">{error.to_string()}</p> }
-        })
+    posted_error(path).map(|error| view! { <p class="notice bad" role="alert">{error.to_string()}</p> })
+}
+
+#[cfg(feature = "ssr")]
+fn posted_error(path: &str) -> Option<crate::error::ApiError> {
+    use leptos::server_fn::error::ServerFnUrlError;
+
+    use crate::error::{ApiError, flash};
+
+    let parts = use_context::<http::request::Parts>()?;
+    let value = parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == flash::COOKIE)
+        .map(|(_, value)| value)?;
+    let (posted_to, encoded) = flash::decode(value)?;
+    if posted_to != path {
+        return None;
     }
+    // Shown once: the page clears it.
+    let clear = format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0", flash::COOKIE);
+    if let (Some(response), Ok(clear)) =
+        (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&clear))
+    {
+        response.append_header(http::header::SET_COOKIE, clear);
+    }
+    Some(ServerFnUrlError::<ApiError>::decode_err(encoded))
+}
+
+#[cfg(not(feature = "ssr"))]
+fn posted_error(_path: &str) -> Option<crate::error::ApiError> {
+    None
 }

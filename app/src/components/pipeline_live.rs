@@ -224,9 +224,12 @@ fn Approval(
                 <input type="hidden" name="stage" value=a.stage.clone() />
                 <input type="hidden" name="action" value=a.action.clone() />
                 <input type="hidden" name="token" value=a.token.clone() />
-                <input type="hidden" name="execution" value=a.execution.clone() />
                 <input type="hidden" name="return_to" value=back />
                 <input name="comment" required placeholder="Comment" aria-label="Approval comment" />
+                {a.hold.clone().map(|hold| view! {
+                    <p class="muted">{format!("Changes are held: {hold}. Only an admin may answer now, saying why.")}</p>
+                    <input name="override_reason" required placeholder="Why override the hold" aria-label="Override the hold (admins; say why)" />
+                })}
                 <button type="submit" name="decision" value="approve" class="primary">"Approve"</button>
                 <button type="submit" name="decision" value="reject">"Reject"</button>
             </form>

@@ -116,6 +116,9 @@ pub struct ApprovalView {
     pub summary: Option<String>,
     /// Who asked Rollgate for the execution, when it was Rollgate.
     pub started_by: Option<String>,
+    /// What holds changes in the environment back (a lock, a freeze), in words: answering
+    /// then needs an admin's override with a reason.
+    pub hold: Option<String>,
 }
 
 /// One pipeline in detail: its live state and a page of its history.

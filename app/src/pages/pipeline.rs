@@ -83,6 +83,24 @@ fn Actions(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
     let env = o.summary.name.clone();
     let name = d.live.name.clone();
     let common = move || view! { <Common env=env.clone() pipeline=name.clone() base=base.clone() /> };
+    // While a lock or freeze holds, stopping, retrying and letting a release through again need
+    // an admin's reason (freezing a transition does not).
+    let may_override = o.access.override_hold.why_not().is_none();
+    let hold = o.hold.clone();
+    let override_field = move || {
+        hold.clone().map(|hold| {
+            if may_override {
+                Either::Left(view! {
+                    <label class="wide">
+                        {format!("Changes are held ({hold}). Override (admins; say why)")}
+                        <input name="override_reason" required />
+                    </label>
+                })
+            } else {
+                Either::Right(view! { <p class="muted wide">{format!("Changes are held: {hold}. Only an admin may act now.")}</p> })
+            }
+        })
+    };
     let rule = if o.summary.protected {
         format!(
             "{} is protected: a release, a redeploy or a stage rollback waits for {} approval(s) from someone else (see Approvals), then starts.",
@@ -122,6 +140,7 @@ fn Actions(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
                                 " Abandon (end running actions now, instead of letting them finish)"
                             </label>
                             <label class="wide">"Why" <input name="reason" required /></label>
+                            {override_field()}
                             <button type="submit">"Stop"</button>
                         </form>
                     })}
@@ -138,6 +157,7 @@ fn Actions(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
                                     <option value="all">"all actions"</option>
                                 </select>
                             </label>
+                            {override_field()}
                             <button type="submit">"Retry"</button>
                         </form>
                     }).collect_view()}
@@ -159,6 +179,7 @@ fn Actions(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
                             {common()}
                             <input type="hidden" name="stage" value=s.name.clone() />
                             <input type="hidden" name="enable" value=if enable { "true" } else { "false" } />
+                            {enable.then(override_field.clone())}
                             {(!enable).then(|| view! {
                                 <input
                                     name="reason"

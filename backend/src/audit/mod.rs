@@ -15,6 +15,11 @@ use sqlx::any::AnyRow;
 use crate::clock::Timestamp;
 use crate::store::{Store, StoreError, Tx};
 
+/// The longest reason or comment a person may give (a change's why, an approval's comment, a
+/// lock's reason): enough for any explanation, short enough to show in every refusal and
+/// record.
+pub const MAX_TEXT: usize = 1000;
+
 /// The person (or command) acting, and where their request came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {

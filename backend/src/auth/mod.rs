@@ -5,6 +5,7 @@
 //!   ending after an idle period and at an absolute limit.
 //! - [`sign_in`]: checking a name and password, with limits on failed attempts.
 //! - [`password`]: hashing and verifying.
+//! - [`local_path`]: where a browser may be sent after a form (only this site).
 //! - [`oidc`]: single sign-on through an OpenID Connect provider; its accounts have no
 //!   password and keep the groups they brought at sign-in.
 //!
@@ -12,6 +13,7 @@
 //! [`crate::Config::role_of`], which maps single-sign-on groups too).
 
 pub mod accounts;
+pub mod local_path;
 pub mod oidc;
 pub mod password;
 pub mod sessions;
@@ -31,6 +33,9 @@ pub struct Visitor {
     pub user: Option<String>,
     pub source_ip: Option<String>,
     pub request_id: Option<String>,
+    /// The session the request came with, when it is live: what long-lived streams check
+    /// again while they stay open.
+    pub session: Option<SessionToken>,
 }
 
 impl Visitor {

@@ -86,7 +86,8 @@ pub(super) async fn start(
     Ok(token)
 }
 
-/// The person behind a cookie, if the session is live; an ended one is removed.
+/// The person behind a cookie, if the session is live; an ended one is removed. A request
+/// counts as use: it keeps the session from going idle.
 pub async fn resolve(
     store: &Store,
     token: &SessionToken,
@@ -94,32 +95,68 @@ pub async fn resolve(
     policy: SessionPolicy,
 ) -> Result<Option<SignedIn>, StoreError> {
     let hash = token.hash();
-    let row = sqlx::query(
-        "SELECT s.user_name, s.last_seen_at, s.expires_at, u.disabled, u.sso_groups FROM sessions s \
-         JOIN users u ON u.name = s.user_name WHERE s.token_hash = $1",
-    )
-    .bind(&hash)
-    .fetch_optional(store.pool())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let user: String = row.try_get("user_name")?;
-    let last_seen: i64 = row.try_get("last_seen_at")?;
-    let expires_at: i64 = row.try_get("expires_at")?;
-    let disabled: i64 = row.try_get("disabled")?;
-    let sso_groups = super::oidc::parse_groups(row.try_get("sso_groups")?);
+    let Some(found) = read(store, &hash).await? else { return Ok(None) };
     let now_ms = now.millis();
-    if disabled != 0 || now_ms >= expires_at || now_ms - last_seen >= policy.idle_secs * 1000 {
+    if !found.live(now_ms, policy) {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&hash).execute(store.pool()).await?;
         return Ok(None);
     }
-    if now_ms - last_seen >= TOUCH_EVERY_MS {
+    if now_ms - found.last_seen >= TOUCH_EVERY_MS {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
             .bind(now_ms)
             .bind(&hash)
             .execute(store.pool())
             .await?;
     }
-    Ok(Some(SignedIn { user, expires_at, sso_groups }))
+    Ok(Some(found.signed_in))
+}
+
+/// The person behind a cookie if the session is still live, without counting this as use
+/// and without writing anything: how an open stream checks that its session has not ended
+/// (a stream left open must not keep an idle session alive).
+pub async fn peek(
+    store: &Store,
+    token: &SessionToken,
+    now: Timestamp,
+    policy: SessionPolicy,
+) -> Result<Option<SignedIn>, StoreError> {
+    let found = read(store, &token.hash()).await?;
+    Ok(found.filter(|f| f.live(now.millis(), policy)).map(|f| f.signed_in))
+}
+
+/// A session row as read, before deciding whether it still lives.
+struct Found {
+    signed_in: SignedIn,
+    last_seen: i64,
+    disabled: bool,
+}
+
+impl Found {
+    fn live(&self, now_ms: i64, policy: SessionPolicy) -> bool {
+        !self.disabled
+            && now_ms < self.signed_in.expires_at
+            && now_ms - self.last_seen < policy.idle_secs * 1000
+    }
+}
+
+async fn read(store: &Store, hash: &str) -> Result<Option<Found>, StoreError> {
+    let row = sqlx::query(
+        "SELECT s.user_name, s.last_seen_at, s.expires_at, u.disabled, u.sso_groups FROM sessions s \
+         JOIN users u ON u.name = s.user_name WHERE s.token_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(store.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(Found {
+        signed_in: SignedIn {
+            user: row.try_get("user_name")?,
+            expires_at: row.try_get("expires_at")?,
+            sso_groups: super::oidc::parse_groups(row.try_get("sso_groups")?),
+        },
+        last_seen: row.try_get("last_seen_at")?,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+    }))
 }
 
 /// Sign-out: the session is gone from the store, whatever the browser keeps.

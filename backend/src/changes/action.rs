@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Environment;
-use crate::config::validate::is_dns_label;
+use crate::kube::names::{self, NameKind};
 use crate::image_ref;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,17 +166,12 @@ impl Action {
                     env.namespaces.join(", ")
                 ));
             }
-            if !is_dns_label(deployment) {
-                return Err(format!("{deployment:?} is not a deployment name"));
-            }
-            Ok(())
+            names::check(NameKind::Deployment, deployment)
         };
         match self {
             Action::DeployImage { namespace, deployment, container, image } => {
                 names(namespace, deployment)?;
-                if !is_dns_label(container) {
-                    return Err(format!("{container:?} is not a container name"));
-                }
+                names::check(NameKind::Container, container)?;
                 image_ref::check(image).map(|_| ())
             }
             Action::Rollback { namespace, deployment, revision } => {
@@ -185,9 +180,7 @@ impl Action {
             }
             Action::SetEnv { namespace, deployment, container, set, unset } => {
                 names(namespace, deployment)?;
-                if !is_dns_label(container) {
-                    return Err(format!("{container:?} is not a container name"));
-                }
+                names::check(NameKind::Container, container)?;
                 if set.is_empty() && unset.is_empty() {
                     return Err("set or unset at least one variable".into());
                 }

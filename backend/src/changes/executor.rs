@@ -34,6 +34,16 @@ pub struct Origin {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Executed {
     pub detail: String,
+    /// The CodePipeline execution the change started, kept with the request so nobody
+    /// approves the release they asked for (see `pipelines::control`).
+    pub started_execution: Option<String>,
+}
+
+impl Executed {
+    /// A change that started no pipeline execution.
+    pub fn new(detail: String) -> Self {
+        Self { detail, started_execution: None }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -103,7 +113,7 @@ impl Executor for Recording {
             if let Ok(mut v) = self.executed.lock() {
                 v.push((env.name.clone(), action.clone()));
             }
-            Ok(Executed { detail: format!("{} done", action.label()) })
+            Ok(Executed::new(format!("{} done", action.label())))
         })
     }
 }

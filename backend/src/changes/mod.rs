@@ -24,7 +24,7 @@ use sqlx::any::AnyRow;
 pub use action::Action;
 pub use executor::{ExecuteError, Executed, Executor, Origin, Preview};
 
-use crate::audit::{self, Caller, Outcome, Record};
+use crate::audit::{self, Caller, MAX_TEXT, Outcome, Record};
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::policy::locks::{self, Hold};
@@ -106,13 +106,15 @@ pub enum ChangeError {
     Invalid(String),
     #[error("Say why: approvers and the audit trail need a reason.")]
     NoReason,
+    #[error("{0} is longer than {MAX_TEXT} characters.")]
+    TooLong(&'static str),
     #[error("Changes are held: {0}. An admin may override with a reason.")]
     Held(Hold),
     #[error("Cannot prepare the change: {0}.")]
     Preview(ExecuteError),
     #[error("There is no change request {0}.")]
     NotFound(String),
-    #[error("You requested this change; someone else must approve it.")]
+    #[error("You requested this change; someone else must approve or reject it.")]
     SelfApproval,
     #[error("You have already decided on this request.")]
     AlreadyDecided,
@@ -223,6 +225,9 @@ impl Changes {
         if reason.is_empty() {
             return Err(ChangeError::NoReason);
         }
+        if reason.chars().count() > MAX_TEXT || override_reason.is_some_and(|r| r.chars().count() > MAX_TEXT) {
+            return Err(ChangeError::TooLong("The reason"));
+        }
         let override_reason = override_reason.map(str::trim).filter(|r| !r.is_empty());
         let hold = locks::hold(&self.store, env, now).await?;
         let override_reason = match (&hold, override_reason) {
@@ -306,15 +311,9 @@ impl Changes {
         now: Timestamp,
     ) -> Result<ChangeRequest, ChangeError> {
         let request = self.get(id).await?.ok_or_else(|| ChangeError::NotFound(id.into()))?;
-        if let Err(denied) =
-            policy::authorize(&self.config, &caller.user, &request.environment, Permission::Approve)
-        {
-            return self.refuse_decision(caller, &request, "change.approve", denied.into(), now).await;
-        }
-        if request.requested_by == caller.user {
-            return self
-                .refuse_decision(caller, &request, "change.approve", ChangeError::SelfApproval, now)
-                .await;
+        self.check_decision(caller, &request, "change.approve", now).await?;
+        if comment.chars().count() > MAX_TEXT {
+            return Err(ChangeError::TooLong("The comment"));
         }
 
         let mut tx = self.store.begin().await?;
@@ -376,30 +375,40 @@ impl Changes {
         now: Timestamp,
     ) -> Result<ChangeRequest, ChangeError> {
         let request = self.get(id).await?.ok_or_else(|| ChangeError::NotFound(id.into()))?;
-        if let Err(denied) =
-            policy::authorize(&self.config, &caller.user, &request.environment, Permission::Approve)
-        {
-            return self.refuse_decision(caller, &request, "change.reject", denied.into(), now).await;
+        self.check_decision(caller, &request, "change.reject", now).await?;
+        if comment.chars().count() > MAX_TEXT {
+            return Err(ChangeError::TooLong("The comment"));
         }
         let mut tx = self.store.begin().await?;
         let moved = sqlx::query(
-            "UPDATE change_requests SET state = 'rejected', finished_at = $2 WHERE id = $1 AND state = 'pending' AND expires_at > $2",
+            "UPDATE change_requests SET state = 'rejected', finished_at = $2 \
+             WHERE id = $1 AND state = 'pending' AND expires_at > $2 AND requested_by <> $3",
         )
         .bind(id)
         .bind(now.millis())
+        .bind(&caller.user)
         .execute(&mut *tx)
         .await?;
         if moved.rows_affected() == 0 {
             tx.rollback().await?;
             return Err(self.why_not_pending(id, now).await?);
         }
-        sqlx::query("INSERT INTO approvals (request_id, approver, decision, comment, at) VALUES ($1, $2, 'reject', $3, $4)")
-            .bind(id)
-            .bind(&caller.user)
-            .bind(comment.trim())
-            .bind(now.millis())
-            .execute(&mut *tx)
-            .await?;
+        // Someone who approved (the request waits for more approvals) and now rejects was
+        // refused above; this catches the same person deciding twice at the same moment.
+        let inserted = sqlx::query(
+            "INSERT INTO approvals (request_id, approver, decision, comment, at) VALUES ($1, $2, 'reject', $3, $4) \
+             ON CONFLICT (request_id, approver) DO NOTHING",
+        )
+        .bind(id)
+        .bind(&caller.user)
+        .bind(comment.trim())
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Err(ChangeError::AlreadyDecided);
+        }
         let record = Record::new(caller, "change.reject", Outcome::Succeeded, now)
             .environment(&request.environment)
             .target(&request.target)
@@ -634,14 +643,17 @@ impl Changes {
             Ok(done) => (State::Executed, done.detail.clone(), Outcome::Succeeded),
             Err(e) => (State::Failed, e.0.clone(), Outcome::Failed),
         };
+        let started = result.as_ref().ok().and_then(|done| done.started_execution.clone());
         let mut tx = self.store.begin().await?;
         sqlx::query(
-            "UPDATE change_requests SET state = $2, outcome = $3, finished_at = $4 WHERE id = $1 AND state = 'executing'",
+            "UPDATE change_requests SET state = $2, outcome = $3, finished_at = $4, started_execution = $5 \
+             WHERE id = $1 AND state = 'executing'",
         )
         .bind(id)
         .bind(state.as_str())
         .bind(&outcome)
         .bind(now.millis())
+        .bind(started.as_deref())
         .execute(&mut *tx)
         .await?;
         let approved_by = if approvers.is_empty() {
@@ -663,6 +675,21 @@ impl Changes {
         audit::append(&mut tx, &record).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// [`may_decide`], with the refusal audited (and a request found past its time expired).
+    async fn check_decision(
+        &self,
+        caller: &Caller,
+        request: &ChangeRequest,
+        action: &str,
+        now: Timestamp,
+    ) -> Result<(), ChangeError> {
+        let Err(e) = may_decide(&self.config, request, &caller.user, now) else { return Ok(()) };
+        if matches!(e, ChangeError::Expired(_)) && request.state == State::Pending {
+            self.expire_due(now).await?;
+        }
+        self.refuse_decision(caller, request, action, e, now).await.map(drop)
     }
 
     async fn refuse_decision(
@@ -713,6 +740,37 @@ impl Changes {
             .collect::<Result<_, sqlx::Error>>()?;
         Ok(request)
     }
+}
+
+/// Whether `user` may approve or reject `request` at `now`: the one rule the Approvals page
+/// shows and [`Changes::approve`] and [`Changes::reject`] enforce. Someone with no role in
+/// the request's environment learns nothing more; the request must still be waiting; the
+/// person who asked for it never decides on it, nobody decides twice, and deciding needs the
+/// approver role there.
+pub fn may_decide(
+    config: &Config,
+    request: &ChangeRequest,
+    user: &str,
+    now: Timestamp,
+) -> Result<(), ChangeError> {
+    policy::authorize(config, user, &request.environment, Permission::View)?;
+    if request.state != State::Pending {
+        return Err(match request.state {
+            State::Expired => ChangeError::Expired(request.expires_at),
+            other => ChangeError::NotPending(other),
+        });
+    }
+    if request.expires_at <= now.millis() {
+        return Err(ChangeError::Expired(request.expires_at));
+    }
+    if request.requested_by == user {
+        return Err(ChangeError::SelfApproval);
+    }
+    if request.decisions.iter().any(|d| d.by == user) {
+        return Err(ChangeError::AlreadyDecided);
+    }
+    policy::authorize(config, user, &request.environment, Permission::Approve)?;
+    Ok(())
 }
 
 fn request_of(row: &AnyRow) -> Result<ChangeRequest, ChangeError> {

@@ -412,6 +412,64 @@ mod both {
     );
 }
 
+/// The one rule of who decides: the requester may neither approve nor reject their own
+/// request (whatever their role), nobody decides twice, only approvers decide, and only while
+/// the request waits. The page's "may I" and the desk's answer are the same function.
+async fn one_rule_decides_who_decides(store: Store) {
+    let exec = Recording::default();
+    let cfg = config(2);
+    let changes = desk(&store, cfg.clone(), &exec, "a");
+    let request =
+        changes.request(&who("ada"), "production", Ask::new(restart(), "admin asks"), T0).await.unwrap();
+    let may = |user: &str, r: &ChangeRequest| may_decide(&cfg, r, user, T0).map_err(|e| e.to_string());
+    assert_eq!(may("avery", &request), Ok(()));
+    assert!(may("ada", &request).unwrap_err().contains("You requested this change"));
+    assert!(may("dan", &request).unwrap_err().contains("As deployer in Production"));
+    // Rejecting one's own request is refused like approving it, and audited.
+    let e = changes.reject(&who("ada"), &request.id, "never mind", T0).await.unwrap_err();
+    assert!(matches!(e, ChangeError::SelfApproval), "{e}");
+    assert_eq!(changes.get(&request.id).await.unwrap().unwrap().state, State::Pending);
+    assert_eq!(trail(&store, "change.reject").await[0].result, Outcome::Refused);
+    // One approval of two: avery has decided and may not decide again, either way.
+    let half = changes.approve(&who("avery"), &request.id, "ok", T0).await.unwrap();
+    assert_eq!((half.state, half.approval_count), (State::Pending, 1));
+    assert!(may("avery", &half).unwrap_err().contains("already decided"));
+    let e = changes.reject(&who("avery"), &request.id, "changed my mind", T0).await.unwrap_err();
+    assert!(matches!(e, ChangeError::AlreadyDecided), "{e}");
+    let still = changes.get(&request.id).await.unwrap().unwrap();
+    assert_eq!((still.state, still.decisions.len()), (State::Pending, 1));
+    // Someone else's rejection ends it; after that nobody may decide.
+    let rejected = changes.reject(&who("bob"), &request.id, "not now", T0).await.unwrap();
+    assert_eq!(rejected.state, State::Rejected);
+    assert!(may("cleo", &rejected).unwrap_err().contains("no longer waiting"));
+    assert!(exec.executions().is_empty());
+}
+
+/// The same approver deciding twice at the same moment (approve and reject racing) gets one
+/// decision recorded and a refusal in words, never a store error.
+async fn one_person_deciding_twice_at_once(store: Store) {
+    let exec = Recording::default();
+    let changes = desk(&store, config(2), &exec, "a");
+    for round in 0..5 {
+        let request =
+            changes.request(&who("dana"), "production", Ask::new(restart(), "race"), T0).await.unwrap();
+        let (c1, c2, id1, id2) = (changes.clone(), changes.clone(), request.id.clone(), request.id.clone());
+        let approve = tokio::spawn(async move { c1.approve(&who("avery"), &id1, "yes", T0).await });
+        let reject = tokio::spawn(async move { c2.reject(&who("avery"), &id2, "no", T0).await });
+        let (a, r) = (approve.await.unwrap(), reject.await.unwrap());
+        for outcome in [&a.as_ref().map(drop), &r.as_ref().map(drop)] {
+            if let Err(e) = outcome {
+                assert!(
+                    matches!(e, ChangeError::AlreadyDecided | ChangeError::NotPending(_)),
+                    "round {round}: {e}"
+                );
+            }
+        }
+        let after = changes.get(&request.id).await.unwrap().unwrap();
+        assert_eq!(after.decisions.len(), 1, "round {round}: {:?}", after.decisions);
+    }
+}
+
 crate::store_tests!(
     protected_changes_wait_for_approval,
     self_approval_is_refused,
@@ -420,5 +478,7 @@ crate::store_tests!(
     locks_hold_changes_and_admins_override,
     a_lock_set_while_waiting_stops_the_execution,
     rejections_and_failures,
-    a_change_whose_runner_stopped_is_failed_not_rerun
+    a_change_whose_runner_stopped_is_failed_not_rerun,
+    one_rule_decides_who_decides,
+    one_person_deciding_twice_at_once
 );

@@ -132,7 +132,7 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
                 format!("namespace {:?} is not one of this environment's namespaces", d.namespace),
             ));
         }
-        if !is_dns_label(&d.deployment) {
+        if !is_dns_subdomain(&d.deployment) {
             return Err(ConfigError::invalid(at, format!("{:?} is not a deployment name", d.deployment)));
         }
         if d.stage.is_empty() || d.stage.len() > 100 {
@@ -278,15 +278,7 @@ fn check_user_name(name: &str, key: &str) -> Result<(), ConfigError> {
     crate::auth::UserName::parse(name).map(|_| ()).map_err(|e| ConfigError::invalid(key, e.to_string()))
 }
 
-/// RFC 1123 label, as Kubernetes requires for namespaces and most object names.
-pub fn is_dns_label(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
-}
+use crate::kube::names::{is_dns_label, is_dns_subdomain};
 
 fn is_aws_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
@@ -329,15 +321,6 @@ fn check_ssm_path(path: &str, key: &str) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dns_labels() {
-        assert!(is_dns_label("staging"));
-        assert!(is_dns_label("prod-eu-1"));
-        for bad in ["", "-a", "a-", "Prod", "a_b", &"a".repeat(64)] {
-            assert!(!is_dns_label(bad), "{bad:?} accepted");
-        }
-    }
 
     #[test]
     fn regions() {

@@ -120,7 +120,7 @@ impl Executor for KubeExecutor {
             match api.replace(&name, &PostParams::default(), &plan.deployment).await {
                 Ok(written) => {
                     let generation = written.metadata.generation.unwrap_or(0);
-                    Ok(Executed { detail: format!("{}; generation {generation}", plan.after) })
+                    Ok(Executed::new(format!("{}; generation {generation}", plan.after)))
                 }
                 Err(e) => {
                     let e = ClusterError::from(e);

@@ -28,6 +28,9 @@ struct Cached {
     client: kube::Client,
     /// The SSM parameter version the client's token came from (SSM tokens only).
     token_version: Option<i64>,
+    /// When the client's token says it expires (a ServiceAccount token is a JWT), read once
+    /// when the token was, so showing it never needs the secret again.
+    token_expires_ms: Option<i64>,
     checked: Instant,
 }
 
@@ -85,8 +88,12 @@ impl Clusters {
             }
             None => (None, None),
         };
+        let token_expires_ms = token.as_deref().and_then(jwt_expiry);
         let client = self.build(env, token).await?;
-        self.install(environment, Cached { client: client.clone(), token_version, checked: Instant::now() });
+        self.install(
+            environment,
+            Cached { client: client.clone(), token_version, token_expires_ms, checked: Instant::now() },
+        );
         Ok(client)
     }
 
@@ -101,15 +108,23 @@ impl Clusters {
         self.build(env, Some(token.to_owned())).await
     }
 
-    /// Makes `client` (built from the token of `version` of the SSM token parameter) the one
-    /// `environment`'s calls use from now on.
-    pub fn switch(&self, environment: &str, client: kube::Client, version: i64) {
-        self.install(environment, Cached { client, token_version: Some(version), checked: Instant::now() });
+    /// Makes `client` (built from the token of `version` of the SSM token parameter, which
+    /// expires at `expires_ms`) the one `environment`'s calls use from now on.
+    pub fn switch(&self, environment: &str, client: kube::Client, version: i64, expires_ms: Option<i64>) {
+        let cached =
+            Cached { client, token_version: Some(version), token_expires_ms: expires_ms, checked: Instant::now() };
+        self.install(environment, cached);
     }
 
     /// The SSM parameter version the current client's token came from, if cached.
     pub fn token_version(&self, environment: &str) -> Option<i64> {
         self.cached(environment).and_then(|c| c.token_version)
+    }
+
+    /// The SSM parameter version the current client's token came from and when that token
+    /// expires, if a client is cached.
+    pub fn token_in_use(&self, environment: &str) -> Option<(i64, Option<i64>)> {
+        self.cached(environment).and_then(|c| Some((c.token_version?, c.token_expires_ms)))
     }
 
     fn install(&self, environment: &str, cached: Cached) {
@@ -211,4 +226,17 @@ impl Clusters {
         let token = token.trim().to_owned();
         if token.is_empty() { Err("the cluster token is empty".into()) } else { Ok((token, version)) }
     }
+}
+
+/// When a JWT says it expires (its `exp` claim), in milliseconds; `None` for an opaque token.
+/// The signature is not checked: the cluster does that, this only reads the date.
+pub fn jwt_expiry(token: &str) -> Option<i64> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let mut parts = token.trim().split('.');
+    let (_, claims, _) = (parts.next()?, parts.next()?, parts.next()?);
+    let json = URL_SAFE_NO_PAD.decode(claims.trim_end_matches('=')).ok()?;
+    let exp = serde_json::from_slice::<serde_json::Value>(&json).ok()?.get("exp")?.as_i64()?;
+    exp.checked_mul(1000)
 }

@@ -6,6 +6,7 @@
 //! - [`watch`]: one watch per namespace, shared by every viewer.
 //! - [`history`]: revisions from ReplicaSets.
 //! - [`actions`]: deploy, set env, scale, restart, pause, resume, roll back.
+//! - [`names`]: object names checked as the API server checks them.
 
 pub mod actions;
 pub mod client;
@@ -13,6 +14,7 @@ pub mod detail;
 mod error;
 pub mod events;
 pub mod history;
+pub mod names;
 pub mod summary;
 pub mod watch;
 

@@ -4,13 +4,23 @@
 //! fresh read so every viewer sees the result. (Starting an execution, redeploying an earlier
 //! commit and rolling a stage back change what runs: they are change requests, see
 //! [`super::executor`].)
+//!
+//! Like every change, they wait while the environment is locked or frozen (an admin may go
+//! through with a reason, which the audit record keeps); only freezing a transition does
+//! not, since it holds a release back rather than letting one through.
+//!
+//! Four eyes on manual approvals: `PutApprovalResult` acts on the approval token, so the
+//! execution being approved is the one the token belongs to *now*, as CodePipeline says
+//! (`GetPipelineState`), never one the browser names. In a protected environment the person
+//! who asked Rollgate for the change that started that execution may not approve or reject it.
 
 use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus, StageRetryMode, StageTransitionType};
 use sqlx::Row;
 
-use super::{PipelineError, Pipelines, signature};
+use super::{PipelineError, Pipelines, read, signature};
 use crate::audit::{self, Caller, Outcome, Record};
 use crate::clock::Timestamp;
+use crate::policy::locks::{self, Hold};
 use crate::policy::{self, Denied, Permission};
 use crate::store::{Store, StoreError};
 
@@ -22,8 +32,15 @@ pub enum ControlError {
     Pipeline(#[from] PipelineError),
     #[error("{0}")]
     Invalid(String),
-    #[error("You started this execution through Rollgate; someone else must approve it.")]
+    #[error("You asked for the change that started this execution; someone else must approve or reject it.")]
     SelfApproval,
+    #[error(
+        "No approval of {stage} / {action} with this token is waiting in {pipeline} now (it was answered, \
+         stopped or superseded); reload the page."
+    )]
+    NotWaiting { pipeline: String, stage: String, action: String },
+    #[error("Changes are held: {0}. An admin may override with a reason.")]
+    Held(Hold),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -35,8 +52,9 @@ pub enum Control {
     Stop { execution: String, abandon: bool, reason: String },
     /// Run a failed stage again: only its failed actions, or all of them.
     Retry { execution: String, stage: String, all: bool },
-    /// Answer a waiting manual approval.
-    Decide { stage: String, action: String, token: String, execution: String, approve: bool, comment: String },
+    /// Answer a waiting manual approval. Which execution it belongs to is read from
+    /// CodePipeline, never taken from the caller.
+    Decide { stage: String, action: String, token: String, approve: bool, comment: String },
     /// Freeze (disable) or unfreeze the transition into a stage.
     Transition { stage: String, enable: bool, reason: String },
 }
@@ -53,7 +71,8 @@ impl Control {
         }
     }
 
-    fn permission(&self) -> Permission {
+    /// What the caller's role must allow.
+    pub fn permission(&self) -> Permission {
         match self {
             Control::Stop { .. } | Control::Retry { .. } => Permission::RequestChange,
             Control::Decide { .. } => Permission::Approve,
@@ -61,8 +80,13 @@ impl Control {
         }
     }
 
-    /// In words, for the audit trail.
-    pub fn describe(&self) -> String {
+    /// Whether a lock or freeze holds it back: everything but freezing a transition.
+    fn held_back(&self) -> bool {
+        !matches!(self, Control::Transition { enable: false, .. })
+    }
+
+    /// In words, for the audit trail; `execution` is the one a decision was found to answer.
+    pub fn describe(&self, execution: Option<&str>) -> String {
         match self {
             Control::Stop { execution, abandon, reason } => {
                 let how = if *abandon { "abandon" } else { "stop and wait" };
@@ -72,9 +96,10 @@ impl Control {
                 let which = if *all { "all actions" } else { "failed actions" };
                 format!("retry {stage} ({which}) of execution {execution}")
             }
-            Control::Decide { stage, execution, approve, comment, .. } => {
+            Control::Decide { stage, approve, comment, .. } => {
                 let word = if *approve { "approve" } else { "reject" };
-                format!("{word} {stage} of execution {execution}: {comment}")
+                let of = execution.map(|e| format!(" of execution {e}")).unwrap_or_default();
+                format!("{word} {stage}{of}: {comment}")
             }
             Control::Transition { stage, enable: true, .. } => format!("enable the transition into {stage}"),
             Control::Transition { stage, enable: false, reason } => {
@@ -102,8 +127,7 @@ impl Control {
                 execution_id(execution)?;
                 text("The stage", stage, 100)
             }
-            Control::Decide { stage, action, token, execution, comment, .. } => {
-                execution_id(execution)?;
+            Control::Decide { stage, action, token, comment, .. } => {
                 text("The stage", stage, 100)?;
                 text("The action", action, 100)?;
                 text("The approval token", token, 200)?;
@@ -144,11 +168,10 @@ impl Control {
                 abandon: *abandon,
                 reason: fit("The reason", reason, 200)?,
             },
-            Control::Decide { stage, action, token, execution, approve, comment } => Control::Decide {
+            Control::Decide { stage, action, token, approve, comment } => Control::Decide {
                 stage: stage.clone(),
                 action: action.clone(),
                 token: token.clone(),
-                execution: execution.clone(),
                 approve: *approve,
                 comment: fit("The comment", comment, 512)?,
             },
@@ -173,6 +196,7 @@ pub fn execution_id(id: &str) -> Result<(), ControlError> {
 
 impl Pipelines {
     /// Carries out `control` on `pipeline` for `caller`; audited whatever the outcome.
+    /// `override_reason` lets an admin act through a lock or freeze.
     pub async fn control(
         &self,
         store: &Store,
@@ -180,6 +204,7 @@ impl Pipelines {
         environment: &str,
         pipeline: &str,
         control: Control,
+        override_reason: Option<&str>,
     ) -> Result<(), ControlError> {
         let now = Timestamp::now();
         let record = |outcome, detail: String| {
@@ -188,40 +213,96 @@ impl Pipelines {
                 .target(pipeline)
                 .detail(detail)
         };
-        let refused = |e: ControlError| async {
-            audit::append_alone(store, &record(Outcome::Refused, format!("{}: {e}", control.describe())))
-                .await?;
-            Err::<(), _>(e)
+        let refused = |e: ControlError, execution: Option<&str>| {
+            let record = record(Outcome::Refused, format!("{}: {e}", control.describe(execution)));
+            async move {
+                audit::append_alone(store, &record).await?;
+                Err::<(), _>(e)
+            }
         };
         if let Err(denied) = policy::authorize(&self.config, &caller.user, environment, control.permission())
         {
-            return refused(denied.into()).await;
+            return refused(denied.into(), None).await;
         }
         let env = self.check(environment, pipeline)?;
         let sent = match control.check().and_then(|()| control.signed(&caller.user)) {
             Ok(sent) => sent,
-            Err(e) => return refused(e).await,
+            Err(e) => return refused(e, None).await,
         };
-        if let Control::Decide { execution, .. } = &control
+        let hold = if control.held_back() { locks::hold(store, env, now).await? } else { None };
+        let overriding = match (hold, override_reason.map(str::trim).filter(|r| !r.is_empty())) {
+            (None, _) => None,
+            (Some(hold), None) => return refused(ControlError::Held(hold), None).await,
+            (Some(hold), Some(why)) => {
+                if let Err(denied) =
+                    policy::authorize(&self.config, &caller.user, environment, Permission::Override)
+                {
+                    return refused(denied.into(), None).await;
+                }
+                Some(format!("{why} (overriding: {hold})"))
+            }
+        };
+        let execution = match &control {
+            Control::Decide { stage, action, token, .. } => {
+                match self.waiting_execution(environment, pipeline, stage, action, token).await {
+                    Ok(Some(execution)) => Some(execution),
+                    Ok(None) => {
+                        let e = ControlError::NotWaiting {
+                            pipeline: pipeline.to_owned(),
+                            stage: stage.clone(),
+                            action: action.clone(),
+                        };
+                        return refused(e, None).await;
+                    }
+                    Err(e) => return refused(e.into(), None).await,
+                }
+            }
+            _ => None,
+        };
+        if let Some(execution) = &execution
             && env.protected
             && started_by(store, environment, execution).await?.as_deref() == Some(caller.user.as_str())
         {
-            return refused(ControlError::SelfApproval).await;
+            return refused(ControlError::SelfApproval, Some(execution)).await;
+        }
+        let mut described = control.describe(execution.as_deref());
+        if let Some(why) = &overriding {
+            described.push_str(&format!("; override: {why}"));
         }
         let result = self.send(environment, pipeline, &sent).await;
         self.poke(environment, pipeline);
         match result {
             Ok(()) => {
-                audit::append_alone(store, &record(Outcome::Succeeded, control.describe())).await?;
+                audit::append_alone(store, &record(Outcome::Succeeded, described)).await?;
                 Ok(())
             }
             Err(e) => {
                 self.saw(environment, &e);
-                let detail = format!("{}: {e}", control.describe());
-                audit::append_alone(store, &record(Outcome::Failed, detail)).await?;
+                audit::append_alone(store, &record(Outcome::Failed, format!("{described}: {e}"))).await?;
                 Err(e.into())
             }
         }
+    }
+
+    /// The execution whose manual approval `action` of `stage` waits with `token`, as
+    /// CodePipeline says now; `None` when no such approval waits.
+    async fn waiting_execution(
+        &self,
+        environment: &str,
+        pipeline: &str,
+        stage: &str,
+        action: &str,
+        token: &str,
+    ) -> Result<Option<String>, PipelineError> {
+        let client = self.client(environment).await?;
+        let state = read::state(&client, pipeline).await?;
+        Ok(state.stages.iter().filter(|s| s.name == stage).find_map(|s| {
+            let waiting = s
+                .actions
+                .iter()
+                .any(|a| a.name == action && a.waiting_approval() && a.token.as_deref() == Some(token));
+            if waiting { s.execution_id.clone() } else { None }
+        }))
     }
 
     async fn send(&self, environment: &str, pipeline: &str, control: &Control) -> Result<(), PipelineError> {
@@ -247,7 +328,7 @@ impl Pipelines {
                 .await
                 .map(drop)
                 .map_err(PipelineError::from_sdk),
-            Control::Decide { stage, action, token, approve, comment, .. } => {
+            Control::Decide { stage, action, token, approve, comment } => {
                 let status = if *approve { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
                 let result = ApprovalResult::builder()
                     .status(status)
@@ -289,22 +370,19 @@ impl Pipelines {
     }
 }
 
-/// Who asked Rollgate for the change that started execution `execution`, if Rollgate did.
-/// The executor's outcome names the execution it started ([`super::executor`]).
+/// Who asked Rollgate for the change that started execution `execution`, if Rollgate did
+/// (the executor keeps the id of every execution it starts with its change request).
 pub async fn started_by(
     store: &Store,
     environment: &str,
     execution: &str,
 ) -> Result<Option<String>, StoreError> {
-    if execution_id(execution).is_err() {
-        return Ok(None);
-    }
     let row = sqlx::query(
-        "SELECT requested_by FROM change_requests WHERE environment = $1 AND state = 'executed' AND outcome LIKE $2 \
+        "SELECT requested_by FROM change_requests WHERE environment = $1 AND started_execution = $2 \
          ORDER BY requested_at DESC LIMIT 1",
     )
     .bind(environment)
-    .bind(format!("%{} {execution}%", super::executor::STARTED))
+    .bind(execution)
     .fetch_optional(store.pool())
     .await
     .map_err(StoreError::from)?;

@@ -17,10 +17,6 @@ use crate::changes::executor::BoxFuture;
 use crate::changes::{Action, ExecuteError, Executed, Executor, Origin, Preview};
 use crate::config::Environment;
 
-/// How an executed change's outcome names the execution it started (read back by
-/// [`super::control::started_by`]).
-pub const STARTED: &str = "started execution";
-
 pub struct PipelineExecutor {
     pipelines: Pipelines,
     other: Arc<dyn Executor>,
@@ -133,7 +129,10 @@ impl Executor for PipelineExecutor {
             };
             self.pipelines.poke(&env.name, pipeline);
             match started {
-                Ok(id) => Ok(Executed { detail: format!("{STARTED} {id} of {pipeline}") }),
+                Ok(id) => Ok(Executed {
+                    detail: format!("started execution {id} of {pipeline}"),
+                    started_execution: Some(id),
+                }),
                 Err(e) => {
                     self.pipelines.saw(&env.name, &e);
                     Err(failed(e))

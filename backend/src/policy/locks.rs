@@ -49,6 +49,8 @@ impl std::fmt::Display for Hold {
 pub enum LockError {
     #[error("Say why you lock the environment: people see the reason when refused.")]
     NoReason,
+    #[error("The reason is longer than {} characters.", crate::audit::MAX_TEXT)]
+    TooLong,
     #[error("The end of the lock must be in the future.")]
     EndInPast,
     #[error("{} is already locked by {}: {}", .0.environment, .0.locked_by, .0.reason)]
@@ -105,6 +107,9 @@ pub async fn lock(
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(LockError::NoReason);
+    }
+    if reason.chars().count() > crate::audit::MAX_TEXT {
+        return Err(LockError::TooLong);
     }
     if ends_at.is_some_and(|end| end <= now) {
         return Err(LockError::EndInPast);

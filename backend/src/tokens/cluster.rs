@@ -54,44 +54,35 @@ pub fn service_account(env: &Environment) -> (String, String) {
 }
 
 /// The environment's cluster token and when it expires; `None` when the cluster's token is
-/// not kept in SSM.
+/// not kept in SSM. Nothing is decrypted for it: the expiry is the one Rollgate read when it
+/// took the token into use (its client of the cluster, built here if none is yet), or, for a
+/// newer version it has not taken up, the `expires-at` tag.
 pub async fn status(tokens: &Tokens, clusters: &Clusters, env: &Environment) -> Option<ClusterToken> {
     let parameter = env.cluster.token_parameter()?.to_owned();
     let (ns, sa) = service_account(env);
+    if let Err(e) = clusters.client(&env.name).await {
+        tracing::warn!(environment = %env.name, error = %e, "no cluster client to read the token's expiry from");
+    }
+    let in_use = clusters.token_in_use(&env.name);
     let mut status = ClusterToken {
         parameter: parameter.clone(),
         version: None,
-        in_use: clusters.token_version(&env.name),
+        in_use: in_use.map(|(version, _)| version),
         expires_ms: None,
         warn_days: env.cluster_token.warn_days,
         service_account: format!("{ns}/{sa}"),
         lifetime_hours: env.cluster_token.lifetime_hours,
         problem: None,
     };
-    let store = tokens.parameters(env).await;
-    match store.describe(&parameter).await {
+    match tokens.parameters(env).await.describe(&parameter).await {
         Ok(p) => {
             status.version = Some(p.version);
-            // The token's own claim first (read here, on the server, and never sent on).
-            let claimed = store.value(&parameter, None).await.ok().and_then(|(token, _)| jwt_expiry(&token));
-            status.expires_ms = claimed.or_else(|| expiry_of(&p));
+            let read_in_use = in_use.filter(|(version, _)| *version == p.version).and_then(|(_, at)| at);
+            status.expires_ms = read_in_use.or_else(|| expiry_of(&p));
         }
         Err(e) => status.problem = Some(e.to_string()),
     }
     Some(status)
-}
-
-/// When a JWT says it expires (its `exp` claim), in milliseconds; `None` for an opaque token.
-/// The signature is not checked: the cluster does that, this only reads the date.
-pub fn jwt_expiry(token: &str) -> Option<i64> {
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-    let mut parts = token.trim().split('.');
-    let (_, claims, _) = (parts.next()?, parts.next()?, parts.next()?);
-    let json = URL_SAFE_NO_PAD.decode(claims.trim_end_matches('=')).ok()?;
-    let exp = serde_json::from_slice::<serde_json::Value>(&json).ok()?.get("exp")?.as_i64()?;
-    exp.checked_mul(1000)
 }
 
 fn expiry_of(p: &Parameter) -> Option<i64> {
@@ -348,7 +339,7 @@ impl Rotation {
         .await?;
 
         // 4. Rollgate uses it from now on.
-        self.clusters.switch(&env.name, client, version);
+        self.clusters.switch(&env.name, client, version, Some(expires.millis()));
         self.step(
             env,
             origin,
@@ -357,9 +348,7 @@ impl Rotation {
             Ok(format!("Rollgate now uses version {version}")),
         )
         .await?;
-        Ok(Executed {
-            detail: format!("{parameter} version {version} in use; it expires at {}", expires.rfc3339()),
-        })
+        Ok(Executed::new(format!("{parameter} version {version} in use; it expires at {}", expires.rfc3339())))
     }
 
     async fn fail(
@@ -383,7 +372,7 @@ impl From<TokenError> for ExecuteError {
 
 #[cfg(test)]
 mod tests {
-    use super::jwt_expiry;
+    use crate::kube::client::jwt_expiry;
 
     #[test]
     fn a_service_account_jwt_says_when_it_expires() {

@@ -25,6 +25,15 @@ pub enum TokenError {
     AccessDenied(String),
     #[error("To delete {0}, type its full name again.")]
     ConfirmationMismatch(String),
+    /// A direct write to the parameter an environment reaches its cluster with: that is a
+    /// rotation, which goes through the change desk (four eyes where the environment is
+    /// protected).
+    #[error(
+        "{parameter} holds the token Rollgate reaches {environment}'s cluster with, so it is not written \
+         directly: use “Rotate the cluster token” on {environment}'s Tokens page, a change request \
+         (approved by someone else where {environment} is protected)."
+    )]
+    ClusterToken { parameter: String, environment: String },
     #[error("Parameter Store cannot be reached: {0}")]
     Unreachable(String),
     /// A reveal whose audit record could not be written: nothing is shown.

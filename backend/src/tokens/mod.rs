@@ -166,6 +166,9 @@ impl Tokens {
                 return self.refused(caller, env, "token.create", &target, TokenError::Invalid(e)).await;
             }
         };
+        if let Err(e) = self.not_a_cluster_token(&name) {
+            return self.refused(caller, env, "token.create", name.as_str(), e).await;
+        }
         let new = NewParameter {
             name: name.as_str(),
             kind,
@@ -202,6 +205,9 @@ impl Tokens {
             Ok(n) => n,
             Err(e) => return self.refused(caller, env, "token.rotate", name, TokenError::Invalid(e)).await,
         };
+        if let Err(e) = self.not_a_cluster_token(&name) {
+            return self.refused(caller, env, "token.rotate", name.as_str(), e).await;
+        }
         let store = self.parameters(env).await;
         let current = store.describe(name.as_str()).await?;
         let tier = if current.tier == "Advanced" { Tier::Advanced } else { Tier::Standard };
@@ -259,11 +265,7 @@ impl Tokens {
             let e = TokenError::ConfirmationMismatch(name.to_string());
             return self.refused(caller, env, "token.delete", name.as_str(), e).await;
         }
-        if env.cluster.token_parameter() == Some(name.as_str()) {
-            let e = TokenError::Invalid(format!(
-                "{name} holds the token Rollgate reaches {}'s cluster with; change the cluster setting before deleting it",
-                env.name
-            ));
+        if let Err(e) = self.not_a_cluster_token(&name) {
             return self.refused(caller, env, "token.delete", name.as_str(), e).await;
         }
         let store = self.parameters(env).await;
@@ -310,6 +312,21 @@ impl Tokens {
             return Err(TokenError::NotAudited);
         }
         Ok(Revealed { value, version })
+    }
+
+    /// Refuses a direct write (create, put, delete) to a parameter any environment reaches
+    /// its cluster with, whichever environment's page it comes from: swapping that credential
+    /// is a rotation, and a rotation is a change request. Labels are not refused: Rollgate
+    /// reads the parameter's latest version by name (a cluster token setting cannot name a
+    /// label), so moving a label never changes what it uses.
+    fn not_a_cluster_token(&self, name: &ParameterName) -> Result<(), TokenError> {
+        match self.config.environments.iter().find(|e| e.cluster.token_parameter() == Some(name.as_str())) {
+            Some(env) => Err(TokenError::ClusterToken {
+                parameter: name.to_string(),
+                environment: env.title().to_owned(),
+            }),
+            None => Ok(()),
+        }
     }
 
     async fn refused<T>(

@@ -81,6 +81,9 @@ pub(crate) struct Switches {
     throttled: Arc<AtomicBool>,
     /// Operations whose next call is refused once (a failure in the middle of a flow).
     refuse_next: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Reads that asked for SecureString values decrypted (`WithDecryption: true`): tests
+    /// check that showing a secret's metadata never reads the secret.
+    decrypting_reads: Arc<AtomicU64>,
 }
 
 impl Switches {
@@ -147,6 +150,11 @@ impl Aws {
     /// calls with it).
     pub fn codepipeline_calls(&self) -> u64 {
         self.codepipeline_calls.load(Ordering::Relaxed)
+    }
+
+    /// How many Parameter Store reads asked for values decrypted (`WithDecryption`).
+    pub fn decrypting_reads(&self) -> u64 {
+        self.switches.decrypting_reads.load(Ordering::Relaxed)
     }
 }
 
@@ -235,6 +243,9 @@ fn dispatch<S: Service>(
         ));
     }
     let input = Input::parse(body)?;
+    if input.bool("WithDecryption").ok().flatten() == Some(true) {
+        switches.decrypting_reads.fetch_add(1, Ordering::Relaxed);
+    }
     let caller = Caller::from_headers(headers);
     let output = service.call(operation, &input, &caller)?;
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/x-amz-json-1.1")], output.to_string())

@@ -118,6 +118,55 @@ impl TestPortal {
             .ok_or(location)
     }
 
+    /// A client that sends `cookie` as a page of this site would.
+    pub fn client_with(&self, cookie: &str) -> reqwest::Client {
+        client(&self.base, Some(cookie))
+    }
+
+    /// A local account made for a test, and its session cookie (roles come from the
+    /// configuration the portal was started with).
+    pub async fn account(&self, name: &str) -> String {
+        use backend::auth::{NewPassword, UserName, accounts};
+        let password = format!("{name}-test-password");
+        accounts::add(
+            &self.running.portal.store,
+            &backend::audit::Caller::new("test"),
+            &UserName::parse(name).expect("a user name"),
+            &NewPassword::parse(&password).expect("a password"),
+            backend::clock::Timestamp::now(),
+        )
+        .await
+        .expect("account added");
+        self.sign_in(name, &password).await.expect("the new account signs in")
+    }
+
+    /// Signs `person` in through the sandbox's own OpenID Connect provider, as a browser
+    /// would (start → the provider's page → the callback): their session cookie.
+    pub async fn sso_sign_in(&self, person: &str) -> Result<String, String> {
+        let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let location = |r: &reqwest::Response| {
+            r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+        };
+        let cookie = |r: &reqwest::Response, name: &str| {
+            r.headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|c| c.starts_with(&format!("{name}=")))
+                .map(|c| c.split(';').next().unwrap_or("").to_owned())
+        };
+        let started = plain.get(self.url("/auth/oidc/start?next=%2F")).send().await.unwrap();
+        let login = cookie(&started, "rollgate-sso").ok_or_else(|| location(&started))?;
+        let authorize = reqwest::Url::parse(&location(&started)).map_err(|e| e.to_string())?;
+        let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+        form.push(("person".into(), person.into()));
+        let mut post = authorize.clone();
+        post.set_query(None);
+        let decided = plain.post(post).form(&form).send().await.unwrap();
+        let back = plain.get(location(&decided)).header("cookie", login).send().await.unwrap();
+        cookie(&back, "rollgate-session").ok_or_else(|| location(&back))
+    }
+
     /// A client signed in as the demo user holding `role`.
     pub async fn as_role(&self, role: Role) -> reqwest::Client {
         let (name, password) = demo_user(role);
