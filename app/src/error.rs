@@ -55,10 +55,15 @@ impl FromServerFnError for ApiError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        // On the server, a request whose fields cannot be read is the caller's mistake: 400 in
-        // words, never a 500 (anonymous callers were already answered 401 before decoding).
+        // On the server, a request whose fields cannot be read (not even as text) is the
+        // caller's mistake: 400 in words, never a 500 (anonymous callers were already answered
+        // 401 before decoding). The server never deserializes a response, so there that
+        // variant too is about the request.
         #[cfg(feature = "ssr")]
-        if let ServerFnErrorErr::Args(why) | ServerFnErrorErr::MissingArg(why) = &value {
+        if let ServerFnErrorErr::Args(why)
+        | ServerFnErrorErr::MissingArg(why)
+        | ServerFnErrorErr::Deserialization(why) = &value
+        {
             let why: String = why.chars().take(200).collect();
             return crate::api::guard::with_status(ApiError::Invalid(format!(
                 "The request's fields cannot be read: {why}"

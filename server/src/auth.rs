@@ -106,7 +106,9 @@ fn sign_in_required(headers: &HeaderMap) -> Response {
         return Redirect::to(&format!("/sign-in?next={}", encode(&safe_next(&back)))).into_response();
     }
     let body = serde_json::to_string(&app::error::ApiError::SignInRequired).unwrap_or_default();
-    (StatusCode::UNAUTHORIZED, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    // Answered without reading what was sent: the connection cannot carry another request.
+    let headers = [(header::CONTENT_TYPE, "application/json"), (header::CONNECTION, "close")];
+    (StatusCode::UNAUTHORIZED, headers, body).into_response()
 }
 
 #[derive(Deserialize)]

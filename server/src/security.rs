@@ -30,6 +30,8 @@ pub async fn same_origin_only(State(portal): State<Portal>, request: Request, ne
     tracing::warn!(method = %request.method(), path = %request.uri().path(), "cross-site request refused");
     (
         StatusCode::FORBIDDEN,
+        // Answered without reading what was sent: the connection cannot carry another request.
+        [(header::CONNECTION, "close")],
         "Refused: this request did not come from a Rollgate page (its Origin or Referer names another site, or neither was sent).",
     )
         .into_response()

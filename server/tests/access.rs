@@ -501,15 +501,15 @@ async fn fuzzing_every_server_function_never_breaks_it() {
         bodies.push(extra);
         for (who, client) in callers {
             for body in &bodies {
+                let shown: Vec<_> = body.iter().map(|(k, v)| (k, v.chars().take(40).collect::<String>())).collect();
                 let response = client
                     .post(p.url(case.path))
                     .header("accept", "application/json")
                     .form(body)
                     .send()
                     .await
-                    .expect("the server answers");
+                    .unwrap_or_else(|e| panic!("{} as {who} with {shown:?}: no answer: {e}", case.path));
                 let status = response.status().as_u16();
-                let shown: Vec<_> = body.iter().map(|(k, v)| (k, v.chars().take(40).collect::<String>())).collect();
                 assert!(status < 500, "{} as {who} with {shown:?}: {status}", case.path);
                 if who == "anonymous" {
                     assert_eq!(status, 401, "{} as a stranger with {shown:?}", case.path);
@@ -525,7 +525,9 @@ async fn fuzzing_every_server_function_never_breaks_it() {
                 .send()
                 .await
                 .expect("the server answers");
-            assert!(raw.status().as_u16() < 500, "{} as {who} with bytes: {}", case.path, raw.status());
+            let status = raw.status().as_u16();
+            let said = raw.text().await.unwrap_or_default();
+            assert!(status < 500, "{} as {who} with bytes: {status} {said}", case.path);
             calls += 1;
         }
     }
