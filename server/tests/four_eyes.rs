@@ -56,7 +56,7 @@ async fn story(flavour: Flavour) {
     let own_request: ChangeView = p.call(&ada, &scale_production("admin's own")).await.json().await.unwrap();
     let refused = p.call(&ada, &ApproveChange { id: own_request.id.clone(), comment: s("") }).await;
     assert_eq!(refused.status().as_u16(), 409);
-    assert!(refused.text().await.unwrap().contains("someone else must approve it"));
+    assert!(refused.text().await.unwrap().contains("someone else must approve or reject it"));
 
     let approved = p.call(&avery, &ApproveChange { id: requested.id.clone(), comment: s("go ahead") }).await;
     assert_eq!(approved.status().as_u16(), 200);
@@ -108,6 +108,7 @@ async fn story(flavour: Flavour) {
             ("change.approve", "ada", "refused"),
             ("change.approve", "avery", "succeeded"),
             ("change.execute", "avery", "succeeded"),
+            ("change.approve", "ada", "refused"),
         ]
     );
     let execute = trail.rows.iter().find(|r| r.action == "change.execute").unwrap();

@@ -217,7 +217,7 @@ async fn bad_requests_are_refused_in_words() {
         (
             "/live/staging/deployments/staging/myapp-deployment/logs?pod=Not_A_Pod",
             400,
-            "not a Kubernetes name",
+            "is not a pod name",
         ),
         ("/live/staging/deployments/staging/myapp-deployment/logs?container=a%20b", 400, "container"),
         ("/live/staging/deployments/staging/myapp-deployment/logs?pod=myapp-gone-1", 404, "not a pod of"),
