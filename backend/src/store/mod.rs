@@ -40,6 +40,7 @@ const MIGRATIONS: &[(i64, &str, Sql)] = &[
             postgres: include_str!("migrations/0004_append_only_audit.postgres.sql"),
         },
     ),
+    (5, "sign-in attempts", Sql::Portable(include_str!("migrations/0005_sign_in_attempts.sql"))),
 ];
 
 /// A migration's SQL: one text both databases accept, or one each where they differ
