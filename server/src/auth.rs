@@ -152,6 +152,13 @@ pub async fn sign_in_form(
                 SignInError::TooManyAttempts { retry_after_secs } => {
                     format!("error=throttled&retry={}", (retry_after_secs + 59) / 60)
                 }
+                SignInError::Busy => {
+                    // Overload, not a wrong answer: the status and Retry-After tell scripts and
+                    // proxies so, the words tell the person.
+                    let retry = backend::auth::password::BUSY_WAIT.as_secs().to_string();
+                    return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, retry)], e.to_string())
+                        .into_response();
+                }
                 SignInError::Store(store) => {
                     tracing::error!(error = %store, "sign-in failed in the store");
                     "error=unavailable".to_owned()

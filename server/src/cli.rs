@@ -59,6 +59,9 @@ pub enum UserCommand {
     Disable { name: String },
     /// Enable a disabled account again.
     Enable { name: String },
+    /// Forget the failed sign-ins counted against an account, so a person locked out by them
+    /// may try again at once rather than after `auth.failure_window_minutes`.
+    Unlock { name: String },
     /// List the accounts.
     List,
 }
@@ -102,6 +105,11 @@ pub async fn run_user(config: &Config, command: &UserCommand) -> Result<String, 
             let user = name(n)?;
             accounts::set_disabled(&store, &caller, &user, false, now).await?;
             format!("enabled {user}")
+        }
+        UserCommand::Unlock { name: n } => {
+            let user = name(n)?;
+            let forgotten = accounts::unlock(&store, &config.auth, &caller, &user, now).await?;
+            format!("unlocked {user} ({forgotten} recent failed sign-in(s) forgotten)")
         }
         UserCommand::List => {
             let users = accounts::list(&store).await?;

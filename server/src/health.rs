@@ -1,14 +1,17 @@
 //! `/healthz` says the process serves; `/readyz` says whether every upstream answered its last
-//! check, with the details, so an orchestrator and a person read the same thing.
+//! check: its status code and `ready` for anyone (an orchestrator has no session), and to a
+//! signed-in person also which upstream failed and why. Those details name environments,
+//! internal endpoints and error texts, which are nobody else's business.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use backend::Portal;
+use backend::auth::Visitor;
 use backend::upstream::Reachability;
 use serde::Serialize;
 
@@ -19,7 +22,8 @@ pub async fn live() -> &'static str {
 #[derive(Serialize)]
 pub struct Readiness {
     ready: bool,
-    upstreams: Vec<UpstreamReadiness>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstreams: Option<Vec<UpstreamReadiness>>,
 }
 
 #[derive(Serialize)]
@@ -32,7 +36,10 @@ struct UpstreamReadiness {
     reason: Option<String>,
 }
 
-pub async fn ready(State(portal): State<Portal>) -> (StatusCode, Json<Readiness>) {
+pub async fn ready(
+    State(portal): State<Portal>,
+    visitor: Option<Extension<Visitor>>,
+) -> (StatusCode, Json<Readiness>) {
     let upstreams: Vec<_> = portal
         .upstreams
         .snapshot()
@@ -55,7 +62,8 @@ pub async fn ready(State(portal): State<Portal>) -> (StatusCode, Json<Readiness>
         .collect();
     let ready = upstreams.iter().all(|u| u.state == "reachable");
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(Readiness { ready, upstreams }))
+    let signed_in = visitor.is_some_and(|Extension(v)| v.user.is_some());
+    (status, Json(Readiness { ready, upstreams: signed_in.then_some(upstreams) }))
 }
 
 /// A minimal HTTP/1.1 `GET /healthz` against a running portal, for `rollgate healthcheck`.

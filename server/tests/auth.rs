@@ -62,6 +62,42 @@ async fn failed_sign_ins_are_limited() {
     assert!(html.contains("Too many failed sign-ins; try again in 15 minute(s)."));
 }
 
+/// Fifty wrong passwords for one name posted at once: the name's limit (5) get a check, the
+/// other 45 are refused unchecked, and the audit trail says the same; then even the right
+/// password waits for the window.
+#[tokio::test]
+async fn parallel_guesses_over_http_get_the_limit_and_no_more() {
+    let portal = std::sync::Arc::new(TestPortal::sandbox().await);
+    let guesses: Vec<_> = (0..50)
+        .map(|i| {
+            let portal = std::sync::Arc::clone(&portal);
+            tokio::spawn(
+                async move { portal.sign_in("dana", &format!("guess number {i}")).await.unwrap_err() },
+            )
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for guess in guesses {
+        answers.push(guess.await.unwrap());
+    }
+    let credentials = answers.iter().filter(|a| *a == "/sign-in?error=credentials&next=%2F").count();
+    let throttled = answers.iter().filter(|a| a.starts_with("/sign-in?error=throttled&retry=15")).count();
+    assert_eq!((credentials, throttled), (5, 45), "{answers:?}");
+    let (_, password) = demo_user(Role::Deployer);
+    assert!(portal.sign_in("dana", password).await.unwrap_err().contains("error=throttled"));
+
+    let trail = backend::audit::list(
+        &portal.running.portal.store,
+        &backend::audit::Filter { actor: Some("dana".into()), ..Default::default() },
+        0,
+        100,
+    )
+    .await
+    .unwrap();
+    let said = |detail: &str| trail.records.iter().filter(|r| r.detail.as_deref() == Some(detail)).count();
+    assert_eq!((said("wrong password"), said("too many failed attempts"), trail.total), (5, 46, 51));
+}
+
 /// A next= that leaves the site is ignored.
 #[tokio::test]
 async fn no_open_redirect() {

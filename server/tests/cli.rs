@@ -94,31 +94,35 @@ fn sigterm_stops_gracefully() {
     assert!(status.success(), "exit status after SIGTERM: {status}");
 }
 
+/// Runs `rollgate ARGS` against the store at `url`, with `stdin` as its input: whether it
+/// succeeded, its output and its errors.
+fn rollgate_on(url: &str, args: &[&str], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .args(args)
+        .env_remove("ROLLGATE_CONFIG")
+        .env("ROLLGATE_DATABASE_URL", url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run rollgate");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// `rollgate user add|passwd|disable|enable|list` against the configured store; passwords come
 /// from standard input, and a bad one is refused with the rule.
 #[test]
 fn user_commands_manage_accounts() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("users.db").display());
-    let run = |args: &[&str], stdin: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rollgate"))
-            .args(args)
-            .env_remove("ROLLGATE_CONFIG")
-            .env("ROLLGATE_DATABASE_URL", &url)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("run rollgate");
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = |args: &[&str], stdin: &str| rollgate_on(&url, args, stdin);
     assert_eq!(run(&["user", "add", "bob"], "a long password\n").1.trim(), "created user bob");
     let (ok, _, err) = run(&["user", "add", "bob"], "a long password\n");
     assert!(!ok && err.contains("a user named bob already exists"), "{err}");
@@ -133,4 +137,41 @@ fn user_commands_manage_accounts() {
     assert!(run(&["user", "enable", "bob"], "").0);
     let (_, list, _) = run(&["user", "list"], "");
     assert!(list.lines().any(|l| l.starts_with("bob") && l.contains("active")), "{list}");
+}
+
+/// Locked out by failed sign-ins, a person gets back in at once when an admin runs
+/// `rollgate user unlock`, which the audit trail records.
+#[tokio::test]
+async fn user_unlock_lets_a_locked_out_person_back_in() {
+    use backend::audit::{Caller, Filter};
+    use backend::auth::{SignInError, sign_in};
+    use backend::clock::Timestamp;
+    use backend::config::AuthSettings;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("users.db").display());
+    assert!(rollgate_on(&url, &["user", "add", "bob"], "bobs long password\n").0);
+    let store = backend::store::Store::open(&url).await.unwrap();
+    let settings = AuthSettings::default();
+    let from = Caller { user: String::new(), source_ip: Some("10.0.0.5".into()), request_id: None };
+    let now = Timestamp::now();
+    for _ in 0..settings.max_failures_per_user {
+        let e = sign_in(&store, &settings, &from, "bob", "a guess", now).await.unwrap_err();
+        assert!(matches!(e, SignInError::BadCredentials), "{e}");
+    }
+    let locked = sign_in(&store, &settings, &from, "bob", "bobs long password", now).await.unwrap_err();
+    assert!(matches!(locked, SignInError::TooManyAttempts { .. }), "{locked}");
+
+    let (ok, out, err) = rollgate_on(&url, &["user", "unlock", "bob"], "");
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "unlocked bob (5 recent failed sign-in(s) forgotten)");
+    let (ok, _, err) = rollgate_on(&url, &["user", "unlock", "nobody"], "");
+    assert!(!ok && err.contains("there is no user named nobody"), "{err}");
+    sign_in(&store, &settings, &from, "bob", "bobs long password", Timestamp::now()).await.unwrap();
+
+    let filter = Filter { action: Some("user.unlock".into()), ..Default::default() };
+    let unlocks = backend::audit::list(&store, &filter, 0, 10).await.unwrap().records;
+    assert_eq!(unlocks.len(), 1);
+    assert!(unlocks[0].actor.starts_with("cli:"), "{:?}", unlocks[0]);
+    assert_eq!(unlocks[0].target.as_deref(), Some("bob"));
 }

@@ -73,11 +73,17 @@ async fn theme_cookie_renders_on_server() {
     assert!(!html("rollgate-theme=<script>").await.contains("data-theme"));
 }
 
+/// Anyone may ask whether Rollgate is live and ready; only a signed-in person sees the
+/// upstreams behind the answer.
 #[tokio::test]
 async fn health_and_readiness() {
     let portal = TestPortal::sandbox().await;
     let live = portal.get("/healthz").await;
     assert_eq!(live.status().as_u16(), 200);
+    let anonymous = portal.anonymous.get(portal.url("/readyz")).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 200);
+    let body: serde_json::Value = anonymous.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({ "ready": true }));
     let ready = portal.get("/readyz").await;
     assert_eq!(ready.status().as_u16(), 200);
     let body: serde_json::Value = ready.json().await.unwrap();
@@ -97,6 +103,10 @@ async fn readiness_fails_when_an_upstream_is_down() {
         token: backend::config::TokenSource::Env("K8S_TOKEN".into()),
     };
     let portal = TestPortal::with_config(config).await;
+    let anonymous = portal.anonymous.get(portal.url("/readyz")).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 503, "orchestrators read the status without a session");
+    let told = anonymous.text().await.unwrap();
+    assert_eq!(told, r#"{"ready":false}"#, "no environments, endpoints or errors for strangers");
     let ready = portal.get("/readyz").await;
     assert_eq!(ready.status().as_u16(), 503);
     let body: serde_json::Value = ready.json().await.unwrap();

@@ -4,7 +4,8 @@
 //! A record is appended inside the transaction that makes the decision it describes
 //! ([`append`] takes the transaction), so a decision is never stored without its record nor
 //! a record without its decision, and both are committed before the response leaves. This
-//! module has no statement that updates or deletes a record: the trail is append-only.
+//! module has no statement that updates or deletes a record, and the database refuses such
+//! statements from anyone (triggers, migration 4): the trail is append-only.
 
 pub mod export;
 
@@ -382,9 +383,39 @@ mod tests {
         assert_eq!(list(&store, &Filter::default(), 0, 10).await.unwrap().total, 0);
     }
 
+    /// The database itself refuses to change or delete a record, whoever asks; the record
+    /// stays as written.
+    async fn the_database_refuses_to_rewrite_history(store: Store) {
+        let record = Record::new(&caller("dana"), "deploy", Outcome::Failed, Timestamp(1_000))
+            .environment("production")
+            .detail("rollout timed out");
+        append_alone(&store, &record).await.unwrap();
+        let mut attempts = vec![
+            ("UPDATE", "UPDATE audit SET result = 'succeeded', detail = NULL WHERE id = $1"),
+            ("UPDATE", "UPDATE audit SET actor = 'avery'"),
+            ("DELETE", "DELETE FROM audit WHERE id = $1"),
+            ("DELETE", "DELETE FROM audit"),
+        ];
+        if store.kind() == crate::store::Kind::Postgres {
+            attempts.push(("TRUNCATE", "TRUNCATE audit"));
+        }
+        for (operation, statement) in attempts {
+            let mut query = sqlx::query(statement);
+            if statement.contains("$1") {
+                query = query.bind(&record.id);
+            }
+            let refused = query.execute(store.pool()).await.expect_err(statement).to_string();
+            let words = format!("the audit trail is append-only: {operation} refused");
+            assert!(refused.contains(&words), "{statement}: {refused}");
+        }
+        let page = list(&store, &Filter::default(), 0, 10).await.unwrap();
+        assert_eq!(page.records, vec![record]);
+    }
+
     crate::store_tests!(
         records_round_trip_with_every_field,
         filters_and_pages_newest_first,
-        records_share_the_fate_of_their_transaction
+        records_share_the_fate_of_their_transaction,
+        the_database_refuses_to_rewrite_history
     );
 }

@@ -4,9 +4,11 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use super::attempts::{self, Limits};
 use super::{NewPassword, UserName, password};
 use crate::audit::{self, Caller, Outcome, Record};
 use crate::clock::Timestamp;
+use crate::config::AuthSettings;
 use crate::store::{Store, StoreError, flag};
 
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +144,33 @@ pub async fn set_disabled(
     audit::append(&mut tx, &record).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Forgets the failed sign-ins counted against `name`, so its owner may try again before the
+/// window passes (`rollgate user unlock`). How many failures the window held.
+pub async fn unlock(
+    store: &Store,
+    settings: &AuthSettings,
+    caller: &Caller,
+    name: &UserName,
+    now: Timestamp,
+) -> Result<i64, AccountError> {
+    let mut tx = store.begin().await?;
+    let exists = sqlx::query("SELECT 1 FROM users WHERE name = $1")
+        .bind(name.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+    if !exists {
+        return Err(AccountError::NotFound(name.to_string()));
+    }
+    let forgotten = attempts::clear_name(&mut tx, Limits::from(settings), name.as_str(), now).await?;
+    let record = Record::new(caller, "user.unlock", Outcome::Succeeded, now)
+        .target(name.as_str())
+        .detail(format!("{forgotten} failed sign-in(s) forgotten"));
+    audit::append(&mut tx, &record).await?;
+    tx.commit().await?;
+    Ok(forgotten)
 }
 
 pub async fn list(store: &Store) -> Result<Vec<UserInfo>, AccountError> {

@@ -4,7 +4,8 @@
 //! - [`sessions`]: server-side sessions in the store, found by the hash of the cookie value,
 //!   ending after an idle period and at an absolute limit.
 //! - [`sign_in`]: checking a name and password, with limits on failed attempts.
-//! - [`password`]: hashing and verifying.
+//! - [`attempts`]: those limits, counted in the store per name and per address.
+//! - [`password`]: hashing and verifying, and the gate bounding how many checks run at once.
 //! - [`local_path`]: where a browser may be sent after a form (only this site).
 //! - [`oidc`]: single sign-on through an OpenID Connect provider; its accounts have no
 //!   password and keep the groups they brought at sign-in.
@@ -13,6 +14,7 @@
 //! [`crate::Config::role_of`], which maps single-sign-on groups too).
 
 pub mod accounts;
+pub mod attempts;
 pub mod local_path;
 pub mod oidc;
 pub mod password;

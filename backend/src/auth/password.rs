@@ -1,9 +1,14 @@
 //! argon2id password hashes in PHC string format (the salt and parameters travel with the
 //! hash, so stronger parameters later still verify old hashes). Hashing is deliberately slow:
-//! callers on the async runtime run it on the blocking pool.
+//! callers on the async runtime run it on the blocking pool, and sign-in checks pass a
+//! [`Gate`] first, so strangers cannot start more of them at once than the machine has cores.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::NewPassword;
 
@@ -29,9 +34,72 @@ pub fn verify(phc: &str, password: &str) -> bool {
 
 /// Spends the time a verification takes, so an unknown name answers as slowly as a known one.
 pub fn verify_nothing(password: &str) {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static DUMMY: OnceLock<String> = OnceLock::new();
     let phc = DUMMY.get_or_init(|| hash(&NewPassword("never a real password".into())));
     let _ = verify(phc, password);
+}
+
+/// How long a sign-in waits for a turn to check its password before it is told to try again.
+pub const BUSY_WAIT: Duration = Duration::from_secs(5);
+
+/// Bounds how many password checks run at once: each holds 19 MiB and a core for tens of
+/// milliseconds, so a flood of anonymous sign-ins queues here instead of filling memory.
+#[derive(Debug)]
+pub struct Gate {
+    permits: Arc<Semaphore>,
+    wait: Duration,
+}
+
+impl Gate {
+    pub fn new(permits: usize, wait: Duration) -> Self {
+        Self { permits: Arc::new(Semaphore::new(permits.max(1))), wait }
+    }
+
+    /// The process's gate: one check per core the process may use.
+    pub fn machine() -> &'static Gate {
+        static MACHINE: OnceLock<Gate> = OnceLock::new();
+        MACHINE.get_or_init(|| {
+            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            Gate::new(cores, BUSY_WAIT)
+        })
+    }
+
+    /// A turn to check one password, or `None` when none came free within the wait (requests
+    /// are served in the order they arrived).
+    pub async fn enter(&self) -> Option<Turn> {
+        let acquire = Arc::clone(&self.permits).acquire_owned();
+        match tokio::time::timeout(self.wait, acquire).await {
+            Ok(Ok(permit)) => Some(Turn { _permit: permit }),
+            // The semaphore is never closed; a timeout is the only way here in practice.
+            Ok(Err(_)) | Err(_) => None,
+        }
+    }
+}
+
+/// A turn through the [`Gate`], held until the check it allows has finished.
+#[derive(Debug)]
+pub struct Turn {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Turn {
+    /// Checks `given` against `phc` on the blocking pool (with no hash, spends the same time
+    /// and says no). The turn goes with the work, so it is held until the check ends even if
+    /// the request that asked is gone.
+    pub async fn verify(self, phc: Option<String>, given: String) -> bool {
+        tokio::task::spawn_blocking(move || {
+            let _turn = self;
+            match phc {
+                Some(phc) => verify(&phc, &given),
+                None => {
+                    verify_nothing(&given);
+                    false
+                }
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
 }
 
 #[cfg(test)]
@@ -48,5 +116,17 @@ mod tests {
         assert!(verify(&a, "correct horse battery"));
         assert!(!verify(&a, "correct horse battery!"));
         assert!(!verify("not a hash", "x"));
+    }
+
+    /// The gate lets through as many checks as it has permits; the next is turned away until
+    /// one finishes.
+    #[tokio::test]
+    async fn the_gate_admits_as_many_as_it_has_permits() {
+        let gate = Gate::new(2, Duration::ZERO);
+        let first = gate.enter().await.expect("a first turn");
+        let _second = gate.enter().await.expect("a second turn");
+        assert!(gate.enter().await.is_none(), "no third while two are checking");
+        assert!(!first.verify(None, "anything".into()).await);
+        assert!(gate.enter().await.is_some(), "a finished check frees its turn");
     }
 }

@@ -1,15 +1,19 @@
 //! Signing in with a name and password.
 //!
-//! Guessing is slowed by counting failures in the store (so every replica sees them): after
-//! `max_failures_per_user` failures for one name, or `max_failures_per_ip` from one address,
-//! within `failure_window_minutes`, attempts are refused without checking the password until
-//! the oldest failure leaves the window. An unknown name and a wrong password get the same
+//! Guessing is slowed by [`attempts`]: within `failure_window_minutes`, at most
+//! `max_failures_per_user` attempts for one name and `max_failures_per_ip` from one address
+//! get their password checked, however many arrive at once; the rest are refused without a
+//! check until the window passes (or, for a name, an admin runs `rollgate user unlock`). A
+//! check waits its turn at the machine's [`Gate`] before its attempt is reserved, so a sign-in
+//! turned away as busy costs no attempt. An unknown name and a wrong password get the same
 //! answer and take the same time. Every attempt is audited.
 
 use sqlx::Row;
 
+use super::UserName;
+use super::attempts::{self, Limits, Reserved};
+use super::password::Gate;
 use super::sessions::{self, SessionPolicy, SessionToken};
-use super::{UserName, password};
 use crate::audit::{self, Caller, Outcome, Record};
 use crate::clock::Timestamp;
 use crate::config::AuthSettings;
@@ -21,6 +25,8 @@ pub enum SignInError {
     BadCredentials,
     #[error("Too many failed sign-ins; try again in {} minute(s).", (retry_after_secs + 59) / 60)]
     TooManyAttempts { retry_after_secs: i64 },
+    #[error("Rollgate is busy checking other sign-ins; try again in a few seconds.")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -41,18 +47,38 @@ pub async fn sign_in(
     given_password: &str,
     now: Timestamp,
 ) -> Result<(UserName, SessionToken), SignInError> {
+    sign_in_through(Gate::machine(), store, settings, caller, name, given_password, now).await
+}
+
+/// [`sign_in`] through a given gate (tests use their own).
+pub(crate) async fn sign_in_through(
+    gate: &Gate,
+    store: &Store,
+    settings: &AuthSettings,
+    caller: &Caller,
+    name: &str,
+    given_password: &str,
+    now: Timestamp,
+) -> Result<(UserName, SessionToken), SignInError> {
     // What a stranger typed goes into the audit trail: keep it to a sane length.
     let typed: String = name.chars().take(64).collect();
     let caller = Caller { user: typed.clone(), ..caller.clone() };
     let ip = caller.source_ip.clone().unwrap_or_default();
-    let window_start = now.plus_secs(-i64::from(settings.failure_window_minutes) * 60).millis();
+    let limits = Limits::from(settings);
+    let refused = |detail: &str| Record::new(&caller, "sign-in", Outcome::Refused, now).detail(detail);
 
-    if let Some(retry_after_secs) = throttled(store, settings, &typed, &ip, window_start, now).await? {
-        let record =
-            Record::new(&caller, "sign-in", Outcome::Refused, now).detail("too many failed attempts");
-        audit::append_alone(store, &record).await?;
-        return Err(SignInError::TooManyAttempts { retry_after_secs });
-    }
+    let Some(turn) = gate.enter().await else {
+        audit::append_alone(store, &refused("busy")).await?;
+        return Err(SignInError::Busy);
+    };
+    let reservation = match attempts::reserve(store, limits, &typed, &ip, now).await? {
+        Reserved::Granted(reservation) => reservation,
+        Reserved::Refused { retry_after_secs } => {
+            drop(turn);
+            audit::append_alone(store, &refused("too many failed attempts")).await?;
+            return Err(SignInError::TooManyAttempts { retry_after_secs });
+        }
+    };
 
     let user = UserName::parse(name).ok();
     let stored: Option<(Option<String>, i64)> = match &user {
@@ -64,42 +90,20 @@ pub async fn sign_in(
             .transpose()?,
         None => None,
     };
-    let given = given_password.to_owned();
     let hash = stored.as_ref().and_then(|(hash, disabled)| hash.clone().filter(|_| *disabled == 0));
-    let matches = tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => password::verify(&hash, &given),
-        None => {
-            password::verify_nothing(&given);
-            false
-        }
-    })
-    .await
-    .unwrap_or(false);
+    let matches = turn.verify(hash, given_password.to_owned()).await;
 
     let mut tx = store.begin().await?;
     match (user, matches) {
         (Some(user), true) => {
-            sqlx::query("DELETE FROM sign_in_failures WHERE user_name = $1")
-                .bind(user.as_str())
-                .execute(&mut *tx)
-                .await?;
+            attempts::succeeded(&mut tx, reservation).await?;
             let token = sessions::start(&mut tx, user.as_str(), now, SessionPolicy::from(settings)).await?;
             audit::append(&mut tx, &Record::new(&caller, "sign-in", Outcome::Succeeded, now)).await?;
             tx.commit().await?;
             Ok((user, token))
         }
         _ => {
-            sqlx::query("INSERT INTO sign_in_failures (user_name, source_ip, at) VALUES ($1, $2, $3)")
-                .bind(&typed)
-                .bind(&ip)
-                .bind(now.millis())
-                .execute(&mut *tx)
-                .await?;
-            // Old failures no longer count; forget them as we go.
-            sqlx::query("DELETE FROM sign_in_failures WHERE at < $1")
-                .bind(window_start)
-                .execute(&mut *tx)
-                .await?;
+            // The reservation stays: it is this failure, counted.
             let detail = match &stored {
                 Some((_, disabled)) if *disabled != 0 => "account disabled",
                 Some(_) => "wrong password",
@@ -108,45 +112,21 @@ pub async fn sign_in(
             audit::append(&mut tx, &Record::new(&caller, "sign-in", Outcome::Failed, now).detail(detail))
                 .await?;
             tx.commit().await?;
+            attempts::forget_passed(store, limits, now).await?;
             Err(SignInError::BadCredentials)
         }
     }
 }
 
-/// Seconds until an attempt may be made again, when too many failed recently.
-async fn throttled(
-    store: &Store,
-    settings: &AuthSettings,
-    name: &str,
-    ip: &str,
-    window_start: i64,
-    now: Timestamp,
-) -> Result<Option<i64>, SignInError> {
-    for (column, value, limit) in
-        [("user_name", name, settings.max_failures_per_user), ("source_ip", ip, settings.max_failures_per_ip)]
-    {
-        let row = sqlx::query(&format!(
-            "SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE {column} = $1 AND at >= $2"
-        ))
-        .bind(value)
-        .bind(window_start)
-        .fetch_one(store.pool())
-        .await?;
-        let count: i64 = row.try_get(0)?;
-        if count >= i64::from(limit) {
-            let oldest: i64 = row.try_get::<Option<i64>, _>(1)?.unwrap_or(now.millis());
-            let reopens = oldest + i64::from(settings.failure_window_minutes) * 60_000;
-            return Ok(Some(((reopens - now.millis()) / 1000).max(1)));
-        }
-    }
-    Ok(None)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::audit::Filter;
+    use crate::auth::password::BUSY_WAIT;
     use crate::auth::sessions::resolve;
-    use crate::auth::{NewPassword, accounts};
+    use crate::auth::{AccountError, NewPassword, accounts};
 
     fn settings() -> AuthSettings {
         AuthSettings { max_failures_per_user: 3, max_failures_per_ip: 5, ..AuthSettings::default() }
@@ -260,9 +240,167 @@ mod tests {
         assert_eq!(trail.records[0].source_ip.as_deref(), Some("10.6.6.6"));
     }
 
+    /// The sign-in records of the audit trail, oldest first, as (result, detail).
+    async fn sign_in_trail(store: &Store) -> Vec<(Outcome, String)> {
+        let filter = Filter { action: Some("sign-in".into()), ..Default::default() };
+        let mut trail: Vec<_> = crate::audit::list(store, &filter, 0, 1000)
+            .await
+            .unwrap()
+            .records
+            .into_iter()
+            .map(|r| (r.result, r.detail.unwrap_or_default()))
+            .collect();
+        trail.reverse();
+        trail
+    }
+
+    fn tally<T>(results: &[Result<T, SignInError>]) -> (usize, usize, usize) {
+        let count = |f: fn(&SignInError) -> bool| results.iter().filter(|r| r.as_ref().is_err_and(f)).count();
+        (
+            count(|e| matches!(e, SignInError::BadCredentials)),
+            count(|e| matches!(e, SignInError::TooManyAttempts { .. })),
+            results.iter().filter(|r| r.is_ok()).count(),
+        )
+    }
+
+    /// Fires `guesses` (name, address) wrong sign-ins at once, released together, through a
+    /// gate wide enough for all of them, so only the store stands between them and a check.
+    async fn all_at_once(
+        store: &Store,
+        guesses: Vec<(String, String)>,
+    ) -> Vec<Result<(UserName, SessionToken), SignInError>> {
+        let gate = Arc::new(Gate::new(guesses.len(), BUSY_WAIT));
+        let start = Arc::new(tokio::sync::Barrier::new(guesses.len()));
+        let tasks: Vec<_> = guesses
+            .into_iter()
+            .map(|(name, ip)| {
+                let (store, gate, start) = (store.clone(), Arc::clone(&gate), Arc::clone(&start));
+                tokio::spawn(async move {
+                    start.wait().await;
+                    sign_in_through(&gate, &store, &settings(), &from(&ip), &name, "guess", Timestamp(50_000))
+                        .await
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.unwrap());
+        }
+        results
+    }
+
+    /// Fifty guesses for one name at once: exactly the name's limit get a password check.
+    async fn parallel_guesses_for_one_name_get_the_limit_and_no_more(store: Store) {
+        with_dana(&store).await;
+        let guesses = (0..50).map(|i| ("dana".to_owned(), format!("10.1.0.{i}"))).collect();
+        let results = all_at_once(&store, guesses).await;
+        assert_eq!(tally(&results), (3, 47, 0));
+        let trail = sign_in_trail(&store).await;
+        let checked = trail.iter().filter(|t| *t == &(Outcome::Failed, "wrong password".to_owned())).count();
+        let refused =
+            trail.iter().filter(|t| *t == &(Outcome::Refused, "too many failed attempts".to_owned())).count();
+        assert_eq!((checked, refused, trail.len()), (3, 47, 50));
+    }
+
+    /// Fifty names guessed from one address at once: exactly the address's limit get a check.
+    async fn parallel_guesses_from_one_address_get_the_limit_and_no_more(store: Store) {
+        let guesses = (0..50).map(|i| (format!("user{i}"), "10.6.6.6".to_owned())).collect();
+        let results = all_at_once(&store, guesses).await;
+        assert_eq!(tally(&results), (5, 45, 0));
+        let trail = sign_in_trail(&store).await;
+        let checked = trail.iter().filter(|t| *t == &(Outcome::Failed, "no such user".to_owned())).count();
+        let refused =
+            trail.iter().filter(|t| *t == &(Outcome::Refused, "too many failed attempts".to_owned())).count();
+        assert_eq!((checked, refused, trail.len()), (5, 45, 50));
+    }
+
+    /// A sign-in turned away because every check is taken costs no attempt, and says so in
+    /// the audit trail.
+    async fn a_busy_refusal_costs_no_attempt(store: Store) {
+        with_dana(&store).await;
+        let s = settings();
+        let gate = Gate::new(1, std::time::Duration::ZERO);
+        let held = gate.enter().await.unwrap();
+        for i in 0..5 {
+            let e = sign_in_through(&gate, &store, &s, &from("10.0.0.9"), "dana", "guess", Timestamp(i))
+                .await
+                .unwrap_err();
+            assert!(matches!(e, SignInError::Busy), "{e}");
+            assert_eq!(
+                e.to_string(),
+                "Rollgate is busy checking other sign-ins; try again in a few seconds."
+            );
+        }
+        drop(held);
+        let results = [
+            sign_in_through(&gate, &store, &s, &from("10.0.0.9"), "dana", "guess", Timestamp(10)).await,
+            sign_in_through(&gate, &store, &s, &from("10.0.0.9"), "dana", "guess", Timestamp(11)).await,
+            sign_in_through(&gate, &store, &s, &from("10.0.0.9"), "dana", "guess", Timestamp(12)).await,
+            sign_in_through(&gate, &store, &s, &from("10.0.0.9"), "dana", "guess", Timestamp(13)).await,
+        ];
+        assert_eq!(tally(&results), (3, 1, 0), "all three attempts were left after the busy ones");
+        let busy = sign_in_trail(&store).await.into_iter().filter(|t| t.1 == "busy").count();
+        assert_eq!(busy, 5);
+    }
+
+    /// A right password gives its attempt back to the address, and attempts refused by the
+    /// limit count for nothing: neither kind uses up what others at that address may try.
+    async fn successes_and_refusals_use_up_no_attempts(store: Store) {
+        with_dana(&store).await;
+        let s = settings();
+        for i in 0..10 {
+            sign_in(&store, &s, &from("10.2.2.2"), "dana", "dana-deployer-demo", Timestamp(i)).await.unwrap();
+        }
+        for i in 0..3 {
+            let _ = sign_in(&store, &s, &from("10.9.9.9"), "dana", "guess", Timestamp(20 + i)).await;
+        }
+        let mut results = Vec::new();
+        for i in 0..10 {
+            results.push(sign_in(&store, &s, &from("10.2.2.2"), "dana", "guess", Timestamp(30 + i)).await);
+        }
+        assert_eq!(tally(&results), (0, 10, 0), "dana is locked out");
+        for i in 0..6 {
+            results
+                .push(sign_in(&store, &s, &from("10.2.2.2"), &format!("u{i}"), "guess", Timestamp(40)).await);
+        }
+        assert_eq!(tally(&results[10..]), (5, 1, 0), "the address still had all its five");
+    }
+
+    /// A locked-out person gets back in when an admin unlocks their name, before the window
+    /// passes; the unlock is audited. Unknown names cannot be unlocked.
+    async fn an_admin_unlock_lets_the_name_back_in(store: Store) {
+        with_dana(&store).await;
+        let s = settings();
+        let dana = UserName::parse("dana").unwrap();
+        for i in 0..3 {
+            let _ = sign_in(&store, &s, &from("10.0.0.9"), "dana", "guess", Timestamp(i)).await;
+        }
+        let locked =
+            sign_in(&store, &s, &from("10.0.0.1"), "dana", "dana-deployer-demo", Timestamp(10)).await;
+        assert!(matches!(locked, Err(SignInError::TooManyAttempts { .. })));
+        let admin = Caller::new("cli:root");
+        assert_eq!(accounts::unlock(&store, &s, &admin, &dana, Timestamp(20)).await.unwrap(), 3);
+        sign_in(&store, &s, &from("10.0.0.1"), "dana", "dana-deployer-demo", Timestamp(30)).await.unwrap();
+        let nobody = UserName::parse("nobody").unwrap();
+        let e = accounts::unlock(&store, &s, &admin, &nobody, Timestamp(40)).await.unwrap_err();
+        assert!(matches!(e, AccountError::NotFound(_)), "{e}");
+        let filter = Filter { action: Some("user.unlock".into()), ..Default::default() };
+        let unlocks = crate::audit::list(&store, &filter, 0, 10).await.unwrap().records;
+        assert_eq!(unlocks.len(), 1);
+        assert_eq!(
+            (unlocks[0].actor.as_str(), unlocks[0].target.as_deref(), unlocks[0].detail.as_deref()),
+            ("cli:root", Some("dana"), Some("3 failed sign-in(s) forgotten"))
+        );
+    }
+
     crate::store_tests!(
         sessions_live_until_idle_or_absolute_expiry,
         disabling_or_new_password_ends_sessions,
-        failures_are_limited_per_name_and_per_address
+        failures_are_limited_per_name_and_per_address,
+        parallel_guesses_for_one_name_get_the_limit_and_no_more,
+        parallel_guesses_from_one_address_get_the_limit_and_no_more,
+        a_busy_refusal_costs_no_attempt,
+        successes_and_refusals_use_up_no_attempts,
+        an_admin_unlock_lets_the_name_back_in
     );
 }

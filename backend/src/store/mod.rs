@@ -2,11 +2,13 @@
 //!
 //! One code path serves SQLite (the embedded default, in WAL mode) and PostgreSQL (a
 //! `postgres://` URL): queries go through sqlx's `Any` driver with `$1` placeholders, which
-//! both understand, and the schema ([`migrations`]) is written in the SQL both accept. Queries
-//! are checked by the tests, which run against both databases, rather than at compile time,
-//! so building needs no database.
+//! both understand, and the schema (`migrations/`) is written in the SQL both accept, except
+//! where they differ (triggers: one file per database). Queries are checked by the tests,
+//! which run against both databases, rather than at compile time, so building needs no
+//! database.
 //!
-//! Decisions and their audit records are written in one transaction (see `audit`), and every
+//! Decisions and their audit records are written in one transaction (see `audit`); the
+//! database itself refuses to change or delete an audit record (triggers). Every
 //! state change that must happen once (a change request executing) is a conditional UPDATE on
 //! the state it leaves, so two replicas sharing the store cannot both win it.
 
@@ -24,13 +26,41 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 use crate::portal::redacted_database_url;
 
-/// The schema, in order. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "team", include_str!("migrations/0001_team.sql")),
-    (2, "sso", include_str!("migrations/0002_sso.sql")),
-    (3, "recovery", include_str!("migrations/0003_recovery.sql")),
-    (7, "started execution", include_str!("migrations/0007_started_execution.sql")),
+/// The schema, in order. Never edit one that has shipped (sqlx checksums what each database
+/// ran): add the next. Write portable SQL where both databases accept it.
+const MIGRATIONS: &[(i64, &str, Sql)] = &[
+    (1, "team", Sql::Portable(include_str!("migrations/0001_team.sql"))),
+    (2, "sso", Sql::Portable(include_str!("migrations/0002_sso.sql"))),
+    (3, "recovery", Sql::Portable(include_str!("migrations/0003_recovery.sql"))),
+    (
+        4,
+        "append-only audit",
+        Sql::PerDatabase {
+            sqlite: include_str!("migrations/0004_append_only_audit.sqlite.sql"),
+            postgres: include_str!("migrations/0004_append_only_audit.postgres.sql"),
+        },
+    ),
+    (5, "sign-in attempts", Sql::Portable(include_str!("migrations/0005_sign_in_attempts.sql"))),
+    (7, "started execution", Sql::Portable(include_str!("migrations/0007_started_execution.sql"))),
 ];
+
+/// A migration's SQL: one text both databases accept, or one each where they differ
+/// (triggers, functions).
+#[derive(Debug, Clone, Copy)]
+enum Sql {
+    Portable(&'static str),
+    PerDatabase { sqlite: &'static str, postgres: &'static str },
+}
+
+impl Sql {
+    fn for_kind(self, kind: Kind) -> &'static str {
+        match (self, kind) {
+            (Sql::Portable(sql), _) => sql,
+            (Sql::PerDatabase { sqlite, .. }, Kind::Sqlite) => sqlite,
+            (Sql::PerDatabase { postgres, .. }, Kind::Postgres) => postgres,
+        }
+    }
+}
 
 /// A transaction on the store, for writing a decision and its audit record together.
 pub type Tx = Transaction<'static, Any>;
@@ -105,7 +135,7 @@ impl Store {
     async fn migrate(&self) -> Result<(), StoreError> {
         // On PostgreSQL the migrator holds an advisory lock, so replicas starting together
         // apply each migration once.
-        let migrator = Migrator::new(Embedded).await?;
+        let migrator = Migrator::new(Embedded(self.kind)).await?;
         migrator.run(&self.pool).await?;
         Ok(())
     }
@@ -128,13 +158,14 @@ impl Store {
     }
 }
 
-/// The migrations compiled into the binary, so a deployment needs no migration files.
+/// The migrations compiled into the binary, so a deployment needs no migration files; each
+/// in the SQL of the store's database.
 #[derive(Debug)]
-struct Embedded;
+struct Embedded(Kind);
 
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
-        Box::pin(async {
+        Box::pin(async move {
             Ok(MIGRATIONS
                 .iter()
                 .map(|&(version, description, sql)| {
@@ -142,7 +173,7 @@ impl<'s> MigrationSource<'s> for Embedded {
                         version,
                         Cow::Borrowed(description),
                         MigrationType::Simple,
-                        Cow::Borrowed(sql),
+                        Cow::Borrowed(sql.for_kind(self.0)),
                         false,
                     )
                 })
