@@ -6,7 +6,8 @@
 //! - [`sign_in`]: checking a name and password, with limits on failed attempts.
 //! - [`password`]: hashing and verifying.
 //! - [`oidc`]: single sign-on through an OpenID Connect provider; its accounts have no
-//!   password and keep the groups they brought at sign-in.
+//!   password and keep who the provider says they are (subject, verified email) and the
+//!   groups they brought at sign-in.
 //!
 //! Roles are not here: they come from the configuration (see `policy` and
 //! [`crate::Config::role_of`], which maps single-sign-on groups too).

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::clock::Timestamp;
-use crate::config::AuthSettings;
+use crate::config::{AuthSettings, SsoIdentity};
 use crate::store::{Store, StoreError, Tx};
 
 /// The cookie's value. Its `Debug` never shows it, so it cannot leak into a log by accident.
@@ -59,9 +59,9 @@ pub struct SignedIn {
     pub user: String,
     /// When the session ends at the latest (milliseconds).
     pub expires_at: i64,
-    /// The groups a single-sign-on account brought at its last sign-in; `None` for a local
-    /// account.
-    pub sso_groups: Option<Vec<String>>,
+    /// Who a single-sign-on account is at the provider and the groups it brought at its last
+    /// sign-in; `None` for a local account.
+    pub sso: Option<SsoIdentity>,
 }
 
 /// Last-seen times are written at most this often, so reading pages is not a write per request.
@@ -95,7 +95,8 @@ pub async fn resolve(
 ) -> Result<Option<SignedIn>, StoreError> {
     let hash = token.hash();
     let row = sqlx::query(
-        "SELECT s.user_name, s.last_seen_at, s.expires_at, u.disabled, u.sso_groups FROM sessions s \
+        "SELECT s.user_name, s.last_seen_at, s.expires_at, u.disabled, u.sso_subject, u.sso_email, u.sso_groups \
+         FROM sessions s \
          JOIN users u ON u.name = s.user_name WHERE s.token_hash = $1",
     )
     .bind(&hash)
@@ -106,7 +107,11 @@ pub async fn resolve(
     let last_seen: i64 = row.try_get("last_seen_at")?;
     let expires_at: i64 = row.try_get("expires_at")?;
     let disabled: i64 = row.try_get("disabled")?;
-    let sso_groups = super::oidc::parse_groups(row.try_get("sso_groups")?);
+    let sso = super::oidc::identity_from_columns(
+        row.try_get("sso_subject")?,
+        row.try_get("sso_email")?,
+        row.try_get("sso_groups")?,
+    );
     let now_ms = now.millis();
     if disabled != 0 || now_ms >= expires_at || now_ms - last_seen >= policy.idle_secs * 1000 {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&hash).execute(store.pool()).await?;
@@ -119,7 +124,7 @@ pub async fn resolve(
             .execute(store.pool())
             .await?;
     }
-    Ok(Some(SignedIn { user, expires_at, sso_groups }))
+    Ok(Some(SignedIn { user, expires_at, sso }))
 }
 
 /// Sign-out: the session is gone from the store, whatever the browser keeps.

@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "team", include_str!("migrations/0001_team.sql")),
     (2, "sso", include_str!("migrations/0002_sso.sql")),
     (3, "recovery", include_str!("migrations/0003_recovery.sql")),
+    (6, "sso names", include_str!("migrations/0006_sso_names.sql")),
 ];
 
 /// A transaction on the store, for writing a decision and its audit record together.

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset of these helpers.
 
+pub mod sso;
+
 use std::path::PathBuf;
 
 use backend::Config;
