@@ -2,7 +2,8 @@
 # Installs whatever Rollgate's build and tests need and is missing; fast when all is there.
 # Registry packages only: Debian's chromium, curl, kubectl (kubernetes-client) and PostgreSQL (for the store tests,
 # started in a cluster of its own, see below), crates.io's cargo-leptos (no_downloads) and
-# wasm-bindgen-cli, npm's sass, binaryen (wasm-opt) and Playwright (which never fetches a
+# wasm-bindgen-cli, npm's sass, binaryen (wasm-opt), oidc-provider (the certified OpenID
+# Provider the single-sign-on tests run with Node) and Playwright (which never fetches a
 # browser here: it drives /usr/bin/chromium), PyPI's awscli and moto[server] (the AWS tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +63,7 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " ${WASM_BINDGEN_VERSION}\$"; 
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm packages (sass, binaryen, Playwright)"
+  say "installing npm packages (sass, binaryen, oidc-provider, Playwright)"
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 fi
 

@@ -57,8 +57,8 @@ pub async fn identify(
             Ok(found) => {
                 visitor.user = found.map(|s| {
                     // The store is the truth (another replica may have signed this person in):
-                    // what roles their groups give is read from here on.
-                    portal.config.sso_groups.remember(&s.user, s.sso_groups);
+                    // what roles their identity and groups give is read from here on.
+                    portal.config.sso_accounts.remember(&s.user, s.sso);
                     s.user
                 });
                 visitor.session = visitor.user.is_some().then_some(token);

@@ -78,13 +78,12 @@ pub async fn callback(
     };
     let login = cookie(&headers, LOGIN_COOKIE);
     let tls = is_tls(&portal, &headers);
-    let finished = sso
-        .finish(&portal.store, &portal.config.auth, &caller, login.as_deref(), &reply, Timestamp::now())
-        .await;
+    let finished =
+        sso.finish(&portal.store, &portal.config, &caller, login.as_deref(), &reply, Timestamp::now()).await;
     let mut response = match finished {
         Ok(done) => {
-            tracing::info!(user = %done.user, groups = ?done.groups, "signed in through single sign-on");
-            portal.config.sso_groups.remember(done.user.as_str(), Some(done.groups));
+            tracing::info!(user = %done.user, groups = ?done.identity.groups, "signed in through single sign-on");
+            portal.config.sso_accounts.remember(done.user.as_str(), Some(done.identity));
             let mut response = Redirect::to(&safe_next(&done.next)).into_response();
             response.headers_mut().append(
                 header::SET_COOKIE,

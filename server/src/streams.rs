@@ -99,7 +99,7 @@ impl Viewer {
         match sessions::peek(&portal.store, &self.session, Timestamp::now(), portal.sessions).await {
             Ok(Some(live)) if live.user == self.user => {
                 // Roles of single-sign-on users follow the groups the store holds now.
-                portal.config.sso_groups.remember(&live.user, live.sso_groups);
+                portal.config.sso_accounts.remember(&live.user, live.sso);
                 policy::authorize(&portal.config, &self.user, &self.environment, self.permission).is_ok()
             }
             Ok(_) => false,

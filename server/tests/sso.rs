@@ -3,12 +3,15 @@
 
 mod common;
 
-use app::api::GetEnvironmentOverview;
-use backend::audit::{Filter, Outcome};
-use backend::config::{OidcIssuer, Source, load};
+use backend::audit::Outcome;
+use backend::config::{NameBinding, OidcIssuer, Source, load};
+use backend::policy::Role;
 use common::TestPortal;
-use reqwest::header::{HeaderMap, HeaderValue};
+use common::sso::{
+    callback, cookie_named, location, plain, role_in, session_or_where, sign_ins, signed_in_client,
+};
 use sandbox::oidc::Flaw;
+use serde_json::json;
 
 /// Where one browser's sign-in got to.
 struct Browser {
@@ -16,24 +19,6 @@ struct Browser {
     login_cookie: String,
     /// The provider's authorize URL `start` sent it to.
     authorize: reqwest::Url,
-}
-
-fn plain() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-fn cookie_named(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(str::to_owned)
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
 }
 
 /// `GET /auth/oidc/start` as a browser on the sign-in page.
@@ -69,55 +54,11 @@ async fn at_provider(browser: &Browser, person: Option<&str>) -> reqwest::Url {
     reqwest::Url::parse(&location(&decided)).unwrap()
 }
 
-/// The browser arriving at the callback: the response (a redirect either way).
-async fn callback(url: &reqwest::Url, login_cookie: Option<&str>) -> reqwest::Response {
-    let mut request = plain().get(url.clone());
-    if let Some(cookie) = login_cookie {
-        request = request.header("cookie", cookie);
-    }
-    request.send().await.unwrap()
-}
-
 /// The whole way for `person`: the session cookie on success, else where the browser was sent.
 async fn sign_in(portal: &TestPortal, person: &str) -> Result<String, String> {
     let browser = start(portal, "%2Fproduction%2Fapprovals").await;
     let back = at_provider(&browser, Some(person)).await;
-    let response = callback(&back, Some(&browser.login_cookie)).await;
-    assert_eq!(response.status().as_u16(), 303);
-    match cookie_named(&response, "rollgate-session") {
-        Some(cookie) => Ok(cookie.split(';').next().unwrap().to_owned()),
-        None => Err(location(&response)),
-    }
-}
-
-fn signed_in_client(portal: &TestPortal, cookie: &str) -> reqwest::Client {
-    let mut headers = HeaderMap::new();
-    headers.insert("origin", HeaderValue::from_str(&portal.base).unwrap());
-    headers.insert("cookie", HeaderValue::from_str(cookie).unwrap());
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(headers)
-        .build()
-        .unwrap()
-}
-
-/// The role the signed-in person holds in `env`, as the server functions see it; the error
-/// body when they may not even look.
-async fn role_in(portal: &TestPortal, cookie: &str, env: &str) -> Result<String, String> {
-    let client = signed_in_client(portal, cookie);
-    let response = portal.call(&client, &GetEnvironmentOverview { name: env.into() }).await;
-    let status = response.status().as_u16();
-    let body: serde_json::Value = response.json().await.unwrap();
-    if status == 200 {
-        Ok(body["access"]["role"].as_str().unwrap().to_owned())
-    } else {
-        Err(body.to_string())
-    }
-}
-
-async fn sign_ins(portal: &TestPortal) -> Vec<backend::audit::Record> {
-    let filter = Filter { action: Some("sign-in".into()), ..Filter::default() };
-    backend::audit::list(&portal.running.portal.store, &filter, 0, 100).await.unwrap().records
+    session_or_where(&callback(&back, Some(&browser.login_cookie)).await)
 }
 
 /// A person from a mapped group signs in through the provider and gets the session a
@@ -165,14 +106,94 @@ async fn groups_map_to_roles() {
     assert!(role_in(&portal, &again, "staging").await.unwrap_err().contains("SignInRequired"));
 }
 
-/// A config role for the name wins over the groups: an admin can pin or demote one person.
+/// A config role for the name wins over the groups when the name is bound to the person:
+/// an admin can pin or demote one person.
 #[tokio::test]
-async fn a_configured_role_for_the_name_wins() {
+async fn a_configured_role_for_a_bound_name_wins() {
     let mut config = load(&Source::SandboxDefault).unwrap();
-    config.roles.insert("pat".into(), backend::policy::Role::Viewer);
+    config.roles.insert("pat".into(), Role::Viewer);
+    let names = &mut config.auth.oidc.as_mut().unwrap().names;
+    names.insert("pat".into(), NameBinding { subject: Some("sandbox-pat".into()), email: None });
     let portal = TestPortal::with_config(config).await;
     let pat = sign_in(&portal, "pat").await.unwrap();
     assert_eq!(role_in(&portal, &pat, "production").await.unwrap(), "viewer");
+}
+
+fn claims(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    value.as_object().cloned().unwrap()
+}
+
+/// The sandbox's configuration with `root`, an admin by name who has no local account (as
+/// one expecting to sign in through single sign-on would), and `names` under auth.oidc.names.
+fn with_root_admin(names: &[(&str, NameBinding)]) -> backend::Config {
+    let mut config = load(&Source::SandboxDefault).unwrap();
+    config.roles.insert("root".into(), Role::Admin);
+    let oidc = config.auth.oidc.as_mut().unwrap();
+    oidc.names.extend(names.iter().map(|(name, binding)| (name.to_string(), binding.clone())));
+    config
+}
+
+/// A provider token that claims an admin's name signs nobody in: not `root` (admin by name,
+/// no local account: before names were bound, the token's bearer became that admin), not
+/// `ada` (admin by name, a local account), not even with a verified email. The refusal is
+/// audited and worded; the local admin still signs in with her password.
+#[tokio::test]
+async fn a_token_claiming_an_admins_name_is_refused() {
+    let portal = TestPortal::with_config(with_root_admin(&[])).await;
+    let issuer = &portal.running.sandbox.as_ref().unwrap().oidc;
+    for name in ["root", "ada"] {
+        issuer.claim_next(claims(json!({ "preferred_username": name })));
+        let refused = sign_in(&portal, "casey").await.unwrap_err();
+        assert_eq!(refused, "/sign-in?error=sso-unbound&next=%2F", "{name}");
+        let record = sign_ins(&portal).await.remove(0);
+        assert_eq!((record.actor.as_str(), record.result), (name, Outcome::Refused));
+        let detail = record.detail.unwrap_or_default();
+        assert!(
+            detail.contains(&format!(
+                "The name {name} has roles in Rollgate's configuration but is not bound to single sign-on; \
+                 ask an admin to bind it to you under auth.oidc.names."
+            )),
+            "{detail}"
+        );
+    }
+    let users = backend::auth::accounts::list(&portal.running.portal.store).await.unwrap();
+    assert!(!users.iter().any(|u| u.name == "root"), "no account was made");
+    let (_, html) = portal.page("/sign-in?error=sso-unbound").await;
+    assert!(
+        html.contains("not bound to you; ask an admin to bind it to you under auth.oidc.names"),
+        "{html}"
+    );
+    assert!(portal.sign_in("ada", common::demo_user(Role::Admin).1).await.is_ok());
+    // casey, as herself, is still welcome (with no role: her group maps to none).
+    assert!(sign_in(&portal, "casey").await.is_ok());
+}
+
+/// A name bound to a subject goes to that subject only, with the name's role; bound to an
+/// email, to whoever the provider vouches for with that email verified, not merely claimed.
+#[tokio::test]
+async fn a_bound_name_gets_its_role() {
+    let by_subject = NameBinding { subject: Some("sandbox-casey".into()), email: None };
+    let portal = TestPortal::with_config(with_root_admin(&[("root", by_subject)])).await;
+    let issuer = &portal.running.sandbox.as_ref().unwrap().oidc;
+    issuer.claim_next(claims(json!({ "preferred_username": "root" })));
+    assert_eq!(sign_in(&portal, "devon").await.unwrap_err(), "/sign-in?error=sso-unbound&next=%2F");
+    let detail = sign_ins(&portal).await[0].detail.clone().unwrap_or_default();
+    assert!(detail.contains("The name root is bound to another single-sign-on identity"), "{detail}");
+    issuer.claim_next(claims(json!({ "preferred_username": "root" })));
+    let root = sign_in(&portal, "casey").await.unwrap();
+    assert_eq!(role_in(&portal, &root, "production").await.unwrap(), "admin");
+
+    let by_email = NameBinding { subject: None, email: Some("Root@Corp.example".into()) };
+    let portal = TestPortal::with_config(with_root_admin(&[("root", by_email)])).await;
+    let issuer = &portal.running.sandbox.as_ref().unwrap().oidc;
+    let claimed =
+        json!({ "preferred_username": "root", "email": "root@corp.example", "email_verified": false });
+    issuer.claim_next(claims(claimed));
+    assert_eq!(sign_in(&portal, "devon").await.unwrap_err(), "/sign-in?error=sso-unbound&next=%2F");
+    issuer.claim_next(claims(json!({ "preferred_username": "root", "email": "root@corp.example" })));
+    let root = sign_in(&portal, "devon").await.unwrap();
+    // Read back from the store on each request: the verified email is what binds it.
+    assert_eq!(role_in(&portal, &root, "staging").await.unwrap(), "admin");
 }
 
 /// Signed in, but no group of theirs is mapped: no role anywhere, told so in words.
@@ -337,5 +358,5 @@ async fn unreachable_provider() {
     assert!(cookie_named(&response, "rollgate-sso").is_none());
     let (_, html) = portal.page("/sign-in?error=sso-unreachable").await;
     assert!(html.contains("cannot be reached just now"), "{html}");
-    assert!(portal.sign_in("dana", common::demo_user(backend::policy::Role::Deployer).1).await.is_ok());
+    assert!(portal.sign_in("dana", common::demo_user(Role::Deployer).1).await.is_ok());
 }

@@ -87,6 +87,9 @@ fn sso_error(code: &str) -> &'static str {
         "sso-token" => "The identity provider's answer could not be verified, so you were not signed in.",
         "sso-name" => "The identity provider gave no usable user name; ask an admin.",
         "sso-taken" => "Your single-sign-on name belongs to another Rollgate account; ask an admin.",
+        "sso-unbound" => {
+            "The name your identity provider gives you has roles or is reserved in Rollgate's configuration, and is not bound to you; ask an admin to bind it to you under auth.oidc.names."
+        }
         "sso-disabled" => "Your account is disabled; ask an admin.",
         _ => "Rollgate could not check your sign-in just now; try again shortly.",
     }

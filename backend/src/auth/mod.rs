@@ -8,7 +8,8 @@
 //! - [`password`]: hashing and verifying, and the gate bounding how many checks run at once.
 //! - [`local_path`]: where a browser may be sent after a form (only this site).
 //! - [`oidc`]: single sign-on through an OpenID Connect provider; its accounts have no
-//!   password and keep the groups they brought at sign-in.
+//!   password and keep who the provider says they are (subject, verified email) and the
+//!   groups they brought at sign-in.
 //!
 //! Roles are not here: they come from the configuration (see `policy` and
 //! [`crate::Config::role_of`], which maps single-sign-on groups too).

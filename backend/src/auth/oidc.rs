@@ -5,13 +5,15 @@
 //! holds in a short-lived cookie, and names the provider's URL to send the browser to.
 //! [`Sso::finish`] takes that record back (once), checks the state, exchanges the code with
 //! the verifier, verifies the ID token (signature against the provider's keys, issuer,
-//! audience, expiry, nonce), and signs the person in with a server-side session exactly as a
-//! password does. Every outcome is audited.
+//! audience, expiry and issue time within [`CLOCK_LEEWAY_SECS`], nonce), and signs the person
+//! in with a server-side session exactly as a password does. Every outcome is audited.
 //!
 //! Accounts: the first sign-in makes an account without a password, named by the configured
 //! claim and bound to the provider's subject; a local account of that name, or one bound to
-//! another subject, is never taken over. The groups the ID token lists are kept with the
-//! account; [`crate::Config::role_of`] maps them to roles.
+//! another subject, is never taken over, and neither is a name the configuration gives roles
+//! to unless `auth.oidc.names` binds it to this identity (see [`crate::config::NameRefusal`]).
+//! The groups the ID token lists, and the email when the provider marks it verified, are kept
+//! with the account; [`crate::Config::role_of`] maps them to roles.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -23,9 +25,9 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AdditionalClaims, AuthenticationFlow, AuthorizationCode, ClaimsVerificationError, Client, ClientId,
-    ClientSecret, CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet,
-    IdTokenClaims, IdTokenFields, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse, TokenResponse,
+    ClientSecret, CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken,
+    IdTokenClaims, IdTokenFields, IdTokenVerifier, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -36,7 +38,7 @@ use super::UserName;
 use super::sessions::{self, SessionPolicy, SessionToken};
 use crate::audit::{self, Caller, Outcome, Record};
 use crate::clock::Timestamp;
-use crate::config::{AuthSettings, Config, ConfigError, OidcIssuer, OidcSettings, UsernameClaim};
+use crate::config::{Config, ConfigError, NameRefusal, OidcIssuer, OidcSettings, SsoIdentity, UsernameClaim};
 use crate::store::{Store, StoreError};
 
 /// The cookie that ties a sign-in under way to the browser that started it.
@@ -46,6 +48,9 @@ pub const LOGIN_SECS: i64 = 600;
 /// How long the provider's discovery document and keys are trusted before fetching again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How far the provider's clock and Rollgate's may disagree: an ID token is accepted until
+/// this long after its `exp`, and may say it was issued up to this long after Rollgate's now.
+pub const CLOCK_LEEWAY_SECS: i64 = 60;
 
 /// Why single sign-on did not sign someone in, in words for the sign-in page.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +71,8 @@ pub enum SsoError {
     BadName(String),
     #[error("The name {0} belongs to another account in Rollgate; ask an admin.")]
     NameTaken(String),
+    #[error("The name {name} {why}; ask an admin to bind it to you under auth.oidc.names.")]
+    NameNotYours { name: String, why: NameRefusal },
     #[error("The account {0} is disabled.")]
     Disabled(String),
     #[error(transparent)]
@@ -91,6 +98,7 @@ impl SsoError {
             SsoError::BadToken(_) => "sso-token",
             SsoError::BadName(_) => "sso-name",
             SsoError::NameTaken(_) => "sso-taken",
+            SsoError::NameNotYours { .. } => "sso-unbound",
             SsoError::Disabled(_) => "sso-disabled",
             SsoError::Store(_) => "unavailable",
         }
@@ -118,6 +126,8 @@ type TokenFields = IdTokenFields<
     CoreJweContentEncryptionAlgorithm,
     CoreJwsSigningAlgorithm,
 >;
+type SsoIdToken =
+    IdToken<OtherClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 type SsoClient = Client<
     OtherClaims,
     CoreAuthDisplay,
@@ -165,7 +175,8 @@ pub struct Begun {
 pub struct Finished {
     pub user: UserName,
     pub token: SessionToken,
-    pub groups: Vec<String>,
+    /// Who the provider said they are, and their groups, as now kept with the account.
+    pub identity: SsoIdentity,
     /// Where they were going when the sign-in began.
     pub next: String,
 }
@@ -183,9 +194,6 @@ struct Attempt {
 pub struct Sso {
     settings: OidcSettings,
     issuer: IssuerUrl,
-    /// What subjects are bound to: the issuer URL, or "sandbox" for the embedded sandbox's
-    /// (whose address changes at every start).
-    issuer_label: String,
     client_id: ClientId,
     client_secret: Option<ClientSecret>,
     http: reqwest::Client,
@@ -206,17 +214,12 @@ impl Sso {
         sandbox: Option<&SandboxIssuer>,
     ) -> Result<Option<Self>, ConfigError> {
         let Some(settings) = &config.auth.oidc else { return Ok(None) };
-        let (issuer, issuer_label, client_id, client_secret) = match &settings.issuer {
+        let (issuer, client_id, client_secret) = match &settings.issuer {
             OidcIssuer::Sandbox => {
                 let sandbox = sandbox.ok_or_else(|| {
                     ConfigError::invalid("auth.oidc.issuer", "\"sandbox\" needs the embedded sandbox to run")
                 })?;
-                (
-                    sandbox.issuer.clone(),
-                    "sandbox".to_owned(),
-                    sandbox.client_id.clone(),
-                    Some(sandbox.client_secret.clone()),
-                )
+                (sandbox.issuer.clone(), sandbox.client_id.clone(), Some(sandbox.client_secret.clone()))
             }
             OidcIssuer::Url(issuer) => {
                 let secret = settings
@@ -226,7 +229,7 @@ impl Sso {
                     .transpose()
                     .map_err(|problem| ConfigError::invalid("auth.oidc.client_secret", problem))?;
                 let id = settings.client_id.clone().unwrap_or_default();
-                (issuer.clone(), issuer.clone(), id, secret)
+                (issuer.clone(), id, secret)
             }
         };
         // The issuer as written: the provider's discovery document must name exactly it.
@@ -241,7 +244,6 @@ impl Sso {
         Ok(Some(Self {
             settings: settings.clone(),
             issuer,
-            issuer_label,
             client_id: ClientId::new(client_id),
             client_secret: client_secret.map(ClientSecret::new),
             http,
@@ -327,14 +329,14 @@ impl Sso {
     pub async fn finish(
         &self,
         store: &Store,
-        auth: &AuthSettings,
+        config: &Config,
         caller: &Caller,
         cookie: Option<&str>,
         reply: &ProviderReply,
         now: Timestamp,
     ) -> Result<Finished, SsoError> {
         let mut attempt = Attempt::default();
-        let result = self.complete(store, auth, caller, cookie, reply, now, &mut attempt).await;
+        let result = self.complete(store, config, caller, cookie, reply, now, &mut attempt).await;
         // A callback for no sign-in begun here is not an attempt (and anyone can send one):
         // only what began gets a record.
         if let Err(e) = &result
@@ -342,7 +344,8 @@ impl Sso {
             && !matches!(e, SsoError::Store(_))
         {
             let caller = Caller { user: attempt.who, ..caller.clone() };
-            let outcome = if matches!(e, SsoError::Disabled(_)) { Outcome::Refused } else { Outcome::Failed };
+            let refused = matches!(e, SsoError::Disabled(_) | SsoError::NameNotYours { .. });
+            let outcome = if refused { Outcome::Refused } else { Outcome::Failed };
             let record = Record::new(&caller, "sign-in", outcome, now)
                 .detail(format!("single sign-on ({}): {e}", self.settings.display_name));
             audit::append_alone(store, &record).await?;
@@ -354,7 +357,7 @@ impl Sso {
     async fn complete(
         &self,
         store: &Store,
-        auth: &AuthSettings,
+        config: &Config,
         caller: &Caller,
         cookie: Option<&str>,
         reply: &ProviderReply,
@@ -404,38 +407,49 @@ impl Sso {
             .set_pkce_verifier(verifier)
             .request_async(&self.http)
             .await
-            .map_err(|e| SsoError::Exchange(token_error(&e)))?;
+            .map_err(|e| match e {
+                // Not an answer at all: the provider went away between the browser's visit and now.
+                RequestTokenError::Request(e) => SsoError::Unreachable(error_chain(&e)),
+                e => SsoError::Exchange(token_error(&e)),
+            })?;
         let id_token = response
             .id_token()
             .ok_or_else(|| SsoError::BadToken("the token response has no ID token".into()))?;
-        let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+        let claims = match id_token.claims(&id_token_verifier(&client, now), &nonce) {
             Ok(claims) => claims.clone(),
             // The provider may have rotated its keys since they were cached: fetch once more.
             Err(ClaimsVerificationError::SignatureVerification(_)) => {
                 let fresh = self.client(&redirect, true).await?;
                 id_token
-                    .claims(&fresh.id_token_verifier(), &nonce)
-                    .map_err(|e| SsoError::BadToken(e.to_string()))?
+                    .claims(&id_token_verifier(&fresh, now), &nonce)
+                    .map_err(|e| SsoError::BadToken(untrusted(&e, id_token, now)))?
                     .clone()
             }
-            Err(e) => return Err(SsoError::BadToken(e.to_string())),
+            Err(e) => return Err(SsoError::BadToken(untrusted(&e, id_token, now))),
         };
         let name = self.user_name(&claims)?;
         attempt.who = name.to_string();
-        let groups = self.groups(&claims);
-        let subject = format!("{} {}", self.issuer_label, claims.subject().as_str());
-        let user = bind_account(store, &name, &subject, &groups, now).await?;
+        let identity = SsoIdentity {
+            subject: self.settings.issuer.subject_key(claims.subject().as_str()),
+            verified_email: claims
+                .email()
+                .filter(|_| claims.email_verified() == Some(true))
+                .map(|email| email.as_str().to_lowercase()),
+            groups: self.groups(&claims),
+        };
+        let user = bind_account(store, config, &name, &identity, now).await?;
         attempt.who = user.to_string();
 
         let mut tx = store.begin().await?;
-        let token = sessions::start(&mut tx, user.as_str(), now, SessionPolicy::from(auth)).await?;
+        let token = sessions::start(&mut tx, user.as_str(), now, SessionPolicy::from(&config.auth)).await?;
         let caller = Caller { user: user.to_string(), ..caller.clone() };
+        let groups = &identity.groups;
         let groups_text = if groups.is_empty() { "none".to_owned() } else { groups.join(", ") };
         let record = Record::new(&caller, "sign-in", Outcome::Succeeded, now)
             .detail(format!("single sign-on ({}); groups: {groups_text}", self.settings.display_name));
         audit::append(&mut tx, &record).await?;
         tx.commit().await?;
-        Ok(Finished { user, token, groups, next })
+        Ok(Finished { user, token, identity, next })
     }
 
     fn user_name(&self, claims: &IdTokenClaims<OtherClaims, CoreGenderClaim>) -> Result<UserName, SsoError> {
@@ -466,21 +480,28 @@ impl Sso {
     }
 }
 
-/// Finds or makes the account for `subject`. A subject keeps the name it first signed in
-/// with; a name already used by a local account or another subject is refused.
+/// Finds or makes the account for `identity`'s subject. A subject keeps the name it first
+/// signed in with; a name already used by a local account or another subject is refused, and
+/// so is a name `config` does not let this identity hold (checked at every sign-in: the
+/// configuration may have changed since the account was made).
 async fn bind_account(
     store: &Store,
+    config: &Config,
     name: &UserName,
-    subject: &str,
-    groups: &[String],
+    identity: &SsoIdentity,
     now: Timestamp,
 ) -> Result<UserName, SsoError> {
-    let groups_json = serde_json::to_string(groups).unwrap_or_else(|_| "[]".into());
+    let groups_json = serde_json::to_string(&identity.groups).unwrap_or_else(|_| "[]".into());
     let mut tx = store.begin().await?;
     let bound = sqlx::query("SELECT name, disabled FROM users WHERE sso_subject = $1")
-        .bind(subject)
+        .bind(&identity.subject)
         .fetch_optional(&mut *tx)
         .await?;
+    let refused = |user: &str| {
+        config
+            .sso_name_refusal(user, identity)
+            .map(|why| SsoError::NameNotYours { name: user.to_owned(), why })
+    };
     let user = match bound {
         Some(row) => {
             let user: String = row.try_get("name")?;
@@ -490,16 +511,24 @@ async fn bind_account(
                 tx.rollback().await?;
                 return Err(SsoError::Disabled(user));
             }
+            if let Some(refusal) = refused(&user) {
+                tx.rollback().await?;
+                return Err(refusal);
+            }
             user
         }
         None => {
+            if let Some(refusal) = refused(name.as_str()) {
+                tx.rollback().await?;
+                return Err(refusal);
+            }
             let inserted = sqlx::query(
                 "INSERT INTO users (name, password_hash, disabled, created_at, updated_at, sso_subject) \
                  VALUES ($1, NULL, 0, $2, $2, $3) ON CONFLICT (name) DO NOTHING",
             )
             .bind(name.as_str())
             .bind(now.millis())
-            .bind(subject)
+            .bind(&identity.subject)
             .execute(&mut *tx)
             .await?;
             if inserted.rows_affected() == 0 {
@@ -514,8 +543,9 @@ async fn bind_account(
             name.to_string()
         }
     };
-    sqlx::query("UPDATE users SET sso_groups = $1, updated_at = $2 WHERE name = $3")
+    sqlx::query("UPDATE users SET sso_groups = $1, sso_email = $2, updated_at = $3 WHERE name = $4")
         .bind(&groups_json)
+        .bind(identity.verified_email.as_deref())
         .bind(now.millis())
         .bind(&user)
         .execute(&mut *tx)
@@ -524,9 +554,80 @@ async fn bind_account(
     UserName::parse(&user).map_err(|e| SsoError::BadName(e.to_string()))
 }
 
-/// The groups kept with an account, from the store's column (`None`: a local account).
-pub fn parse_groups(column: Option<String>) -> Option<Vec<String>> {
-    column.map(|json| serde_json::from_str(&json).unwrap_or_default())
+/// Who an account is at the provider, from the store's columns (`None`: a local account,
+/// which has no subject).
+pub fn identity_from_columns(
+    subject: Option<String>,
+    verified_email: Option<String>,
+    groups: Option<String>,
+) -> Option<SsoIdentity> {
+    Some(SsoIdentity {
+        subject: subject?,
+        verified_email,
+        groups: groups.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
+    })
+}
+
+/// The client's ID-token verifier, with Rollgate's clock at `now` and [`CLOCK_LEEWAY_SECS`]
+/// for a provider whose clock differs a little.
+fn id_token_verifier(client: &SsoClient, now: Timestamp) -> IdTokenVerifier<'_, CoreJsonWebKey> {
+    let now = instant(now);
+    let leeway = chrono::Duration::seconds(CLOCK_LEEWAY_SECS);
+    client
+        .id_token_verifier()
+        // The verifier refuses a token once this time reaches its exp: the leeway earlier.
+        .set_time_fn(move || now - leeway)
+        .set_issue_time_verifier_fn(move |issued| {
+            let ahead = (issued - now).num_seconds();
+            if ahead > CLOCK_LEEWAY_SECS {
+                Err(format!("{ISSUED_AHEAD} {ahead} s ahead of Rollgate's clock, {}", beyond_leeway()))
+            } else {
+                Ok(())
+            }
+        })
+}
+
+/// How an issue-time refusal starts, so [`untrusted`] can tell it from an expiry.
+const ISSUED_AHEAD: &str = "it says it was issued";
+
+fn beyond_leeway() -> String {
+    format!(
+        "more than the {CLOCK_LEEWAY_SECS} s allowed for the provider's clock and Rollgate's to differ (check that both keep time)"
+    )
+}
+
+fn instant(at: Timestamp) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(at.millis()).unwrap_or_default()
+}
+
+/// Why a verified ID token is not trusted, in words. An expired one says by how much by
+/// Rollgate's clock (read from the token only to say so: nothing else of it is believed).
+fn untrusted(error: &ClaimsVerificationError, token: &SsoIdToken, now: Timestamp) -> String {
+    match error {
+        ClaimsVerificationError::Expired(text) if text.starts_with(ISSUED_AHEAD) => text.clone(),
+        ClaimsVerificationError::Expired(_) => match unverified_expiry(&token.to_string()) {
+            Some(exp) => {
+                format!(
+                    "it expired {} s ago by Rollgate's clock, {}",
+                    now.millis() / 1000 - exp,
+                    beyond_leeway()
+                )
+            }
+            None => format!("it has expired, {}", beyond_leeway()),
+        },
+        ClaimsVerificationError::SignatureVerification(e) => {
+            clip(&format!("its signature does not match the provider's published keys: {e}"))
+        }
+        other => clip(&other.to_string()),
+    }
+}
+
+/// The `exp` of a compact JWT, unverified.
+fn unverified_expiry(jwt: &str) -> Option<i64> {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes).ok()?.get("exp")?.as_i64()
 }
 
 fn hash(cookie: &str) -> String {
@@ -574,33 +675,107 @@ mod tests {
         UserName::parse(s).unwrap()
     }
 
-    /// A subject keeps its account (and the name it first had) and its groups are refreshed;
-    /// a name held by a local account or by another subject is never taken over.
-    async fn accounts_are_bound_to_subjects(store: Store) {
-        let cli = Caller::new("cli");
-        let pw = NewPassword::parse("dana-deployer-demo").unwrap();
-        accounts::add(&store, &cli, &name("dana"), &pw, Timestamp(1)).await.unwrap();
-        let groups = vec!["ops".to_owned()];
-        let made = bind_account(&store, &name("olivia"), "idp s-1", &groups, Timestamp(2)).await.unwrap();
-        assert_eq!(made.as_str(), "olivia");
-        // Renamed at the provider: still the same account here, with its new groups.
-        let renamed = bind_account(&store, &name("liv"), "idp s-1", &[], Timestamp(3)).await.unwrap();
-        assert_eq!(renamed.as_str(), "olivia");
-        let row = sqlx::query("SELECT sso_groups FROM users WHERE name = 'olivia'")
+    fn identity(subject: &str, email: Option<&str>, groups: &[&str]) -> SsoIdentity {
+        SsoIdentity {
+            subject: subject.to_owned(),
+            verified_email: email.map(str::to_owned),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    /// What the store keeps of a single-sign-on account, as a session reads it back.
+    async fn kept(store: &Store, user: &str) -> Option<SsoIdentity> {
+        let row = sqlx::query("SELECT sso_subject, sso_email, sso_groups FROM users WHERE name = $1")
+            .bind(user)
             .fetch_one(store.pool())
             .await
             .unwrap();
-        assert_eq!(parse_groups(row.try_get(0).unwrap()), Some(vec![]));
-        for (taken, subject) in [("dana", "idp s-2"), ("olivia", "idp s-3")] {
-            let e = bind_account(&store, &name(taken), subject, &[], Timestamp(4)).await.unwrap_err();
+        identity_from_columns(row.try_get(0).unwrap(), row.try_get(1).unwrap(), row.try_get(2).unwrap())
+    }
+
+    /// A subject keeps its account (and the name it first had) and its groups and verified
+    /// email are refreshed; a name held by a local account or by another subject is never
+    /// taken over.
+    async fn accounts_are_bound_to_subjects(store: Store) {
+        let config = crate::config::load(&crate::config::Source::SandboxDefault).unwrap();
+        let cli = Caller::new("cli");
+        let pw = NewPassword::parse("lee-has-no-role").unwrap();
+        // A local account whose name has no role (a name with roles is refused before).
+        accounts::add(&store, &cli, &name("lee"), &pw, Timestamp(1)).await.unwrap();
+        let olivia = identity("idp s-1", Some("olivia@example.com"), &["ops"]);
+        let made = bind_account(&store, &config, &name("olivia"), &olivia, Timestamp(2)).await.unwrap();
+        assert_eq!(made.as_str(), "olivia");
+        assert_eq!(kept(&store, "olivia").await, Some(olivia));
+        // Renamed at the provider: still the same account here, with its new groups.
+        let renamed = identity("idp s-1", None, &[]);
+        let made = bind_account(&store, &config, &name("liv"), &renamed, Timestamp(3)).await.unwrap();
+        assert_eq!(made.as_str(), "olivia");
+        assert_eq!(kept(&store, "olivia").await, Some(renamed));
+        assert_eq!(kept(&store, "lee").await, None, "a local account has no identity at a provider");
+        for (taken, subject) in [("lee", "idp s-2"), ("olivia", "idp s-3")] {
+            let e = bind_account(&store, &config, &name(taken), &identity(subject, None, &[]), Timestamp(4))
+                .await
+                .unwrap_err();
             assert!(matches!(e, SsoError::NameTaken(_)), "{e}");
         }
         accounts::set_disabled(&store, &cli, &name("olivia"), true, Timestamp(5)).await.unwrap();
-        let e = bind_account(&store, &name("olivia"), "idp s-1", &[], Timestamp(6)).await.unwrap_err();
+        let e = bind_account(&store, &config, &name("olivia"), &identity("idp s-1", None, &[]), Timestamp(6))
+            .await
+            .unwrap_err();
         assert!(matches!(e, SsoError::Disabled(_)), "{e}");
     }
 
-    crate::store_tests!(accounts_are_bound_to_subjects);
+    /// A provider's claim to an admin's name makes no account unless the configuration binds
+    /// the name to that identity; an account made before the name got roles is refused at its
+    /// next sign-in. Refusals leave nothing behind.
+    async fn names_with_roles_need_a_binding(store: Store) {
+        let mut config = crate::config::load(&crate::config::Source::SandboxDefault).unwrap();
+        let impostor = identity("sandbox mallory", Some("ada@example.com"), &["platform"]);
+        let e = bind_account(&store, &config, &name("ada"), &impostor, Timestamp(1)).await.unwrap_err();
+        assert!(matches!(e, SsoError::NameNotYours { why: NameRefusal::NotBound, .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "The name ada has roles in Rollgate's configuration but is not bound to single sign-on; \
+             ask an admin to bind it to you under auth.oidc.names."
+        );
+        assert_eq!(e.code(), "sso-unbound");
+        let users = sqlx::query("SELECT COUNT(*) FROM users").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(users.try_get::<i64, _>(0).unwrap(), 0);
+
+        let oidc = config.auth.oidc.as_mut().unwrap();
+        oidc.names.insert(
+            "ada".into(),
+            crate::config::NameBinding { subject: None, email: Some("ada@example.com".into()) },
+        );
+        let unverified = identity("sandbox mallory", None, &[]);
+        let e = bind_account(&store, &config, &name("ada"), &unverified, Timestamp(2)).await.unwrap_err();
+        assert!(matches!(e, SsoError::NameNotYours { why: NameRefusal::BoundElsewhere, .. }), "{e}");
+        let made = bind_account(&store, &config, &name("ada"), &impostor, Timestamp(3)).await.unwrap();
+        assert_eq!(made.as_str(), "ada", "the verified email is the one bound");
+
+        // olivia signed in while her name had no roles; then it got some, bound to no one.
+        let olivia = identity("sandbox sandbox-olivia", None, &[]);
+        bind_account(&store, &config, &name("olivia"), &olivia, Timestamp(4)).await.unwrap();
+        config.roles.insert("olivia".into(), crate::policy::Role::Approver);
+        let e = bind_account(&store, &config, &name("olivia"), &olivia, Timestamp(5)).await.unwrap_err();
+        assert!(matches!(e, SsoError::NameNotYours { .. }), "{e}");
+    }
+
+    crate::store_tests!(accounts_are_bound_to_subjects, names_with_roles_need_a_binding);
+
+    /// The clock leeway: a token is good until the leeway after its exp and may be issued up
+    /// to the leeway ahead of Rollgate's clock; beyond either it is refused, in words.
+    #[test]
+    fn leeway_words() {
+        let exp = 1_700_000_000;
+        let payload = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            serde_json::json!({ "exp": exp }).to_string(),
+        );
+        assert_eq!(unverified_expiry(&format!("h.{payload}.s")), Some(exp));
+        assert_eq!(unverified_expiry("not a jwt"), None);
+        assert!(beyond_leeway().contains(&format!("{CLOCK_LEEWAY_SECS} s allowed")));
+    }
 
     #[test]
     fn provider_text_is_clipped() {

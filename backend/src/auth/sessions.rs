@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::clock::Timestamp;
-use crate::config::AuthSettings;
+use crate::config::{AuthSettings, SsoIdentity};
 use crate::store::{Store, StoreError, Tx};
 
 /// The cookie's value. Its `Debug` never shows it, so it cannot leak into a log by accident.
@@ -59,9 +59,9 @@ pub struct SignedIn {
     pub user: String,
     /// When the session ends at the latest (milliseconds).
     pub expires_at: i64,
-    /// The groups a single-sign-on account brought at its last sign-in; `None` for a local
-    /// account.
-    pub sso_groups: Option<Vec<String>>,
+    /// Who a single-sign-on account is at the provider and the groups it brought at its last
+    /// sign-in; `None` for a local account.
+    pub sso: Option<SsoIdentity>,
 }
 
 /// Last-seen times are written at most this often, so reading pages is not a write per request.
@@ -141,8 +141,8 @@ impl Found {
 
 async fn read(store: &Store, hash: &str) -> Result<Option<Found>, StoreError> {
     let row = sqlx::query(
-        "SELECT s.user_name, s.last_seen_at, s.expires_at, u.disabled, u.sso_groups FROM sessions s \
-         JOIN users u ON u.name = s.user_name WHERE s.token_hash = $1",
+        "SELECT s.user_name, s.last_seen_at, s.expires_at, u.disabled, u.sso_subject, u.sso_email, u.sso_groups \
+         FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.token_hash = $1",
     )
     .bind(hash)
     .fetch_optional(store.pool())
@@ -152,7 +152,11 @@ async fn read(store: &Store, hash: &str) -> Result<Option<Found>, StoreError> {
         signed_in: SignedIn {
             user: row.try_get("user_name")?,
             expires_at: row.try_get("expires_at")?,
-            sso_groups: super::oidc::parse_groups(row.try_get("sso_groups")?),
+            sso: super::oidc::identity_from_columns(
+                row.try_get("sso_subject")?,
+                row.try_get("sso_email")?,
+                row.try_get("sso_groups")?,
+            ),
         },
         last_seen: row.try_get("last_seen_at")?,
         disabled: row.try_get::<i64, _>("disabled")? != 0,

@@ -63,7 +63,7 @@ fn describe(error: figment::Error) -> String {
 #[allow(clippy::result_large_err)] // figment's Jail closures return figment's own (large) Error.
 mod tests {
     use super::*;
-    use crate::config::ClusterConnection;
+    use crate::config::{ClusterConnection, NameBinding};
     use figment::Jail;
 
     fn load_file(jail: &mut Jail, toml: &str) -> Result<Config, ConfigError> {
@@ -195,6 +195,11 @@ mod tests {
     #[test]
     fn oidc_errors_name_the_key() {
         let oidc = |body: &str| format!("[auth.oidc]\n{body}\n{MINIMAL}");
+        let names = |body: &str| {
+            oidc(&format!(
+                "issuer = \"https://login.example.com\"\nclient_id = \"r\"\n[auth.oidc.names]\n{body}"
+            ))
+        };
         let cases: &[(String, &[&str])] = &[
             (oidc("issuer = \"sandbox\""), &["auth.oidc.issuer", "sandbox = true"]),
             (
@@ -237,6 +242,18 @@ mod tests {
                 format!("{MINIMAL}group_roles = {{ ops = \"admin\" }}\n"),
                 &["environment[0] (prod).group_roles", "[auth.oidc]"],
             ),
+            (names("Ada = { subject = \"s-1\" }"), &["auth.oidc.names.Ada", "lowercase"]),
+            (
+                names("ada = { subject = \"s-1\", email = \"ada@example.com\" }"),
+                &["auth.oidc.names.ada", "exactly one"],
+            ),
+            (names("ada = {}"), &["auth.oidc.names.ada", "exactly one"]),
+            (names("ada = { subject = \" \" }"), &["auth.oidc.names.ada.subject", "empty"]),
+            (
+                names("ada = { email = \"ada at example.com\" }"),
+                &["auth.oidc.names.ada.email", "not an email"],
+            ),
+            (names("ada = { sub = \"s-1\" }"), &["names", "sub"]),
         ];
         for (toml, needles) in cases {
             let message = error_of(toml);
@@ -253,13 +270,16 @@ mod tests {
             jail.set_env("OIDC_SECRET", " s3cret \n");
             let toml = format!(
                 "[auth.oidc]\nissuer = \"https://login.example.com/realms/acme\"\nclient_id = \"rollgate\"\n\
-                 client_secret = {{ env = \"OIDC_SECRET\" }}\n[auth.oidc.group_roles]\nops = \"admin\"\n{MINIMAL}"
+                 client_secret = {{ env = \"OIDC_SECRET\" }}\n[auth.oidc.group_roles]\nops = \"admin\"\n\
+                 [auth.oidc.names]\nada = {{ subject = \"00u1a\" }}\npat = {{ email = \"pat@example.com\" }}\n{MINIMAL}"
             );
             let config = load_file(jail, &toml).expect("loads");
             let oidc = config.auth.oidc.as_ref().unwrap();
             assert_eq!(oidc.display_name, "single sign-on");
             assert_eq!(oidc.scopes, ["openid", "profile", "email"]);
             assert_eq!(oidc.groups_claim, "groups");
+            assert_eq!(oidc.names["ada"], NameBinding { subject: Some("00u1a".into()), email: None });
+            assert_eq!(oidc.names["pat"].email.as_deref(), Some("pat@example.com"));
             assert_eq!(oidc.client_secret.as_ref().unwrap().read().unwrap(), "s3cret");
             let missing = crate::config::SecretSource::Env("NOT_SET_ANYWHERE".into()).read().unwrap_err();
             assert_eq!(missing, "environment variable NOT_SET_ANYWHERE is not set");

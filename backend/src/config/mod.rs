@@ -6,6 +6,7 @@
 //! key; [`validate`] then checks what types cannot say (DNS names, regions, SSM paths).
 
 mod load;
+mod sso;
 pub(crate) mod validate;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use crate::clock::Timestamp;
 use crate::policy::Role;
 
 pub use load::{Source, load};
+pub use sso::{NameBinding, NameRefusal, SsoAccounts, SsoIdentity};
 
 /// What went wrong with the configuration, always naming the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -76,10 +78,11 @@ pub struct Config {
     /// The environments, in the order the switcher shows them.
     #[serde(default, rename = "environment")]
     pub environments: Vec<Environment>,
-    /// The groups each single-sign-on user brought at their last sign-in (not configuration:
-    /// filled from the store as they sign in and make requests).
+    /// Who each single-sign-on user is at the provider and the groups they brought at their
+    /// last sign-in (not configuration: filled from the store as they sign in and make
+    /// requests).
     #[serde(skip)]
-    pub sso_groups: SsoGroups,
+    pub sso_accounts: SsoAccounts,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -143,6 +146,12 @@ pub struct OidcSettings {
     /// group wins there.
     #[serde(default)]
     pub group_roles: BTreeMap<String, Role>,
+    /// User name → the single-sign-on identity it belongs to (`{ subject = "…" }` or
+    /// `{ email = "…" }`). A single-sign-on account gets the roles `[roles]` and
+    /// `[environment.roles]` give its name only when its name is bound to it here; a name with
+    /// such roles that is not bound cannot be taken through single sign-on at all.
+    #[serde(default)]
+    pub names: BTreeMap<String, NameBinding>,
 }
 
 /// Where an OpenID Connect provider is.
@@ -154,6 +163,17 @@ pub enum OidcIssuer {
     /// An issuer URL exactly as written (a trailing slash matters: the provider's discovery
     /// document must name the same string).
     Url(String),
+}
+
+impl OidcIssuer {
+    /// What an account of this issuer is bound to in the store: the issuer URL, or "sandbox"
+    /// for the embedded sandbox's (whose address changes at every start), and the subject.
+    pub fn subject_key(&self, subject: &str) -> String {
+        match self {
+            OidcIssuer::Sandbox => format!("sandbox {subject}"),
+            OidcIssuer::Url(url) => format!("{url} {subject}"),
+        }
+    }
 }
 
 impl TryFrom<String> for OidcIssuer {
@@ -219,36 +239,6 @@ impl SecretSource {
             });
         }
         Ok(value.to_owned())
-    }
-}
-
-/// The groups of the people who signed in through single sign-on, by user name: what
-/// [`Config::role_of`] maps to roles. Shared by every clone of the configuration.
-#[derive(Debug, Clone, Default)]
-pub struct SsoGroups(std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, Vec<String>>>>);
-
-impl SsoGroups {
-    /// Records what the store says `user`'s groups are (`None`: not a single-sign-on user).
-    pub fn remember(&self, user: &str, groups: Option<Vec<String>>) {
-        // Called on every request: the write lock only when something changes.
-        if self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(user) == groups.as_ref() {
-            return;
-        }
-        let mut map = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match groups {
-            Some(groups) => {
-                if map.get(user) != Some(&groups) {
-                    map.insert(user.to_owned(), groups);
-                }
-            }
-            None => {
-                map.remove(user);
-            }
-        }
-    }
-
-    pub fn of(&self, user: &str) -> Option<Vec<String>> {
-        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(user).cloned()
     }
 }
 
@@ -512,23 +502,49 @@ impl Config {
 
     /// The role `user` holds in `environment`, if any.
     ///
-    /// A role given to the name wins: the environment's `roles`, then the top-level `roles`
-    /// (so an admin can pin or demote a single-sign-on user by name). Otherwise, for a
-    /// single-sign-on user, the highest role (viewer < deployer < approver < admin) that any
-    /// of the groups they brought at sign-in maps to, where the environment's `group_roles`
-    /// entry for a group wins over `auth.oidc.group_roles`'. No mapped group: no role.
+    /// A local account: the role given to its name (the environment's `roles`, then the
+    /// top-level `roles`). A single-sign-on account whose name the configuration may not give
+    /// it (see [`Config::sso_name_refusal`]): none at all, as if it could not have signed in.
+    /// Otherwise, for a single-sign-on account, a role given to its name wins (so an admin can
+    /// pin or demote one person), else the highest role (viewer < deployer < approver < admin)
+    /// that any of the groups it brought at sign-in maps to, where the environment's
+    /// `group_roles` entry for a group wins over `auth.oidc.group_roles`'. No mapped group: no
+    /// role.
     pub fn role_of(&self, user: &str, environment: &str) -> Option<Role> {
         let env = self.environment(environment)?;
-        if let Some(role) = env.roles.get(user).or_else(|| self.roles.get(user)) {
-            return Some(*role);
+        let named = env.roles.get(user).or_else(|| self.roles.get(user)).copied();
+        let Some(identity) = self.sso_accounts.of(user) else { return named };
+        // The configuration may have changed since the account signed in: checked every time.
+        if self.sso_name_refusal(user, &identity).is_some() {
+            return None;
         }
         let oidc = self.auth.oidc.as_ref()?;
-        let groups = self.sso_groups.of(user)?;
-        groups
-            .iter()
-            .filter_map(|g| env.group_roles.get(g).or_else(|| oidc.group_roles.get(g)))
-            .max()
-            .copied()
+        named.or_else(|| {
+            identity
+                .groups
+                .iter()
+                .filter_map(|g| env.group_roles.get(g).or_else(|| oidc.group_roles.get(g)))
+                .max()
+                .copied()
+        })
+    }
+
+    /// Whether the configuration gives `name` a role in any environment.
+    pub fn name_has_roles(&self, name: &str) -> bool {
+        self.roles.contains_key(name) || self.environments.iter().any(|e| e.roles.contains_key(name))
+    }
+
+    /// Why the single-sign-on account `identity` may not go by `name`, if it may not: the name
+    /// is bound to another identity under `auth.oidc.names`, or it has roles here and is bound
+    /// to none. Without single sign-on configured, no identity is bound to anything.
+    pub fn sso_name_refusal(&self, name: &str, identity: &SsoIdentity) -> Option<NameRefusal> {
+        let binding = self.auth.oidc.as_ref().and_then(|oidc| Some((oidc, oidc.names.get(name)?)));
+        match binding {
+            Some((oidc, binding)) if binding.binds(oidc, identity) => None,
+            Some(_) => Some(NameRefusal::BoundElsewhere),
+            None if self.name_has_roles(name) => Some(NameRefusal::NotBound),
+            None => None,
+        }
     }
 }
 
@@ -536,24 +552,75 @@ impl Config {
 mod tests {
     use super::*;
 
-    /// Single-sign-on users: a role for the name wins; otherwise the highest role their groups
-    /// map to, an environment's mapping of a group winning over the global one; no mapped
-    /// group, no role; forgetting the groups (a local account) leaves none.
+    fn account(subject: &str, email: Option<&str>, groups: &[&str]) -> Option<SsoIdentity> {
+        Some(SsoIdentity {
+            subject: subject.to_owned(),
+            verified_email: email.map(str::to_owned),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        })
+    }
+
+    /// Single-sign-on users: the highest role their groups map to, an environment's mapping
+    /// of a group winning over the global one; no mapped group, no role; forgetting the
+    /// account (a local account) leaves none.
     #[test]
     fn sso_groups_map_to_roles() {
         let config = load(&Source::SandboxDefault).unwrap();
-        let groups = |g: &[&str]| Some(g.iter().map(|s| s.to_string()).collect());
-        config.sso_groups.remember("devon", groups(&["developers"]));
-        config.sso_groups.remember("pat", groups(&["developers", "platform"]));
-        config.sso_groups.remember("casey", groups(&["contractors"]));
-        config.sso_groups.remember("dana", groups(&["platform"]));
+        let sso = &config.sso_accounts;
+        sso.remember("devon", account("sandbox sandbox-devon", None, &["developers"]));
+        sso.remember("pat", account("sandbox sandbox-pat", None, &["developers", "platform"]));
+        sso.remember("casey", account("sandbox sandbox-casey", None, &["contractors"]));
         assert_eq!(config.role_of("devon", "staging"), Some(Role::Deployer));
         assert_eq!(config.role_of("devon", "production"), Some(Role::Viewer));
         assert_eq!(config.role_of("pat", "production"), Some(Role::Admin));
         assert_eq!(config.role_of("casey", "staging"), None);
-        assert_eq!(config.role_of("dana", "production"), Some(Role::Deployer), "the name's role wins");
         // Clones share what is remembered (the portal holds one in an Arc, tests another).
-        config.clone().sso_groups.remember("devon", None);
+        config.clone().sso_accounts.remember("devon", None);
         assert_eq!(config.role_of("devon", "staging"), None);
+    }
+
+    /// A single-sign-on account named like an admin gets no role at all unless the name is
+    /// bound to it: by subject at this issuer, or by an email the provider verified. Bound,
+    /// the name's role wins over its groups; local accounts keep their names' roles.
+    #[test]
+    fn name_roles_need_a_binding() {
+        let mut config = load(&Source::SandboxDefault).unwrap();
+        let sso = config.sso_accounts.clone();
+        sso.remember("ada", account("sandbox impostor", Some("ada@example.com"), &["platform"]));
+        assert_eq!(config.role_of("ada", "staging"), None, "not even the groups' admin");
+        assert_eq!(config.sso_name_refusal("ada", &sso.of("ada").unwrap()), Some(NameRefusal::NotBound));
+        // A name without roles needs no binding.
+        sso.remember("olivia", account("sandbox sandbox-olivia", None, &["release-managers"]));
+        assert_eq!(config.role_of("olivia", "staging"), Some(Role::Approver));
+
+        let oidc = config.auth.oidc.as_mut().unwrap();
+        oidc.names.insert("ada".into(), NameBinding { subject: Some("ada-1".into()), email: None });
+        // The same subject at another issuer is someone else.
+        sso.remember("ada", account("https://elsewhere.example ada-1", None, &[]));
+        assert_eq!(config.role_of("ada", "staging"), None);
+        assert_eq!(
+            config.sso_name_refusal("ada", &sso.of("ada").unwrap()),
+            Some(NameRefusal::BoundElsewhere)
+        );
+        sso.remember("ada", account("sandbox ada-1", None, &["developers"]));
+        assert_eq!(config.role_of("ada", "staging"), Some(Role::Admin), "the bound name's role wins");
+
+        let oidc = config.auth.oidc.as_mut().unwrap();
+        oidc.names.insert("ada".into(), NameBinding { subject: None, email: Some("Ada@Example.com".into()) });
+        sso.remember("ada", account("sandbox someone", None, &[]));
+        assert_eq!(config.role_of("ada", "staging"), None, "an unverified email binds nothing");
+        sso.remember("ada", account("sandbox someone", Some("ada@example.com"), &[]));
+        assert_eq!(config.role_of("ada", "production"), Some(Role::Admin));
+
+        // Demoted by name, bound: the name's role wins over the groups'.
+        let oidc = config.auth.oidc.as_mut().unwrap();
+        oidc.names.insert("pat".into(), NameBinding { subject: Some("sandbox-pat".into()), email: None });
+        config.roles.insert("pat".into(), Role::Viewer);
+        sso.remember("pat", account("sandbox sandbox-pat", None, &["platform"]));
+        assert_eq!(config.role_of("pat", "production"), Some(Role::Viewer));
+
+        // A local account is its name.
+        sso.remember("ada", None);
+        assert_eq!(config.role_of("ada", "staging"), Some(Role::Admin));
     }
 }

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use url::Url;
 
-use super::{ClusterConnection, Config, ConfigError, Environment, OidcIssuer, OidcSettings, TokenSource};
+use super::{
+    ClusterConnection, Config, ConfigError, Environment, NameBinding, OidcIssuer, OidcSettings, TokenSource,
+};
 
 pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     if config.environments.is_empty() {
@@ -257,7 +259,39 @@ fn validate_oidc(config: &Config, oidc: &OidcSettings) -> Result<(), ConfigError
     for group in oidc.group_roles.keys() {
         check_group(group, "auth.oidc.group_roles")?;
     }
+    for (name, binding) in &oidc.names {
+        let key = format!("auth.oidc.names.{name}");
+        check_user_name(name, &key)?;
+        validate_name_binding(binding, &key)?;
+    }
     Ok(())
+}
+
+fn validate_name_binding(binding: &NameBinding, key: &str) -> Result<(), ConfigError> {
+    match (binding.subject.as_deref(), binding.email.as_deref()) {
+        (Some(_), Some(_)) | (None, None) => Err(ConfigError::invalid(
+            key,
+            "give exactly one of subject (the provider's `sub`) or email (one it marks verified)",
+        )),
+        (Some(subject), None) if subject.trim().is_empty() || subject.trim() != subject => {
+            Err(ConfigError::invalid(format!("{key}.subject"), "must not be empty or padded with spaces"))
+        }
+        (None, Some(email)) if !is_email(email) => Err(ConfigError::invalid(
+            format!("{key}.email"),
+            format!("{email:?} is not an email address (local@domain, no spaces)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Enough of an address to be compared with a provider's `email` claim: one `@` with
+/// something on either side, no spaces or control characters.
+fn is_email(s: &str) -> bool {
+    let visible = !s.chars().any(|c| c.is_whitespace() || c.is_control());
+    let parts = s.split_once('@');
+    visible
+        && parts
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@'))
 }
 
 fn check_web_url(url: &Url, key: &str) -> Result<(), ConfigError> {

@@ -50,7 +50,7 @@ pub const CLIENT_ID: &str = "rollgate";
 pub enum Flaw {
     /// A nonce other than the one the authorization request carried.
     WrongNonce,
-    /// Expired a minute before it was issued.
+    /// Expired ten minutes ago: beyond any leeway a client allows for clocks that differ.
     Expired,
     /// Signed by a key the JWKS does not publish, under the published key's id.
     ForeignSignature,
@@ -73,6 +73,7 @@ struct Inner {
     foreign_key: OnceCell<keys::Key>,
     codes: Mutex<HashMap<String, authorize::Grant>>,
     flaw: Mutex<Option<Flaw>>,
+    claims: Mutex<Option<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl Issuer {
@@ -86,6 +87,7 @@ impl Issuer {
                 foreign_key: OnceCell::new(),
                 codes: Mutex::new(HashMap::new()),
                 flaw: Mutex::new(None),
+                claims: Mutex::new(None),
             }),
         }
     }
@@ -110,6 +112,17 @@ impl Issuer {
 
     fn take_flaw(&self) -> Option<Flaw> {
         lock(&self.inner.flaw).take()
+    }
+
+    /// The next ID token carries these claims over the picked person's own: what a provider
+    /// says when its users may choose their own `preferred_username` (or it is misconfigured),
+    /// for tests of what the client believes. Signed like any other token.
+    pub fn claim_next(&self, claims: serde_json::Map<String, serde_json::Value>) {
+        *lock(&self.inner.claims) = Some(claims);
+    }
+
+    fn take_claims(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        lock(&self.inner.claims).take()
     }
 
     async fn key(&self) -> Result<&keys::Key, String> {

@@ -121,13 +121,16 @@ pub(super) async fn exchange(
     if let Some(nonce) = &grant.nonce {
         claims["nonce"] = json!(nonce);
     }
+    for (claim, value) in issuer.take_claims().unwrap_or_default() {
+        claims[claim] = value;
+    }
     let mut signer = key;
     match issuer.take_flaw() {
         None => {}
         Some(Flaw::WrongNonce) => claims["nonce"] = json!("not-the-nonce-you-sent"),
         Some(Flaw::Expired) => {
-            claims["iat"] = json!(now - 120);
-            claims["exp"] = json!(now - 60);
+            claims["iat"] = json!(now - 900);
+            claims["exp"] = json!(now - 600);
         }
         Some(Flaw::ForeignSignature) => signer = foreign,
         Some(Flaw::WrongAudience) => claims["aud"] = json!("someone-else"),

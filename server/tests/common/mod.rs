@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset of these helpers.
 
+pub mod sso;
+
 use std::path::PathBuf;
 
 use backend::Config;
@@ -143,28 +145,17 @@ impl TestPortal {
     /// Signs `person` in through the sandbox's own OpenID Connect provider, as a browser
     /// would (start → the provider's page → the callback): their session cookie.
     pub async fn sso_sign_in(&self, person: &str) -> Result<String, String> {
-        let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let location = |r: &reqwest::Response| {
-            r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
-        };
-        let cookie = |r: &reqwest::Response, name: &str| {
-            r.headers()
-                .get_all("set-cookie")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find(|c| c.starts_with(&format!("{name}=")))
-                .map(|c| c.split(';').next().unwrap_or("").to_owned())
-        };
-        let started = plain.get(self.url("/auth/oidc/start?next=%2F")).send().await.unwrap();
-        let login = cookie(&started, "rollgate-sso").ok_or_else(|| location(&started))?;
-        let authorize = reqwest::Url::parse(&location(&started)).map_err(|e| e.to_string())?;
+        let started = sso::plain().get(self.url("/auth/oidc/start?next=%2F")).send().await.unwrap();
+        let login = sso::cookie_named(&started, "rollgate-sso").ok_or_else(|| sso::location(&started))?;
+        let login = login.split(';').next().unwrap_or("").to_owned();
+        let authorize = reqwest::Url::parse(&sso::location(&started)).map_err(|e| e.to_string())?;
         let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
         form.push(("person".into(), person.into()));
         let mut post = authorize.clone();
         post.set_query(None);
-        let decided = plain.post(post).form(&form).send().await.unwrap();
-        let back = plain.get(location(&decided)).header("cookie", login).send().await.unwrap();
-        cookie(&back, "rollgate-session").ok_or_else(|| location(&back))
+        let decided = sso::plain().post(post).form(&form).send().await.unwrap();
+        let back = reqwest::Url::parse(&sso::location(&decided)).map_err(|e| e.to_string())?;
+        sso::session_or_where(&sso::callback(&back, Some(&login)).await)
     }
 
     /// A client signed in as the demo user holding `role`.
