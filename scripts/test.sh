@@ -28,6 +28,8 @@ if scripts/check-wasm-deps.sh; then passed=$((passed + 1)); else failed=$((faile
 
 say "Rust unit and integration tests (store tests on SQLite and on the PostgreSQL test cluster)"
 export ROLLGATE_TEST_POSTGRES_URL="${ROLLGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:55432/postgres}"
+# setup.sh installed Node's certified OpenID provider: its tests must run, not skip.
+export ROLLGATE_TESTS_NEED_NODE=1
 # Each store test makes its own database; the previous run's are dropped here.
 psql "$ROLLGATE_TEST_POSTGRES_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'rg\_test\_%'" |
   while read -r db; do psql "$ROLLGATE_TEST_POSTGRES_URL" -qc "DROP DATABASE \"$db\"" >/dev/null; done

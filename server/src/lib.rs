@@ -160,6 +160,9 @@ fn spawn_recovery(changes: backend::changes::Changes) {
 
 /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
 pub async fn serve_until_signal(config: Config) -> Result<(), StartError> {
+    // Listening for SIGTERM before serving: one that arrives as soon as the address is logged
+    // must shut down gracefully, not find the default action (exit at once).
+    let terminated = termination();
     let running = start(config).await?;
     if let Some(sandbox) = &running.sandbox {
         // A fixed path, so a person can keep one kubectl command line across restarts.
@@ -175,29 +178,34 @@ pub async fn serve_until_signal(config: Config) -> Result<(), StartError> {
             }
         }
     }
-    termination().await;
+    terminated.await;
     tracing::info!("shutting down: finishing in-flight requests");
     running.shutdown().await
 }
 
-async fn termination() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves at SIGTERM or Ctrl-C; SIGTERM is listened for from the moment this is called.
+fn termination() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
 }
 
