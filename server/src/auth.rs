@@ -92,10 +92,8 @@ pub async fn identify(
 /// sign-in page (and back to the page it came from afterwards); a call from code gets 401
 /// with the body the server function itself would have sent (`ApiError::SignInRequired`).
 fn sign_in_required(headers: &HeaderMap) -> Response {
-    let from_form = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
+    let from_form =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     if from_form {
         let back = headers
             .get(header::REFERER)
@@ -240,7 +238,9 @@ pub fn is_tls(portal: &Portal, headers: &HeaderMap) -> bool {
 /// Where to go after signing in: a path on this site as a browser would resolve it (see
 /// [`local_path`]), never the sign-in page itself; `/` otherwise.
 pub(crate) fn safe_next(next: &str) -> String {
-    local_path(next).filter(|p| p != "/sign-in" && !p.starts_with("/sign-in?")).unwrap_or_else(|| "/".to_owned())
+    local_path(next)
+        .filter(|p| p != "/sign-in" && !p.starts_with("/sign-in?"))
+        .unwrap_or_else(|| "/".to_owned())
 }
 
 pub(crate) fn encode(s: &str) -> String {
@@ -260,7 +260,15 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next("/production/approvals?x=1"), "/production/approvals?x=1");
-        for bad in ["//evil.example/x", "https://evil.example", "/\\evil", "/\t/evil.example", "", "/sign-in?next=/x", "/sign-in"] {
+        for bad in [
+            "//evil.example/x",
+            "https://evil.example",
+            "/\\evil",
+            "/\t/evil.example",
+            "",
+            "/sign-in?next=/x",
+            "/sign-in",
+        ] {
             assert_eq!(safe_next(bad), "/", "{bad}");
         }
     }

@@ -30,7 +30,11 @@ pub async fn carry_errors(State(portal): State<Portal>, request: Request, next: 
     let Some((back, error)) = split(location) else { return response };
     let secure = if tls { "; Secure" } else { "" };
     let cookie = error.and_then(|(path, encoded)| flash::encode(&path, &encoded)).map(|value| {
-        format!("{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", flash::COOKIE, flash::MAX_AGE_SECS)
+        format!(
+            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            flash::COOKIE,
+            flash::MAX_AGE_SECS
+        )
     });
     let headers = response.headers_mut();
     if let Ok(back) = HeaderValue::from_str(&back) {
@@ -82,7 +86,8 @@ mod tests {
     #[test]
     fn errors_leave_the_url() {
         let (back, error) =
-            split("http://127.0.0.1:3000/production/approvals?tab=x&__path=%2Fapi%2Fapprove&__err=eyJ9").unwrap();
+            split("http://127.0.0.1:3000/production/approvals?tab=x&__path=%2Fapi%2Fapprove&__err=eyJ9")
+                .unwrap();
         assert_eq!(back, "/production/approvals?tab=x");
         assert_eq!(error, Some(("/api/approve".to_owned(), "eyJ9".to_owned())));
         let (back, error) = split("/staging/tokens").unwrap();

@@ -93,7 +93,12 @@ pub fn routes() -> Vec<Route> {
         route(Method::GET, oidc::CALLBACK_PATH, Public, get(oidc::callback)),
         route(Method::GET, "/{env}/audit/export", view, get(audit_export::export)),
         route(Method::GET, "/live/{env}/deployments", view, get(live::deployments)),
-        route(Method::GET, "/live/{env}/deployments/{namespace}/{deployment}/logs", view, get(log_stream::stream)),
+        route(
+            Method::GET,
+            "/live/{env}/deployments/{namespace}/{deployment}/logs",
+            view,
+            get(log_stream::stream),
+        ),
         route(Method::GET, "/live/{env}/pipelines/{name}", view, get(pipeline_stream::pipeline)),
     ]
 }

@@ -3,6 +3,7 @@
 //! in pages, errors or logs), and the cluster token: read from SSM, refreshed when its version
 //! moves, rotated through a change request, and left in use when a rotation fails midway.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::io::Write;
@@ -374,12 +375,8 @@ async fn the_cluster_token_is_written_only_by_rotation() {
     let body = direct.text().await.unwrap();
     assert!(body.contains("Rotate the cluster token"), "{body}");
     assert!(body.contains("approved by someone else where Production is protected"), "{body}");
-    let delete = DeleteToken {
-        env: s("production"),
-        name: s(parameter),
-        confirmation: s(parameter),
-        return_to: None,
-    };
+    let delete =
+        DeleteToken { env: s("production"), name: s(parameter), confirmation: s(parameter), return_to: None };
     assert_eq!(p.call(&ada, &delete).await.status().as_u16(), 409);
     let create = CreateToken { env: s("production"), ..create(parameter, "SecureString", "another-token") };
     let created = p.call(&ada, &create).await;
@@ -394,12 +391,8 @@ async fn the_cluster_token_is_written_only_by_rotation() {
     };
     assert_eq!(p.call(&ada, &label).await.status().as_u16(), 200, "a label moves nothing Rollgate reads");
 
-    let detail: ParameterDetail = p
-        .call(&ada, &GetToken { env: s("production"), name: s(parameter) })
-        .await
-        .json()
-        .await
-        .unwrap();
+    let detail: ParameterDetail =
+        p.call(&ada, &GetToken { env: s("production"), name: s(parameter) }).await.json().await.unwrap();
     assert_eq!(detail.parameter.version, 1, "nothing was written");
     let query = ListAudit {
         env: s("production"),

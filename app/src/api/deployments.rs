@@ -114,7 +114,8 @@ pub mod ssr {
     /// A deployment name as Kubernetes allows it, before it reaches the cluster client.
     pub fn check_name(name: &str) -> Result<(), ApiError> {
         use backend::kube::names::{self, NameKind};
-        names::check(NameKind::Deployment, name).map_err(|e| guard::with_status(ApiError::Invalid(format!("{e}."))))
+        names::check(NameKind::Deployment, name)
+            .map_err(|e| guard::with_status(ApiError::Invalid(format!("{e}."))))
     }
 
     pub fn check_namespace(portal: &Portal, env: &str, namespace: &str) -> Result<(), ApiError> {

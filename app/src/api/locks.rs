@@ -52,7 +52,9 @@ mod ssr {
 
     pub fn error(e: LockError) -> ApiError {
         guard::with_status(match e {
-            LockError::NoReason | LockError::EndInPast | LockError::TooLong => ApiError::Invalid(e.to_string()),
+            LockError::NoReason | LockError::EndInPast | LockError::TooLong => {
+                ApiError::Invalid(e.to_string())
+            }
             LockError::AlreadyLocked(_) | LockError::NotLocked(_) => ApiError::Refused(e.to_string()),
             LockError::Store(store) => return guard::internal("changing the lock", store),
         })

@@ -78,7 +78,10 @@ mod tests {
     fn unicode_look_alikes_stay_paths() {
         for tricky in ["/／evil.example", "/\u{2215}\u{2215}evil.example", "/%E2%88%95evil"] {
             let path = local_path(tricky).expect(tricky);
-            assert!(path.is_ascii() && path.starts_with('/') && !path.starts_with("//"), "{tricky:?} → {path}");
+            assert!(
+                path.is_ascii() && path.starts_with('/') && !path.starts_with("//"),
+                "{tricky:?} → {path}"
+            );
         }
         assert_eq!(local_path("／／evil.example"), None, "a look-alike is not a leading slash");
     }

@@ -225,7 +225,8 @@ impl Changes {
         if reason.is_empty() {
             return Err(ChangeError::NoReason);
         }
-        if reason.chars().count() > MAX_TEXT || override_reason.is_some_and(|r| r.chars().count() > MAX_TEXT) {
+        if reason.chars().count() > MAX_TEXT || override_reason.is_some_and(|r| r.chars().count() > MAX_TEXT)
+        {
             return Err(ChangeError::TooLong("The reason"));
         }
         let override_reason = override_reason.map(str::trim).filter(|r| !r.is_empty());

@@ -111,8 +111,12 @@ impl Clusters {
     /// Makes `client` (built from the token of `version` of the SSM token parameter, which
     /// expires at `expires_ms`) the one `environment`'s calls use from now on.
     pub fn switch(&self, environment: &str, client: kube::Client, version: i64, expires_ms: Option<i64>) {
-        let cached =
-            Cached { client, token_version: Some(version), token_expires_ms: expires_ms, checked: Instant::now() };
+        let cached = Cached {
+            client,
+            token_version: Some(version),
+            token_expires_ms: expires_ms,
+            checked: Instant::now(),
+        };
         self.install(environment, cached);
     }
 

@@ -348,7 +348,10 @@ impl Rotation {
             Ok(format!("Rollgate now uses version {version}")),
         )
         .await?;
-        Ok(Executed::new(format!("{parameter} version {version} in use; it expires at {}", expires.rfc3339())))
+        Ok(Executed::new(format!(
+            "{parameter} version {version} in use; it expires at {}",
+            expires.rfc3339()
+        )))
     }
 
     async fn fail(

@@ -4,7 +4,7 @@
 //! earlier commit, roll a stage back; one poller's AWS calls with 1 and with 50 live viewers;
 //! AWS errors in words.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -537,11 +537,8 @@ async fn locks_hold_pipeline_controls() {
     let (dana, avery, ada) =
         (p.as_role(Role::Deployer).await, p.as_role(Role::Approver).await, p.as_role(Role::Admin).await);
     let approval = release_production(&p, &dana).await;
-    let lock = app::api::locks::LockEnvironment {
-        env: s("production"),
-        reason: s("incident 42"),
-        until: s(""),
-    };
+    let lock =
+        app::api::locks::LockEnvironment { env: s("production"), reason: s("incident 42"), until: s("") };
     assert_eq!(p.call(&avery, &lock).await.status().as_u16(), 200);
 
     let nobody = s("0e0e0e0e-0000-4000-8000-000000000000");
@@ -581,7 +578,10 @@ async fn locks_hold_pipeline_controls() {
     ] {
         assert_eq!(response.status().as_u16(), 409, "{what}");
         let body = response.text().await.unwrap();
-        assert!(body.contains("Changes are held: production is locked by avery: incident 42"), "{what}: {body}");
+        assert!(
+            body.contains("Changes are held: production is locked by avery: incident 42"),
+            "{what}: {body}"
+        );
     }
     assert_eq!(p.call(&dana, &transition("false")).await.status().as_u16(), 200, "a freeze is not held back");
 
@@ -603,7 +603,10 @@ async fn locks_hold_pipeline_controls() {
     .unwrap();
     let done = trail.records.iter().find(|r| r.result == backend::audit::Outcome::Succeeded).unwrap();
     let detail = done.detail.as_deref().unwrap_or("");
-    assert!(detail.contains("override: the fix for incident 42 (overriding: production is locked"), "{detail}");
+    assert!(
+        detail.contains("override: the fix for incident 42 (overriding: production is locked"),
+        "{detail}"
+    );
     assert!(detail.contains(&approval.execution), "the record names the execution found: {detail}");
 }
 

@@ -1,6 +1,6 @@
 //! Signing in and out over HTTP, the session cookie, CSRF and the security headers.
 
-mod common;
+use crate::common;
 
 use backend::policy::Role;
 use common::{TestPortal, demo_user};

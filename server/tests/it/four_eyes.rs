@@ -1,7 +1,7 @@
 //! Four-eyes over HTTP, on SQLite and on PostgreSQL: a deployer requests a production change,
 //! an approver approves it, the change runs once and the audit trail tells the story.
 
-mod common;
+use crate::common;
 
 use app::api::audit::ListAudit;
 use app::api::changes::{ApproveChange, ListChanges, RequestChange};

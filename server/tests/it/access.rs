@@ -9,7 +9,7 @@
 //! sign-in page), a role only in staging → 403, the right role in production → through, and
 //! a cross-site POST → 403. The same table drives the fuzzing of every server function.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -146,7 +146,8 @@ impl Matrix {
             seen: None,
             return_to: None,
         };
-        let audit = ListAudit { env: prod(), actor: s(""), action: s(""), from: s(""), until: s(""), page: 0 };
+        let audit =
+            ListAudit { env: prod(), actor: s(""), action: s(""), from: s(""), until: s(""), page: 0 };
         let created = |name: &str| CreateToken {
             env: prod(),
             name: s(name),
@@ -184,7 +185,10 @@ impl Matrix {
             case(ListTokens { env: prod() }, Some(ANYONE)),
             case(GetToken { env: prod(), name: token() }, Some(ANYONE)),
             case(RevealToken { env: prod(), name: token(), version: None }, Some(admins)),
-            case(PutTokenVersion { env: prod(), name: token(), value: s("http://x"), return_to: None }, Some(admins)),
+            case(
+                PutTokenVersion { env: prod(), name: token(), value: s("http://x"), return_to: None },
+                Some(admins),
+            ),
             case(
                 LabelTokenVersion {
                     env: prod(),
@@ -204,7 +208,12 @@ impl Matrix {
             case(GetPipeline { env: prod(), name: pipeline.clone(), page: s("") }, Some(ANYONE)),
             case(ListPipelineApprovals { env: prod() }, Some(ANYONE)),
             case(
-                CompareExecutions { env: prod(), name: pipeline.clone(), a: nobody.clone(), b: nobody.clone() },
+                CompareExecutions {
+                    env: prod(),
+                    name: pipeline.clone(),
+                    a: nobody.clone(),
+                    b: nobody.clone(),
+                },
                 Some(ANYONE),
             ),
             case(
@@ -304,7 +313,10 @@ async fn every_route_and_server_function_checks_who_asks() {
         leptos_axum::generate_route_list(app::App).iter().map(|r| r.path().to_owned()).collect();
     let public_pages = ["/", "/sign-in"];
     let detail: app::model::pipelines::PipelineDetail = p
-        .call(m.client("production", Viewer), &GetPipeline { env: s("production"), name: s("myapp-production"), page: s("") })
+        .call(
+            m.client("production", Viewer),
+            &GetPipeline { env: s("production"), name: s("myapp-production"), page: s("") },
+        )
         .await
         .json()
         .await
@@ -400,7 +412,11 @@ async fn every_route_and_server_function_checks_who_asks() {
             assert!(body.contains("Forbidden"), "{}: {body}", case.path);
             let (status, body) = m.post(m.client("production", role), case).await;
             if allowed.contains(&role) {
-                assert!(![401, 403].contains(&status) && status < 500, "{} as {role:?}: {status} {body}", case.path);
+                assert!(
+                    ![401, 403].contains(&status) && status < 500,
+                    "{} as {role:?}: {status} {body}",
+                    case.path
+                );
             } else {
                 assert_eq!(status, 403, "{} as {role:?} of production: {body}", case.path);
             }
@@ -417,7 +433,8 @@ async fn every_route_and_server_function_checks_who_asks() {
         assert_eq!(cross.status().as_u16(), 403, "cross-site POST {}", case.path);
     }
     let covered: BTreeSet<&str> = cases.iter().map(|c| c.path).collect();
-    let registered: BTreeSet<&str> = leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path).collect();
+    let registered: BTreeSet<&str> =
+        leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path).collect();
     let missing: Vec<_> = registered.difference(&covered).collect();
     assert!(missing.is_empty(), "server functions without an access line in this file: {missing:?}");
     assert_eq!(covered.len(), cases.len(), "one line per server function");
@@ -427,21 +444,21 @@ async fn every_route_and_server_function_checks_who_asks() {
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_say_why() {
     let m = Matrix::start().await;
-    let restart = m
-        .cases()
-        .await
-        .into_iter()
-        .find(|c| c.path == <RequestChange as ServerFn>::PATH)
-        .unwrap();
+    let restart = m.cases().await.into_iter().find(|c| c.path == <RequestChange as ServerFn>::PATH).unwrap();
     let (status, body) = m.post(m.client("production", Viewer), &restart).await;
     assert_eq!(status, 403);
     assert!(
-        body.contains("As viewer in Production you may not request changes; that needs the deployer or admin role."),
+        body.contains(
+            "As viewer in Production you may not request changes; that needs the deployer or admin role."
+        ),
         "{body}"
     );
     let (status, body) = m.post(m.client("staging", Admin), &restart).await;
     assert_eq!(status, 403);
-    assert!(body.contains("You have no role in Production; ask an admin to add s-admin to its roles."), "{body}");
+    assert!(
+        body.contains("You have no role in Production; ask an admin to add s-admin to its roles."),
+        "{body}"
+    );
     let unknown = m.p.call(m.client("production", Viewer), &GetEnvironmentOverview { name: s("qa") }).await;
     assert_eq!(unknown.status().as_u16(), 404);
 }
@@ -460,8 +477,39 @@ impl Junk {
     /// Up to `max` characters drawn from ASCII, controls, separators and far-away unicode.
     fn text(&mut self, max: usize) -> String {
         const PIECES: &[&str] = &[
-            "a", "Z", "0", "-", "/", ".", " ", "\t", "\n", "\0", "%", "&", "=", "+", "[", "]", "{", "}", "\"",
-            "'", "<", "\\", ":", ";", "é", "ß", "中", "🚀", "\u{202e}", "../", "%2F", "production", "myapp",
+            "a",
+            "Z",
+            "0",
+            "-",
+            "/",
+            ".",
+            " ",
+            "\t",
+            "\n",
+            "\0",
+            "%",
+            "&",
+            "=",
+            "+",
+            "[",
+            "]",
+            "{",
+            "}",
+            "\"",
+            "'",
+            "<",
+            "\\",
+            ":",
+            ";",
+            "é",
+            "ß",
+            "中",
+            "🚀",
+            "\u{202e}",
+            "../",
+            "%2F",
+            "production",
+            "myapp",
         ];
         let len = (self.next() as usize) % (max + 1);
         (0..len).map(|_| PIECES[(self.next() as usize) % PIECES.len()]).collect()
@@ -501,7 +549,8 @@ async fn fuzzing_every_server_function_never_breaks_it() {
         bodies.push(extra);
         for (who, client) in callers {
             for body in &bodies {
-                let shown: Vec<_> = body.iter().map(|(k, v)| (k, v.chars().take(40).collect::<String>())).collect();
+                let shown: Vec<_> =
+                    body.iter().map(|(k, v)| (k, v.chars().take(40).collect::<String>())).collect();
                 let response = client
                     .post(p.url(case.path))
                     .header("accept", "application/json")

@@ -4,7 +4,7 @@
 //! its deadline, the custom-action job API, errors named as AWS names them, and the pipeline
 //! declarations moto also serves, run against moto too.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

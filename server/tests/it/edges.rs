@@ -3,7 +3,7 @@
 //! returns to (`return_to`), what a page's error banner says, and names that reach the
 //! cluster.
 
-mod common;
+use crate::common;
 
 use app::api::changes::ApproveChange;
 use app::api::deployments::GetDeployment;
@@ -47,14 +47,19 @@ async fn sign_in_never_sends_a_browser_elsewhere() {
     let kept = p
         .anonymous
         .post(p.url("/auth/sign-in"))
-        .form(&[("username", "vera"), ("password", "vera-viewer-demo"), ("next", "/production/audit?actor=ada")])
+        .form(&[
+            ("username", "vera"),
+            ("password", "vera-viewer-demo"),
+            ("next", "/production/audit?actor=ada"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(kept.headers()["location"], "/production/audit?actor=ada");
     // Single sign-on keeps `next` through the provider: the same rule when it starts.
     for next in HOSTILE {
-        let started = p.anonymous.get(p.url("/auth/oidc/start")).query(&[("next", next)]).send().await.unwrap();
+        let started =
+            p.anonymous.get(p.url("/auth/oidc/start")).query(&[("next", next)]).send().await.unwrap();
         assert_eq!(started.status().as_u16(), 303, "{next:?}");
     }
 }
@@ -135,13 +140,8 @@ async fn error_banners_show_only_this_browsers_own_errors() {
         assert!(flash.contains(attribute), "{attribute} missing from {flash}");
     }
     let flash = flash.split(';').next().unwrap().to_owned();
-    let shown = p
-        .anonymous
-        .get(p.url(&to))
-        .header("cookie", format!("{}; {flash}", p.cookie))
-        .send()
-        .await
-        .unwrap();
+    let shown =
+        p.anonymous.get(p.url(&to)).header("cookie", format!("{}; {flash}", p.cookie)).send().await.unwrap();
     let cleared = shown
         .headers()
         .get_all("set-cookie")
@@ -164,7 +164,8 @@ async fn names_are_checked_before_they_reach_the_cluster() {
         assert_eq!(response.status().as_u16(), 400, "{bad:?}");
         assert!(response.text().await.unwrap().contains("is not a deployment name"), "{bad:?}");
     }
-    let dotted = GetDeployment { env: "staging".into(), namespace: "staging".into(), name: "myapp.v2".into() };
+    let dotted =
+        GetDeployment { env: "staging".into(), namespace: "staging".into(), name: "myapp.v2".into() };
     assert_eq!(p.call(&p.http, &dotted).await.status().as_u16(), 404, "a valid name that does not exist");
     let logs = p.get("/live/staging/deployments/staging/myapp-deployment/logs?pod=..%2F..%2Fetc").await;
     assert_eq!(logs.status().as_u16(), 400);

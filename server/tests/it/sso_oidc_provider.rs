@@ -7,7 +7,7 @@
 //! The tests skip themselves, saying so, when `node` or the npm package is missing
 //! (`scripts/setup.sh` runs `npm ci`); anything else that goes wrong fails them.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

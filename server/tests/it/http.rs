@@ -1,6 +1,6 @@
 //! The server over HTTP: pages, health, assets and middleware, with the sandbox running.
 
-mod common;
+use crate::common;
 
 use common::TestPortal;
 

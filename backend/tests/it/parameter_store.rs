@@ -1,7 +1,7 @@
 //! The Tokens page's Parameter Store calls ([`ParameterStore`]) as one scenario, run against
 //! the sandbox's SSM and against moto's server: the same code agrees with a third party.
 
-mod support;
+use crate::support;
 
 use backend::tokens::rules::{Kind, Tier};
 use backend::tokens::{NewParameter, ParameterStore, TokenError};

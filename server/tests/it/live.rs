@@ -3,7 +3,7 @@
 //! stream (deployments, logs, pipelines): it ends soon after the session or role that let it
 //! open does.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

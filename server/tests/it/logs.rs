@@ -2,7 +2,7 @@
 //! a crash-looping pod's previous container, tail/since/timestamps, following, the errors in
 //! words, bad parameters and access.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -214,11 +214,7 @@ async fn bad_requests_are_refused_in_words() {
         ("/live/staging/deployments/staging/myapp-deployment/logs?tail=lots", 400, "whole number"),
         ("/live/staging/deployments/staging/myapp-deployment/logs?since=yesterday", 400, "since"),
         ("/live/staging/deployments/staging/myapp-deployment/logs?follow=maybe", 400, "true or false"),
-        (
-            "/live/staging/deployments/staging/myapp-deployment/logs?pod=Not_A_Pod",
-            400,
-            "is not a pod name",
-        ),
+        ("/live/staging/deployments/staging/myapp-deployment/logs?pod=Not_A_Pod", 400, "is not a pod name"),
         ("/live/staging/deployments/staging/myapp-deployment/logs?container=a%20b", 400, "container"),
         ("/live/staging/deployments/staging/myapp-deployment/logs?pod=myapp-gone-1", 404, "not a pod of"),
         ("/live/staging/deployments/staging/no-such-app/logs", 404, "no deployment"),

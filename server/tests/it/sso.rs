@@ -1,7 +1,7 @@
 //! Single sign-on end to end: Rollgate's OIDC client against the sandbox's OpenID Connect
 //! provider, through the HTTP routes a browser follows (start → provider page → callback).
 
-mod common;
+use crate::common;
 
 use backend::audit::Outcome;
 use backend::config::{NameBinding, OidcIssuer, Source, load};

@@ -1,8 +1,6 @@
 //! What the AWS tests share: the SDK clients built the way Rollgate builds them (one place),
 //! the AWS CLI run against an endpoint, and moto's server as a second opinion.
 
-#![allow(dead_code)] // Each test crate uses its own part of this module.
-
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! and against moto's: the same code agrees with a third party. (moto answers the other calls,
 //! state, approvals, retry, stop, rollback, with HTTP 500: the sandbox tests cover those.)
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 

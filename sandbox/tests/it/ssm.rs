@@ -2,7 +2,7 @@
 //! same scenarios against moto's server, so our use of the client agrees with a third-party
 //! emulator and not only with our own simulation.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,0 +1,18 @@
+//! The server tested from the outside, through HTTP against the embedded sandbox: a module
+//! per area, each test a story. One binary, because linking the whole server once instead of
+//! once per file is most of what building the tests costs. (`tests/tokens.rs` stays apart: it
+//! captures every log line of its process to prove no secret is logged.)
+
+mod common;
+
+mod access;
+mod auth;
+mod cli;
+mod edges;
+mod four_eyes;
+mod http;
+mod live;
+mod logs;
+mod pipelines;
+mod sso;
+mod sso_oidc_provider;
