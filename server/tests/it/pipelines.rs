@@ -56,14 +56,20 @@ async fn wait_until(
     what: &str,
     done: impl Fn(&PipelineView) -> bool,
 ) -> PipelineView {
+    let mut last = None;
     for _ in 0..300 {
         let live = detail(p, env, name).await.live;
         if done(&live) {
             return live;
         }
+        last = Some(live);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{name} did not reach: {what}");
+    let seen = last.map(|v| {
+        let stages: Vec<_> = v.stages.iter().map(|s| (s.name.clone(), s.status.clone(), s.current)).collect();
+        format!("latest {:?}, stages {stages:?}", v.latest.map(|e| (e.id, e.status)))
+    });
+    panic!("{name} did not reach: {what}; last seen: {seen:?}");
 }
 
 fn latest_status(v: &PipelineView) -> &str {
@@ -361,9 +367,12 @@ async fn retry_and_stop() {
     sandbox.aws.fail_next(Failure::Tests);
     let asked: String = p.call(&dana, &ask("staging", "myapp-staging", "start")).await.json().await.unwrap();
     assert_eq!(asked, "executed", "staging runs a release at once");
-    let failed = wait_until(&p, "staging", "myapp-staging", "Failed", |v| latest_status(v) == "Failed").await;
+    let failed = wait_until(&p, "staging", "myapp-staging", "Test failed", |v| {
+        latest_status(v) == "Failed"
+            && v.stages.iter().any(|s| s.name == "Test" && s.current && s.status.as_deref() == Some("Failed"))
+    })
+    .await;
     let test = failed.stages.iter().find(|s| s.name == "Test").unwrap();
-    assert_eq!(test.status.as_deref(), Some("Failed"));
     assert!(test.actions[0].error.is_some(), "the action's error is shown");
     let execution = failed.latest.unwrap().id;
     let retry = |stage: &str| RetryStage {
