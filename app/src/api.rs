@@ -45,6 +45,21 @@ pub async fn get_environment_overview(name: String) -> Result<EnvironmentOvervie
     ssr::overview(&portal, &name, &caller.user, role).await.map_err(guard::with_status)
 }
 
+/// The value of the cookie `wanted` the request being rendered carries (server only).
+#[cfg(feature = "ssr")]
+pub(crate) fn request_cookie(wanted: &str) -> Option<String> {
+    let parts = use_context::<http::request::Parts>()?;
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == wanted)
+        .map(|(_, value)| value.to_owned())
+}
+
 #[cfg(feature = "ssr")]
 mod ssr {
     //! Mapping from the backend's types to the model the pages render.

@@ -45,20 +45,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 fn theme_from_request() -> Option<&'static str> {
     #[cfg(feature = "ssr")]
     {
-        let parts = use_context::<http::request::Parts>()?;
-        parts
-            .headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == THEME_COOKIE)
-            .and_then(|(_, value)| match value {
-                "dark" => Some("dark"),
-                "light" => Some("light"),
-                _ => None,
-            })
+        crate::api::request_cookie(THEME_COOKIE).and_then(|value| match value.as_str() {
+            "dark" => Some("dark"),
+            "light" => Some("light"),
+            _ => None,
+        })
     }
     #[cfg(not(feature = "ssr"))]
     {

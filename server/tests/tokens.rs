@@ -28,6 +28,16 @@ fn s(v: &str) -> String {
 }
 
 const CLUSTER_TOKEN: &str = "/rollgate/staging/k8s-bear-token";
+const PRODUCTION_TOKEN: &str = "/rollgate/production/k8s-bear-token";
+
+/// The sandbox with production (protected) reached, like staging, with a token kept in SSM.
+fn production_token_in_ssm() -> backend::Config {
+    let mut config = backend::config::load(&backend::config::Source::SandboxDefault).unwrap();
+    config.environments[1].cluster = backend::config::ClusterConnection::SandboxToken {
+        token: backend::config::TokenSource::SsmParameter(s(PRODUCTION_TOKEN)),
+    };
+    config
+}
 
 /// Everything logged by this test binary, at debug level: grepped for values.
 fn logs() -> Arc<Mutex<Vec<u8>>> {
@@ -359,12 +369,8 @@ async fn cluster_client_follows_the_ssm_parameter() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cluster_token_is_written_only_by_rotation() {
     let _ = logs();
-    let mut config = backend::config::load(&backend::config::Source::SandboxDefault).unwrap();
-    let parameter = "/rollgate/production/k8s-bear-token";
-    config.environments[1].cluster = backend::config::ClusterConnection::SandboxToken {
-        token: backend::config::TokenSource::SsmParameter(s(parameter)),
-    };
-    let p = TestPortal::with_config(config).await;
+    let parameter = PRODUCTION_TOKEN;
+    let p = TestPortal::with_config(production_token_in_ssm()).await;
     let ada = p.as_role(Admin).await;
     let in_production = |mut call: PutTokenVersion| {
         call.env = s("production");
@@ -517,12 +523,8 @@ async fn rotating_the_cluster_token() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rotation_on_a_protected_environment_needs_four_eyes() {
     let _ = logs();
-    let mut config = backend::config::load(&backend::config::Source::SandboxDefault).unwrap();
-    let parameter = "/rollgate/production/k8s-bear-token";
-    config.environments[1].cluster = backend::config::ClusterConnection::SandboxToken {
-        token: backend::config::TokenSource::SsmParameter(s(parameter)),
-    };
-    let p = TestPortal::with_config(config).await;
+    let parameter = PRODUCTION_TOKEN;
+    let p = TestPortal::with_config(production_token_in_ssm()).await;
     let ada = p.as_role(Admin).await;
     let avery = p.as_role(Approver).await;
     let get = GetDeployment { env: s("production"), namespace: s("production"), name: s("myapp-deployment") };

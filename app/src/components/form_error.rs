@@ -19,17 +19,8 @@ fn posted_error(path: &str) -> Option<crate::error::ApiError> {
 
     use crate::error::{ApiError, flash};
 
-    let parts = use_context::<http::request::Parts>()?;
-    let value = parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == flash::COOKIE)
-        .map(|(_, value)| value)?;
-    let (posted_to, encoded) = flash::decode(value)?;
+    let value = crate::api::request_cookie(flash::COOKIE)?;
+    let (posted_to, encoded) = flash::decode(&value)?;
     if posted_to != path {
         return None;
     }

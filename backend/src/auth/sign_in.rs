@@ -289,17 +289,22 @@ mod tests {
         results
     }
 
+    /// What the audit trail says of the sign-ins: (checked and failed with `why`, refused for
+    /// too many attempts, all).
+    async fn checked_and_refused(store: &Store, why: &str) -> (usize, usize, usize) {
+        let trail = sign_in_trail(store).await;
+        let count =
+            |outcome: Outcome, detail: &str| trail.iter().filter(|t| t.0 == outcome && t.1 == detail).count();
+        (count(Outcome::Failed, why), count(Outcome::Refused, "too many failed attempts"), trail.len())
+    }
+
     /// Fifty guesses for one name at once: exactly the name's limit get a password check.
     async fn parallel_guesses_for_one_name_get_the_limit_and_no_more(store: Store) {
         with_dana(&store).await;
         let guesses = (0..50).map(|i| ("dana".to_owned(), format!("10.1.0.{i}"))).collect();
         let results = all_at_once(&store, guesses).await;
         assert_eq!(tally(&results), (3, 47, 0));
-        let trail = sign_in_trail(&store).await;
-        let checked = trail.iter().filter(|t| *t == &(Outcome::Failed, "wrong password".to_owned())).count();
-        let refused =
-            trail.iter().filter(|t| *t == &(Outcome::Refused, "too many failed attempts".to_owned())).count();
-        assert_eq!((checked, refused, trail.len()), (3, 47, 50));
+        assert_eq!(checked_and_refused(&store, "wrong password").await, (3, 47, 50));
     }
 
     /// Fifty names guessed from one address at once: exactly the address's limit get a check.
@@ -307,11 +312,7 @@ mod tests {
         let guesses = (0..50).map(|i| (format!("user{i}"), "10.6.6.6".to_owned())).collect();
         let results = all_at_once(&store, guesses).await;
         assert_eq!(tally(&results), (5, 45, 0));
-        let trail = sign_in_trail(&store).await;
-        let checked = trail.iter().filter(|t| *t == &(Outcome::Failed, "no such user".to_owned())).count();
-        let refused =
-            trail.iter().filter(|t| *t == &(Outcome::Refused, "too many failed attempts".to_owned())).count();
-        assert_eq!((checked, refused, trail.len()), (5, 45, 50));
+        assert_eq!(checked_and_refused(&store, "no such user").await, (5, 45, 50));
     }
 
     /// A sign-in turned away because every check is taken costs no attempt, and says so in

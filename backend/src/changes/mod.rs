@@ -334,17 +334,7 @@ impl Changes {
             return Err(self.why_not_pending(id, now).await?);
         };
         let state = State::parse(&row.try_get::<String, _>(0)?);
-        let inserted = sqlx::query(
-            "INSERT INTO approvals (request_id, approver, decision, comment, at) VALUES ($1, $2, 'approve', $3, $4) \
-             ON CONFLICT (request_id, approver) DO NOTHING",
-        )
-        .bind(id)
-        .bind(&caller.user)
-        .bind(comment.trim())
-        .bind(now.millis())
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
+        if !record_decision(&mut tx, id, &caller.user, "approve", comment, now).await? {
             tx.rollback().await?;
             return Err(ChangeError::AlreadyDecided);
         }
@@ -396,17 +386,7 @@ impl Changes {
         }
         // Someone who approved (the request waits for more approvals) and now rejects was
         // refused above; this catches the same person deciding twice at the same moment.
-        let inserted = sqlx::query(
-            "INSERT INTO approvals (request_id, approver, decision, comment, at) VALUES ($1, $2, 'reject', $3, $4) \
-             ON CONFLICT (request_id, approver) DO NOTHING",
-        )
-        .bind(id)
-        .bind(&caller.user)
-        .bind(comment.trim())
-        .bind(now.millis())
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
+        if !record_decision(&mut tx, id, &caller.user, "reject", comment, now).await? {
             tx.rollback().await?;
             return Err(ChangeError::AlreadyDecided);
         }
@@ -741,6 +721,30 @@ impl Changes {
             .collect::<Result<_, sqlx::Error>>()?;
         Ok(request)
     }
+}
+
+/// Records `user`'s decision (`approve` or `reject`) on request `id`; `false` when they had
+/// already decided (one decision per person, kept by the table's key).
+async fn record_decision(
+    tx: &mut crate::store::Tx,
+    id: &str,
+    user: &str,
+    decision: &str,
+    comment: &str,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO approvals (request_id, approver, decision, comment, at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (request_id, approver) DO NOTHING",
+    )
+    .bind(id)
+    .bind(user)
+    .bind(decision)
+    .bind(comment.trim())
+    .bind(now.millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
 }
 
 /// Whether `user` may approve or reject `request` at `now`: the one rule the Approvals page

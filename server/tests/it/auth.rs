@@ -3,6 +3,7 @@
 use crate::common;
 
 use backend::policy::Role;
+use common::sso::cookie_named;
 use common::{TestPortal, demo_user};
 
 /// The demo users sign in with their documented passwords; the cookie is HttpOnly and
@@ -234,14 +235,8 @@ async fn form_posts_redirect_back_with_errors() {
     assert_eq!(failed.status().as_u16(), 302);
     let location = failed.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(location, "/staging/deployments");
-    let flash = failed
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("rollgate-flash="))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-        .expect("the error rides in a cookie");
+    let flash = cookie_named(&failed, "rollgate-flash").expect("the error rides in a cookie");
+    let flash = flash.split(';').next().unwrap().to_owned();
     let cookie = portal.sign_in("dana", demo_user(Role::Deployer).1).await.unwrap();
     let page = portal
         .anonymous

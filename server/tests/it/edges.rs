@@ -9,6 +9,7 @@ use app::api::changes::ApproveChange;
 use app::api::deployments::GetDeployment;
 use app::error::ApiError;
 use common::TestPortal;
+use common::sso::cookie_named;
 use leptos::server_fn::ServerFn;
 use leptos::server_fn::error::ServerFnUrlError;
 
@@ -69,9 +70,8 @@ async fn sign_in_never_sends_a_browser_elsewhere() {
 async fn form_posts_return_only_to_this_site() {
     let p = TestPortal::sandbox().await;
     let ada = p.as_role(backend::policy::Role::Admin).await;
-    for return_to in HOSTILE {
-        let response = ada
-            .post(p.url(<app::api::tokens::PutTokenVersion as ServerFn>::PATH))
+    let put = |return_to: &'static str| {
+        ada.post(p.url(<app::api::tokens::PutTokenVersion as ServerFn>::PATH))
             .header("accept", "application/json")
             .form(&[
                 ("env", "staging"),
@@ -80,24 +80,14 @@ async fn form_posts_return_only_to_this_site() {
                 ("return_to", return_to),
             ])
             .send()
-            .await
-            .unwrap();
+    };
+    for return_to in HOSTILE {
+        let response = put(return_to).await.unwrap();
         assert!(response.status().as_u16() < 400, "{return_to:?}: {}", response.status());
         let to = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("");
         assert!(!to.contains("evil.example") && !to.starts_with("//"), "{return_to:?} → {to}");
     }
-    let back = ada
-        .post(p.url(<app::api::tokens::PutTokenVersion as ServerFn>::PATH))
-        .header("accept", "application/json")
-        .form(&[
-            ("env", "staging"),
-            ("name", "/rollgate/staging/api-url"),
-            ("value", "https://api.staging.example"),
-            ("return_to", "/staging/tokens?p=/rollgate/staging/api-url"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let back = put("/staging/tokens?p=/rollgate/staging/api-url").await.unwrap();
     assert_eq!(back.headers()["location"], "/staging/tokens?p=/rollgate/staging/api-url");
 }
 
@@ -128,26 +118,14 @@ async fn error_banners_show_only_this_browsers_own_errors() {
     assert!(posted.status().is_redirection(), "{}", posted.status());
     let to = posted.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(to, "/production/approvals", "back to the page, with no error in the URL");
-    let flash = posted
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("rollgate-flash="))
-        .expect("the error travels in a cookie")
-        .to_owned();
+    let flash = cookie_named(&posted, "rollgate-flash").expect("the error travels in a cookie");
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=60"] {
         assert!(flash.contains(attribute), "{attribute} missing from {flash}");
     }
     let flash = flash.split(';').next().unwrap().to_owned();
     let shown =
         p.anonymous.get(p.url(&to)).header("cookie", format!("{}; {flash}", p.cookie)).send().await.unwrap();
-    let cleared = shown
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|c| c.starts_with("rollgate-flash=;") && c.contains("Max-Age=0"));
+    let cleared = cookie_named(&shown, "rollgate-flash").is_some_and(|c| c.contains("Max-Age=0"));
     let html = shown.text().await.unwrap();
     assert!(html.contains("There is no change request no-such-request."), "the error is shown");
     assert!(cleared, "shown once: the page clears it");
