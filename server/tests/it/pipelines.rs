@@ -619,6 +619,35 @@ async fn locks_hold_pipeline_controls() {
     assert!(detail.contains(&approval.execution), "the record names the execution found: {detail}");
 }
 
+/// A freeze window in the configuration holds pipeline controls back as a lock does, and an
+/// admin's reason goes through it.
+#[tokio::test(flavor = "multi_thread")]
+async fn freeze_windows_hold_pipeline_controls() {
+    let mut config = backend::config::load(&backend::config::Source::SandboxDefault).unwrap();
+    let now = backend::clock::Timestamp::now();
+    config.environments[1].freezes.push(backend::config::FreezeWindow {
+        start: now.plus_secs(-3600),
+        end: now.plus_secs(3600),
+        reason: s("end-of-year freeze"),
+    });
+    let p = TestPortal::with_config(config).await;
+    let stop = |override_reason: Option<&str>| StopExecution {
+        env: s("production"),
+        pipeline: s("myapp-production"),
+        execution: s("0e0e0e0e-0000-4000-8000-000000000000"),
+        abandon: None,
+        reason: s("freeze test"),
+        override_reason: override_reason.map(s),
+        return_to: None,
+    };
+    let held = p.call(&p.as_role(Role::Deployer).await, &stop(None)).await;
+    assert_eq!(held.status().as_u16(), 409);
+    assert!(held.text().await.unwrap().contains("deploys are frozen until"));
+    let through = p.call(&p.as_role(Role::Admin).await, &stop(Some("hotfix"))).await;
+    let body = through.text().await.unwrap();
+    assert!(!body.contains("frozen"), "the override went past the freeze: {body}");
+}
+
 /// One poller per pipeline: 50 live viewers cost AWS no more calls than one. The count comes
 /// from the poller's own client (every request it sends, retries included).
 #[tokio::test(flavor = "multi_thread")]
