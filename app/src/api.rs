@@ -135,7 +135,7 @@ mod ssr {
             aws_profile: env.aws.profile.clone(),
             pipelines: env.aws.pipelines.clone(),
             ssm_prefixes: env.ssm_prefixes.clone(),
-            database: backend::portal::redacted_database_url(&config.database_url),
+            database: backend::store::redacted_database_url(&config.database_url),
             upstreams: portal.upstreams.for_environment(name).into_iter().map(view_of).collect(),
         })
     }

@@ -15,7 +15,8 @@
 //!   its rotation.
 //! - [`pipelines`]: CodePipeline: pipelines read and shared pollers, release actions.
 //! - [`aws`]: AWS clients for an environment. [`image_ref`]: image references checked.
-//! - [`clock`], [`ids`]: instants as stored and shown; random ids and secrets.
+//! - [`clock`], [`ids`], [`user_name`], [`dns`]: instants as stored and shown; random ids
+//!   and secrets; user names; DNS-1123 names.
 
 pub mod audit;
 pub mod auth;
@@ -23,6 +24,7 @@ pub mod aws;
 pub mod changes;
 pub mod clock;
 pub mod config;
+pub mod dns;
 pub mod ids;
 pub mod image_ref;
 pub mod kube;
@@ -32,6 +34,7 @@ pub mod portal;
 pub mod store;
 pub mod tokens;
 pub mod upstream;
+pub mod user_name;
 
 pub use config::{Config, ConfigError};
 pub use portal::Portal;

@@ -5,16 +5,17 @@ use std::sync::Arc;
 
 use crate::audit::Caller;
 use crate::auth::{NewPassword, SessionPolicy, UserName, accounts};
+use crate::aws::AwsClients;
 use crate::changes::Changes;
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::kube::Clusters;
+use crate::kube::credential::ReleaseExecutor;
 use crate::kube::watch::Watches;
 use crate::pipelines::Pipelines;
 use crate::pipelines::executor::PipelineExecutor;
 use crate::store::{Store, StoreError};
 use crate::tokens::Tokens;
-use crate::tokens::cluster::ReleaseExecutor;
 use crate::upstream::{SandboxEndpoints, UpstreamMonitor};
 
 #[derive(Clone)]
@@ -24,6 +25,8 @@ pub struct Portal {
     /// Set when the embedded sandbox runs in this process.
     pub sandbox: Option<SandboxEndpoints>,
     pub store: Store,
+    /// The AWS configuration and clients of every environment.
+    pub aws: AwsClients,
     pub changes: Changes,
     pub sessions: SessionPolicy,
     pub clusters: Clusters,
@@ -69,9 +72,10 @@ impl Portal {
         let config = Arc::new(config);
         // A random name per process start, so `executed_by` tells replicas apart.
         let replica = format!("rollgate-{}", crate::ids::random_hex(4));
-        let clusters = Clusters::new(config.clone(), sandbox.clone());
-        let tokens = Tokens::new(config.clone(), sandbox.clone(), store.clone());
-        let pipelines = Pipelines::new(config.clone(), sandbox.clone());
+        let aws = AwsClients::new(config.clone(), sandbox.clone());
+        let tokens = Tokens::new(config.clone(), aws.clone(), store.clone());
+        let clusters = Clusters::new(config.clone(), sandbox.clone(), tokens.clone());
+        let pipelines = Pipelines::new(config.clone(), aws.clone());
         // Pipeline actions first, then token rotation, then deployment changes.
         let executor = Arc::new(PipelineExecutor::new(
             pipelines.clone(),
@@ -85,6 +89,7 @@ impl Portal {
             upstreams: UpstreamMonitor::new(targets),
             sandbox,
             store,
+            aws,
             changes,
             sessions,
             clusters,
@@ -92,33 +97,5 @@ impl Portal {
             tokens,
             pipelines,
         })
-    }
-}
-
-/// The database URL without its password, for pages and logs.
-pub fn redacted_database_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            // set_password only fails for URLs that cannot carry one, which this one does.
-            let _ = parsed.set_password(Some("****"));
-            parsed.to_string()
-        }
-        Ok(_) => url.to_owned(),
-        Err(_) => "(unparseable database URL)".to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redacted_database_url;
-
-    #[test]
-    fn passwords_never_shown() {
-        assert_eq!(
-            redacted_database_url("postgres://rollgate:s3cret@db:5432/rollgate"),
-            "postgres://rollgate:****@db:5432/rollgate"
-        );
-        assert_eq!(redacted_database_url("sqlite://rollgate.db?mode=rwc"), "sqlite://rollgate.db?mode=rwc");
-        assert!(!redacted_database_url("postgres://u:s3cret@").contains("s3cret"));
     }
 }

@@ -329,7 +329,7 @@ async fn reveal_rules_and_no_value_anywhere_else() {
 /// walk-through's Lambda); returns the new version.
 async fn write_elsewhere(p: &TestPortal, value: &str) -> i64 {
     let env = p.running.portal.config.environment("staging").expect("staging");
-    let ssm = p.running.portal.clusters.ssm(env).await;
+    let ssm = p.running.portal.aws.ssm(env).await;
     let put = ssm.put_parameter().name(CLUSTER_TOKEN).value(value).overwrite(true).send().await;
     put.expect("the sandbox's SSM takes the write").version
 }

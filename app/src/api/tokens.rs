@@ -22,7 +22,7 @@ pub async fn list_tokens(env: String) -> Result<TokensView, ApiError> {
     let (caller, _) = guard::authorize(&portal, &env, Permission::View)?;
     let environment = portal.tokens.environment(&env).map_err(ssr::error)?;
     let parameters = portal.tokens.list(environment).await.map_err(ssr::error)?;
-    let cluster = backend::tokens::cluster::status(&portal.tokens, &portal.clusters, environment).await;
+    let cluster = backend::kube::credential::status(&portal.tokens, &portal.clusters, environment).await;
     let denied =
         |p| backend::policy::authorize(&portal.config, &caller.user, &env, p).err().map(|d| d.to_string());
     Ok(TokensView {
@@ -178,7 +178,7 @@ pub async fn reveal_token(
 #[cfg(feature = "ssr")]
 mod ssr {
     use backend::clock::Timestamp;
-    use backend::tokens::cluster::ClusterToken;
+    use backend::kube::credential::ClusterToken;
     use backend::tokens::{Parameter, TokenError, Version};
 
     use super::super::guard;

@@ -309,10 +309,10 @@ fn check_group(group: &str, key: &str) -> Result<(), ConfigError> {
 }
 
 fn check_user_name(name: &str, key: &str) -> Result<(), ConfigError> {
-    crate::auth::UserName::parse(name).map(|_| ()).map_err(|e| ConfigError::invalid(key, e.to_string()))
+    crate::user_name::UserName::parse(name).map(|_| ()).map_err(|e| ConfigError::invalid(key, e.to_string()))
 }
 
-use crate::kube::names::{is_dns_label, is_dns_subdomain};
+use crate::dns::{is_dns_label, is_dns_subdomain};
 
 fn is_aws_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();

@@ -3,9 +3,10 @@
 //! pod's service account, or a URL (or the sandbox's) with a bearer token from SSM, a file or
 //! a variable. Clients are built on first use and kept; one that met a 401 or could not
 //! connect is dropped so the next call reads the credentials again. A token kept in SSM is
-//! also watched: at most every [`VERSION_CHECK`] a call asks Parameter Store for the
-//! parameter's version (no decryption) and rebuilds the client when it moved, so a token
-//! rotated elsewhere is picked up before the old one stops working.
+//! read through [`crate::tokens`] (whose client is built once per environment) and also
+//! watched: at most every [`VERSION_CHECK`] a call asks Parameter Store for the parameter's
+//! version (no decryption) and rebuilds the client when it moved, so a token rotated
+//! elsewhere is picked up before the old one stops working.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,8 +15,8 @@ use std::time::{Duration, Instant};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::ClusterError;
-use crate::aws;
 use crate::config::{ClusterConnection, Config, Environment, TokenSource};
+use crate::tokens::Tokens;
 use crate::upstream::SandboxEndpoints;
 
 /// How long connecting may take before the cluster is called unreachable.
@@ -38,12 +39,14 @@ struct Cached {
 pub struct Clusters {
     config: Arc<Config>,
     sandbox: Option<SandboxEndpoints>,
+    /// Where a token kept in SSM is read from.
+    tokens: Tokens,
     clients: Arc<Mutex<HashMap<String, Cached>>>,
 }
 
 impl Clusters {
-    pub fn new(config: Arc<Config>, sandbox: Option<SandboxEndpoints>) -> Self {
-        Self { config, sandbox, clients: Arc::default() }
+    pub fn new(config: Arc<Config>, sandbox: Option<SandboxEndpoints>, tokens: Tokens) -> Self {
+        Self { config, sandbox, tokens, clients: Arc::default() }
     }
 
     fn environment(&self, environment: &str) -> Result<&Environment, ClusterError> {
@@ -64,8 +67,8 @@ impl Clusters {
             let Some(parameter) = env.cluster.token_parameter().filter(|_| due) else {
                 return Ok(cached.client);
             };
-            match self.ssm(env).await.get_parameter().name(parameter).with_decryption(false).send().await {
-                Ok(out) if out.parameter.as_ref().map(|p| p.version) == cached.token_version => {
+            match self.tokens.parameters(env).await.version(parameter).await {
+                Ok(version) if Some(version) == cached.token_version => {
                     self.install(environment, Cached { checked: Instant::now(), ..cached.clone() });
                     return Ok(cached.client);
                 }
@@ -74,7 +77,7 @@ impl Clusters {
                 }
                 Err(e) => {
                     // Parameter Store may be down while the cluster is fine: keep the client.
-                    tracing::warn!(environment, parameter, error = %aws::describe(&e), "cannot check the cluster token's version");
+                    tracing::warn!(environment, parameter, error = %e, "cannot check the cluster token's version");
                     self.install(environment, Cached { checked: Instant::now(), ..cached.clone() });
                     return Ok(cached.client);
                 }
@@ -147,11 +150,6 @@ impl Clusters {
         }
     }
 
-    /// The SSM client of `env` (the sandbox's endpoint when the environment runs on it).
-    pub async fn ssm(&self, env: &Environment) -> aws_sdk_ssm::Client {
-        aws::ssm_client(env, self.sandbox.as_ref().filter(|_| env.cluster.is_sandbox())).await
-    }
-
     fn token_source<'e>(&self, env: &'e Environment) -> Option<&'e TokenSource> {
         match &env.cluster {
             ClusterConnection::Url { token, .. } | ClusterConnection::SandboxToken { token } => Some(token),
@@ -210,21 +208,14 @@ impl Clusters {
                 (std::env::var(var).map_err(|_| format!("the token variable {var} is not set"))?, None)
             }
             TokenSource::SsmParameter(name) => {
-                let parameter = self
-                    .ssm(env)
+                let (value, version) = self
+                    .tokens
+                    .parameters(env)
                     .await
-                    .get_parameter()
-                    .name(name)
-                    .with_decryption(true)
-                    .send()
+                    .value(name, None)
                     .await
-                    .map_err(|e| {
-                        format!("cannot read the token from SSM parameter {name}: {}", aws::describe(&e))
-                    })?
-                    .parameter
-                    .ok_or_else(|| format!("SSM parameter {name} has no value"))?;
-                let version = parameter.version;
-                (parameter.value.ok_or_else(|| format!("SSM parameter {name} has no value"))?, Some(version))
+                    .map_err(|e| format!("cannot read the token from SSM parameter {name}: {e}"))?;
+                (value, Some(version))
             }
         };
         let token = token.trim().to_owned();

@@ -2,6 +2,7 @@
 //! deployment's revisions, and the executor that carries out approved deployment changes.
 //!
 //! - [`client`]: one client per environment, from its `cluster` setting.
+//! - [`credential`]: the cluster token kept in SSM: when it expires, and its rotation.
 //! - [`summary`]: deployments and pods cut down to what is shown, and health in words.
 //! - [`watch`]: one watch per namespace, shared by every viewer.
 //! - [`history`]: revisions from ReplicaSets.
@@ -10,6 +11,7 @@
 
 pub mod actions;
 pub mod client;
+pub mod credential;
 pub mod detail;
 mod error;
 pub mod events;

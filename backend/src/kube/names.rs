@@ -4,6 +4,8 @@
 //! namespaces and container names are DNS-1123 labels; deployments, replica sets and pods
 //! are DNS-1123 subdomains (dots allowed, up to 253 characters).
 
+use crate::dns::{is_dns_label, is_dns_subdomain};
+
 /// What a name names: its rule and the word the messages use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameKind {
@@ -46,39 +48,9 @@ pub fn check(kind: NameKind, name: &str) -> Result<(), String> {
     Err(format!("{shown:?} is not a {} name ({rule})", kind.word()))
 }
 
-/// RFC 1123 label.
-pub fn is_dns_label(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
-}
-
-/// RFC 1123 subdomain: labels joined by dots, 253 characters at most.
-pub fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels_and_subdomains() {
-        for ok in ["staging", "prod-eu-1", "a", "0"] {
-            assert!(is_dns_label(ok), "{ok:?}");
-            assert!(is_dns_subdomain(ok), "{ok:?}");
-        }
-        for bad in ["", "-a", "a-", "Prod", "a_b", "a b", "é", &"a".repeat(64)] {
-            assert!(!is_dns_label(bad), "{bad:?} accepted as a label");
-        }
-        assert!(is_dns_subdomain("myapp.v2") && !is_dns_label("myapp.v2"));
-        for bad in ["", ".a", "a.", "a..b", "a.-b", &"a".repeat(254), "../etc", "a/b", "a%2Fb"] {
-            assert!(!is_dns_subdomain(bad), "{bad:?} accepted as a subdomain");
-        }
-    }
 
     /// A deployment may have dots (as Kubernetes allows); a namespace may not; the message
     /// names the kind and does not echo a huge input.

@@ -26,40 +26,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use aws_sdk_codepipeline::Client;
-use aws_sdk_codepipeline::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_codepipeline::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_codepipeline::error::BoxError;
 
 pub use error::PipelineError;
 pub use poller::{PollTimings, Poller, Snapshot};
 
+use crate::aws::AwsClients;
 use crate::config::{Config, Environment};
-use crate::upstream::SandboxEndpoints;
-
-/// Counts every request a client sends (each retry too).
-#[derive(Debug, Clone)]
-pub struct CallCounter(pub Arc<AtomicU64>);
-
-impl Intercept for CallCounter {
-    fn name(&self) -> &'static str {
-        "RollgateCallCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-}
 
 #[derive(Clone)]
 pub struct Pipelines {
     config: Arc<Config>,
-    sandbox: Option<SandboxEndpoints>,
+    aws: AwsClients,
     clients: Arc<Mutex<HashMap<String, Client>>>,
     pollers: Arc<Mutex<HashMap<(String, String), Poller>>>,
     /// Calls made by pages and actions (the pollers count their own).
@@ -68,10 +45,10 @@ pub struct Pipelines {
 }
 
 impl Pipelines {
-    pub fn new(config: Arc<Config>, sandbox: Option<SandboxEndpoints>) -> Self {
+    pub fn new(config: Arc<Config>, aws: AwsClients) -> Self {
         Self {
             config,
-            sandbox,
+            aws,
             clients: Arc::default(),
             pollers: Arc::default(),
             calls: Arc::default(),
@@ -107,8 +84,7 @@ impl Pipelines {
             .config
             .environment(environment)
             .ok_or_else(|| PipelineError::NotFound(format!("There is no environment {environment}.")))?;
-        let sandbox = self.sandbox.as_ref().filter(|_| env.cluster.is_sandbox());
-        Ok(crate::aws::codepipeline_client(env, sandbox, calls).await)
+        Ok(self.aws.codepipeline(env, calls).await)
     }
 
     /// Forgets a client whose credentials failed, so the next call builds a fresh one.

@@ -24,8 +24,6 @@ use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
-use crate::portal::redacted_database_url;
-
 /// The schema, in order. Never edit one that has shipped (sqlx checksums what each database
 /// ran): add the next. Write portable SQL where both databases accept it.
 const MIGRATIONS: &[(i64, &str, Sql)] = &[
@@ -188,6 +186,19 @@ pub(crate) fn flag(value: bool) -> i64 {
     i64::from(value)
 }
 
+/// The database URL without its password, for pages and logs.
+pub fn redacted_database_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // set_password only fails for URLs that cannot carry one, which this one does.
+            let _ = parsed.set_password(Some("****"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "(unparseable database URL)".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::testing::{Flavour, fresh};
@@ -230,6 +241,16 @@ mod tests {
                 sqlx::query_as("SELECT reason FROM locks").fetch_one(again.pool()).await.unwrap();
             assert_eq!(reason, "why");
         }
+    }
+
+    #[test]
+    fn passwords_never_shown() {
+        assert_eq!(
+            redacted_database_url("postgres://rollgate:s3cret@db:5432/rollgate"),
+            "postgres://rollgate:****@db:5432/rollgate"
+        );
+        assert_eq!(redacted_database_url("sqlite://rollgate.db?mode=rwc"), "sqlite://rollgate.db?mode=rwc");
+        assert!(!redacted_database_url("postgres://u:s3cret@").contains("s3cret"));
     }
 
     #[tokio::test]

@@ -5,8 +5,10 @@
 //! - [`error`]: [`TokenError`], AWS's errors mapped to words that never carry a value.
 //! - [`parameters`]: the SDK calls, typed ([`ParameterStore`]); no value leaves it except
 //!   through [`ParameterStore::value`].
-//! - [`cluster`]: the cluster token: when it expires, and its rotation (TokenRequest, verify,
-//!   write, switch), the executor of `Action::RotateToken`.
+//!
+//! The cluster token (the bearer token an environment's cluster is reached with) is a
+//! parameter like the others here; its expiry and rotation need the cluster too, so they
+//! live with the cluster's client in `crate::kube::credential`.
 //!
 //! Who may do what (written here because it is the rule every server function of the Tokens
 //! page applies, see [`crate::policy::Permission`]): anyone with a role in the environment
@@ -20,23 +22,21 @@
 //! returned, and refused when the record cannot be written. No value is ever logged or put in
 //! an audit record or an error.
 
-pub mod cluster;
 pub mod error;
 pub mod parameters;
 pub mod rules;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub use error::TokenError;
 pub use parameters::{NewParameter, Parameter, ParameterStore, Version};
 use rules::{Kind, ParameterName, Tier};
 
 use crate::audit::{self, Caller, Outcome, Record};
+use crate::aws::AwsClients;
 use crate::clock::Timestamp;
 use crate::config::{Config, Environment};
 use crate::store::Store;
-use crate::upstream::SandboxEndpoints;
 
 /// What a person filled in to create a parameter (the form's fields, unchecked).
 #[derive(Debug, Clone, Default)]
@@ -67,27 +67,18 @@ impl std::fmt::Debug for Revealed {
 #[derive(Clone)]
 pub struct Tokens {
     config: Arc<Config>,
-    sandbox: Option<SandboxEndpoints>,
+    aws: AwsClients,
     store: Store,
-    clients: Arc<Mutex<HashMap<String, ParameterStore>>>,
 }
 
 impl Tokens {
-    pub fn new(config: Arc<Config>, sandbox: Option<SandboxEndpoints>, store: Store) -> Self {
-        Self { config, sandbox, store, clients: Arc::default() }
+    pub fn new(config: Arc<Config>, aws: AwsClients, store: Store) -> Self {
+        Self { config, aws, store }
     }
 
-    /// The Parameter Store client of `env` (built once).
+    /// The Parameter Store of `env` (its client is built once, see [`AwsClients`]).
     pub async fn parameters(&self, env: &Environment) -> ParameterStore {
-        if let Some(p) = self.clients.lock().ok().and_then(|c| c.get(&env.name).cloned()) {
-            return p;
-        }
-        let sandbox = self.sandbox.as_ref().filter(|_| env.cluster.is_sandbox());
-        let p = ParameterStore::new(crate::aws::ssm_client(env, sandbox).await);
-        if let Ok(mut clients) = self.clients.lock() {
-            clients.insert(env.name.clone(), p.clone());
-        }
-        p
+        ParameterStore::new(self.aws.ssm(env).await)
     }
 
     pub fn environment(&self, name: &str) -> Result<&Environment, TokenError> {

@@ -16,15 +16,15 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 
-use super::{Parameter, TokenError, Tokens};
+use super::actions::KubeExecutor;
+use super::{ClusterError, Clusters};
 use crate::audit::{self, Caller, Outcome, Record};
 use crate::changes::executor::BoxFuture;
 use crate::changes::{Action, ExecuteError, Executed, Executor, Origin, Preview};
 use crate::clock::Timestamp;
 use crate::config::Environment;
-use crate::kube::actions::KubeExecutor;
-use crate::kube::{ClusterError, Clusters};
 use crate::store::Store;
+use crate::tokens::{Parameter, TokenError, Tokens};
 
 /// The tag that records when the token a parameter holds expires (TokenRequest says), for
 /// tokens that do not say it themselves (a ServiceAccount token is a JWT whose `exp` does).
@@ -321,7 +321,7 @@ impl Rotation {
                     .await;
             }
         };
-        let tagged = store.tag(parameter, super::cluster::EXPIRES_TAG, &expires.rfc3339()).await;
+        let tagged = store.tag(parameter, EXPIRES_TAG, &expires.rfc3339()).await;
         self.step(
             env,
             origin,
