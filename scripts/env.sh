@@ -4,5 +4,8 @@ export PATH="$PWD/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 # cargo command must see the same value or it rebuilds half the dependency tree.
 export LEPTOS_OUTPUT_NAME=rollgate
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
-export TARGET_DIR
+# One target folder for the run command, the test command, CI and anyone's cargo commands
+# after sourcing this: outside the clone, so a session's own builds warm CI's (and a fresh
+# clone starts warm). Set CARGO_TARGET_DIR to use another.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/rollgate-target}"
+export TARGET_DIR="$CARGO_TARGET_DIR"

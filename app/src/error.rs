@@ -65,9 +65,7 @@ impl FromServerFnError for ApiError {
         | ServerFnErrorErr::Deserialization(why) = &value
         {
             let why: String = why.chars().take(200).collect();
-            return crate::api::guard::with_status(ApiError::Invalid(format!(
-                "The request's fields cannot be read: {why}"
-            )));
+            return with_status(ApiError::Invalid(format!("The request's fields cannot be read: {why}")));
         }
         ApiError::Transport(value.to_string())
     }
@@ -96,4 +94,24 @@ pub mod flash {
     pub fn decode(value: &str) -> Option<(&str, &str)> {
         value.split_once('.')
     }
+}
+
+/// Sets the response status from the error; use on every error a server function returns.
+/// Not for a plain HTML form post: that is answered with a redirect back to the form's page,
+/// carrying the error in the query, and a status here would replace the redirect's.
+#[cfg(feature = "ssr")]
+pub fn with_status(error: ApiError) -> ApiError {
+    let form_post = leptos::prelude::use_context::<http::request::Parts>().is_some_and(|p| {
+        p.headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"))
+    });
+    if !form_post
+        && let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(error.status())
+    {
+        response.set_status(status);
+    }
+    error
 }

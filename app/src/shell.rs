@@ -17,9 +17,6 @@ use crate::pages::{
     sign_in::SignInPage, tokens::TokensPage,
 };
 
-/// The cookie that remembers an explicit theme choice; without it the OS preference rules.
-pub const THEME_COOKIE: &str = "rollgate-theme";
-
 /// The server-rendered document around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -45,11 +42,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 fn theme_from_request() -> Option<&'static str> {
     #[cfg(feature = "ssr")]
     {
-        crate::api::request_cookie(THEME_COOKIE).and_then(|value| match value.as_str() {
-            "dark" => Some("dark"),
-            "light" => Some("light"),
-            _ => None,
-        })
+        crate::api::request_cookie(crate::components::theme_toggle::THEME_COOKIE).and_then(
+            |value| match value.as_str() {
+                "dark" => Some("dark"),
+                "light" => Some("light"),
+                _ => None,
+            },
+        )
     }
     #[cfg(not(feature = "ssr"))]
     {

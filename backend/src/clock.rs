@@ -4,6 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use chrono::{DateTime, NaiveDate, SecondsFormat};
 use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -26,9 +27,11 @@ impl Timestamp {
     /// `YYYY-MM-DDTHH:MM:SSZ` (seconds are enough for people and for CSV).
     pub fn rfc3339(self) -> String {
         let secs = self.0.div_euclid(1000);
-        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-        let (y, m, d) = civil_from_days(days);
-        format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+        match DateTime::from_timestamp(secs, 0) {
+            Some(t) => t.to_rfc3339_opts(SecondsFormat::Secs, true),
+            // Beyond chrono's quarter of a million years: no instant anyone acts on.
+            None => format!("{secs} s after 1970-01-01T00:00:00Z"),
+        }
     }
 
     /// Parses `YYYY-MM-DDTHH:MM[:SS]Z` or with an explicit `+00:00`; other offsets are refused
@@ -56,11 +59,11 @@ impl Timestamp {
             (Some(h), Some(m), Some(s), None) => (num(h, 2)?, num(m, 2)?, num(s, 2)?),
             _ => return Err(bad()),
         };
-        if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) || hh > 23 || mm > 59 || ss > 59 {
-            return Err(bad());
-        }
-        let secs = days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss;
-        Ok(Self(secs * 1000))
+        // The numbers are at most four digits: they fit, and chrono checks the calendar.
+        let at = NaiveDate::from_ymd_opt(y as i32, m as u32, d as u32)
+            .and_then(|date| date.and_hms_opt(hh as u32, mm as u32, ss as u32))
+            .ok_or_else(bad)?;
+        Ok(Self(at.and_utc().timestamp() * 1000))
     }
 }
 
@@ -69,38 +72,6 @@ impl<'de> Deserialize<'de> for Timestamp {
         let text = String::deserialize(deserializer)?;
         Self::parse_rfc3339(&text).map_err(serde::de::Error::custom)
     }
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-// Howard Hinnant's civil-calendar algorithms (proleptic Gregorian, days since 1970-01-01).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
 }
 
 #[cfg(test)]

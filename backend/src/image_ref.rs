@@ -2,6 +2,21 @@
 //! by the grammar the OCI distribution reference uses, so a typo is refused with a reason
 //! before it becomes a pod stuck in ErrImagePull.
 
+use crate::checked::checked_string;
+
+checked_string!(
+    /// A container image reference that passed [`check`].
+    ImageRef,
+    |s| check(s).map(drop)
+);
+
+impl ImageRef {
+    /// The commit its tag names, when the tag looks like a commit hash.
+    pub fn commit(&self) -> Option<&str> {
+        tag_of(self).and_then(commit_of_tag)
+    }
+}
+
 const MAX_NAME: usize = 255;
 const MAX_TAG: usize = 128;
 

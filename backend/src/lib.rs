@@ -7,8 +7,11 @@
 //! - [`portal`]: the one per-process state every request and server function is handed.
 //! - [`store`]: the team store (SQLite or PostgreSQL) and its schema.
 //! - [`auth`]: local accounts, sign-in with attempt limits, server-side sessions.
-//! - [`policy`]: roles per environment and what each may do.
-//! - [`changes`]: four-eyes change requests, approvals and their exactly-once execution.
+//! - [`roles`]: the roles and the permissions each carries; [`policy`]: who holds which role
+//!   where, and whether they may.
+//! - [`changes`]: the four-eyes desk: change requests, approvals and their exactly-once
+//!   execution, for any kind of change.
+//! - [`dispatch`]: which changes exist (one per system) and who carries each out.
 //! - [`audit`]: the append-only trail of who did what, and its CSV/JSON export.
 //! - [`kube`]: Kubernetes clients, shared watches, revisions, and deployment changes.
 //! - [`tokens`]: SSM parameters under each environment's prefixes, the cluster token and
@@ -22,8 +25,10 @@ pub mod audit;
 pub mod auth;
 pub mod aws;
 pub mod changes;
+mod checked;
 pub mod clock;
 pub mod config;
+pub mod dispatch;
 pub mod dns;
 pub mod ids;
 pub mod image_ref;
@@ -31,6 +36,7 @@ pub mod kube;
 pub mod pipelines;
 pub mod policy;
 pub mod portal;
+pub mod roles;
 pub mod store;
 pub mod tokens;
 pub mod upstream;

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use crate::audit::Caller;
 use crate::auth::{NewPassword, SessionPolicy, UserName, accounts};
 use crate::aws::AwsClients;
-use crate::changes::Changes;
 use crate::clock::Timestamp;
 use crate::config::Config;
+use crate::dispatch::{Changes, Dispatch};
 use crate::kube::Clusters;
-use crate::kube::credential::ReleaseExecutor;
+use crate::kube::actions::Deployer;
+use crate::kube::credential::Rotation;
 use crate::kube::watch::Watches;
 use crate::pipelines::Pipelines;
-use crate::pipelines::executor::PipelineExecutor;
+use crate::pipelines::executor::Releaser;
 use crate::store::{Store, StoreError};
 use crate::tokens::Tokens;
 use crate::upstream::{SandboxEndpoints, UpstreamMonitor};
@@ -76,12 +77,12 @@ impl Portal {
         let tokens = Tokens::new(config.clone(), aws.clone(), store.clone());
         let clusters = Clusters::new(config.clone(), sandbox.clone(), tokens.clone());
         let pipelines = Pipelines::new(config.clone(), aws.clone());
-        // Pipeline actions first, then token rotation, then deployment changes.
-        let executor = Arc::new(PipelineExecutor::new(
-            pipelines.clone(),
-            Arc::new(ReleaseExecutor::new(clusters.clone(), tokens.clone(), store.clone())),
-        ));
-        let changes = Changes::new(store.clone(), config.clone(), executor, replica);
+        let dispatch = Arc::new(Dispatch {
+            deployer: Deployer::new(clusters.clone()),
+            releaser: Releaser::new(pipelines.clone()),
+            rotation: Rotation::new(clusters.clone(), tokens.clone(), store.clone()),
+        });
+        let changes = Changes::new(store.clone(), config.clone(), dispatch, replica);
         let sessions = SessionPolicy::from(&config.auth);
         let watches = Watches::new(clusters.clone());
         Ok(Self {

@@ -137,7 +137,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
 /// Every replica looks now and then for changes another replica left behind when it stopped
 /// (see `Changes::recover`); the store's claims keep them from doing the same work twice.
-fn spawn_recovery(changes: backend::changes::Changes) {
+fn spawn_recovery(changes: backend::dispatch::Changes) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(RECOVERY_INTERVAL);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

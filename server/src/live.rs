@@ -15,13 +15,12 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use backend::Portal;
-use backend::auth::Visitor;
 use backend::kube::watch::{DeploymentState, Link, NamespaceWatch, Update};
 use futures_util::{StreamExt, stream};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::streams::{self, Closing};
+use crate::streams::{Closing, Viewer};
 
 /// How long the browser waits before reconnecting a dropped stream.
 const RETRY: Duration = Duration::from_secs(2);
@@ -35,14 +34,10 @@ pub struct Filter {
 pub async fn deployments(
     State(portal): State<Portal>,
     Extension(closing): Extension<Closing>,
-    Extension(visitor): Extension<Visitor>,
+    viewer: Viewer,
     Path(env): Path<String>,
     Query(filter): Query<Filter>,
 ) -> Response {
-    let viewer = match streams::viewer(&portal, &visitor, &env) {
-        Ok(viewer) => viewer,
-        Err(refused) => return refused.into_response(),
-    };
     let configured = portal.config.environment(&env).map(|e| e.namespaces.clone()).unwrap_or_default();
     let namespaces = match &filter.namespace {
         Some(ns) if configured.contains(ns) => vec![ns.clone()],

@@ -27,7 +27,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use backend::Portal;
-use backend::auth::Visitor;
 use backend::kube::ClusterError;
 use backend::kube::names::{self, NameKind};
 use backend::kube::summary::PodSummary;
@@ -149,14 +148,10 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
 pub async fn stream(
     State(portal): State<Portal>,
     Path((env, namespace, deployment)): Path<(String, String, String)>,
-    axum::Extension(visitor): axum::Extension<Visitor>,
+    viewer: crate::streams::Viewer,
     axum::Extension(closing): axum::Extension<crate::streams::Closing>,
     query: Result<Query<RawQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let viewer = match crate::streams::viewer(&portal, &visitor, &env) {
-        Ok(viewer) => viewer,
-        Err((status, why)) => return refuse(status, why),
-    };
     let Some(environment) = portal.config.environment(&env) else {
         return refuse(StatusCode::NOT_FOUND, format!("There is no environment named “{env}”."));
     };

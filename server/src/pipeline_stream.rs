@@ -16,7 +16,6 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use backend::Portal;
-use backend::auth::Visitor;
 use backend::kube::watch::Update;
 use backend::pipelines::Snapshot;
 use backend::policy::{self, Permission};
@@ -24,7 +23,7 @@ use futures_util::{StreamExt, stream};
 use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 
-use crate::streams::{self, Closing};
+use crate::streams::{Closing, Viewer};
 
 /// How long the browser waits before reconnecting a dropped stream.
 const RETRY: Duration = Duration::from_secs(2);
@@ -41,14 +40,10 @@ pub struct Shape {
 pub async fn pipeline(
     State(portal): State<Portal>,
     Extension(closing): Extension<Closing>,
-    Extension(visitor): Extension<Visitor>,
+    viewer: Viewer,
     Path((env, name)): Path<(String, String)>,
     Query(Shape { detail, shown }): Query<Shape>,
 ) -> Response {
-    let viewer = match streams::viewer(&portal, &visitor, &env) {
-        Ok(viewer) => viewer,
-        Err(refused) => return refused.into_response(),
-    };
     let poller = match portal.pipelines.poller(&env, &name) {
         Ok(poller) => poller,
         Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),

@@ -9,10 +9,17 @@
 //! answer is no (or the store cannot answer: it fails closed; the browser reconnects and is
 //! then asked to sign in). The re-check reads the session without touching it, so an open
 //! stream does not keep an idle session alive.
+//!
+//! [`Viewer`] is also the one extractor of "may this visitor view the environment in the
+//! path": every route outside the server functions that shows an environment (the streams and
+//! the audit export) takes one, and is answered 401, 403 or 404 in words before its handler
+//! runs.
 
 use std::time::Duration;
 
+use axum::extract::{FromRef, FromRequestParts, RawPathParams};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use backend::Portal;
 use backend::auth::{SessionToken, Visitor, sessions};
 use backend::clock::Timestamp;
@@ -64,10 +71,30 @@ pub struct Viewer {
     permission: Permission,
 }
 
-/// The signed-in visitor, when they may view `env`; the HTTP status and reason otherwise.
-pub fn viewer(portal: &Portal, visitor: &Visitor, env: &str) -> Result<Viewer, (StatusCode, String)> {
+/// The signed-in visitor, when they may view the environment the route's `{env}` names; the
+/// HTTP status and reason otherwise.
+impl<S: Send + Sync> FromRequestParts<S> for Viewer
+where
+    Portal: FromRef<S>,
+{
+    type Rejection = (StatusCode, String);
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| (StatusCode::BAD_REQUEST, e.body_text()))?;
+        let Some((_, env)) = params.iter().find(|(name, _)| *name == "env") else {
+            tracing::error!(path = %parts.uri.path(), "a Viewer route has no {{env}}");
+            return Err((StatusCode::INTERNAL_SERVER_ERROR, "This route names no environment.".to_owned()));
+        };
+        let visitor = parts.extensions.get::<Visitor>().cloned().unwrap_or_default();
+        viewer(&Portal::from_ref(state), &visitor, env)
+    }
+}
+
+fn viewer(portal: &Portal, visitor: &Visitor, env: &str) -> Result<Viewer, (StatusCode, String)> {
     let (Some(user), Some(session)) = (visitor.user.clone(), visitor.session.clone()) else {
-        return Err((StatusCode::UNAUTHORIZED, "Sign in to follow this.".to_owned()));
+        return Err((StatusCode::UNAUTHORIZED, "Sign in to see this.".to_owned()));
     };
     match policy::authorize(&portal.config, &user, env, Permission::View) {
         Ok(_) => Ok(Viewer { user, session, environment: env.to_owned(), permission: Permission::View }),

@@ -117,8 +117,13 @@ pub(crate) mod ssr {
     use std::collections::BTreeMap;
 
     use backend::Portal;
-    use backend::changes::{Action, ChangeError, ChangeRequest, may_decide};
+    use backend::changes::{Change, ChangeError, ExecuteError, may_decide};
     use backend::clock::Timestamp;
+    use backend::dispatch::{Action, ChangeRequest};
+    use backend::image_ref::ImageRef;
+    use backend::kube::change::DeploymentChange;
+    use backend::kube::names::{ContainerName, DeploymentName, Namespace};
+    use backend::tokens::change::TokenChange;
 
     use super::super::guard;
     use crate::error::ApiError;
@@ -135,24 +140,30 @@ pub(crate) mod ssr {
         pub parameter: String,
     }
 
-    /// The typed action a form describes; the message names the field.
+    /// The typed action a form describes; the message names the field. The one parser of
+    /// change forms: the deployment pages and the tokens page post here.
     pub fn action(kind: &str, f: Fields) -> Result<Action, String> {
+        fn named<T>(field: &str, parsed: Result<T, String>) -> Result<T, String> {
+            parsed.map_err(|e| format!("{field}: {e}."))
+        }
         let number = |field: &str, text: &str| -> Result<u32, String> {
             text.trim().parse().map_err(|_| format!("{field}: {:?} is not a whole number.", text.trim()))
         };
-        let t = |s: String| s.trim().to_owned();
+        let namespace = || named("Namespace", Namespace::parse(&f.namespace));
+        let deployment = || named("Deployment", DeploymentName::parse(&f.deployment));
+        let container = || named("Container", ContainerName::parse(&f.container));
         Ok(match kind {
-            "deploy-image" => Action::DeployImage {
-                namespace: t(f.namespace),
-                deployment: t(f.deployment),
-                container: t(f.container),
-                image: t(f.image),
-            },
-            "rollback" => Action::Rollback {
+            "deploy-image" => Action::Deployment(DeploymentChange::DeployImage {
+                namespace: namespace()?,
+                deployment: deployment()?,
+                container: container()?,
+                image: named("Image", ImageRef::parse(&f.image))?,
+            }),
+            "rollback" => Action::Deployment(DeploymentChange::Rollback {
+                namespace: namespace()?,
+                deployment: deployment()?,
                 revision: number("Revision", &f.revision)?,
-                namespace: t(f.namespace),
-                deployment: t(f.deployment),
-            },
+            }),
             "set-env" => {
                 let mut set = BTreeMap::new();
                 let mut unset = Vec::new();
@@ -165,23 +176,34 @@ pub(crate) mod ssr {
                         return Err(format!("Variables: {line:?} is neither KEY=VALUE nor -KEY."));
                     }
                 }
-                Action::SetEnv {
-                    namespace: t(f.namespace),
-                    deployment: t(f.deployment),
-                    container: t(f.container),
+                Action::Deployment(DeploymentChange::SetEnv {
+                    namespace: namespace()?,
+                    deployment: deployment()?,
+                    container: container()?,
                     set,
                     unset,
-                }
+                })
             }
-            "scale" => Action::Scale {
+            "scale" => Action::Deployment(DeploymentChange::Scale {
+                namespace: namespace()?,
+                deployment: deployment()?,
                 replicas: number("Replicas", &f.replicas)?,
-                namespace: t(f.namespace),
-                deployment: t(f.deployment),
-            },
-            "restart" => Action::Restart { namespace: t(f.namespace), deployment: t(f.deployment) },
-            "pause" => Action::Pause { namespace: t(f.namespace), deployment: t(f.deployment) },
-            "resume" => Action::Resume { namespace: t(f.namespace), deployment: t(f.deployment) },
-            "rotate-token" => Action::RotateToken { parameter: t(f.parameter) },
+            }),
+            "restart" => Action::Deployment(DeploymentChange::Restart {
+                namespace: namespace()?,
+                deployment: deployment()?,
+            }),
+            "pause" => Action::Deployment(DeploymentChange::Pause {
+                namespace: namespace()?,
+                deployment: deployment()?,
+            }),
+            "resume" => Action::Deployment(DeploymentChange::Resume {
+                namespace: namespace()?,
+                deployment: deployment()?,
+            }),
+            "rotate-token" => {
+                Action::Token(TokenChange::RotateToken { parameter: f.parameter.trim().to_owned() })
+            }
             other => return Err(format!("{other:?} is not a kind of change.")),
         })
     }
@@ -196,6 +218,12 @@ pub(crate) mod ssr {
                 ApiError::Invalid(e.to_string())
             }
             ChangeError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            // The one place a system's failure becomes a status: try again later (502),
+            // nothing to find (404), or the change does not go through as asked (409).
+            ChangeError::Preview(ExecuteError::Unreachable(_) | ExecuteError::Forbidden(_)) => {
+                ApiError::Upstream(e.to_string())
+            }
+            ChangeError::Preview(ExecuteError::NotFound(_)) => ApiError::NotFound(e.to_string()),
             ChangeError::Held(_)
             | ChangeError::Preview(_)
             | ChangeError::SelfApproval

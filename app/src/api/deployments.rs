@@ -62,7 +62,7 @@ pub async fn preview_rollback(
     name: String,
     revision: u32,
 ) -> Result<PreviewView, ApiError> {
-    use backend::changes::Action;
+    use backend::kube::change::DeploymentChange;
     use backend::policy::Permission;
 
     use super::guard;
@@ -70,8 +70,10 @@ pub async fn preview_rollback(
     let portal = guard::portal()?;
     guard::authorize(&portal, &env, Permission::View)?;
     ssr::check_namespace(&portal, &env, &namespace)?;
-    ssr::check_name(&name)?;
-    let action = Action::Rollback { namespace, deployment: name, revision };
+    let deployment = ssr::check_name(&name)?;
+    let namespace = backend::kube::names::Namespace::parse(&namespace)
+        .map_err(|e| guard::with_status(ApiError::Invalid(format!("{e}."))))?;
+    let action = DeploymentChange::Rollback { namespace, deployment, revision }.into();
     let preview = portal.changes.preview(&env, &action).await.map_err(super::changes::ssr::error)?;
     Ok(PreviewView {
         before: preview.before,
@@ -88,6 +90,7 @@ pub mod ssr {
     use backend::clock::Timestamp;
     use backend::image_ref;
     use backend::kube::history::Revision;
+    use backend::kube::names::DeploymentName;
     use backend::kube::summary::{self, ContainerImage, DeploymentSummary, PodSummary};
     use backend::kube::watch::DeploymentState;
     use backend::kube::{ClusterError, detail};
@@ -112,10 +115,8 @@ pub mod ssr {
     }
 
     /// A deployment name as Kubernetes allows it, before it reaches the cluster client.
-    pub fn check_name(name: &str) -> Result<(), ApiError> {
-        use backend::kube::names::{self, NameKind};
-        names::check(NameKind::Deployment, name)
-            .map_err(|e| guard::with_status(ApiError::Invalid(format!("{e}."))))
+    pub fn check_name(name: &str) -> Result<DeploymentName, ApiError> {
+        DeploymentName::parse(name).map_err(|e| guard::with_status(ApiError::Invalid(format!("{e}."))))
     }
 
     pub fn check_namespace(portal: &Portal, env: &str, namespace: &str) -> Result<(), ApiError> {

@@ -49,24 +49,7 @@ pub fn denied_error(portal: &Portal, denied: Denied) -> ApiError {
     }
 }
 
-/// Sets the response status from the error; use on every error a server function returns.
-/// Not for a plain HTML form post: that is answered with a redirect back to the form's page,
-/// carrying the error in the query, and a status here would replace the redirect's.
-pub fn with_status(error: ApiError) -> ApiError {
-    let form_post = use_context::<http::request::Parts>().is_some_and(|p| {
-        p.headers
-            .get(http::header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/html"))
-    });
-    if !form_post
-        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
-        && let Ok(status) = http::StatusCode::from_u16(error.status())
-    {
-        response.set_status(status);
-    }
-    error
-}
+pub use crate::error::with_status;
 
 /// An internal failure: logged in full with the request's span, shown in short.
 pub fn internal(what: &str, error: impl std::fmt::Display) -> ApiError {

@@ -60,19 +60,21 @@ pub async fn compare_executions(
     a: String,
     b: String,
 ) -> Result<ExecutionComparison, ApiError> {
+    use backend::pipelines::compare;
+    use backend::pipelines::ids::ExecutionId;
     use backend::policy::Permission;
 
     use super::guard;
 
     let portal = guard::portal()?;
     guard::authorize(&portal, &env, Permission::View)?;
-    for id in [&a, &b] {
-        if !ssr::is_execution_id(id) {
-            return Err(guard::with_status(ApiError::Invalid(format!("{id:?} is not an execution id."))));
-        }
-    }
+    let id = |text: &str| {
+        ExecutionId::parse(text).map_err(|e| guard::with_status(ApiError::Invalid(format!("{e}."))))
+    };
+    let (a, b) = (id(&a)?, id(&b)?);
     portal.pipelines.check(&env, &name).map_err(ssr::error)?;
-    ssr::compare(&portal, &env, &name, &a, &b).await.map_err(ssr::error)
+    let compared = compare::compare(&portal.pipelines, &env, &name, &a, &b).await.map_err(ssr::error)?;
+    Ok(ssr::comparison(&name, compared))
 }
 
 /// The manual approvals waiting in the environment's pipelines (the Approvals inbox).
@@ -107,8 +109,10 @@ pub async fn request_pipeline_change(
     reason: String,
     return_to: Option<String>,
 ) -> Result<String, ApiError> {
-    use backend::changes::{Action, Ask};
     use backend::clock::Timestamp;
+    use backend::dispatch::Ask;
+    use backend::pipelines::change::PipelineChange;
+    use backend::pipelines::ids::{CommitSha, ExecutionId};
     use backend::policy::Permission;
 
     use super::changes::ssr as changes;
@@ -116,22 +120,25 @@ pub async fn request_pipeline_change(
 
     let portal = guard::portal()?;
     let (caller, _) = guard::authorize(&portal, &env, Permission::RequestChange)?;
-    let field = |v: Option<String>| v.unwrap_or_default().trim().to_owned();
+    let invalid = |e: String| guard::with_status(ApiError::Invalid(e));
+    let field = |v: Option<String>| v.unwrap_or_default();
     let action = match kind.as_str() {
-        "start" => Action::StartPipeline { pipeline },
-        "redeploy" => Action::RedeployCommit { pipeline, commit: field(commit) },
-        "rollback-stage" => {
-            Action::RollbackStage { pipeline, stage: field(stage), execution: field(execution) }
-        }
-        other => {
-            return Err(guard::with_status(ApiError::Invalid(format!(
-                "{other:?} is not a pipeline change."
-            ))));
-        }
+        "start" => PipelineChange::StartPipeline { pipeline },
+        "redeploy" => PipelineChange::RedeployCommit {
+            pipeline,
+            commit: CommitSha::parse(&field(commit)).map_err(|e| invalid(format!("Commit: {e}.")))?,
+        },
+        "rollback-stage" => PipelineChange::RollbackStage {
+            pipeline,
+            stage: field(stage).trim().to_owned(),
+            execution: ExecutionId::parse(&field(execution))
+                .map_err(|e| invalid(format!("Execution: {e}.")))?,
+        },
+        other => return Err(invalid(format!("{other:?} is not a pipeline change."))),
     };
     let request = portal
         .changes
-        .request(&caller, &env, Ask::new(action, &reason), Timestamp::now())
+        .request(&caller, &env, Ask::new(action.into(), &reason), Timestamp::now())
         .await
         .map_err(changes::error)?;
     guard::back(return_to.as_deref());
@@ -228,6 +235,7 @@ pub mod ssr {
     //! From the backend's pipeline types to the page model; the live stream uses it too.
 
     use backend::Portal;
+    use backend::pipelines::compare;
     use backend::pipelines::control::{self, Control, ControlError};
     use backend::pipelines::read::{self, Execution};
     use backend::pipelines::{PipelineError, Snapshot};
@@ -326,64 +334,29 @@ pub mod ssr {
         }
     }
 
-    /// A CodePipeline execution id (a UUID).
-    pub fn is_execution_id(id: &str) -> bool {
-        id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
-    }
-
-    pub async fn compare(
-        portal: &Portal,
-        env: &str,
-        pipeline: &str,
-        a: &str,
-        b: &str,
-    ) -> Result<ExecutionComparison, PipelineError> {
-        let client = &portal.pipelines.client(env).await?;
-        let stages = read::stage_names(client, pipeline).await?;
-        let (runs_a, runs_b) =
-            (read::actions(client, pipeline, a).await?, read::actions(client, pipeline, b).await?);
-        let compared = |runs: &[read::ActionRun], e: read::Execution| ComparedExecution {
-            image: runs.iter().find_map(|r| r.image.clone()),
-            execution: execution(&e, Some(runs)),
+    /// The page model of a comparison (see `backend::pipelines::compare`).
+    pub fn comparison(pipeline: &str, c: compare::Comparison) -> ExecutionComparison {
+        let side = |c: compare::Compared| ComparedExecution {
+            execution: execution(&c.execution, Some(&c.runs)),
+            image: c.image,
         };
-        let ea = read::execution_by_id(client, pipeline, a, &runs_a).await?;
-        let eb = read::execution_by_id(client, pipeline, b, &runs_b).await?;
-        // The newest run of each action (a retried action ran more than once).
-        let newest = |runs: &[read::ActionRun], stage: &str, action: &str| {
-            runs.iter().filter(|r| r.stage == stage && r.action == action).max_by_key(|r| r.started_ms).map(
-                |r| ActionOutcome {
-                    status: r.status.clone(),
-                    detail: r.error.clone().or_else(|| r.summary.clone()),
-                },
-            )
-        };
-        let mut actions = Vec::new();
-        for stage in &stages {
-            let mut names: Vec<&str> = Vec::new();
-            // AWS lists newest first; pipeline order is the reverse.
-            for r in runs_a.iter().chain(&runs_b).rev().filter(|r| &r.stage == stage) {
-                if !names.contains(&r.action.as_str()) {
-                    names.push(&r.action);
-                }
-            }
-            for action in names {
-                let (oa, ob) = (newest(&runs_a, stage, action), newest(&runs_b, stage, action));
-                let differs = oa.as_ref().map(|o| &o.status) != ob.as_ref().map(|o| &o.status);
-                actions.push(ActionComparison {
-                    stage: stage.clone(),
-                    action: action.to_owned(),
-                    a: oa,
-                    b: ob,
-                    differs,
-                });
-            }
-        }
-        Ok(ExecutionComparison {
+        let outcome = |o: compare::Outcome| ActionOutcome { status: o.status, detail: o.detail };
+        ExecutionComparison {
             pipeline: pipeline.to_owned(),
-            a: compared(&runs_a, ea),
-            b: compared(&runs_b, eb),
-            actions,
-        })
+            a: side(c.a),
+            b: side(c.b),
+            actions: c
+                .rows
+                .into_iter()
+                .map(|r| ActionComparison {
+                    stage: r.stage,
+                    action: r.action,
+                    a: r.a.map(outcome),
+                    b: r.b.map(outcome),
+                    differs: r.differs,
+                })
+                .collect(),
+        }
     }
 
     /// The deployment `stage` rolls out, as the namespace's shared watch shows it.

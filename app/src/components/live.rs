@@ -91,6 +91,18 @@ pub fn js_sys_now() -> i64 {
     window().performance().map(|p| (p.time_origin() + p.now()) as i64).unwrap_or_default()
 }
 
+/// The server's clock, for "… ago" on the first render.
+pub fn now_ms() -> i64 {
+    #[cfg(feature = "ssr")]
+    {
+        backend::clock::Timestamp::now().millis()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        0
+    }
+}
+
 /// "12 s ago", "5 min ago", "3 h ago", "2 d ago".
 pub fn ago(then_ms: i64, now_ms: i64) -> String {
     format!("{} ago", duration(then_ms, now_ms))
@@ -122,19 +134,13 @@ pub fn TimeSince(ms: i64, now_ms: i64) -> impl IntoView {
 
 /// `2026-11-29 10:24 UTC`.
 pub fn utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
+    use chrono::{DateTime, Datelike, Timelike};
+    match DateTime::from_timestamp_millis(ms) {
+        Some(t) => {
+            format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), t.month(), t.day(), t.hour(), t.minute())
+        }
+        None => String::new(),
+    }
 }
 
 /// Desired, updated, ready and available replicas as one bar: available fills it, ready but

@@ -1,16 +1,16 @@
-//! Pieces the pages share.
+//! Pieces the pages share. Components use `api/` and `model/`, never `pages/`.
 //!
 //! - `form_error`: why the last form post failed (plain forms, see the module).
 //! - `layout`: the frame of every environment page: top bar, areas, switcher, errors.
 //! - `theme_toggle`: light/dark, remembered in a cookie so the server renders it right.
-//! - `upstream`: an upstream system's endpoint and whether it answers, as a card.
 //! - `log_viewer`: the pod log viewer island (live follow, search, virtualized rows).
 //! - `lock_panel`: the environment's deploy lock, and locking or unlocking it.
 //! - `reveal`: the island that reveals one secret value for 30 seconds.
 //! - `overview`: renders a page from the environment's overview once it has loaded.
 //! - `pipeline_live`: a pipeline's card (stages, actions, the waiting approval), rendered on the
 //!   server and kept live by `live_fragment`, the island that swaps in what the server sends.
-//! - `live`, `deployment_table`, `rollout`: the live deployment islands and what they share.
+//! - `live`, `deployment_table`, `rollout`: the live deployment islands and what they share
+//!   (`live` also holds the clock and the "5 min ago" words every page uses).
 
 pub mod deployment_table;
 pub mod form_error;

@@ -186,7 +186,7 @@ fn Action(a: ActionView, now_ms: i64) -> impl IntoView {
 /// (rendered on the server; answering sends the browser back to the inbox).
 #[component]
 pub fn PipelineApprovals(list: Vec<ApprovalView>, can_approve: bool) -> impl IntoView {
-    let now_ms = crate::pages::deployments::now_ms();
+    let now_ms = super::live::now_ms();
     let body = if list.is_empty() {
         Either::Left(view! { <p class="muted">"No pipeline is waiting for a manual approval."</p> })
     } else {

@@ -4,6 +4,9 @@
 
 use leptos::prelude::*;
 
+/// The cookie that remembers an explicit theme choice; without it the OS preference rules.
+pub const THEME_COOKIE: &str = "rollgate-theme";
+
 #[island]
 pub fn ThemeToggle() -> impl IntoView {
     view! {
@@ -34,10 +37,7 @@ fn switch_theme() {
     // Failing to set an attribute or cookie only loses the preference; nothing to report.
     let _ = root.set_attribute("data-theme", next);
     if let Ok(html) = document.dyn_into::<web_sys::HtmlDocument>() {
-        let _ = html.set_cookie(&format!(
-            "{}={next}; Path=/; Max-Age=31536000; SameSite=Lax",
-            crate::shell::THEME_COOKIE
-        ));
+        let _ = html.set_cookie(&format!("{}={next}; Path=/; Max-Age=31536000; SameSite=Lax", THEME_COOKIE));
     }
 }
 

@@ -11,12 +11,12 @@ use crate::api::changes::RequestChange;
 use crate::api::deployments::get_deployment;
 use crate::components::form_error::FormError;
 use crate::components::layout::use_environment_name;
+use crate::components::live::now_ms;
 use crate::components::live::utc;
 use crate::components::overview::{OverviewResource, PageTitle, page_status};
 use crate::components::rollout::RolloutLive;
 use crate::error::ApiError;
 use crate::model::{DeploymentDetail, EnvironmentOverview, ReleaseView};
-use crate::pages::deployments::now_ms;
 
 #[component]
 pub fn DeploymentPage() -> impl IntoView {

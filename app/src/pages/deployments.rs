@@ -24,23 +24,11 @@ pub fn DeploymentsPage() -> impl IntoView {
                         env=env.get_untracked()
                         rows=list.rows
                         problems=list.problems
-                        rendered_at_ms=now_ms()
+                        rendered_at_ms=crate::components::live::now_ms()
                     />
                 })
             })}
         </Suspense>
         <LockPanel />
-    }
-}
-
-/// The server's clock, for "… ago" on the first render.
-pub fn now_ms() -> i64 {
-    #[cfg(feature = "ssr")]
-    {
-        backend::clock::Timestamp::now().millis()
-    }
-    #[cfg(not(feature = "ssr"))]
-    {
-        0
     }
 }

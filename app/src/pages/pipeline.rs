@@ -14,13 +14,13 @@ use crate::api::pipelines::{
 };
 use crate::components::form_error::FormError;
 use crate::components::layout::use_environment_name;
+use crate::components::live::now_ms;
 use crate::components::live::{duration, utc};
 use crate::components::overview::{OverviewResource, PageTitle, page_status};
 use crate::components::pipeline_live::{PipelineLive, class_of};
 use crate::error::ApiError;
 use crate::model::EnvironmentOverview;
 use crate::model::pipelines::{ExecutionView, PipelineDetail};
-use crate::pages::deployments::now_ms;
 
 #[component]
 pub fn PipelinePage() -> impl IntoView {

@@ -554,20 +554,6 @@ async fn bind_account(
     UserName::parse(&user).map_err(|e| SsoError::BadName(e.to_string()))
 }
 
-/// Who an account is at the provider, from the store's columns (`None`: a local account,
-/// which has no subject).
-pub fn identity_from_columns(
-    subject: Option<String>,
-    verified_email: Option<String>,
-    groups: Option<String>,
-) -> Option<SsoIdentity> {
-    Some(SsoIdentity {
-        subject: subject?,
-        verified_email,
-        groups: groups.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
-    })
-}
-
 /// The client's ID-token verifier, with Rollgate's clock at `now` and [`CLOCK_LEEWAY_SECS`]
 /// for a provider whose clock differs a little.
 fn id_token_verifier(client: &SsoClient, now: Timestamp) -> IdTokenVerifier<'_, CoreJsonWebKey> {
@@ -690,7 +676,7 @@ mod tests {
             .fetch_one(store.pool())
             .await
             .unwrap();
-        identity_from_columns(row.try_get(0).unwrap(), row.try_get(1).unwrap(), row.try_get(2).unwrap())
+        SsoIdentity::from_columns(row.try_get(0).unwrap(), row.try_get(1).unwrap(), row.try_get(2).unwrap())
     }
 
     /// A subject keeps its account (and the name it first had) and its groups and verified

@@ -152,7 +152,7 @@ async fn read(store: &Store, hash: &str) -> Result<Option<Found>, StoreError> {
         signed_in: SignedIn {
             user: row.try_get("user_name")?,
             expires_at: row.try_get("expires_at")?,
-            sso: super::oidc::identity_from_columns(
+            sso: SsoIdentity::from_columns(
                 row.try_get("sso_subject")?,
                 row.try_get("sso_email")?,
                 row.try_get("sso_groups")?,

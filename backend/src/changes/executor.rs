@@ -1,15 +1,45 @@
-//! What carries out an approved change. The Deployments and Tokens work implements it over
-//! the Kubernetes and SSM clients; the four-eyes machinery only promises to call `execute`
-//! once per request, never for one that was not approved.
+//! What the desk asks of a change and of whoever carries it out, without knowing any system.
+//!
+//! A [`Change`] is a typed action of one system (a deployment change, a pipeline release, a
+//! token rotation): it names its target, says in words what it will do, checks itself against
+//! the environment, and says what permission asking for it takes. An [`Executor`] previews
+//! and carries it out. The desk promises to call `execute` once per request, and never for one
+//! that was not approved; each system owns its action type and its executor, and
+//! `crate::dispatch` joins them into the one action the desk keeps.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 
-use super::Action;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 use crate::config::Environment;
+use crate::policy::Permission;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A typed action the desk can keep (as JSON), show, check and hand to its executor.
+pub trait Change:
+    Clone + std::fmt::Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// In words, for lists and the audit trail ("deploy image").
+    fn label(&self) -> &'static str;
+    /// What it acts on (`namespace/deployment`, a pipeline, a parameter): two changes to one
+    /// target never run at once.
+    fn target(&self) -> String;
+    /// What it will do, in words ("scale production/web to 3 replicas").
+    fn describe(&self) -> String;
+    /// The commit it brings, when it names one (the audit trail keeps it).
+    fn commit(&self) -> Option<String> {
+        None
+    }
+    /// What asking for it needs besides the right to request changes at all.
+    fn permission(&self) -> Permission {
+        Permission::RequestChange
+    }
+    /// Checks it against `env`; the message names the field.
+    fn validate(&self, env: &Environment) -> Result<(), String>;
+}
 
 /// What a change will do, shown to approvers and kept in the audit record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,18 +76,39 @@ impl Executed {
     }
 }
 
+/// Why a change could not be previewed or carried out, by what a person can do about it.
+/// Each system turns its own errors into these; the edge turns these into a status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ExecuteError(pub String);
+pub enum ExecuteError {
+    /// The system cannot be reached or failed (try again later).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The system refused Rollgate's own credentials or role (an admin must fix it).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The target changed since the requester's page or the approvers' preview showed it.
+    #[error("{0}")]
+    Conflict(String),
+    /// The change does not apply to the target as it is (already at 3 replicas, no such
+    /// container), or the system rejected it.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// A rule of Rollgate's says no (a lock, a setting, a token that is not the cluster's).
+    #[error("{0}")]
+    Refused(String),
+}
 
-pub trait Executor: Send + Sync {
+/// Previews and carries out changes of type `A`.
+pub trait Executor<A>: Send + Sync {
     /// Reads the current state and says what the action would change (nothing is changed).
     /// `seen` is the version of the target the requester was looking at, when known: the
     /// preview refuses when the target has changed since, so nobody acts on a stale page.
     fn preview<'a>(
         &'a self,
         env: &'a Environment,
-        action: &'a Action,
+        action: &'a A,
         seen: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Preview, ExecuteError>>;
     /// Applies the action, provided the target still is as `before` (the preview's, which
@@ -65,55 +116,8 @@ pub trait Executor: Send + Sync {
     fn execute<'a>(
         &'a self,
         env: &'a Environment,
-        action: &'a Action,
+        action: &'a A,
         before: &'a str,
         origin: &'a Origin,
     ) -> BoxFuture<'a, Result<Executed, ExecuteError>>;
-}
-
-/// For tests: remembers every execution, optionally after a pause (to widen race windows).
-#[derive(Default, Clone)]
-pub struct Recording {
-    pub executed: Arc<Mutex<Vec<(String, Action)>>>,
-    pub pause: Option<std::time::Duration>,
-    pub fail_with: Option<String>,
-}
-
-impl Recording {
-    pub fn executions(&self) -> Vec<(String, Action)> {
-        self.executed.lock().map(|v| v.clone()).unwrap_or_default()
-    }
-}
-
-impl Executor for Recording {
-    fn preview<'a>(
-        &'a self,
-        _env: &'a Environment,
-        action: &'a Action,
-        _seen: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Preview, ExecuteError>> {
-        let after = serde_json::to_string(action).unwrap_or_default();
-        Box::pin(async move { Ok(Preview { before: "as it is".into(), after, version: String::new() }) })
-    }
-
-    fn execute<'a>(
-        &'a self,
-        env: &'a Environment,
-        action: &'a Action,
-        _before: &'a str,
-        _origin: &'a Origin,
-    ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
-        Box::pin(async move {
-            if let Some(pause) = self.pause {
-                tokio::time::sleep(pause).await;
-            }
-            if let Some(message) = &self.fail_with {
-                return Err(ExecuteError(message.clone()));
-            }
-            if let Ok(mut v) = self.executed.lock() {
-                v.push((env.name.clone(), action.clone()));
-            }
-            Ok(Executed::new(format!("{} done", action.label())))
-        })
-    }
 }

@@ -1,9 +1,10 @@
-//! Change requests and four-eyes approval.
+//! Change requests and four-eyes approval: the desk.
 //!
-//! A person with the deployer role asks for a typed [`Action`] with a reason; the executor
-//! previews what it will change. In an unprotected environment it runs at once. In a
-//! protected one it waits for `required_approvals` approvals from people other than the
-//! requester, and expires if they do not come in time.
+//! A person with the deployer role asks for a typed action (any [`Change`]: the desk knows
+//! no system; `crate::dispatch` says which actions exist and who carries each out) with a
+//! reason; the executor previews what it will change. In an unprotected environment it runs
+//! at once. In a protected one it waits for `required_approvals` approvals from people other
+//! than the requester, and expires if they do not come in time.
 //!
 //! Exactly once: every state move is a conditional UPDATE on the state it leaves
 //! (`pending → approved` by the approval that completes the count, `approved → executing` by
@@ -12,7 +13,6 @@
 //! row, which makes concurrent approvals of one request queue behind each other on both
 //! databases. Each move is written with its audit record in one transaction.
 
-pub mod action;
 pub mod executor;
 
 use std::sync::Arc;
@@ -21,8 +21,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-pub use action::Action;
-pub use executor::{ExecuteError, Executed, Executor, Origin, Preview};
+pub use executor::{Change, ExecuteError, Executed, Executor, Origin, Preview};
 
 use crate::audit::{self, Caller, MAX_TEXT, Outcome, Record};
 use crate::clock::Timestamp;
@@ -77,11 +76,11 @@ pub struct Decision {
     pub at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeRequest {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRequest<A> {
     pub id: String,
     pub environment: String,
-    pub action: Action,
+    pub action: A,
     pub target: String,
     pub before: String,
     pub after: String,
@@ -135,15 +134,15 @@ impl From<sqlx::Error> for ChangeError {
 /// What a person asks for: the action, why, an admin's reason to go through a lock or
 /// freeze, and the version of the target their page showed (see [`Executor::preview`]).
 #[derive(Debug, Clone)]
-pub struct Ask<'a> {
-    pub action: Action,
+pub struct Ask<'a, A> {
+    pub action: A,
     pub reason: &'a str,
     pub override_reason: Option<&'a str>,
     pub seen: Option<&'a str>,
 }
 
-impl<'a> Ask<'a> {
-    pub fn new(action: Action, reason: &'a str) -> Self {
+impl<'a, A> Ask<'a, A> {
+    pub fn new(action: A, reason: &'a str) -> Self {
         Self { action, reason, override_reason: None, seen: None }
     }
 
@@ -153,11 +152,10 @@ impl<'a> Ask<'a> {
 }
 
 /// The four-eyes desk of one process: the store, the rules, and who carries changes out.
-#[derive(Clone)]
-pub struct Changes {
+pub struct Changes<A> {
     store: Store,
     config: Arc<Config>,
-    executor: Arc<dyn Executor>,
+    executor: Arc<dyn Executor<A>>,
     /// Names this process in `executed_by`, so a record says which replica ran a change.
     replica: String,
 }
@@ -180,8 +178,20 @@ pub struct Recovered {
 const COLUMNS: &str = "id, environment, action, target, diff_before, diff_after, reason, requested_by, \
     requested_at, expires_at, required_approvals, approval_count, override_reason, state, outcome, finished_at";
 
-impl Changes {
-    pub fn new(store: Store, config: Arc<Config>, executor: Arc<dyn Executor>, replica: String) -> Self {
+// Not derived: a derive would ask `A: Clone`, which cloning the handles does not need.
+impl<A> Clone for Changes<A> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            config: self.config.clone(),
+            executor: self.executor.clone(),
+            replica: self.replica.clone(),
+        }
+    }
+}
+
+impl<A: Change> Changes<A> {
+    pub fn new(store: Store, config: Arc<Config>, executor: Arc<dyn Executor<A>>, replica: String) -> Self {
         Self { store, config, executor, replica }
     }
 
@@ -191,9 +201,9 @@ impl Changes {
         &self,
         caller: &Caller,
         environment: &str,
-        ask: Ask<'_>,
+        ask: Ask<'_, A>,
         now: Timestamp,
-    ) -> Result<ChangeRequest, ChangeError> {
+    ) -> Result<ChangeRequest<A>, ChangeError> {
         let Ask { action, reason, override_reason, seen } = ask;
         let refuse = |e: ChangeError, target: String| async move {
             let record = Record::new(caller, "change.request", Outcome::Refused, now)
@@ -201,7 +211,7 @@ impl Changes {
                 .target(&target)
                 .detail(e.to_string());
             audit::append_alone(&self.store, &record).await?;
-            Err::<ChangeRequest, _>(e)
+            Err::<ChangeRequest<A>, _>(e)
         };
         let target = action.target();
         if let Err(denied) =
@@ -209,11 +219,8 @@ impl Changes {
         {
             return refuse(denied.into(), target).await;
         }
-        // A token rotation changes a secret: admins only (see `tokens`).
-        if matches!(action, Action::RotateToken { .. })
-            && let Err(denied) =
-                policy::authorize(&self.config, &caller.user, environment, Permission::ManageSecrets)
-        {
+        // Some changes need more than the right to ask (a secret's rotation: admins only).
+        if let Err(denied) = policy::authorize(&self.config, &caller.user, environment, action.permission()) {
             return refuse(denied.into(), target).await;
         }
         let env = self
@@ -294,7 +301,7 @@ impl Changes {
     }
 
     /// What `action` would change now, without asking for it (the rollback confirmation).
-    pub async fn preview(&self, environment: &str, action: &Action) -> Result<Preview, ChangeError> {
+    pub async fn preview(&self, environment: &str, action: &A) -> Result<Preview, ChangeError> {
         let env = self
             .config
             .environment(environment)
@@ -310,7 +317,7 @@ impl Changes {
         id: &str,
         comment: &str,
         now: Timestamp,
-    ) -> Result<ChangeRequest, ChangeError> {
+    ) -> Result<ChangeRequest<A>, ChangeError> {
         let request = self.get(id).await?.ok_or_else(|| ChangeError::NotFound(id.into()))?;
         self.check_decision(caller, &request, "change.approve", now).await?;
         if comment.chars().count() > MAX_TEXT {
@@ -364,7 +371,7 @@ impl Changes {
         id: &str,
         comment: &str,
         now: Timestamp,
-    ) -> Result<ChangeRequest, ChangeError> {
+    ) -> Result<ChangeRequest<A>, ChangeError> {
         let request = self.get(id).await?.ok_or_else(|| ChangeError::NotFound(id.into()))?;
         self.check_decision(caller, &request, "change.reject", now).await?;
         if comment.chars().count() > MAX_TEXT {
@@ -482,7 +489,7 @@ impl Changes {
         Ok(Recovered { ran: unclaimed.len(), interrupted: stale.len() })
     }
 
-    pub async fn get(&self, id: &str) -> Result<Option<ChangeRequest>, ChangeError> {
+    pub async fn get(&self, id: &str) -> Result<Option<ChangeRequest<A>>, ChangeError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM change_requests WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.store.pool())
@@ -500,7 +507,7 @@ impl Changes {
         environment: &str,
         recent: i64,
         now: Timestamp,
-    ) -> Result<Vec<ChangeRequest>, ChangeError> {
+    ) -> Result<Vec<ChangeRequest<A>>, ChangeError> {
         self.expire_due(now).await?;
         let pending = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM change_requests WHERE environment = $1 AND state = 'pending' ORDER BY requested_at"
@@ -530,7 +537,7 @@ impl Changes {
         target: &str,
         limit: i64,
         now: Timestamp,
-    ) -> Result<Vec<ChangeRequest>, ChangeError> {
+    ) -> Result<Vec<ChangeRequest<A>>, ChangeError> {
         self.expire_due(now).await?;
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM change_requests WHERE environment = $1 AND target = $2 \
@@ -612,9 +619,14 @@ impl Changes {
             },
         };
         let result = match self.config.environment(&request.environment) {
-            None => Err(ExecuteError(format!("environment {} is no longer configured", request.environment))),
+            None => Err(ExecuteError::Refused(format!(
+                "environment {} is no longer configured",
+                request.environment
+            ))),
             Some(env) => match locks::hold(&self.store, env, now).await? {
-                Some(hold) if request.override_reason.is_none() => Err(ExecuteError(format!("held: {hold}"))),
+                Some(hold) if request.override_reason.is_none() => {
+                    Err(ExecuteError::Refused(format!("held: {hold}")))
+                }
                 _ => self.executor.execute(env, &request.action, &request.before, &origin).await,
             },
         };
@@ -622,7 +634,7 @@ impl Changes {
         let now = Timestamp::now().max(now);
         let (state, outcome, result_kind) = match &result {
             Ok(done) => (State::Executed, done.detail.clone(), Outcome::Succeeded),
-            Err(e) => (State::Failed, e.0.clone(), Outcome::Failed),
+            Err(e) => (State::Failed, e.to_string(), Outcome::Failed),
         };
         let started = result.as_ref().ok().and_then(|done| done.started_execution.clone());
         let mut tx = self.store.begin().await?;
@@ -662,7 +674,7 @@ impl Changes {
     async fn check_decision(
         &self,
         caller: &Caller,
-        request: &ChangeRequest,
+        request: &ChangeRequest<A>,
         action: &str,
         now: Timestamp,
     ) -> Result<(), ChangeError> {
@@ -670,17 +682,18 @@ impl Changes {
         if matches!(e, ChangeError::Expired(_)) && request.state == State::Pending {
             self.expire_due(now).await?;
         }
-        self.refuse_decision(caller, request, action, e, now).await.map(drop)
+        self.refuse_decision(caller, request, action, e, now).await
     }
 
+    /// Audits a refused decision; always the refusal.
     async fn refuse_decision(
         &self,
         caller: &Caller,
-        request: &ChangeRequest,
+        request: &ChangeRequest<A>,
         action: &str,
         error: ChangeError,
         now: Timestamp,
-    ) -> Result<ChangeRequest, ChangeError> {
+    ) -> Result<(), ChangeError> {
         let record = Record::new(caller, action, Outcome::Refused, now)
             .environment(&request.environment)
             .target(&request.target)
@@ -703,7 +716,7 @@ impl Changes {
         })
     }
 
-    async fn with_decisions(&self, mut request: ChangeRequest) -> Result<ChangeRequest, ChangeError> {
+    async fn with_decisions(&self, mut request: ChangeRequest<A>) -> Result<ChangeRequest<A>, ChangeError> {
         let rows = sqlx::query("SELECT approver, decision, comment, at FROM approvals WHERE request_id = $1 ORDER BY at, approver")
             .bind(&request.id)
             .fetch_all(self.store.pool())
@@ -752,9 +765,9 @@ async fn record_decision(
 /// the request's environment learns nothing more; the request must still be waiting; the
 /// person who asked for it never decides on it, nobody decides twice, and deciding needs the
 /// approver role there.
-pub fn may_decide(
+pub fn may_decide<A>(
     config: &Config,
-    request: &ChangeRequest,
+    request: &ChangeRequest<A>,
     user: &str,
     now: Timestamp,
 ) -> Result<(), ChangeError> {
@@ -778,7 +791,7 @@ pub fn may_decide(
     Ok(())
 }
 
-fn request_of(row: &AnyRow) -> Result<ChangeRequest, ChangeError> {
+fn request_of<A: Change>(row: &AnyRow) -> Result<ChangeRequest<A>, ChangeError> {
     let action: String = row.try_get("action")?;
     Ok(ChangeRequest {
         id: row.try_get("id")?,

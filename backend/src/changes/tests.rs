@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::executor::Recording;
+use super::executor::BoxFuture;
 use super::*;
-use crate::config::{Source, load};
+use crate::config::{Environment, Source, load};
 use crate::policy::Role;
 
 const T0: Timestamp = Timestamp(1_800_000_000_000);
@@ -17,6 +17,94 @@ fn config(required: u8) -> Arc<Config> {
     }
     config.environments[1].required_approvals = required;
     Arc::new(config)
+}
+
+/// A change of no real system: the desk must work for any [`Change`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum Action {
+    Restart { namespace: String, deployment: String },
+    Scale { namespace: String, deployment: String, replicas: u32 },
+}
+
+impl Change for Action {
+    fn label(&self) -> &'static str {
+        match self {
+            Action::Restart { .. } => "restart",
+            Action::Scale { .. } => "scale",
+        }
+    }
+    fn target(&self) -> String {
+        let (Action::Restart { namespace, deployment } | Action::Scale { namespace, deployment, .. }) = self;
+        format!("{namespace}/{deployment}")
+    }
+    fn describe(&self) -> String {
+        format!("{} {}", self.label(), self.target())
+    }
+    fn validate(&self, env: &Environment) -> Result<(), String> {
+        let (Action::Restart { namespace, .. } | Action::Scale { namespace, .. }) = self;
+        match env.namespaces.contains(namespace) {
+            true => Ok(()),
+            false => Err(format!("namespace {namespace:?} is not one of {}'s", env.name)),
+        }
+    }
+}
+
+type Changes = super::Changes<Action>;
+type ChangeRequest = super::ChangeRequest<Action>;
+
+/// An executor that remembers every execution, optionally after a pause (to widen race
+/// windows) or failing.
+#[derive(Clone)]
+struct Recording<A = Action> {
+    executed: std::sync::Arc<std::sync::Mutex<Vec<(String, A)>>>,
+    pause: Option<std::time::Duration>,
+    fail_with: Option<String>,
+}
+
+impl<A> Default for Recording<A> {
+    fn default() -> Self {
+        Self { executed: Default::default(), pause: None, fail_with: None }
+    }
+}
+
+impl<A: Clone> Recording<A> {
+    fn executions(&self) -> Vec<(String, A)> {
+        self.executed.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+impl<A: Change> Executor<A> for Recording<A> {
+    fn preview<'a>(
+        &'a self,
+        _env: &'a Environment,
+        action: &'a A,
+        _seen: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Preview, ExecuteError>> {
+        let after = serde_json::to_string(action).unwrap_or_default();
+        Box::pin(async move { Ok(Preview { before: "as it is".into(), after, version: String::new() }) })
+    }
+
+    fn execute<'a>(
+        &'a self,
+        env: &'a Environment,
+        action: &'a A,
+        _before: &'a str,
+        _origin: &'a Origin,
+    ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
+        Box::pin(async move {
+            if let Some(pause) = self.pause {
+                tokio::time::sleep(pause).await;
+            }
+            if let Some(message) = &self.fail_with {
+                return Err(ExecuteError::Unreachable(message.clone()));
+            }
+            if let Ok(mut v) = self.executed.lock() {
+                v.push((env.name.clone(), action.clone()));
+            }
+            Ok(Executed::new(format!("{} done", action.label())))
+        })
+    }
 }
 
 fn desk(store: &Store, config: Arc<Config>, executor: &Recording, replica: &str) -> Changes {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::clock::Timestamp;
-use crate::policy::Role;
+use crate::roles::Role;
 
 pub use load::{Source, load};
 pub use sso::{NameBinding, NameRefusal, SsoAccounts, SsoIdentity};

@@ -54,6 +54,21 @@ pub struct SsoIdentity {
     pub groups: Vec<String>,
 }
 
+impl SsoIdentity {
+    /// From the store's account columns (`None`: a local account, which has no subject).
+    pub fn from_columns(
+        subject: Option<String>,
+        verified_email: Option<String>,
+        groups: Option<String>,
+    ) -> Option<Self> {
+        Some(Self {
+            subject: subject?,
+            verified_email,
+            groups: groups.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default(),
+        })
+    }
+}
+
 /// Why a single-sign-on identity may not hold a name, in words for the person refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NameRefusal {

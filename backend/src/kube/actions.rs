@@ -1,4 +1,5 @@
-//! Carrying out deployment changes: the [`Executor`] of the four-eyes desk for Kubernetes.
+//! Carrying out deployment changes ([`DeploymentChange`]): their [`Executor`], the
+//! [`Deployer`].
 //!
 //! Every change is planned from the deployment as it is now: the plan says, in words, what the
 //! change touches before and after (the preview approvers read), and holds the deployment as
@@ -14,6 +15,7 @@ use k8s_openapi::api::core::v1::{Container, EnvVar};
 use kube::Api;
 use kube::api::PostParams;
 
+use super::change::DeploymentChange;
 use super::history::{self, Revision};
 use super::summary::{
     CHANGE_CAUSE, CHANGE_ID, CHANGED_AT, CHANGED_BY, CHANGED_GENERATION, REVISION_ANNOTATION,
@@ -21,18 +23,18 @@ use super::summary::{
 };
 use super::{ClusterError, Clusters};
 use crate::changes::executor::BoxFuture;
-use crate::changes::{Action, ExecuteError, Executed, Executor, Origin, Preview};
+use crate::changes::{Change, ExecuteError, Executed, Executor, Origin, Preview};
 use crate::clock::Timestamp;
 use crate::config::Environment;
 
 /// The annotation `kubectl rollout restart` sets on the pod template.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
-pub struct KubeExecutor {
+pub struct Deployer {
     clusters: Clusters,
 }
 
-impl KubeExecutor {
+impl Deployer {
     pub fn new(clusters: Clusters) -> Self {
         Self { clusters }
     }
@@ -63,25 +65,25 @@ impl KubeExecutor {
     async fn plan(
         &self,
         env: &Environment,
-        action: &Action,
+        action: &DeploymentChange,
     ) -> Result<(Api<Deployment>, Plan), ExecuteError> {
-        let (namespace, name) = deployment_of(action)?;
-        let (api, d, client) = self.read(env, namespace, name).await.map_err(refused)?;
-        let revisions = if matches!(action, Action::Rollback { .. }) {
-            history::revisions(&client, &d).await.map_err(refused)?
+        let (namespace, name) = action.deployment();
+        let (api, d, client) = self.read(env, namespace, name).await?;
+        let revisions = if matches!(action, DeploymentChange::Rollback { .. }) {
+            history::revisions(&client, &d).await?
         } else {
             Vec::new()
         };
-        let plan = plan(d, action, &revisions).map_err(ExecuteError)?;
+        let plan = plan(d, action, &revisions).map_err(ExecuteError::Invalid)?;
         Ok((api, plan))
     }
 }
 
-impl Executor for KubeExecutor {
+impl Executor<DeploymentChange> for Deployer {
     fn preview<'a>(
         &'a self,
         env: &'a Environment,
-        action: &'a Action,
+        action: &'a DeploymentChange,
         seen: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Preview, ExecuteError>> {
         Box::pin(async move {
@@ -89,7 +91,7 @@ impl Executor for KubeExecutor {
             if let Some(seen) = seen.filter(|s| !s.is_empty())
                 && seen != plan.version
             {
-                return Err(ExecuteError(format!(
+                return Err(ExecuteError::Conflict(format!(
                     "{} changed since your page showed it (generation {seen}, now {}). Reload the page and check it before asking again",
                     action.target(),
                     plan.version
@@ -102,14 +104,14 @@ impl Executor for KubeExecutor {
     fn execute<'a>(
         &'a self,
         env: &'a Environment,
-        action: &'a Action,
+        action: &'a DeploymentChange,
         before: &'a str,
         origin: &'a Origin,
     ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
         Box::pin(async move {
             let (api, mut plan) = self.plan(env, action).await?;
             if plan.before != before {
-                return Err(ExecuteError(format!(
+                return Err(ExecuteError::Conflict(format!(
                     "{} changed since this was requested: it was {before:?}, it is {:?} now. Request the change again",
                     action.target(),
                     plan.before
@@ -125,7 +127,7 @@ impl Executor for KubeExecutor {
                 Err(e) => {
                     let e = ClusterError::from(e);
                     self.clusters.saw(&env.name, &e);
-                    Err(ExecuteError(e.to_string()))
+                    Err(e.into())
                 }
             }
         })
@@ -146,26 +148,6 @@ fn mark(d: &mut Deployment, origin: &Origin) {
     annotations.insert(CHANGED_GENERATION.to_owned(), next.to_string());
 }
 
-fn refused(e: ClusterError) -> ExecuteError {
-    ExecuteError(e.to_string())
-}
-
-fn deployment_of(action: &Action) -> Result<(&str, &str), ExecuteError> {
-    match action {
-        Action::DeployImage { namespace, deployment, .. }
-        | Action::Rollback { namespace, deployment, .. }
-        | Action::SetEnv { namespace, deployment, .. }
-        | Action::Scale { namespace, deployment, .. }
-        | Action::Restart { namespace, deployment }
-        | Action::Pause { namespace, deployment }
-        | Action::Resume { namespace, deployment } => Ok((namespace, deployment)),
-        Action::RotateToken { .. } => Err(ExecuteError("a token rotation is not a deployment change".into())),
-        Action::StartPipeline { .. } | Action::RedeployCommit { .. } | Action::RollbackStage { .. } => {
-            Err(ExecuteError("a pipeline change is not a deployment change".into()))
-        }
-    }
-}
-
 /// A change worked out against the deployment as read.
 #[derive(Debug)]
 pub struct Plan {
@@ -180,23 +162,23 @@ pub struct Plan {
 }
 
 /// Works out `action` on `d` (`revisions` for a rollback).
-pub fn plan(mut d: Deployment, action: &Action, revisions: &[Revision]) -> Result<Plan, String> {
+pub fn plan(mut d: Deployment, action: &DeploymentChange, revisions: &[Revision]) -> Result<Plan, String> {
     let version = d.metadata.generation.unwrap_or(0).to_string();
     let (before, after) = match action {
-        Action::DeployImage { container, image, .. } => {
+        DeploymentChange::DeployImage { container, image, .. } => {
             let c = container_mut(&mut d, container)?;
             let old = c.image.clone().unwrap_or_default();
-            if old == *image {
+            if old == image.as_str() {
                 return Err(format!("container {container} already runs {image}"));
             }
-            c.image = Some(image.clone());
+            c.image = Some(image.to_string());
             (format!("{container}: {old}"), format!("{container}: {image}"))
         }
-        Action::SetEnv { container, set, unset, .. } => {
+        DeploymentChange::SetEnv { container, set, unset, .. } => {
             let c = container_mut(&mut d, container)?;
             set_env(c, set, unset)?
         }
-        Action::Scale { replicas, .. } => {
+        DeploymentChange::Scale { replicas, .. } => {
             let old = d.spec.replicas.unwrap_or(1);
             let new = i32::try_from(*replicas).map_err(|_| "too many replicas".to_owned())?;
             if old == new {
@@ -205,7 +187,7 @@ pub fn plan(mut d: Deployment, action: &Action, revisions: &[Revision]) -> Resul
             d.spec.replicas = Some(new);
             (format!("{old} replica(s)"), format!("{new} replica(s)"))
         }
-        Action::Restart { .. } => {
+        DeploymentChange::Restart { .. } => {
             let annotations =
                 d.spec.template.metadata.get_or_insert_default().annotations.get_or_insert_default();
             let old = annotations.get(RESTARTED_AT).cloned();
@@ -218,8 +200,8 @@ pub fn plan(mut d: Deployment, action: &Action, revisions: &[Revision]) -> Resul
                 "every pod replaced, a few at a time (rolling restart)".to_owned(),
             )
         }
-        Action::Pause { .. } | Action::Resume { .. } => {
-            let pause = matches!(action, Action::Pause { .. });
+        DeploymentChange::Pause { .. } | DeploymentChange::Resume { .. } => {
+            let pause = matches!(action, DeploymentChange::Pause { .. });
             let paused = d.spec.paused.unwrap_or(false);
             if paused == pause {
                 return Err(format!(
@@ -231,11 +213,7 @@ pub fn plan(mut d: Deployment, action: &Action, revisions: &[Revision]) -> Resul
             let word = |p: bool| if p { "rollouts paused" } else { "rollouts running" }.to_owned();
             (word(paused), word(pause))
         }
-        Action::Rollback { revision, .. } => rollback(&mut d, *revision, revisions)?,
-        Action::RotateToken { .. }
-        | Action::StartPipeline { .. }
-        | Action::RedeployCommit { .. }
-        | Action::RollbackStage { .. } => return Err("not a deployment change".into()),
+        DeploymentChange::Rollback { revision, .. } => rollback(&mut d, *revision, revisions)?,
     };
     Ok(Plan { before, after, version, deployment: d })
 }
@@ -376,7 +354,7 @@ mod tests {
         .unwrap()
     }
 
-    fn action(kind: &str, extra: serde_json::Value) -> Action {
+    fn action(kind: &str, extra: serde_json::Value) -> DeploymentChange {
         let mut json = serde_json::json!({"kind": kind, "namespace": "staging", "deployment": "myapp"});
         json.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         serde_json::from_value(json).unwrap()

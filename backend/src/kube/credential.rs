@@ -1,8 +1,10 @@
 //! The cluster token: the bearer token Rollgate (and the walk-through's Lambda) reaches an
 //! environment's cluster with, kept as a SecureString in SSM.
 //!
-//! Rotating it is a change request (`Action::RotateToken` naming that parameter), so a
-//! protected environment's four-eyes rule applies. Carried out, it goes step by step, each
+//! Rotating it is a change request ([`TokenChange::RotateToken`] naming that parameter), so a
+//! protected environment's four-eyes rule applies; [`Rotation`] carries it out. It lives here,
+//! with the cluster's client, because it needs both the cluster and Parameter Store, and the
+//! cluster's client already reads its token through `tokens`. Carried out, it goes step by step, each
 //! step audited: ask the cluster for a fresh ServiceAccount token (TokenRequest, with the
 //! configured lifetime); verify it with an authenticated read of every namespace Rollgate
 //! shows; write it as a new version of the parameter (same type and KMS key), tagging when it
@@ -16,15 +18,15 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 
-use super::actions::KubeExecutor;
 use super::{ClusterError, Clusters};
 use crate::audit::{self, Caller, Outcome, Record};
 use crate::changes::executor::BoxFuture;
-use crate::changes::{Action, ExecuteError, Executed, Executor, Origin, Preview};
+use crate::changes::{ExecuteError, Executed, Executor, Origin, Preview};
 use crate::clock::Timestamp;
 use crate::config::Environment;
 use crate::store::Store;
-use crate::tokens::{Parameter, TokenError, Tokens};
+use crate::tokens::change::TokenChange;
+use crate::tokens::{Parameter, Tokens};
 
 /// The tag that records when the token a parameter holds expires (TokenRequest says), for
 /// tokens that do not say it themselves (a ServiceAccount token is a JWT whose `exp` does).
@@ -90,62 +92,47 @@ fn expiry_of(p: &Parameter) -> Option<i64> {
     Timestamp::parse_rfc3339(at).ok().map(Timestamp::millis)
 }
 
-/// The executor of every change: token rotations here, deployment changes on Kubernetes.
-pub struct ReleaseExecutor {
-    kube: KubeExecutor,
-    rotation: Rotation,
-}
-
-impl ReleaseExecutor {
-    pub fn new(clusters: Clusters, tokens: Tokens, store: Store) -> Self {
-        Self { kube: KubeExecutor::new(clusters.clone()), rotation: Rotation { clusters, tokens, store } }
-    }
-}
-
-impl Executor for ReleaseExecutor {
-    fn preview<'a>(
-        &'a self,
-        env: &'a Environment,
-        action: &'a Action,
-        seen: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Preview, ExecuteError>> {
-        match action {
-            Action::RotateToken { parameter } => Box::pin(self.rotation.preview(env, parameter, seen)),
-            _ => self.kube.preview(env, action, seen),
-        }
-    }
-
-    fn execute<'a>(
-        &'a self,
-        env: &'a Environment,
-        action: &'a Action,
-        before: &'a str,
-        origin: &'a Origin,
-    ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
-        match action {
-            Action::RotateToken { parameter } => {
-                Box::pin(self.rotation.execute(env, parameter, before, origin))
-            }
-            _ => self.kube.execute(env, action, before, origin),
-        }
-    }
-}
-
-struct Rotation {
+/// Carries out a cluster token's rotation, step by step (see the module's notes).
+pub struct Rotation {
     clusters: Clusters,
     tokens: Tokens,
     store: Store,
 }
 
-fn words(e: impl std::fmt::Display) -> ExecuteError {
-    ExecuteError(e.to_string())
+impl Rotation {
+    pub fn new(clusters: Clusters, tokens: Tokens, store: Store) -> Self {
+        Self { clusters, tokens, store }
+    }
+}
+
+impl Executor<TokenChange> for Rotation {
+    fn preview<'a>(
+        &'a self,
+        env: &'a Environment,
+        action: &'a TokenChange,
+        seen: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Preview, ExecuteError>> {
+        let TokenChange::RotateToken { parameter } = action;
+        Box::pin(self.preview_of(env, parameter, seen))
+    }
+
+    fn execute<'a>(
+        &'a self,
+        env: &'a Environment,
+        action: &'a TokenChange,
+        before: &'a str,
+        origin: &'a Origin,
+    ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
+        let TokenChange::RotateToken { parameter } = action;
+        Box::pin(self.rotate(env, parameter, before, origin))
+    }
 }
 
 impl Rotation {
     /// The parameter, checked to be the environment's cluster token, as it is now.
     async fn current(&self, env: &Environment, parameter: &str) -> Result<Parameter, ExecuteError> {
         if env.cluster.token_parameter() != Some(parameter) {
-            return Err(ExecuteError(match env.cluster.token_parameter() {
+            return Err(ExecuteError::Refused(match env.cluster.token_parameter() {
                 Some(p) => format!(
                     "only {p}, the token of {}'s cluster, is rotated by a change request; give {parameter} a new version on the Tokens page",
                     env.name
@@ -155,14 +142,14 @@ impl Rotation {
                 }
             }));
         }
-        self.tokens.parameters(env).await.describe(parameter).await.map_err(words)
+        Ok(self.tokens.parameters(env).await.describe(parameter).await?)
     }
 
     fn before(p: &Parameter) -> String {
         format!("{} version {}", p.name, p.version)
     }
 
-    async fn preview(
+    async fn preview_of(
         &self,
         env: &Environment,
         parameter: &str,
@@ -173,7 +160,7 @@ impl Rotation {
         if let Some(seen) = seen.filter(|s| !s.is_empty())
             && seen != version
         {
-            return Err(ExecuteError(format!(
+            return Err(ExecuteError::Conflict(format!(
                 "{parameter} changed since your page showed it (version {seen}, now {version}). Reload the page and check it before asking again"
             )));
         }
@@ -205,13 +192,13 @@ impl Rotation {
             .environment(&env.name)
             .target(parameter)
             .detail(format!("change {} ({}): {detail}", origin.change, origin.by));
-        audit::append_alone(&self.store, &record)
-            .await
-            .map_err(|e| ExecuteError(format!("cannot record {step} in the audit trail: {e}")))?;
-        result.map(|_| ()).map_err(ExecuteError)
+        audit::append_alone(&self.store, &record).await.map_err(|e| {
+            ExecuteError::Unreachable(format!("cannot record {step} in the audit trail: {e}"))
+        })?;
+        result.map(|_| ()).map_err(ExecuteError::Unreachable)
     }
 
-    async fn execute(
+    async fn rotate(
         &self,
         env: &Environment,
         parameter: &str,
@@ -220,7 +207,7 @@ impl Rotation {
     ) -> Result<Executed, ExecuteError> {
         let current = self.current(env, parameter).await?;
         if Self::before(&current) != before {
-            return Err(ExecuteError(format!(
+            return Err(ExecuteError::Conflict(format!(
                 "{parameter} changed since this was requested: it was {before}, it is {} now. Request the rotation again",
                 Self::before(&current)
             )));
@@ -363,13 +350,7 @@ impl Rotation {
         why: String,
     ) -> Result<Executed, ExecuteError> {
         self.step(env, origin, step, parameter, Err(why.clone())).await?;
-        Err(ExecuteError(why))
-    }
-}
-
-impl From<TokenError> for ExecuteError {
-    fn from(e: TokenError) -> Self {
-        ExecuteError(e.to_string())
+        Err(ExecuteError::Unreachable(why))
     }
 }
 

@@ -63,6 +63,23 @@ fn from_status(status: &Status) -> ClusterError {
     }
 }
 
+/// A cluster's answer, sorted into what a person can do about it (the change desk's kinds).
+impl From<ClusterError> for crate::changes::ExecuteError {
+    fn from(e: ClusterError) -> Self {
+        use crate::changes::ExecuteError as E;
+        let words = e.to_string();
+        match e {
+            ClusterError::Setup { .. } | ClusterError::Unreachable(_) | ClusterError::Other(_) => {
+                E::Unreachable(words)
+            }
+            ClusterError::Unauthorized(_) | ClusterError::Forbidden(_) => E::Forbidden(words),
+            ClusterError::NotFound(_) => E::NotFound(words),
+            ClusterError::Conflict(_) => E::Conflict(words),
+            ClusterError::Invalid(_) => E::Invalid(words),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,12 @@
 //! - [`summary`]: deployments and pods cut down to what is shown, and health in words.
 //! - [`watch`]: one watch per namespace, shared by every viewer.
 //! - [`history`]: revisions from ReplicaSets.
-//! - [`actions`]: deploy, set env, scale, restart, pause, resume, roll back.
+//! - [`change`]: the changes people ask for on a deployment, as the change desk keeps them.
+//! - [`actions`]: the [`actions::Deployer`], which previews and carries them out.
 //! - [`names`]: object names checked as the API server checks them.
 
 pub mod actions;
+pub mod change;
 pub mod client;
 pub mod credential;
 pub mod detail;

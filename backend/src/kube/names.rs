@@ -4,7 +4,24 @@
 //! namespaces and container names are DNS-1123 labels; deployments, replica sets and pods
 //! are DNS-1123 subdomains (dots allowed, up to 253 characters).
 
+use crate::checked::checked_string;
 use crate::dns::{is_dns_label, is_dns_subdomain};
+
+checked_string!(
+    /// A namespace name (whether the environment shows it is the environment's rule).
+    Namespace,
+    |s| check(NameKind::Namespace, s)
+);
+checked_string!(
+    /// A deployment name.
+    DeploymentName,
+    |s| check(NameKind::Deployment, s)
+);
+checked_string!(
+    /// A container name within a pod template.
+    ContainerName,
+    |s| check(NameKind::Container, s)
+);
 
 /// What a name names: its rule and the word the messages use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

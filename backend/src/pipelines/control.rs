@@ -17,6 +17,7 @@
 use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus, StageRetryMode, StageTransitionType};
 use sqlx::Row;
 
+use super::ids::ExecutionId;
 use super::{PipelineError, Pipelines, read, signature};
 use crate::audit::{self, Caller, Outcome, Record};
 use crate::clock::Timestamp;
@@ -120,11 +121,11 @@ impl Control {
         };
         match self {
             Control::Stop { execution, reason, .. } => {
-                execution_id(execution)?;
+                ExecutionId::parse(execution).map_err(ControlError::Invalid)?;
                 text("The reason", reason, 200)
             }
             Control::Retry { execution, stage, .. } => {
-                execution_id(execution)?;
+                ExecutionId::parse(execution).map_err(ControlError::Invalid)?;
                 text("The stage", stage, 100)
             }
             Control::Decide { stage, action, token, comment, .. } => {
@@ -187,12 +188,6 @@ impl Control {
 
 /// What a transition's reason may hold besides letters, digits and spaces.
 pub const REASON_PUNCTUATION: &str = "! @ ( ) . * ? -";
-
-/// An execution id as CodePipeline writes them (a UUID): checked before it goes anywhere.
-pub fn execution_id(id: &str) -> Result<(), ControlError> {
-    let ok = !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if ok { Ok(()) } else { Err(ControlError::Invalid(format!("{id:?} is not an execution id."))) }
-}
 
 impl Pipelines {
     /// Carries out `control` on `pipeline` for `caller`; audited whatever the outcome.

@@ -100,6 +100,22 @@ fn short(text: &str) -> String {
     }
 }
 
+/// CodePipeline's answer, sorted into what a person can do about it (the change desk's kinds).
+impl From<PipelineError> for crate::changes::ExecuteError {
+    fn from(e: PipelineError) -> Self {
+        use crate::changes::ExecuteError as E;
+        let words = e.to_string();
+        match e {
+            PipelineError::Credentials(_) | PipelineError::Permission(_) => E::Forbidden(words),
+            PipelineError::NotFound(_) => E::NotFound(words),
+            PipelineError::Invalid(_) | PipelineError::NotConfigured { .. } => E::Invalid(words),
+            PipelineError::Throttled(_) | PipelineError::Unreachable(_) | PipelineError::Unexpected(_) => {
+                E::Unreachable(words)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::PipelineError;

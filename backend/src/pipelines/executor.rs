@@ -1,35 +1,28 @@
-//! Carrying out the pipeline changes of the four-eyes desk: start an execution (release the
-//! latest change), start one at an earlier commit (a source revision override), and roll a
-//! stage back to an earlier successful execution. Everything else is handed to the executor
-//! it wraps (the Kubernetes one), so the desk still has exactly one executor.
+//! Carrying out [`PipelineChange`]s: start an execution (release the latest change), start
+//! one at an earlier commit (a source revision override), and roll a stage back to an earlier
+//! successful execution. Their [`Executor`], the [`Releaser`].
 //!
 //! Unlike a deployment, a pipeline moves by itself: the preview says what runs now and what
 //! the change will start, but execution does not insist that nothing ran in between (a newer
 //! execution would supersede the old one anyway; CodePipeline settles the order).
 
-use std::sync::Arc;
-
 use aws_sdk_codepipeline::types::{SourceRevisionOverride, SourceRevisionType};
 
+use super::change::PipelineChange;
 use super::read::{self, Execution};
 use super::{PipelineError, Pipelines};
 use crate::changes::executor::BoxFuture;
-use crate::changes::{Action, ExecuteError, Executed, Executor, Origin, Preview};
+use crate::changes::{Change, ExecuteError, Executed, Executor, Origin, Preview};
 use crate::config::Environment;
 
-pub struct PipelineExecutor {
+pub struct Releaser {
     pipelines: Pipelines,
-    other: Arc<dyn Executor>,
 }
 
-impl PipelineExecutor {
-    pub fn new(pipelines: Pipelines, other: Arc<dyn Executor>) -> Self {
-        Self { pipelines, other }
+impl Releaser {
+    pub fn new(pipelines: Pipelines) -> Self {
+        Self { pipelines }
     }
-}
-
-fn failed(e: PipelineError) -> ExecuteError {
-    ExecuteError(e.to_string())
 }
 
 fn short(id: &str) -> &str {
@@ -48,24 +41,24 @@ fn describe(e: Option<&Execution>) -> String {
     }
 }
 
-impl Executor for PipelineExecutor {
+impl Executor<PipelineChange> for Releaser {
     fn preview<'a>(
         &'a self,
         env: &'a Environment,
-        action: &'a Action,
-        seen: Option<&'a str>,
+        action: &'a PipelineChange,
+        _seen: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Preview, ExecuteError>> {
-        let Some(pipeline) = action.pipeline() else { return self.other.preview(env, action, seen) };
         Box::pin(async move {
-            self.pipelines.check(&env.name, pipeline).map_err(failed)?;
-            let client = self.pipelines.client(&env.name).await.map_err(failed)?;
-            let latest = read::history(&client, pipeline, 1, None).await.map_err(failed)?.executions;
+            let pipeline = action.pipeline();
+            self.pipelines.check(&env.name, pipeline)?;
+            let client = self.pipelines.client(&env.name).await?;
+            let latest = read::history(&client, pipeline, 1, None).await?.executions;
             let latest = latest.first();
             let after = match action {
-                Action::RollbackStage { stage, execution, .. } => {
+                PipelineChange::RollbackStage { stage, execution, .. } => {
                     let target = find(&client, pipeline, execution).await?;
                     if target.status != "Succeeded" {
-                        return Err(ExecuteError(format!(
+                        return Err(ExecuteError::Invalid(format!(
                             "execution {execution} ended {}: only a successful execution can be rolled back to",
                             target.status
                         )));
@@ -88,44 +81,41 @@ impl Executor for PipelineExecutor {
     fn execute<'a>(
         &'a self,
         env: &'a Environment,
-        action: &'a Action,
-        before: &'a str,
+        action: &'a PipelineChange,
+        _before: &'a str,
         origin: &'a Origin,
     ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
-        let Some(pipeline) = action.pipeline() else {
-            return self.other.execute(env, action, before, origin);
-        };
         Box::pin(async move {
-            self.pipelines.check(&env.name, pipeline).map_err(failed)?;
-            let client = self.pipelines.client(&env.name).await.map_err(failed)?;
+            let pipeline = action.pipeline();
+            self.pipelines.check(&env.name, pipeline)?;
+            let client = self.pipelines.client(&env.name).await?;
             // The change request's id makes a retried start idempotent.
             // (AWS accepts letters, digits and dashes in it.)
             let id: String =
                 origin.change.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
             let token = format!("rollgate-{id}");
             let started = match action {
-                Action::StartPipeline { .. } => start(&client, pipeline, token, None).await,
-                Action::RedeployCommit { commit, .. } => {
+                PipelineChange::StartPipeline { .. } => start(&client, pipeline, token, None).await,
+                PipelineChange::RedeployCommit { commit, .. } => {
                     // The source action to override is the one that carried the commit before.
                     let source = source_action(&client, pipeline).await?;
                     let revision = SourceRevisionOverride::builder()
                         .action_name(source)
                         .revision_type(SourceRevisionType::CommitId)
-                        .revision_value(commit)
+                        .revision_value(commit.as_str())
                         .build()
-                        .map_err(|e| ExecuteError(e.to_string()))?;
+                        .map_err(|e| ExecuteError::Invalid(e.to_string()))?;
                     start(&client, pipeline, token, Some(revision)).await
                 }
-                Action::RollbackStage { stage, execution, .. } => client
+                PipelineChange::RollbackStage { stage, execution, .. } => client
                     .rollback_stage()
                     .pipeline_name(pipeline)
                     .stage_name(stage)
-                    .target_pipeline_execution_id(execution)
+                    .target_pipeline_execution_id(execution.as_str())
                     .send()
                     .await
                     .map(|o| o.pipeline_execution_id().to_owned())
                     .map_err(PipelineError::from_sdk),
-                _ => return Err(ExecuteError("not a pipeline change".into())),
             };
             self.pipelines.poke(&env.name, pipeline);
             match started {
@@ -135,7 +125,7 @@ impl Executor for PipelineExecutor {
                 }),
                 Err(e) => {
                     self.pipelines.saw(&env.name, &e);
-                    Err(failed(e))
+                    Err(e.into())
                 }
             }
         })
@@ -169,7 +159,7 @@ async fn find(
 ) -> Result<Execution, ExecuteError> {
     let mut next: Option<String> = None;
     for _ in 0..10 {
-        let page = read::history(client, pipeline, 100, next.as_deref()).await.map_err(failed)?;
+        let page = read::history(client, pipeline, 100, next.as_deref()).await?;
         if let Some(found) = page.executions.into_iter().find(|e| e.id == id) {
             return Ok(found);
         }
@@ -178,7 +168,7 @@ async fn find(
             None => break,
         }
     }
-    Err(ExecuteError(format!("{pipeline} has no execution {id}")))
+    Err(ExecuteError::NotFound(format!("{pipeline} has no execution {id}")))
 }
 
 /// The name of the source action whose revision an override replaces: the one the latest
@@ -187,8 +177,8 @@ async fn source_action(
     client: &aws_sdk_codepipeline::Client,
     pipeline: &str,
 ) -> Result<String, ExecuteError> {
-    let page = read::history(client, pipeline, 5, None).await.map_err(failed)?;
+    let page = read::history(client, pipeline, 5, None).await?;
     page.executions.iter().find_map(|e| e.commit().map(|c| c.action.clone())).ok_or_else(|| {
-        ExecuteError(format!("{pipeline} has no execution with a source revision to start from"))
+        ExecuteError::Invalid(format!("{pipeline} has no execution with a source revision to start from"))
     })
 }

@@ -1,21 +1,27 @@
 //! CodePipeline: the pipelines each environment releases through.
 //!
 //! - [`error`]: AWS errors sorted into the kinds people act on.
+//! - [`ids`]: execution ids and commit hashes, checked once.
 //! - [`read`]: a pipeline's state, its executions and what their actions did.
 //! - [`poller`]: one poller per pipeline, shared by every page and live stream.
+//! - [`compare`]: two executions side by side, action by action.
 //! - [`releases`]: which execution put a deployment's revision there.
 //! - [`signature`]: the person's name in the text AWS keeps with a call.
 //! - [`control`]: stop, retry, approve or reject, freeze a transition: role-checked, audited.
-//! - [`executor`]: start, redeploy an earlier commit and stage rollback, which change what
-//!   runs, go through the four-eyes desk ([`crate::changes`]); this carries them out.
+//! - [`change`]: release, redeploy an earlier commit and stage rollback, which change what
+//!   runs, as the four-eyes desk ([`crate::changes`]) keeps them; [`executor`]: the
+//!   [`executor::Releaser`], which carries them out.
 //!
 //! A [`Pipelines`] holds one client per environment for pages and actions (built once, like
 //! the cluster clients) and the pollers, each with a client of its own so its calls can be
 //! counted apart.
 
+pub mod change;
+pub mod compare;
 pub mod control;
 pub mod error;
 pub mod executor;
+pub mod ids;
 pub mod poller;
 pub mod read;
 pub mod releases;

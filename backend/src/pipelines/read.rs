@@ -107,7 +107,7 @@ pub struct Revision {
 }
 
 /// What one action of an execution did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActionRun {
     pub stage: String,
     pub action: String,

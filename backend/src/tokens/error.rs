@@ -85,3 +85,26 @@ impl TokenError {
         }
     }
 }
+
+/// Parameter Store's answer, sorted into what a person can do about it (the change desk's
+/// kinds).
+impl From<TokenError> for crate::changes::ExecuteError {
+    fn from(e: TokenError) -> Self {
+        use crate::changes::ExecuteError as E;
+        let words = e.to_string();
+        match e {
+            TokenError::Invalid(_)
+            | TokenError::ConfirmationMismatch(_)
+            | TokenError::PatternMismatch
+            | TokenError::UnknownKey(_) => E::Invalid(words),
+            TokenError::NotFound(_) | TokenError::VersionNotFound { .. } => E::NotFound(words),
+            TokenError::AlreadyExists(_) | TokenError::Limit(_) | TokenError::ClusterToken { .. } => {
+                E::Refused(words)
+            }
+            TokenError::AccessDenied(_) => E::Forbidden(words),
+            TokenError::Unreachable(_) | TokenError::NotAudited | TokenError::Other(_) => {
+                E::Unreachable(words)
+            }
+        }
+    }
+}

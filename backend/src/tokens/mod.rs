@@ -2,6 +2,7 @@
 //! and the cluster token among them.
 //!
 //! - [`rules`]: Parameter Store's name, value, pattern, label and tag rules, in words.
+//! - [`change`]: the rotation people ask for through the change desk.
 //! - [`error`]: [`TokenError`], AWS's errors mapped to words that never carry a value.
 //! - [`parameters`]: the SDK calls, typed ([`ParameterStore`]); no value leaves it except
 //!   through [`ParameterStore::value`].
@@ -22,6 +23,7 @@
 //! returned, and refused when the record cannot be written. No value is ever logged or put in
 //! an audit record or an error.
 
+pub mod change;
 pub mod error;
 pub mod parameters;
 pub mod rules;

@@ -26,8 +26,10 @@ use app::api::tokens::{
 };
 use app::api::{GetEnvironmentOverview, ListEnvironments, WhoAmI};
 use backend::audit::Caller;
-use backend::changes::{Action, Ask};
 use backend::clock::Timestamp;
+use backend::dispatch::Ask;
+use backend::kube::change::DeploymentChange;
+use backend::kube::names::{DeploymentName, Namespace};
 use backend::policy::Role::{self, *};
 use common::TestPortal;
 use leptos::server_fn::ServerFn;
@@ -118,10 +120,13 @@ impl Matrix {
     /// A pending production request by p-admin, made through the backend (so the admin row of
     /// the table meets the four-eyes rule, a 409, and the others their role's answer).
     async fn pending(&self) -> String {
-        let action = Action::Restart { namespace: s("production"), deployment: s("myapp-deployment") };
+        let action = DeploymentChange::Restart {
+            namespace: Namespace::parse("production").unwrap(),
+            deployment: DeploymentName::parse("myapp-deployment").unwrap(),
+        };
         let requester = Caller::new(person("production", Admin));
         let changes = &self.p.running.portal.changes;
-        let ask = Ask::new(action, "access test");
+        let ask = Ask::new(action.into(), "access test");
         changes.request(&requester, "production", ask, Timestamp::now()).await.expect("request").id
     }
 
