@@ -2,10 +2,10 @@
 
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
-use leptos_router::hooks::{use_location, use_params_map};
+use leptos_router::hooks::use_location;
 
 use crate::api::{get_environment_overview, list_environments, who_am_i};
-use crate::components::overview::OverviewResource;
+use crate::components::overview::{OverviewResource, use_environment_name};
 use crate::components::theme_toggle::ThemeToggle;
 use crate::model::EnvironmentSummary;
 
@@ -17,12 +17,6 @@ pub const AREAS: [(&str, &str); 5] = [
     ("approvals", "Approvals"),
     ("audit", "Audit"),
 ];
-
-/// The environment named by the first path segment.
-pub fn use_environment_name() -> Memo<String> {
-    let params = use_params_map();
-    Memo::new(move |_| params.read().get("env").unwrap_or_default())
-}
 
 #[component]
 pub fn EnvironmentLayout() -> impl IntoView {

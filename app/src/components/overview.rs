@@ -2,10 +2,16 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
 
-use crate::components::layout::use_environment_name;
 use crate::error::ApiError;
 use crate::model::EnvironmentOverview;
+
+/// The environment named by the first path segment.
+pub fn use_environment_name() -> Memo<String> {
+    let params = use_params_map();
+    Memo::new(move |_| params.read().get("env").unwrap_or_default())
+}
 
 /// The layout's overview resource, handed to the pages through context.
 #[derive(Clone, Copy)]

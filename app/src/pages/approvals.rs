@@ -12,7 +12,7 @@ use leptos::server_fn::ServerFn;
 use crate::api::changes::{ApproveChange, RejectChange, RequestChange, list_changes};
 use crate::api::pipelines::{DecidePipelineApproval, list_pipeline_approvals};
 use crate::components::form_error::FormError;
-use crate::components::layout::use_environment_name;
+use crate::components::overview::use_environment_name;
 use crate::components::overview::{OverviewResource, PageTitle};
 use crate::model::{ChangeView, EnvironmentOverview};
 

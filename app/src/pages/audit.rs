@@ -8,8 +8,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::audit::list_audit;
-use crate::components::layout::use_environment_name;
 use crate::components::overview::PageTitle;
+use crate::components::overview::use_environment_name;
 use crate::model::{AuditPage as AuditData, AuditRow};
 
 #[derive(Debug, Clone, PartialEq)]

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 
 use crate::api::deployments::list_deployments;
 use crate::components::deployment_table::DeploymentTable;
-use crate::components::layout::use_environment_name;
 use crate::components::lock_panel::LockPanel;
+use crate::components::overview::use_environment_name;
 use crate::components::overview::{PageTitle, page_status};
 
 #[component]

@@ -13,9 +13,9 @@ use crate::api::pipelines::{
     get_pipeline,
 };
 use crate::components::form_error::FormError;
-use crate::components::layout::use_environment_name;
 use crate::components::live::now_ms;
 use crate::components::live::{duration, utc};
+use crate::components::overview::use_environment_name;
 use crate::components::overview::{OverviewResource, PageTitle, page_status};
 use crate::components::pipeline_live::{PipelineLive, class_of};
 use crate::error::ApiError;

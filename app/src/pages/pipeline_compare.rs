@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::pipelines::compare_executions;
-use crate::components::layout::use_environment_name;
 use crate::components::live::{duration, utc};
+use crate::components::overview::use_environment_name;
 use crate::components::overview::{PageTitle, page_status};
 use crate::components::pipeline_live::class_of;
 use crate::error::ApiError;

@@ -6,8 +6,8 @@ use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::api::pipelines::list_pipelines;
-use crate::components::layout::use_environment_name;
 use crate::components::live::now_ms;
+use crate::components::overview::use_environment_name;
 use crate::components::overview::{OverviewResource, PageTitle, page_status};
 use crate::components::pipeline_live::PipelineLive;
 use crate::error::ApiError;

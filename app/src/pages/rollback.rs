@@ -9,7 +9,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::changes::RequestChange;
 use crate::api::deployments::preview_rollback;
 use crate::components::form_error::FormError;
-use crate::components::layout::use_environment_name;
+use crate::components::overview::use_environment_name;
 use crate::components::overview::{OverviewResource, PageTitle, page_status};
 use crate::error::ApiError;
 use crate::model::{EnvironmentOverview, PreviewView};

@@ -14,7 +14,7 @@ use crate::api::tokens::{
     CreateToken, DeleteToken, LabelTokenVersion, PutTokenVersion, get_token, list_tokens,
 };
 use crate::components::form_error::FormError;
-use crate::components::layout::use_environment_name;
+use crate::components::overview::use_environment_name;
 use crate::components::overview::{OverviewResource, PageTitle, page_status};
 use crate::components::reveal::RevealValue;
 use crate::error::ApiError;
