@@ -75,7 +75,8 @@ pub async fn identify(
     }
     let path = request.uri().path().to_owned();
     if visitor.user.is_none() && path.starts_with(SERVER_FUNCTIONS) {
-        return sign_in_required(request.headers());
+        let refusal = sign_in_required(request.headers());
+        return after_reading_body(request, refusal).await;
     }
     if visitor.user.is_none() && !is_public(&path) {
         let wanted = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
@@ -104,9 +105,22 @@ fn sign_in_required(headers: &HeaderMap) -> Response {
         return Redirect::to(&format!("/sign-in?next={}", encode(&safe_next(&back)))).into_response();
     }
     let body = serde_json::to_string(&app::error::ApiError::SignInRequired).unwrap_or_default();
-    // Answered without reading what was sent: the connection cannot carry another request.
-    let headers = [(header::CONTENT_TYPE, "application/json"), (header::CONNECTION, "close")];
-    (StatusCode::UNAUTHORIZED, headers, body).into_response()
+    (StatusCode::UNAUTHORIZED, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The most of a refused request's body read before answering: what a handler would read
+/// (axum's default body limit), so a refusal costs no more than an accepted request.
+const REFUSED_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Gives a request refused before any handler ran its answer once its body is read. Closing a
+/// connection with unread bytes in it makes the kernel reset it, and a client still sending
+/// then sees a broken connection instead of the refusal; a body larger than the limit is not
+/// worth reading, so that connection is closed after the answer (`Connection: close`).
+pub(crate) async fn after_reading_body(request: Request, mut refusal: Response) -> Response {
+    if axum::body::to_bytes(request.into_body(), REFUSED_BODY_LIMIT).await.is_err() {
+        refusal.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    refusal
 }
 
 #[derive(Deserialize)]

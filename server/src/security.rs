@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use backend::Portal;
 use leptos::prelude::use_context;
 
-use crate::auth::{is_safe, is_tls};
+use crate::auth::{after_reading_body, is_safe, is_tls};
 
 /// Refuses state-changing requests that do not come from this site's pages.
 pub async fn same_origin_only(State(portal): State<Portal>, request: Request, next: Next) -> Response {
@@ -28,13 +28,12 @@ pub async fn same_origin_only(State(portal): State<Portal>, request: Request, ne
         return next.run(request).await;
     }
     tracing::warn!(method = %request.method(), path = %request.uri().path(), "cross-site request refused");
-    (
+    let refusal = (
         StatusCode::FORBIDDEN,
-        // Answered without reading what was sent: the connection cannot carry another request.
-        [(header::CONNECTION, "close")],
         "Refused: this request did not come from a Rollgate page (its Origin or Referer names another site, or neither was sent).",
     )
-        .into_response()
+        .into_response();
+    after_reading_body(request, refusal).await
 }
 
 fn from_this_site(portal: &Portal, headers: &HeaderMap) -> bool {

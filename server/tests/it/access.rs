@@ -445,6 +445,44 @@ async fn every_route_and_server_function_checks_who_asks() {
     assert_eq!(covered.len(), cases.len(), "one line per server function");
 }
 
+/// Refusals given before any handler runs read what was sent first: fifty strangers posting
+/// bodies up to the handlers' limit at once each get their 401 (not a reset connection), a
+/// cross-site post its 403, and the server keeps serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_requests_get_their_answer_whatever_they_send() {
+    let p = TestPortal::sandbox().await;
+    let path = ListDeployments::PATH;
+    let calls = (0..50).map(|i| {
+        let body = "x".repeat(1 << (10 + i % 11)); // 1 KiB to 1 MiB
+        let (client, url) = (p.anonymous.clone(), p.url(path));
+        async move {
+            let sent = client
+                .post(url)
+                .header("accept", "application/json")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("env={body}"))
+                .send()
+                .await;
+            let response = sent.unwrap_or_else(|e| panic!("stranger {i}: no answer: {e}"));
+            (response.status().as_u16(), response.text().await.unwrap_or_default())
+        }
+    });
+    for (status, body) in futures_util::future::join_all(calls).await {
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains("SignInRequired"), "{body}");
+    }
+    let cross = p
+        .anonymous
+        .post(p.url(path))
+        .header("origin", "https://evil.example")
+        .body(format!("env={}", "x".repeat(1 << 20)))
+        .send()
+        .await
+        .expect("the cross-site post is answered");
+    assert_eq!(cross.status().as_u16(), 403);
+    assert_eq!(p.anonymous.get(p.url("/healthz")).send().await.unwrap().status().as_u16(), 200);
+}
+
 /// A 403 says why and who may; a person with no role is told to ask for one.
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_say_why() {
