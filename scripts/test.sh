@@ -15,7 +15,8 @@ passed=0
 failed=0
 
 say "building the release site (cargo leptos build --release --precompress)"
-cargo leptos build --release --precompress
+# --timings: $TARGET_DIR/cargo-timings/ shows where the server build's time went.
+cargo leptos build --release --precompress --bin-cargo-args=--timings
 
 say "formatting (cargo fmt --check)"
 if cargo fmt --all --check; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
@@ -34,7 +35,6 @@ export ROLLGATE_TESTS_NEED_NODE=1
 psql "$ROLLGATE_TEST_POSTGRES_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'rg\_test\_%'" |
   while read -r db; do psql "$ROLLGATE_TEST_POSTGRES_URL" -qc "DROP DATABASE \"$db\"" >/dev/null; done
 set +e
-# --timings: $TARGET_DIR/cargo-timings/ shows where the build time went.
 cargo test --release --timings --workspace --exclude frontend --no-fail-fast 2>&1 | tee "$logs/cargo-test.log"
 cargo_status=${PIPESTATUS[0]}
 set -e

@@ -1,7 +1,9 @@
-//! Random identifiers and secrets from the operating system's generator.
+//! Random identifiers and secrets from the operating system's generator, and the one way a
+//! secret a browser holds (a session or sign-in cookie) is kept in the store: its hash.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
 
 /// `bytes` random bytes, URL-safe base64: for session tokens and ids that go in URLs.
 pub fn random_token(bytes: usize) -> String {
@@ -28,4 +30,10 @@ pub fn ordered_id(at_ms: i64) -> String {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed) % 10_000_000_000;
     format!("{at_ms:015}-{seq:010}-{}", random_hex(4))
+}
+
+/// What the store keeps of a cookie's secret: its SHA-256, lowercase hex. A leaked table
+/// then holds no cookie that would sign anyone in.
+pub fn cookie_hash(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

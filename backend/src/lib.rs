@@ -21,6 +21,10 @@
 //! - [`clock`], [`ids`], [`user_name`], [`dns`]: instants as stored and shown; random ids
 //!   and secrets; user names; DNS-1123 names.
 
+// The test kit's store file, compiled into the unit tests, names this crate `backend`.
+#[cfg(test)]
+extern crate self as backend;
+
 pub mod audit;
 pub mod auth;
 pub mod aws;

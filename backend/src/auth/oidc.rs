@@ -30,7 +30,6 @@ use openidconnect::{
     RedirectUrl, RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 use url::Url;
 
@@ -39,6 +38,7 @@ use super::sessions::{self, SessionPolicy, SessionToken};
 use crate::audit::{self, Caller, Outcome, Record};
 use crate::clock::Timestamp;
 use crate::config::{Config, ConfigError, NameRefusal, OidcIssuer, OidcSettings, SsoIdentity, UsernameClaim};
+use crate::ids::cookie_hash;
 use crate::store::{Store, StoreError};
 
 /// The cookie that ties a sign-in under way to the browser that started it.
@@ -311,7 +311,7 @@ impl Sso {
             "INSERT INTO sso_logins (cookie_hash, state, nonce, pkce_verifier, redirect_url, next, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(hash(&cookie))
+        .bind(cookie_hash(&cookie))
         .bind(state.secret())
         .bind(nonce.secret())
         .bind(verifier.secret())
@@ -369,7 +369,7 @@ impl Sso {
             "DELETE FROM sso_logins WHERE cookie_hash = $1 \
              RETURNING state, nonce, pkce_verifier, redirect_url, next, expires_at",
         )
-        .bind(hash(cookie))
+        .bind(cookie_hash(cookie))
         .fetch_optional(store.pool())
         .await?
         .ok_or(SsoError::LoginExpired)?;
@@ -614,10 +614,6 @@ fn unverified_expiry(jwt: &str) -> Option<i64> {
     let payload = jwt.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
     serde_json::from_slice::<serde_json::Value>(&bytes).ok()?.get("exp")?.as_i64()
-}
-
-fn hash(cookie: &str) -> String {
-    Sha256::digest(cookie.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What a provider wrote, kept short enough for a page and the audit trail.

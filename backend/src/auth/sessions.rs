@@ -5,7 +5,6 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::clock::Timestamp;
@@ -34,7 +33,7 @@ impl SessionToken {
     }
 
     fn hash(&self) -> String {
-        Sha256::digest(self.0.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        crate::ids::cookie_hash(&self.0)
     }
 }
 

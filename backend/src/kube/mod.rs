@@ -1,11 +1,13 @@
 //! Kubernetes: clients per environment, the shared watches behind the Deployments page, a
-//! deployment's revisions, and the executor that carries out approved deployment changes.
+//! deployment's revisions and pod logs, and the executor that carries out approved
+//! deployment changes.
 //!
 //! - [`client`]: one client per environment, from its `cluster` setting.
 //! - [`credential`]: the cluster token kept in SSM: when it expires, and its rotation.
 //! - [`summary`]: deployments and pods cut down to what is shown, and health in words.
 //! - [`watch`]: one watch per namespace, shared by every viewer.
 //! - [`history`]: revisions from ReplicaSets.
+//! - [`logs`]: a deployment's pod logs, followed as they arrive.
 //! - [`change`]: the changes people ask for on a deployment, as the change desk keeps them.
 //! - [`actions`]: the [`actions::Deployer`], which previews and carries them out.
 //! - [`names`]: object names checked as the API server checks them.
@@ -18,6 +20,7 @@ pub mod detail;
 mod error;
 pub mod events;
 pub mod history;
+pub mod logs;
 pub mod names;
 pub mod summary;
 pub mod watch;

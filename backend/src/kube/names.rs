@@ -22,6 +22,11 @@ checked_string!(
     ContainerName,
     |s| check(NameKind::Container, s)
 );
+checked_string!(
+    /// A pod name.
+    PodName,
+    |s| check(NameKind::Pod, s)
+);
 
 /// What a name names: its rule and the word the messages use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

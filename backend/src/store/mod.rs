@@ -12,7 +12,37 @@
 //! state change that must happen once (a change request executing) is a conditional UPDATE on
 //! the state it leaves, so two replicas sharing the store cannot both win it.
 
+/// Fresh stores for this crate's unit tests: the test kit's file (other crates' tests use
+/// `testkit::store`), compiled here only for tests.
+#[cfg(test)]
+#[path = "../../../testkit/src/store.rs"]
 pub mod testing;
+
+/// `store_tests!(a, b)` makes `sqlite::a`, `postgres::a`, … from `async fn a(store: Store)`.
+#[cfg(test)]
+#[macro_export]
+macro_rules! store_tests {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let t = $crate::store::testing::fresh($crate::store::testing::Flavour::Sqlite).await;
+                    super::$case(t.store.clone()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let t = $crate::store::testing::fresh($crate::store::testing::Flavour::Postgres).await;
+                    super::$case(t.store.clone()).await;
+                }
+            )*
+        }
+    };
+}
 
 use std::borrow::Cow;
 use std::future::Future;

@@ -1,13 +1,14 @@
 //! The Tokens page's Parameter Store calls ([`ParameterStore`]) as one scenario, run against
 //! the sandbox's SSM and against moto's server: the same code agrees with a third party.
 
-use crate::support;
-
+use aws_config::retry::RetryConfig;
 use backend::tokens::rules::{Kind, Tier};
 use backend::tokens::{NewParameter, ParameterStore, TokenError};
 
 async fn store(endpoint: &str) -> ParameterStore {
-    ParameterStore::new(aws_sdk_ssm::Client::new(&support::sdk_config(endpoint).await))
+    ParameterStore::new(aws_sdk_ssm::Client::new(
+        &testkit::aws::sdk_config_with(endpoint, RetryConfig::standard()).await,
+    ))
 }
 
 /// Create, list by path, describe with tags, new version, label, history, value, delete.
@@ -75,6 +76,6 @@ async fn against_the_sandbox() {
 /// moto's server (`pip install 'moto[server]'`, which scripts/setup.sh does).
 #[tokio::test(flavor = "multi_thread")]
 async fn against_moto() {
-    let moto = support::Moto::start();
+    let moto = testkit::aws::Moto::start();
     scenario(&store(&moto.endpoint).await).await;
 }

@@ -3,10 +3,9 @@
 //! and against moto's: the same code agrees with a third party. (moto answers the other calls,
 //! state, approvals, retry, stop, rollback, with HTTP 500: the sandbox tests cover those.)
 
-use crate::support;
-
 use std::process::{Command, Stdio};
 
+use aws_config::retry::RetryConfig;
 use backend::pipelines::{PipelineError, executor, read};
 
 const PIPELINE: &str = r#"{
@@ -30,7 +29,7 @@ const PIPELINE: &str = r#"{
 }"#;
 
 async fn client(endpoint: &str) -> aws_sdk_codepipeline::Client {
-    aws_sdk_codepipeline::Client::new(&support::sdk_config(endpoint).await)
+    aws_sdk_codepipeline::Client::new(&testkit::aws::sdk_config_with(endpoint, RetryConfig::standard()).await)
 }
 
 /// The AWS CLI against `endpoint`; panics with its output unless it succeeds.
@@ -91,7 +90,7 @@ async fn against_the_sandbox() {
 /// pipeline's IAM role to exist.
 #[tokio::test(flavor = "multi_thread")]
 async fn against_moto() {
-    let moto = support::Moto::start();
+    let moto = testkit::aws::Moto::start();
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codepipeline.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     aws(
         &moto.endpoint,

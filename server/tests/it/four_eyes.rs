@@ -8,8 +8,8 @@ use app::api::changes::{ApproveChange, ListChanges, RequestChange};
 use app::api::deployments::GetDeployment;
 use app::model::{AuditPage, ChangeView, DeploymentDetail};
 use backend::policy::Role;
-use backend::store::testing::Flavour;
 use common::TestPortal;
+use testkit::store::Flavour;
 
 fn s(v: &str) -> String {
     v.to_owned()

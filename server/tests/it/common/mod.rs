@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use backend::Config;
 use backend::config::{Source, load};
 use backend::policy::Role;
-use backend::store::testing::{Flavour, TestStore, fresh};
 use leptos::server_fn::ServerFn;
 use reqwest::header::{HeaderMap, HeaderValue};
+use testkit::store::{Flavour, TestStore, fresh};
 
 pub struct TestPortal {
     pub base: String,

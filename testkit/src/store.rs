@@ -1,14 +1,15 @@
-//! Fresh stores for tests, here and in other crates: a SQLite file in a temporary folder, or
-//! a new database on the PostgreSQL that `scripts/setup.sh` starts (`ROLLGATE_TEST_POSTGRES_URL`,
-//! default `postgres://postgres@127.0.0.1:55432/postgres`). Each call gets its own database,
-//! so tests run in parallel without seeing each other.
+//! Fresh stores for tests: a SQLite file in a temporary folder, or a new database on the
+//! PostgreSQL that `scripts/setup.sh` starts (`ROLLGATE_TEST_POSTGRES_URL`, default
+//! `postgres://postgres@127.0.0.1:55432/postgres`). Each call gets its own database, so tests
+//! run in parallel without seeing each other.
 //!
-//! [`store_tests!`](crate::store_tests) turns `async fn case(store: Store)` functions into one
-//! test per database.
+//! Also compiled into the backend's unit tests as `backend::store::testing` (where
+//! `store_tests!` turns `async fn case(store: Store)` functions into one test per database),
+//! so it names the backend as `backend::`.
 
 use std::path::PathBuf;
 
-use super::Store;
+use backend::store::Store;
 
 pub const POSTGRES_URL_VAR: &str = "ROLLGATE_TEST_POSTGRES_URL";
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:55432/postgres";
@@ -36,7 +37,7 @@ impl Drop for TestStore {
 
 /// A new, migrated, empty store. Panics with what to do when PostgreSQL is not running.
 pub async fn fresh(flavour: Flavour) -> TestStore {
-    let name = format!("rg_test_{}", crate::ids::random_hex(8));
+    let name = format!("rg_test_{}", backend::ids::random_hex(8));
     match flavour {
         Flavour::Sqlite => {
             let dir = std::env::temp_dir().join(&name);
@@ -63,29 +64,4 @@ pub async fn fresh(flavour: Flavour) -> TestStore {
             TestStore { store, url, sqlite_dir: None }
         }
     }
-}
-
-/// `store_tests!(a, b)` makes `sqlite::a`, `postgres::a`, … from `async fn a(store: Store)`.
-#[macro_export]
-macro_rules! store_tests {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let t = $crate::store::testing::fresh($crate::store::testing::Flavour::Sqlite).await;
-                    super::$case(t.store.clone()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let t = $crate::store::testing::fresh($crate::store::testing::Flavour::Postgres).await;
-                    super::$case(t.store.clone()).await;
-                }
-            )*
-        }
-    };
 }
