@@ -44,25 +44,24 @@ pub struct RawQuery {
 impl RawQuery {
     /// The options asked for, or what is wrong with them in words.
     pub fn check(self) -> Result<LogOptions, String> {
-        let raw = self;
         fn name<T>(parse: fn(&str) -> Result<T, String>, value: Option<String>) -> Result<Option<T>, String> {
             match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
                 None => Ok(None),
                 Some(v) => parse(v).map(Some).map_err(|e| format!("{e}.")),
             }
         }
-        let pod = match raw.pod.as_deref().map(str::trim) {
+        let pod = match self.pod.as_deref().map(str::trim) {
             Some("*") => None,
-            _ => name(PodName::parse, raw.pod)?,
+            _ => name(PodName::parse, self.pod)?,
         };
-        let tail = match raw.tail.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let tail = match self.tail.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             None => None,
             Some(t) => match t.parse::<i64>() {
                 Ok(n) if (0..=MAX_TAIL).contains(&n) => Some(n),
                 _ => return Err(format!("tail {t:?} must be a whole number of lines from 0 to {MAX_TAIL}.")),
             },
         };
-        let since_seconds = match raw.since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let since_seconds = match self.since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
             Some(s) => Some(parse_duration(s).ok_or_else(|| {
                 format!(
@@ -72,12 +71,12 @@ impl RawQuery {
         };
         Ok(LogOptions {
             pod,
-            container: name(ContainerName::parse, raw.container)?,
-            previous: flag("previous", raw.previous, false)?,
+            container: name(ContainerName::parse, self.container)?,
+            previous: flag("previous", self.previous, false)?,
             tail,
             since_seconds,
-            timestamps: flag("timestamps", raw.timestamps, false)?,
-            follow: flag("follow", raw.follow, true)?,
+            timestamps: flag("timestamps", self.timestamps, false)?,
+            follow: flag("follow", self.follow, true)?,
         })
     }
 }

@@ -17,6 +17,7 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     sdk_config_with(endpoint, RetryConfig::disabled()).await
 }
 
+/// The same, with the retries a test wants (the SDK's standard ones, for moto).
 pub async fn sdk_config_with(endpoint: &str, retries: RetryConfig) -> SdkConfig {
     let http = Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     aws_config::defaults(BehaviorVersion::latest())
