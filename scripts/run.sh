@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds the release site and starts Rollgate on the embedded
-# sandbox at http://127.0.0.1:3000 (pass --config FILE, or other rollgate flags, to change that).
+# Installs what is missing, builds the release site (quickly: quick_release in scripts/env.sh)
+# and starts Rollgate on the embedded sandbox at http://127.0.0.1:3000 (pass --config FILE, or other rollgate flags, to change that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 . scripts/env.sh
-cargo leptos build --release --precompress
+quick_release cargo leptos build --release --precompress
 export ROLLGATE_SITE_ROOT="$PWD/target/site"
 exec "$TARGET_DIR/release/rollgate" "$@"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Event-to-screen latency benchmark: starts the release build on the sandbox and runs
-# end2end/benches/event-to-screen.spec.ts in Chromium. Build first (scripts/test.sh does).
+# end2end/benches/event-to-screen.spec.ts in Chromium, after building it as production does.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/env.sh
+scripts/bench/build.sh
 dir=$(mktemp -d)
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 ROLLGATE_DATABASE_URL="sqlite://$dir/store.db?mode=rwc" ROLLGATE_LISTEN="127.0.0.1:$port" \

@@ -11,7 +11,8 @@ running, then alternates ROUNDS times (after one warm-up round of each):
 Each run is timed from the start of the request to the last line; medians are printed.
 
 Usage: scripts/bench/log_relay.py [--binary PATH] [--lines N] [--rounds N] [--port N]
-(the binary defaults to $CARGO_TARGET_DIR/release/rollgate; kubectl must be on PATH).
+(the binary defaults to $CARGO_TARGET_DIR/release/rollgate, built by scripts/bench/build.sh;
+kubectl must be on PATH).
 """
 
 import argparse

@@ -10,7 +10,8 @@ its event arriving on the stream. Medians and p95 are printed, for 5 deployments
 adding the many) and for all of them.
 
 Usage: scripts/bench/stream_relay.py [--deployments N] [--samples N] [--port N]
-(binaries from $CARGO_TARGET_DIR/release; kubectl must be on PATH).
+(binaries from $CARGO_TARGET_DIR/release, built by scripts/bench/build.sh; kubectl must be on
+PATH).
 """
 
 import argparse
