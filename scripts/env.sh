@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/rollgate-target}"
 export TARGET_DIR="$CARGO_TARGET_DIR"
 # The run and test commands build Cargo.toml's release profile at optimisation level 1 and
 # incremental (cargo compiles only the workspace's own crates incrementally): the demo and the
-# tests need a quick server, not the quickest, and the build takes a third less; a warm build
-# recompiles only what a change reaches. Production (the Dockerfile) and the benchmarks
+# tests need a quick server, not the quickest. The test binaries build in less than half the
+# time, and after a change only what it reaches is compiled again (README, Measurements). Production (the Dockerfile) and the benchmarks
 # (scripts/bench/build.sh) build the profile as written. The wasm's own profile sets both.
 quick_release() { CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_INCREMENTAL=true "$@"; }

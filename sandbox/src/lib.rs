@@ -74,6 +74,7 @@ pub struct Sandbox {
     pub cluster_requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
     seeded: tokio::sync::watch::Receiver<bool>,
     state: Option<state_file::StateFile>,
+    store: kubernetes::Store,
 }
 
 /// How a sandbox starts.
@@ -129,6 +130,7 @@ impl Sandbox {
             None => (kubernetes::Cluster::seeded(), Registry::seeded()),
         };
         let admin_token = cluster.tokens.admin().to_owned();
+        let store = cluster.store.clone();
         let cluster_requests = cluster.requests.clone();
         kubernetes::controllers::spawn(cluster.store.clone(), registry.clone(), options.timings);
         let (seeded_tx, seeded) = tokio::sync::watch::channel(true);
@@ -171,7 +173,15 @@ impl Sandbox {
             cluster_requests,
             seeded,
             state,
+            store,
         })
+    }
+
+    /// Creates or replaces objects in the cluster as its admin would with `kubectl apply`
+    /// (JSON in the API's shapes): how the portal gives the environments it runs on the
+    /// sandbox the RBAC `rollgate rbac` prints for a real cluster.
+    pub fn apply(&self, objects: impl IntoIterator<Item = serde_json::Value>) -> Result<(), String> {
+        objects.into_iter().try_for_each(|object| kubernetes::apply(&self.store, object))
     }
 
     /// Waits until the demo world's releases are all rolled out (at once for other worlds).

@@ -46,6 +46,15 @@ pub enum Command {
     /// configuration's `roles` tables, not here.
     #[command(subcommand)]
     User(UserCommand),
+    /// Print the Kubernetes Roles and RoleBindings the configured environments need (exactly
+    /// the requests Rollgate makes, per namespace), for `kubectl apply -f -`.
+    Rbac {
+        /// The ServiceAccount Rollgate's pods run as (NAMESPACE/NAME): the subject for
+        /// `in-cluster` and `kubeconfig` environments. Environments whose cluster token is a
+        /// ServiceAccount's (`url`) bind that account instead.
+        #[arg(long, value_name = "NAMESPACE/NAME", default_value_t)]
+        service_account: backend::kube::rbac::ServiceAccount,
+    },
 }
 
 #[derive(Debug, Subcommand)]

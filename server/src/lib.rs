@@ -52,6 +52,8 @@ const RECOVERY_INTERVAL: Duration = Duration::from_secs(30);
 pub enum StartError {
     #[error(transparent)]
     Sandbox(#[from] sandbox::SandboxError),
+    #[error("cannot give the sandbox's environments their RBAC: {0}")]
+    SandboxRbac(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
@@ -98,7 +100,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             state_file: config.sandbox_state.clone(),
             ..sandbox::Options::default()
         };
-        Some(sandbox::Sandbox::start_with(options).await?)
+        let sandbox = sandbox::Sandbox::start_with(options).await?;
+        // Its environments get exactly the permissions `rollgate rbac` prints for a cluster.
+        sandbox.apply(backend::kube::rbac::for_sandbox(&config)).map_err(StartError::SandboxRbac)?;
+        Some(sandbox)
     } else {
         None
     };

@@ -25,6 +25,19 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Command::Rbac { service_account } => {
+            let all = backend::kube::rbac::for_config(&config, &service_account);
+            match backend::kube::rbac::to_yaml(&all) {
+                Ok(yaml) => {
+                    print!("{yaml}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("rollgate: cannot write the RBAC manifests: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Healthcheck => match server::health::probe_liveness(config.listen) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

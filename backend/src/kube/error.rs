@@ -11,7 +11,9 @@ pub enum ClusterError {
     Unreachable(String),
     #[error("The cluster refused Rollgate's credentials (401): {0}")]
     Unauthorized(String),
-    #[error("The cluster does not allow Rollgate's account to do this (403): {0}")]
+    #[error(
+        "The cluster does not allow Rollgate's account to do this (403): {0}. `rollgate rbac` prints the Roles Rollgate needs"
+    )]
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),

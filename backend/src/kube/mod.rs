@@ -11,6 +11,7 @@
 //! - [`change`]: the changes people ask for on a deployment, as the change desk keeps them.
 //! - [`actions`]: the [`actions::Deployer`], which previews and carries them out.
 //! - [`names`]: object names checked as the API server checks them.
+//! - [`rbac`]: the permissions all of the above need, as Roles and RoleBindings.
 
 pub mod actions;
 pub mod change;
@@ -22,6 +23,7 @@ pub mod events;
 pub mod history;
 pub mod logs;
 pub mod names;
+pub mod rbac;
 pub mod summary;
 pub mod watch;
 

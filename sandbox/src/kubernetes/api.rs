@@ -5,18 +5,19 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 
-use super::auth::Tokens;
+use super::auth::{Identity, Tokens};
 use super::discovery;
 use super::logs::{self, LogRequest};
 use super::object::Object;
 use super::patch::{self, PatchType};
+use super::rbac::{self, Attributes};
 use super::resources::{self, ResourceType};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
@@ -92,13 +93,14 @@ fn parse_path(path: &str) -> Result<Target<'_>, ApiError> {
 
 pub async fn handle(
     State(cluster): State<Cluster>,
+    Extension(identity): Extension<Identity>,
     method: Method,
     uri: Uri,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match dispatch(&cluster, &method, uri.path(), &query, &headers, &body) {
+    match dispatch(&cluster, &identity, &method, uri.path(), &query, &headers, &body) {
         Ok(Reply::Json(status, value)) => (status, Json(value)).into_response(),
         Ok(Reply::Serialized(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Ok(Reply::Watch(request)) => watch(&cluster.store, request),
@@ -121,6 +123,7 @@ fn ok(value: impl Into<Value>) -> Result<Reply, ApiError> {
 
 fn dispatch(
     cluster: &Cluster,
+    identity: &Identity,
     method: &Method,
     path: &str,
     query: &HashMap<String, String>,
@@ -138,7 +141,23 @@ fn dispatch(
             return Err(ApiError::unsupported_media_type(media));
         }
     }
-    match parse_path(path)? {
+    let target = parse_path(path)?;
+    if let Target::Collection { rt, .. } = &target
+        && rt.kind == "SelfSubjectAccessReview"
+    {
+        // Anyone may ask what they may do.
+        return match *method {
+            Method::POST => Ok(Reply::Json(
+                StatusCode::CREATED,
+                rbac::self_subject_access_review(store, identity, &parse_json(body)?)?,
+            )),
+            _ => Err(ApiError::method_not_allowed(method.as_str())),
+        };
+    }
+    if let Some(attributes) = attributes_of(method, query, &target) {
+        rbac::authorize(store, identity, &attributes)?;
+    }
+    match target {
         Target::Group(group) if method == Method::GET => {
             discovery::group_document(group).map_or_else(|| Err(ApiError::path_not_found()), ok)
         }
@@ -259,6 +278,38 @@ fn dispatch(
         Target::Object { .. } => Err(ApiError::method_not_allowed(method.as_str())),
         _ => Err(ApiError::method_not_allowed(method.as_str())),
     }
+}
+
+/// What the authorizer is asked about a request; none for discovery, which is open to all.
+fn attributes_of(method: &Method, query: &HashMap<String, String>, target: &Target) -> Option<Attributes> {
+    let (rt, namespace, name, sub, collection) = match *target {
+        Target::Group(_) | Target::ResourceList { .. } => return None,
+        Target::Collection { rt, namespace } => (rt, namespace.unwrap_or(""), "", "", true),
+        Target::Object { rt, namespace, name, sub } => (rt, namespace, name, sub.unwrap_or(""), false),
+    };
+    let verb = match *method {
+        Method::GET | Method::HEAD if is_true(query.get("watch")) => "watch",
+        Method::GET | Method::HEAD if collection => "list",
+        Method::GET | Method::HEAD => "get",
+        Method::POST => "create",
+        Method::PUT => "update",
+        Method::PATCH => "patch",
+        Method::DELETE if collection => "deletecollection",
+        Method::DELETE => "delete",
+        // Every handler refuses other methods (405) before doing anything.
+        _ => return None,
+    };
+    // A cluster-scoped object's path has no namespace; the namespace object's own name is
+    // its namespace, as the API server treats it.
+    let namespace = if rt.kind == "Namespace" { name } else { namespace };
+    Some(Attributes {
+        verb: verb.to_owned(),
+        group: rt.group.to_owned(),
+        resource: rt.plural.to_owned(),
+        subresource: sub.to_owned(),
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+    })
 }
 
 /// PATCH of an object or its status. A server-side apply of an object that does not exist

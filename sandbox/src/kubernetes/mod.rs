@@ -11,6 +11,7 @@
 //! - `discovery`: `/api`, `/apis` and the resource lists kubectl resolves short names from.
 //! - `openapi`: the OpenAPI v3 documents kubectl checks before writing from files.
 //! - `table`: the columns `kubectl get` prints.
+//! - `rbac`: who may do what: Roles, ClusterRoles and their bindings, and access reviews.
 //! - `status`: errors as `Status` objects.
 //! - `stream`: streamed responses (watches, followed logs).
 //! - `controllers`: the deployment and replica set controllers and the simulated kubelet.
@@ -28,6 +29,7 @@ mod logs;
 mod object;
 mod openapi;
 mod patch;
+mod rbac;
 mod resources;
 mod selectors;
 mod shape;
@@ -103,10 +105,14 @@ pub fn router(cluster: Cluster) -> Router {
         .with_state(cluster)
 }
 
-async fn authenticate(State(cluster): State<Cluster>, request: Request, next: Next) -> Response {
+/// Who is calling travels to the handlers, which authorize each request (`rbac`).
+async fn authenticate(State(cluster): State<Cluster>, mut request: Request, next: Next) -> Response {
     cluster.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match cluster.tokens.authenticate(request.headers()) {
-        Ok(_) => next.run(request).await,
+        Ok(identity) => {
+            request.extensions_mut().insert(identity);
+            next.run(request).await
+        }
         Err(unauthorized) => unauthorized.into_response(),
     }
 }
@@ -146,6 +152,24 @@ async fn core_versions(State(_): State<Cluster>, request: Request) -> impl IntoR
     let host =
         request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
     Json(discovery::core_versions(&host))
+}
+
+/// Creates `object`, or replaces the one of that kind and name, as the cluster's admin would
+/// with `kubectl apply`. Errors are the API's messages.
+pub(crate) fn apply(store: &Store, object: serde_json::Value) -> Result<(), String> {
+    let field = |pointer: &str| object.pointer(pointer).and_then(serde_json::Value::as_str).unwrap_or("");
+    let (api_version, kind) = (field("/apiVersion"), field("/kind"));
+    let rt = resources::TYPES
+        .iter()
+        .find(|t| t.kind == kind && t.api_version() == api_version)
+        .ok_or_else(|| format!("the sandbox does not serve {api_version} {kind}"))?;
+    let namespace = if rt.namespaced { field("/metadata/namespace").to_owned() } else { String::new() };
+    let name = field("/metadata/name").to_owned();
+    let result = match store.create(rt, &namespace, object.clone()) {
+        Err(e) if e.reason == "AlreadyExists" => store.update(rt, &namespace, &name, object, false),
+        other => other,
+    };
+    result.map(drop).map_err(|e| e.message)
 }
 
 /// In-process access for the sandbox's CodePipeline Deploy action: it reads a deployment and

@@ -25,9 +25,26 @@ pub fn validate(rt: &ResourceType, name: &str, object: &Value) -> Result<(), Api
     match rt.kind {
         "Deployment" | "ReplicaSet" => workload(object, &mut check),
         "Pod" => pod_spec(object.get("spec"), "spec", &mut check),
+        "Role" | "ClusterRole" => {
+            check("rules", object.get("rules").is_none_or(Value::is_array), "must be a list of rules")
+        }
+        "RoleBinding" | "ClusterRoleBinding" => binding(rt.kind, object, &mut check),
         _ => {}
     }
     if causes.is_empty() { Ok(()) } else { Err(ApiError::invalid(rt, name, causes)) }
+}
+
+fn binding(kind: &str, object: &Value, check: &mut impl FnMut(&str, bool, &str)) {
+    let role_kind = object.pointer("/roleRef/kind").and_then(Value::as_str);
+    let supported: &[&str] = if kind == "RoleBinding" { &["Role", "ClusterRole"] } else { &["ClusterRole"] };
+    check(
+        "roleRef.kind",
+        role_kind.is_some_and(|k| supported.contains(&k)),
+        &format!("Unsupported value: supported values: {}", supported.join(", ")),
+    );
+    let role_name = object.pointer("/roleRef/name").and_then(Value::as_str);
+    check("roleRef.name", role_name.is_some_and(|n| !n.is_empty()), "Required value");
+    check("subjects", object.get("subjects").is_none_or(Value::is_array), "must be a list of subjects");
 }
 
 fn is_string_map(value: &Value) -> bool {

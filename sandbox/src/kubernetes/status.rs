@@ -67,6 +67,18 @@ impl ApiError {
         error
     }
 
+    /// An object of a kind the sandbox does not store (an access review) that is invalid.
+    pub fn invalid_named(kind: &str, name: &str, message: &str) -> Self {
+        Self::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {message}"))
+    }
+
+    /// The authorizer's refusal; `details` name the object as the API server's do.
+    pub fn forbidden(message: String, details: Value) -> Self {
+        let mut error = Self::new(403, "Forbidden", message);
+        error.details = Some(details);
+        error
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }

@@ -612,6 +612,22 @@ fn check_namespace(
 
 /// Namespaces and services are DNS labels; everything else a DNS subdomain.
 pub fn validate_name(rt: &ResourceType, name: &str) -> Result<(), ApiError> {
+    // RBAC objects may be named with any path segment (`system:controller:…`).
+    if rt.group == "rbac.authorization.k8s.io" {
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '%']) {
+            return Err(ApiError::invalid(
+                rt,
+                name,
+                vec![Cause {
+                    field: "metadata.name".into(),
+                    message: format!(
+                        "Invalid value: {name:?}: may not contain '/' or '%', nor be '.' or '..'"
+                    ),
+                }],
+            ));
+        }
+        return Ok(());
+    }
     let label = matches!(rt.kind, "Namespace" | "Service");
     let max = if label { 63 } else { 253 };
     let ok = !name.is_empty()

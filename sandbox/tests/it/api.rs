@@ -245,9 +245,45 @@ async fn token_request_issues_service_account_tokens() {
     assert_eq!(token.split('.').count(), 3, "a JWT, as a cluster's ServiceAccount tokens are: {token}");
     assert!(issued["status"]["expirationTimestamp"].as_str().unwrap().ends_with('Z'));
     let as_deployer = client_with_token(&sandbox, token);
-    let response =
-        as_deployer.get(format!("{base}/apis/apps/v1/namespaces/staging/deployments")).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    let deployments = format!("{base}/apis/apps/v1/namespaces/staging/deployments");
+    // Authenticated, but nothing is granted to the account yet: 403 in the API server's words.
+    let response = as_deployer.get(&deployments).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    let status: Value = response.json().await.unwrap();
+    assert_eq!(
+        status["message"],
+        "deployments.apps is forbidden: User \"system:serviceaccount:staging:rollgate-deployer\" cannot list resource \"deployments\" in API group \"apps\" in the namespace \"staging\""
+    );
+    assert_eq!(status["reason"], "Forbidden");
+    // A Role and RoleBinding posted by the admin open exactly what they say.
+    let rbac = format!("{base}/apis/rbac.authorization.k8s.io/v1/namespaces/staging");
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "reader"},
+        "rules": [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list"]}]});
+    assert_eq!(http.post(format!("{rbac}/roles")).json(&role).send().await.unwrap().status().as_u16(), 201);
+    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "reader"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "rollgate-deployer", "namespace": "staging"}]});
+    assert_eq!(
+        http.post(format!("{rbac}/rolebindings")).json(&binding).send().await.unwrap().status().as_u16(),
+        201
+    );
+    assert_eq!(as_deployer.get(&deployments).send().await.unwrap().status().as_u16(), 200);
+    let one = format!("{deployments}/anything");
+    assert_eq!(as_deployer.get(&one).send().await.unwrap().status().as_u16(), 403, "list is not get");
+    let elsewhere = format!("{base}/apis/apps/v1/namespaces/production/deployments");
+    assert_eq!(as_deployer.get(&elsewhere).send().await.unwrap().status().as_u16(), 403);
+    // The account may also ask what it may do (`kubectl auth can-i` sends this review).
+    let review = |verb: &str| {
+        json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"namespace": "staging", "verb": verb, "group": "apps", "resource": "deployments"}}})
+    };
+    let reviews = format!("{base}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews");
+    for (verb, allowed) in [("list", true), ("update", false)] {
+        let response = as_deployer.post(&reviews).json(&review(verb)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["status"]["allowed"], json!(allowed), "{verb}");
+    }
 
     let short = json!({"spec": {"expirationSeconds": 60}});
     assert_eq!(http.post(&url).json(&short).send().await.unwrap().status().as_u16(), 400);
@@ -273,6 +309,12 @@ async fn a_state_file_keeps_the_world_across_restarts() {
     let request = json!({"spec": {"expirationSeconds": 3600}});
     let issued: Value = http.post(&token_url).json(&request).send().await.unwrap().json().await.unwrap();
     let token = issued["status"]["token"].as_str().unwrap().to_owned();
+    crate::support::grant(
+        &first,
+        "staging",
+        "rollgate-deployer",
+        json!([{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]}]),
+    );
     first.shutdown().await;
 
     let options = Options { state_file, ..Options::default() };
@@ -281,7 +323,7 @@ async fn a_state_file_keeps_the_world_across_restarts() {
     let http = client_with_token(&second, &token);
     let url = format!("{}/apis/apps/v1/namespaces/staging/deployments/kept", second.cluster_url());
     let response = http.get(&url).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200, "the issued token still works");
+    assert_eq!(response.status().as_u16(), 200, "the issued token and its grant still work");
     let kept: Value = response.json().await.unwrap();
     assert_eq!(kept["metadata"]["uid"], created["metadata"]["uid"]);
     let version = |o: &Value| o["metadata"]["resourceVersion"].as_str().unwrap().parse::<u64>().unwrap();

@@ -441,12 +441,16 @@ async fn validation_and_encryption() {
 }
 
 /// The seeded deployer tokens are live ServiceAccount tokens of the sandbox cluster: the
-/// walk-through's release step reads one from SSM and calls the Kubernetes API with it.
+/// walk-through's release step reads one from SSM and calls the Kubernetes API with it, and
+/// it opens what RBAC grants the account.
 #[tokio::test(flavor = "multi_thread")]
 async fn seeded_bear_tokens_open_the_cluster() {
     let (sandbox, client) = sandbox().await;
     let http = support::cluster_http(&sandbox);
     for environment in ["staging", "production"] {
+        let list =
+            serde_json::json!([{ "apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list"] }]);
+        support::grant(&sandbox, environment, "rollgate-deployer", list);
         let name = format!("/rollgate/{environment}/k8s-bear-token");
         let parameter =
             client.get_parameter().name(&name).with_decryption(true).send().await.unwrap().parameter.unwrap();

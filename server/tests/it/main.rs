@@ -14,5 +14,6 @@ mod http;
 mod live;
 mod logs;
 mod pipelines;
+mod rbac;
 mod sso;
 mod sso_oidc_provider;

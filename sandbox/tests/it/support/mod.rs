@@ -14,3 +14,22 @@ pub fn cluster_http(sandbox: &sandbox::Sandbox) -> reqwest::Client {
 pub fn url(addr: SocketAddr) -> String {
     format!("http://{addr}")
 }
+
+/// Binds `rules` to a ServiceAccount of `namespace` (a Role and its RoleBinding), as a cluster
+/// admin would: a ServiceAccount token opens only what RBAC grants it.
+pub fn grant(sandbox: &sandbox::Sandbox, namespace: &str, account: &str, rules: serde_json::Value) {
+    let name = format!("test-{account}");
+    let rbac = "rbac.authorization.k8s.io/v1";
+    sandbox
+        .apply([
+            serde_json::json!({ "apiVersion": rbac, "kind": "Role", "metadata": { "name": name, "namespace": namespace }, "rules": rules }),
+            serde_json::json!({
+                "apiVersion": rbac,
+                "kind": "RoleBinding",
+                "metadata": { "name": name, "namespace": namespace },
+                "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name },
+                "subjects": [{ "kind": "ServiceAccount", "name": account, "namespace": namespace }],
+            }),
+        ])
+        .expect("the sandbox takes the grant");
+}
