@@ -109,30 +109,44 @@ impl Executor<DeploymentChange> for Deployer {
         origin: &'a Origin,
     ) -> BoxFuture<'a, Result<Executed, ExecuteError>> {
         Box::pin(async move {
-            let (api, mut plan) = self.plan(env, action).await?;
-            if plan.before != before {
-                return Err(ExecuteError::Conflict(format!(
-                    "{} changed since this was requested: it was {before:?}, it is {:?} now. Request the change again",
-                    action.target(),
-                    plan.before
-                )));
-            }
-            mark(&mut plan.deployment, origin);
-            let name = plan.deployment.metadata.name.clone().unwrap_or_default();
-            match api.replace(&name, &PostParams::default(), &plan.deployment).await {
-                Ok(written) => {
-                    let generation = written.metadata.generation.unwrap_or(0);
-                    Ok(Executed::new(format!("{}; generation {generation}", plan.after)))
+            // The deployment controller writes the object's status while a rollout moves, and
+            // each write is a new resourceVersion: a replace refused only for that (409, with
+            // what the person approved still as it was) is made again on the fresh object, as
+            // client-go's RetryOnConflict does.
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let (api, mut plan) = self.plan(env, action).await?;
+                if plan.before != before {
+                    return Err(ExecuteError::Conflict(format!(
+                        "{} changed since this was requested: it was {before:?}, it is {:?} now. Request the change again",
+                        action.target(),
+                        plan.before
+                    )));
                 }
-                Err(e) => {
-                    let e = ClusterError::from(e);
-                    self.clusters.saw(&env.name, &e);
-                    Err(e.into())
+                mark(&mut plan.deployment, origin);
+                let name = plan.deployment.metadata.name.clone().unwrap_or_default();
+                match api.replace(&name, &PostParams::default(), &plan.deployment).await {
+                    Ok(written) => {
+                        let generation = written.metadata.generation.unwrap_or(0);
+                        return Ok(Executed::new(format!("{}; generation {generation}", plan.after)));
+                    }
+                    Err(e) => {
+                        let e = ClusterError::from(e);
+                        if matches!(e, ClusterError::Conflict(_)) && attempts < WRITE_ATTEMPTS {
+                            continue;
+                        }
+                        self.clusters.saw(&env.name, &e);
+                        return Err(e.into());
+                    }
                 }
             }
         })
     }
 }
+
+/// How often a change is written before a conflict is reported (see `execute`).
+const WRITE_ATTEMPTS: u32 = 5;
 
 /// Records on the deployment (not its template: that would start a rollout) who made this
 /// change, and the generation it will have, so a later change made elsewhere is told apart;
