@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds the release site (quickly: quick_release in scripts/env.sh)
-# and starts Rollgate on the embedded sandbox at http://127.0.0.1:3000 (pass --config FILE, or other rollgate flags, to change that).
+# and starts Rollgate on the embedded sandbox at http://127.0.0.1:3000 (pass --config FILE, or
+# other rollgate flags, to change that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

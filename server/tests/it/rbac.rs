@@ -187,6 +187,10 @@ async fn the_printed_rbac_applies_with_kubectl_and_opens_only_what_it_says() {
         assert!(out.contains("Forbidden") || out.contains("forbidden"), "{out}");
         assert!(out.contains(words), "{args:?}: {out}");
     }
+    // What an attacker holding the token would try first: bind itself to more.
+    let escalate = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: mine, namespace: staging}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: ServiceAccount, name: rollgate-deployer, namespace: staging}]\n";
+    let (ok, out) = as_deployer_with(&["create", "-f", "-"], escalate);
+    assert!(!ok && out.contains("cannot create resource \"rolebindings\""), "{out}");
 }
 
 /// The shipped Kustomize overlays render, and their configurations load and print RBAC that
