@@ -9,9 +9,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # clone starts warm). Set CARGO_TARGET_DIR to use another.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/rollgate-target}"
 export TARGET_DIR="$CARGO_TARGET_DIR"
-# The run and test commands build Cargo.toml's release profile at optimisation level 1 and
-# incremental (cargo compiles only the workspace's own crates incrementally): the demo and the
-# tests need a quick server, not the quickest. The test binaries build in less than half the
-# time, and after a change only what it reaches is compiled again (README, Measurements). Production (the Dockerfile) and the benchmarks
-# (scripts/bench/build.sh) build the profile as written. The wasm's own profile sets both.
-quick_release() { CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_INCREMENTAL=true "$@"; }
+# The run and test commands build a quick release (scripts/quick-release.toml says how and
+# why): pass this to cargo, and to cargo-leptos as --bin-cargo-args. The wasm's own profile
+# sets the values that file changes, so the quick and the production builds share one wasm.
+export QUICK_RELEASE="--config=$PWD/scripts/quick-release.toml"

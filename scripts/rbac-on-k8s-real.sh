@@ -10,4 +10,4 @@ real=../shared/k8s-real
 [ -x "$real/up.sh" ] || { echo "no $real here: see its README" >&2; exit 1; }
 "$real/prepare.sh"
 "$real/up.sh"
-ROLLGATE_TEST_CLUSTER=real quick_release cargo test --release -p server --test server -- rbac:: --nocapture
+ROLLGATE_TEST_CLUSTER=real cargo test --release "$QUICK_RELEASE" -p server --test server -- rbac:: --nocapture

@@ -16,7 +16,7 @@ failed=0
 
 say "building the release site (cargo leptos build --release --precompress)"
 # --timings: $TARGET_DIR/cargo-timings/ shows where the server build's time went.
-quick_release cargo leptos build --release --precompress --bin-cargo-args=--timings
+cargo leptos build --release --precompress --bin-cargo-args="$QUICK_RELEASE" --bin-cargo-args=--timings
 
 say "formatting (cargo fmt --check)"
 if cargo fmt --all --check; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
@@ -35,7 +35,7 @@ export ROLLGATE_TESTS_NEED_NODE=1
 psql "$ROLLGATE_TEST_POSTGRES_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'rg\_test\_%'" |
   while read -r db; do psql "$ROLLGATE_TEST_POSTGRES_URL" -qc "DROP DATABASE \"$db\"" >/dev/null; done
 set +e
-quick_release cargo test --release --timings --workspace --exclude frontend --no-fail-fast 2>&1 | tee "$logs/cargo-test.log"
+cargo test --release "$QUICK_RELEASE" --timings --workspace --exclude frontend --no-fail-fast 2>&1 | tee "$logs/cargo-test.log"
 cargo_status=${PIPESTATUS[0]}
 set -e
 read -r p f < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } } END { print p+0, f+0 }' "$logs/cargo-test.log")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds what the benchmarks run (the site, `rollgate`, `rollgate-sandbox`) with Cargo.toml's
 # release profile as production builds it: the run and test commands leave a quicker build of
-# the same binaries in the same folder (quick_release in scripts/env.sh).
+# the same binaries in the same folder (scripts/quick-release.toml).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/env.sh
