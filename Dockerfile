@@ -37,7 +37,8 @@ USER 10001
 WORKDIR /data
 ENV ROLLGATE_LISTEN=0.0.0.0:3000 \
     ROLLGATE_DATABASE_URL=sqlite:///data/rollgate.db?mode=rwc
-EXPOSE 3000
+# 9464: /metrics, when rollgate.toml's [metrics] listen names it (deploy/kubernetes does).
+EXPOSE 3000 9464
 VOLUME /data
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 CMD ["/app/rollgate", "healthcheck"]
 ENTRYPOINT ["/app/rollgate"]

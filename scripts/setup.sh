@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever Rollgate's build and tests need and is missing; fast when all is there.
-# Registry packages only: Debian's chromium, curl, kubectl (kubernetes-client) and PostgreSQL (for the store tests,
-# started in a cluster of its own, see below), crates.io's cargo-leptos (no_downloads) and
+# Registry packages only: Debian's chromium, curl, kubectl (kubernetes-client), promtool (prometheus) and
+# PostgreSQL (for the store tests, started in a cluster of its own, see below), crates.io's cargo-leptos (no_downloads) and
 # wasm-bindgen-cli, npm's sass, binaryen (wasm-opt), oidc-provider (the certified OpenID
 # Provider the single-sign-on tests run with Node) and Playwright (which never fetches a
 # browser here: it drives /usr/bin/chromium), PyPI's awscli and moto[server] (the AWS tests).
@@ -16,6 +16,8 @@ apt_missing=()
 command -v chromium >/dev/null || apt_missing+=(chromium)
 command -v curl >/dev/null || apt_missing+=(curl)
 command -v kubectl >/dev/null || apt_missing+=(kubernetes-client)
+# promtool checks the metrics Rollgate serves and the alert rules it ships.
+command -v promtool >/dev/null || apt_missing+=(prometheus)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_missing+=(postgresql)
 if ((${#apt_missing[@]})); then
   say "installing Debian packages: ${apt_missing[*]}"

@@ -22,7 +22,9 @@ say "formatting (cargo fmt --check)"
 if cargo fmt --all --check; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
 say "lints (cargo clippy -D warnings)"
-if cargo clippy --workspace --exclude frontend --all-targets --quiet -- -D warnings; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+# In the quick release's profile and folder: the build scripts (SQLite's C) and proc-macros the
+# site build just compiled are reused; a profile of its own would compile them again.
+if cargo clippy --release "$QUICK_RELEASE" --workspace --exclude frontend --all-targets --quiet -- -D warnings; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
 say "wasm guard: the browser build must not depend on server-only crates"
 if scripts/check-wasm-deps.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
@@ -31,6 +33,8 @@ say "Rust unit and integration tests (store tests on SQLite and on the PostgreSQ
 export ROLLGATE_TEST_POSTGRES_URL="${ROLLGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:55432/postgres}"
 # setup.sh installed Node's certified OpenID provider: its tests must run, not skip.
 export ROLLGATE_TESTS_NEED_NODE=1
+# And promtool (Debian's prometheus package), which checks the metrics and the alert rules.
+export ROLLGATE_TESTS_NEED_PROMTOOL=1
 # Each store test makes its own database; the previous run's are dropped here.
 psql "$ROLLGATE_TEST_POSTGRES_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'rg\_test\_%'" |
   while read -r db; do psql "$ROLLGATE_TEST_POSTGRES_URL" -qc "DROP DATABASE \"$db\"" >/dev/null; done

@@ -7,20 +7,25 @@
 //! credentials; nothing else differs. CodePipeline clients count every request they send
 //! ([`CallCounter`]), so the calls Rollgate makes can be read and tested: pages and actions
 //! share one client per environment, each poller has its own so its calls are counted apart.
+//! Every client also counts its calls in the metrics, by operation and outcome.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_codepipeline::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_codepipeline::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_sdk_codepipeline::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_codepipeline::error::BoxError;
 use aws_sdk_ssm::config::Credentials;
 use aws_smithy_http_client::Builder;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
 use crate::config::{Config, Environment};
+use crate::metrics::{self, CallOutcome};
 use crate::upstream::SandboxEndpoints;
 
 /// The region the sandbox claims when an environment names none.
@@ -42,6 +47,32 @@ impl Intercept for CallCounter {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Counts every call a client makes in the metrics, by operation and outcome (each call once,
+/// after its retries).
+#[derive(Debug, Clone)]
+struct UpstreamCalls(&'static str);
+
+impl Intercept for UpstreamCalls {
+    fn name(&self) -> &'static str {
+        "RollgateUpstreamCalls"
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg.load::<Metadata>().map_or("unknown", |m| m.name());
+        let outcome = match context.response() {
+            Some(response) => CallOutcome::of_status(response.status().as_u16()),
+            None => CallOutcome::Unreachable,
+        };
+        metrics::upstream_call(self.0, operation, outcome);
         Ok(())
     }
 }
@@ -80,6 +111,7 @@ impl AwsClients {
         let shared = self.shared(env).await;
         let mut builder = aws_sdk_codepipeline::config::Builder::from(&shared.sdk)
             .interceptor(CallCounter(calls))
+            .interceptor(UpstreamCalls("codepipeline"))
             .timeout_config(
                 aws_sdk_codepipeline::config::timeout::TimeoutConfig::builder()
                     .operation_attempt_timeout(std::time::Duration::from_secs(10))
@@ -108,7 +140,7 @@ impl AwsClients {
         // both load, and the second's is kept: harmless.
         let sandbox = self.sandbox_of(env);
         let sdk = load(env, sandbox.is_some()).await;
-        let mut ssm = aws_sdk_ssm::config::Builder::from(&sdk);
+        let mut ssm = aws_sdk_ssm::config::Builder::from(&sdk).interceptor(UpstreamCalls("ssm"));
         if let Some(sandbox) = sandbox {
             ssm = ssm.endpoint_url(sandbox.ssm.as_str());
         }

@@ -18,6 +18,9 @@
 //!   its rotation.
 //! - [`pipelines`]: CodePipeline: pipelines read and shared pollers, release actions.
 //! - [`aws`]: AWS clients for an environment. [`image_ref`]: image references checked.
+//! - [`iam`]: the IAM policy the configuration needs (`rollgate iam-policy`), as
+//!   `kube::rbac` holds the Kubernetes Roles.
+//! - [`metrics`]: the process's metrics for Prometheus, recorded where things happen.
 //! - [`clock`], [`ids`], [`user_name`], [`dns`]: instants as stored and shown; random ids
 //!   and secrets; user names; DNS-1123 names.
 
@@ -34,9 +37,11 @@ pub mod clock;
 pub mod config;
 pub mod dispatch;
 pub mod dns;
+pub mod iam;
 pub mod ids;
 pub mod image_ref;
 pub mod kube;
+pub mod metrics;
 pub mod pipelines;
 pub mod policy;
 pub mod portal;

@@ -13,11 +13,12 @@ use crate::kube::Clusters;
 use crate::kube::actions::Deployer;
 use crate::kube::credential::Rotation;
 use crate::kube::watch::Watches;
+use crate::metrics;
 use crate::pipelines::Pipelines;
 use crate::pipelines::executor::Releaser;
 use crate::store::{Store, StoreError};
 use crate::tokens::Tokens;
-use crate::upstream::{SandboxEndpoints, UpstreamMonitor};
+use crate::upstream::{Reachability, SandboxEndpoints, UpstreamMonitor};
 
 #[derive(Clone)]
 pub struct Portal {
@@ -98,5 +99,48 @@ impl Portal {
             tokens,
             pipelines,
         })
+    }
+
+    /// What the metrics report about the world rather than this process, read now: open
+    /// change requests (from the store all replicas share), upstream reachability (the last
+    /// check), and how long each cluster token kept in SSM has left (building the cluster's
+    /// client first if nothing has yet, so a replica nobody looks at still reports it).
+    pub async fn metrics_world(&self) -> metrics::World {
+        let open_changes = match self.changes.open_counts().await {
+            Ok(counts) => counts
+                .into_iter()
+                .map(|(env, state, kind, n)| (env, state.to_owned(), kind.to_owned(), n))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot count the open change requests for the metrics");
+                Vec::new()
+            }
+        };
+        let upstreams = self
+            .upstreams
+            .snapshot()
+            .into_iter()
+            .filter_map(|u| {
+                let up = match u.reachability {
+                    Reachability::NotChecked => return None,
+                    Reachability::Reachable { .. } => true,
+                    Reachability::Unreachable { .. } | Reachability::Unresolved(_) => false,
+                };
+                Some((u.environment, u.system.id(), up))
+            })
+            .collect();
+        let mut token_expiry = Vec::new();
+        let now = Timestamp::now().millis();
+        for env in self.config.environments.iter().filter(|e| e.cluster.token_parameter().is_some()) {
+            if self.clusters.token_in_use(&env.name).is_none()
+                && let Err(e) = self.clusters.client(&env.name).await
+            {
+                tracing::warn!(environment = %env.name, error = %e, "no cluster client to read the token's expiry from");
+            }
+            if let Some((_, Some(expires_ms))) = self.clusters.token_in_use(&env.name) {
+                token_expiry.push((env.name.clone(), (expires_ms - now) as f64 / 1000.0));
+            }
+        }
+        metrics::World { open_changes, upstreams, token_expiry }
     }
 }

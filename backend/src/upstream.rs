@@ -34,6 +34,15 @@ impl System {
         }
     }
 
+    /// Its name in metrics: `kubernetes`, `codepipeline`, `ssm`.
+    pub fn id(self) -> &'static str {
+        match self {
+            System::Kubernetes => "kubernetes",
+            System::CodePipeline => "codepipeline",
+            System::Ssm => "ssm",
+        }
+    }
+
     fn aws_service_id(self) -> &'static str {
         match self {
             System::Kubernetes => "",

@@ -28,10 +28,11 @@ use serde::Deserialize;
 
 pub const SESSION_COOKIE: &str = "rollgate-session";
 
-/// Paths anyone may fetch: sign-in itself, health, the compiled site, and live streams (they
-/// answer 401 themselves: a redirect means nothing to an EventSource).
+/// Paths anyone may fetch: sign-in itself, health, the compiled site, live streams (they
+/// answer 401 themselves: a redirect means nothing to an EventSource), and `/metrics` (it
+/// checks its own bearer token: a scraper is not sent to a sign-in page).
 fn is_public(path: &str) -> bool {
-    matches!(path, "/sign-in" | "/healthz" | "/readyz" | "/favicon.svg")
+    matches!(path, "/sign-in" | "/healthz" | "/readyz" | "/metrics" | "/favicon.svg")
         || ["/auth/", "/pkg/", "/live/"].iter().any(|p| path.starts_with(p))
 }
 

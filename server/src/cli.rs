@@ -55,6 +55,13 @@ pub enum Command {
         #[arg(long, value_name = "NAMESPACE/NAME", default_value_t)]
         service_account: backend::kube::rbac::ServiceAccount,
     },
+    /// Print the IAM policy the configured environments need (exactly the AWS operations
+    /// Rollgate sends, on the configured pipelines, SSM prefixes and KMS keys), as JSON.
+    IamPolicy {
+        /// The AWS account the ARNs name; any account (`*`) when not given.
+        #[arg(long, value_name = "ACCOUNT_ID")]
+        account: Option<backend::iam::AccountId>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,7 @@
 //! - [`live`]: the deployments as server-sent events; [`streams`]: what streams share (who
 //!   may keep one open, and the end at shutdown).
 //! - [`log_stream`]: a deployment's pod logs as server-sent events.
+//! - [`metrics`]: `/metrics` for Prometheus, and the HTTP request metrics.
 //!
 //! [`start`] wires one process: the sandbox when configured, the portal state, the upstream
 //! monitor and the HTTP server; tests use it to run the whole server in-process.
@@ -25,6 +26,7 @@ pub mod flash;
 pub mod health;
 pub mod live;
 pub mod log_stream;
+pub mod metrics;
 pub mod oidc;
 pub mod pipeline_stream;
 pub mod router;
@@ -62,6 +64,8 @@ pub enum StartError {
     Store(#[from] backend::store::StoreError),
     #[error(transparent)]
     Config(#[from] backend::ConfigError),
+    #[error("metrics.bearer_token: {0}")]
+    MetricsToken(String),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -69,12 +73,15 @@ pub enum StartError {
 /// A server started by [`start`].
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `metrics.listen` serves `/metrics`, when configured.
+    pub metrics_addr: Option<SocketAddr>,
     pub portal: Portal,
     /// The embedded sandbox, when this process runs one.
     pub sandbox: Option<sandbox::Sandbox>,
     shutdown: oneshot::Sender<()>,
     closing: tokio::sync::watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
+    metrics_server: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl Running {
@@ -84,6 +91,9 @@ impl Running {
         let _ = self.shutdown.send(());
         if let Some(sandbox) = &self.sandbox {
             sandbox.shutdown().await;
+        }
+        if let Some(metrics) = self.metrics_server {
+            let _ = metrics.await;
         }
         match self.server.await {
             Ok(result) => result.map_err(StartError::Serve),
@@ -117,6 +127,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     );
     let listen = config.listen;
     let options = site::leptos_options(&config, listen)?;
+    let metrics_token = match &config.metrics.bearer_token {
+        Some(source) => metrics::MetricsToken(Some(source.read().map_err(StartError::MetricsToken)?.into())),
+        None => metrics::MetricsToken(None),
+    };
+    let metrics_listen = config.metrics.listen;
     let portal = Portal::open(config, sandbox.as_ref().map(sandbox_endpoints)).await?;
     // The first check runs before the first request could ask for readiness.
     portal.upstreams.check_now().await;
@@ -127,7 +142,26 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         TcpListener::bind(listen).await.map_err(|source| StartError::Listen { addr: listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: listen, source })?;
     let (closing, streams_closing) = streams::Closing::new();
-    let app = router::build(portal.clone(), options, sso, streams_closing);
+    let (metrics_addr, metrics_server) = match metrics_listen {
+        Some(at) => {
+            let listener =
+                TcpListener::bind(at).await.map_err(|source| StartError::Listen { addr: at, source })?;
+            let bound = listener.local_addr().map_err(|source| StartError::Listen { addr: at, source })?;
+            let mut closed = closing.subscribe();
+            let app = metrics::router(portal.clone());
+            let server = tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = closed.wait_for(|closed| *closed).await;
+                    })
+                    .await
+            });
+            tracing::info!(addr = %bound, "metrics on http://{bound}/metrics");
+            (Some(bound), Some(server))
+        }
+        None => (None, None),
+    };
+    let app = router::build(portal.clone(), options, sso, streams_closing, metrics_token);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -137,7 +171,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
     });
     tracing::info!(%addr, sandbox = portal.sandbox.is_some(), "rollgate listening on http://{addr}");
-    Ok(Running { addr, portal, sandbox, shutdown, closing, server })
+    Ok(Running { addr, metrics_addr, portal, sandbox, shutdown, closing, server, metrics_server })
 }
 
 /// Every replica looks now and then for changes another replica left behind when it stopped

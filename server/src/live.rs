@@ -104,7 +104,7 @@ pub async fn deployments(
     let events = stream::iter(first).chain(updates).map(|e| Ok::<_, Infallible>(encode(&e)));
     let opening =
         stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
-    Sse::new(closing.while_allowed(&portal, viewer, opening.chain(events)))
+    Sse::new(closing.while_allowed("deployments", &portal, viewer, opening.chain(events)))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }

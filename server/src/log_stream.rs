@@ -155,7 +155,7 @@ pub async fn stream(
     let events = events.map(|event| Ok::<_, Infallible>(sse_event(&event)));
     // Ends at shutdown, or when the viewer may no longer see it; dropping the events stops
     // the cluster readers.
-    let mut response = Sse::new(closing.while_allowed(&portal, viewer, events))
+    let mut response = Sse::new(closing.while_allowed("logs", &portal, viewer, events))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response();
     // Reverse proxies (nginx) would otherwise hold the events back.

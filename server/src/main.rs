@@ -38,6 +38,17 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::IamPolicy { account } => {
+            let policy = backend::iam::policy(&config, account.as_ref());
+            println!("{policy:#}");
+            if account.is_none() {
+                eprintln!("rollgate: the ARNs name any account (*): pass --account to name yours");
+            }
+            if config.environments.iter().any(|e| e.aws.region.is_none()) {
+                eprintln!("rollgate: environments without aws.region are granted in any region (*)");
+            }
+            ExitCode::SUCCESS
+        }
         Command::Healthcheck => match server::health::probe_liveness(config.listen) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -66,7 +66,7 @@ pub async fn pipeline(
     });
     let opening =
         stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
-    Sse::new(closing.while_allowed(&portal, viewer, opening.chain(events)))
+    Sse::new(closing.while_allowed("pipeline", &portal, viewer, opening.chain(events)))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }

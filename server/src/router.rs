@@ -1,6 +1,6 @@
 //! Every HTTP route and the middleware around them.
 //!
-//! - `/healthz`, `/readyz`: health.
+//! - `/healthz`, `/readyz`: health; `/metrics`: see [`crate::metrics`].
 //! - `/sign-in` (a page), `/auth/sign-in` and `/auth/sign-out` (form posts): see [`crate::auth`].
 //! - `/auth/oidc/start` and `/auth/oidc/callback`: single sign-on, see [`crate::oidc`].
 //! - `/{env}/audit/export`: the audit trail as CSV or JSON.
@@ -16,7 +16,7 @@
 //!
 //! Around all of it, outermost first: an `x-request-id` (kept when the client sent one) on the
 //! request, its span and the response; a trace span per request (with the signed-in user);
-//! gzip/brotli compression; the security headers and the same-origin check of
+//! gzip/brotli compression; the request metrics; the security headers and the same-origin check of
 //! [`crate::security`]; finding out who is asking ([`crate::auth::identify`]); then moving a
 //! failed form post's error from the URL into a cookie ([`crate::flash`]).
 
@@ -37,6 +37,7 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::metrics::{self, MetricsToken};
 use crate::oidc::SsoState;
 use crate::streams::Closing;
 use crate::{audit_export, auth, flash, health, live, log_stream, oidc, pipeline_stream, security};
@@ -67,6 +68,8 @@ pub enum Access {
     Public,
     /// Someone whose role in the path's `{env}` carries the permission.
     InEnvironment(Permission),
+    /// Whoever holds `metrics.bearer_token` (a session is not enough); nobody without one.
+    MetricsToken,
 }
 
 /// One of Rollgate's own HTTP routes.
@@ -87,6 +90,7 @@ pub fn routes() -> Vec<Route> {
     vec![
         route(Method::GET, "/healthz", Public, get(health::live)),
         route(Method::GET, "/readyz", Public, get(health::ready)),
+        route(Method::GET, "/metrics", MetricsToken, get(metrics::bearer_only)),
         route(Method::POST, "/auth/sign-in", Public, post(auth::sign_in_form)),
         route(Method::POST, "/auth/sign-out", Public, post(auth::sign_out_form)),
         route(Method::GET, "/auth/oidc/start", Public, get(oidc::start)),
@@ -106,7 +110,13 @@ pub fn routes() -> Vec<Route> {
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
-pub fn build(portal: Portal, options: LeptosOptions, sso: SsoState, closing: Closing) -> Router {
+pub fn build(
+    portal: Portal,
+    options: LeptosOptions,
+    sso: SsoState,
+    closing: Closing,
+    metrics_token: MetricsToken,
+) -> Router {
     let pages = generate_route_list(app::App);
     let state = AppState { leptos_options: options.clone(), portal: portal.clone() };
     let context = {
@@ -159,9 +169,11 @@ pub fn build(portal: Portal, options: LeptosOptions, sso: SsoState, closing: Clo
         .with_state(state)
         .layer(axum::Extension(closing))
         .layer(axum::Extension(sso))
+        .layer(axum::Extension(metrics_token))
         .layer(from_fn_with_state(portal.clone(), flash::carry_errors))
         .layer(from_fn_with_state(portal.clone(), auth::identify))
         .layer(from_fn_with_state(portal.clone(), security::same_origin_only))
         .layer(from_fn_with_state(portal, security::headers))
+        .layer(axum::middleware::from_fn(metrics::record))
         .layer(middleware)
 }

@@ -50,14 +50,22 @@ impl Closing {
         })
     }
 
-    /// Ends `stream` when the server shuts down or `viewer` may no longer follow it.
+    /// Ends `stream` when the server shuts down or `viewer` may no longer follow it; counted
+    /// in the metrics as an open stream of `kind` until then.
     pub fn while_allowed<S: Stream>(
         &self,
+        kind: &'static str,
         portal: &Portal,
         viewer: Viewer,
         stream: S,
     ) -> impl Stream<Item = S::Item> + use<S> {
         let portal = portal.clone();
+        let open = backend::metrics::OpenStream::new(kind);
+        let stream = stream.map(move |item| {
+            // Held by the stream, so dropped (and uncounted) with it.
+            let _ = &open;
+            item
+        });
         self.until(stream.take_until(async move { viewer.revoked(&portal).await }))
     }
 }

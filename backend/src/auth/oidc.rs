@@ -346,6 +346,7 @@ impl Sso {
             let caller = Caller { user: attempt.who, ..caller.clone() };
             let refused = matches!(e, SsoError::Disabled(_) | SsoError::NameNotYours { .. });
             let outcome = if refused { Outcome::Refused } else { Outcome::Failed };
+            crate::metrics::sign_in_failed("sso");
             let record = Record::new(&caller, "sign-in", outcome, now)
                 .detail(format!("single sign-on ({}): {e}", self.settings.display_name));
             audit::append_alone(store, &record).await?;

@@ -75,6 +75,7 @@ pub(crate) async fn sign_in_through(
         Reserved::Granted(reservation) => reservation,
         Reserved::Refused { retry_after_secs } => {
             drop(turn);
+            crate::metrics::sign_in_locked_out();
             audit::append_alone(store, &refused("too many failed attempts")).await?;
             return Err(SignInError::TooManyAttempts { retry_after_secs });
         }
@@ -113,6 +114,7 @@ pub(crate) async fn sign_in_through(
                 .await?;
             tx.commit().await?;
             attempts::forget_passed(store, limits, now).await?;
+            crate::metrics::sign_in_failed("password");
             Err(SignInError::BadCredentials)
         }
     }

@@ -15,6 +15,7 @@
 
 pub mod executor;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,7 @@ pub use executor::{Change, ExecuteError, Executed, Executor, Origin, Preview};
 use crate::audit::{self, Caller, MAX_TEXT, Outcome, Record};
 use crate::clock::Timestamp;
 use crate::config::Config;
+use crate::metrics;
 use crate::policy::locks::{self, Hold};
 use crate::policy::{self, Denied, Permission};
 use crate::store::{Kind, Store, StoreError};
@@ -475,6 +477,9 @@ impl<A: Change> Changes<A> {
             let environment: String = row.try_get(1)?;
             let target: String = row.try_get(2)?;
             let runner: Option<String> = row.try_get(3)?;
+            let action: String = row.try_get(4)?;
+            let kind = serde_json::from_str::<A>(&action).map_or("unknown", |a| a.label());
+            metrics::change_executed(&environment, kind, "interrupted", None);
             let record = Record::new(&recovery, "change.interrupted", Outcome::Failed, now)
                 .environment(&environment)
                 .target(&target)
@@ -487,6 +492,22 @@ impl<A: Change> Changes<A> {
         }
         tx.commit().await?;
         Ok(Recovered { ran: unclaimed.len(), interrupted: stale.len() })
+    }
+
+    /// How many requests are pending, approved or executing: (environment, state, kind, count).
+    pub async fn open_counts(&self) -> Result<Vec<(String, &'static str, &'static str, i64)>, ChangeError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM change_requests WHERE state IN ('pending', 'approved', 'executing')"
+        ))
+        .fetch_all(self.store.pool())
+        .await?;
+        let mut counts: BTreeMap<(String, &'static str, &'static str), i64> = BTreeMap::new();
+        for row in &rows {
+            let request = request_of::<A>(row)?;
+            let key = (request.environment, request.state.as_str(), request.action.label());
+            *counts.entry(key).or_default() += 1;
+        }
+        Ok(counts.into_iter().map(|((env, state, kind), n)| (env, state, kind, n)).collect())
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<ChangeRequest<A>>, ChangeError> {
@@ -618,6 +639,7 @@ impl<A: Change> Changes<A> {
                 format!("{}, approved by {}", request.requested_by, approvers.join(", "))
             },
         };
+        let began = std::time::Instant::now();
         let result = match self.config.environment(&request.environment) {
             None => Err(ExecuteError::Refused(format!(
                 "environment {} is no longer configured",
@@ -636,6 +658,12 @@ impl<A: Change> Changes<A> {
             Ok(done) => (State::Executed, done.detail.clone(), Outcome::Succeeded),
             Err(e) => (State::Failed, e.to_string(), Outcome::Failed),
         };
+        metrics::change_executed(
+            &request.environment,
+            request.action.label(),
+            state.as_str(),
+            Some(began.elapsed()),
+        );
         let started = result.as_ref().ok().and_then(|done| done.started_execution.clone());
         let mut tx = self.store.begin().await?;
         sqlx::query(

@@ -68,6 +68,9 @@ pub struct Config {
     /// Sign-in and sessions.
     #[serde(default)]
     pub auth: AuthSettings,
+    /// Where `/metrics` is served, if anywhere: never on the public address without a token.
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     /// Roles that hold in every environment: user name → role. An environment's own `roles`
     /// add to these; where both name a user, the environment's entry wins.
     #[serde(default)]
@@ -112,6 +115,20 @@ pub struct AuthSettings {
     /// OpenID Connect single sign-on, next to local accounts; off when absent.
     #[serde(default)]
     pub oidc: Option<OidcSettings>,
+}
+
+/// Who may read the metrics (Prometheus text format at `/metrics`). Neither set: nobody.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// A second address serving `/metrics` alone, without credentials (keep it off the
+    /// ingress; a NetworkPolicy can let only Prometheus in).
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// Where the bearer token is that `/metrics` on the main address asks for
+    /// (`Authorization: Bearer <token>`, Prometheus's `authorization` setting).
+    #[serde(default)]
+    pub bearer_token: Option<SecretSource>,
 }
 
 /// Single sign-on through an OpenID Connect provider (authorization code flow with PKCE).
@@ -418,6 +435,11 @@ pub struct AwsSettings {
     /// execution and commit that put them there.
     #[serde(default)]
     pub deploys: Vec<DeployTarget>,
+    /// The ARNs of the customer-managed KMS keys this environment's SecureStrings are
+    /// encrypted with: `rollgate iam-policy` grants their use. Parameters under the default
+    /// `alias/aws/ssm` key need no KMS permission.
+    #[serde(default)]
+    pub kms_keys: Vec<String>,
 }
 
 /// A pipeline stage that rolls out a Kubernetes deployment.

@@ -38,6 +38,21 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     if let Some(oidc) = &auth.oidc {
         validate_oidc(config, oidc)?;
     }
+    match (&config.metrics.listen, &config.metrics.bearer_token) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::invalid(
+                "metrics",
+                "set listen (a separate address, no token) or bearer_token (the main address, with a token), not both",
+            ));
+        }
+        (Some(addr), None) if addr.port() == config.listen.port() && addr.port() != 0 => {
+            return Err(ConfigError::invalid(
+                "metrics.listen",
+                format!("{addr} has the port of listen: the metrics need an address of their own"),
+            ));
+        }
+        _ => {}
+    }
     let mut seen = HashSet::new();
     for (i, env) in config.environments.iter().enumerate() {
         let key = format!("environment[{i}]");
@@ -117,6 +132,17 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
             return Err(ConfigError::invalid(
                 format!("{key}.aws.pipelines[{i}]"),
                 format!("{pipeline:?} is not a CodePipeline name (1 to 100 of A-Z a-z 0-9 . @ - _)"),
+            ));
+        }
+    }
+    for (i, arn) in env.aws.kms_keys.iter().enumerate() {
+        if !is_kms_key_arn(arn) {
+            return Err(ConfigError::invalid(
+                format!("{key}.aws.kms_keys[{i}]"),
+                format!(
+                    "{arn:?} is not a KMS key ARN like \"arn:aws:kms:eu-west-1:123456789012:key/…\" \
+                     (IAM grants a key's use by its key ARN, not by an alias)"
+                ),
             ));
         }
     }
@@ -321,6 +347,21 @@ fn is_aws_region(s: &str) -> bool {
         && parts[parts.len() - 1].parse::<u8>().is_ok()
 }
 
+/// `arn:<partition>:kms:<region>:<account>:key/<key id>`.
+fn is_kms_key_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "kms"
+        && is_aws_region(parts[3])
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("key/")
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
 fn is_pipeline_name(s: &str) -> bool {
     (1..=100).contains(&s.len())
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'@' | b'-' | b'_'))
@@ -355,6 +396,22 @@ fn check_ssm_path(path: &str, key: &str) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kms_key_arns() {
+        assert!(is_kms_key_arn(
+            "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        ));
+        for bad in [
+            "alias/rollgate",
+            "arn:aws:kms:eu-west-1:123456789012:alias/rollgate",
+            "arn:aws:kms:eu-west-1:1234:key/abc",
+            "arn:aws:s3:eu-west-1:123456789012:key/abc",
+            "arn:aws:kms:eu-west-1:123456789012:key/",
+        ] {
+            assert!(!is_kms_key_arn(bad), "{bad:?} accepted");
+        }
+    }
 
     #[test]
     fn regions() {

@@ -188,7 +188,8 @@ impl Clusters {
             config.auth_info = kube::config::AuthInfo { token: Some(token.into()), ..Default::default() };
         }
         config.connect_timeout = Some(CONNECT_TIMEOUT);
-        kube::Client::try_from(config).map_err(|e| fail(&e))
+        let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| fail(&e))?;
+        Ok(builder.with_layer(&super::counted::CountCalls).build())
     }
 
     /// The bearer token of a token-authenticated cluster, read fresh each time a client is

@@ -2,7 +2,8 @@
 //! deployment's revisions and pod logs, and the executor that carries out approved
 //! deployment changes.
 //!
-//! - [`client`]: one client per environment, from its `cluster` setting.
+//! - [`client`]: one client per environment, from its `cluster` setting; `counted`: the layer
+//!   around each that counts its calls in the metrics.
 //! - [`credential`]: the cluster token kept in SSM: when it expires, and its rotation.
 //! - [`summary`]: deployments and pods cut down to what is shown, and health in words.
 //! - [`watch`]: one watch per namespace, shared by every viewer.
@@ -16,6 +17,7 @@
 pub mod actions;
 pub mod change;
 pub mod client;
+mod counted;
 pub mod credential;
 pub mod detail;
 mod error;

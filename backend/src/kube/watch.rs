@@ -21,6 +21,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::summary::{DeploymentSummary, Health, PodSummary, health};
 use super::{ClusterError, Clusters};
+use crate::metrics;
 
 /// How many updates a slow subscriber may fall behind before it is sent a fresh snapshot.
 const UPDATE_BUFFER: usize = 4096;
@@ -45,6 +46,17 @@ pub enum Link {
     Live,
     /// It failed and is trying again; the states shown are the last ones seen.
     Reconnecting(String),
+}
+
+impl Link {
+    /// One of [`metrics::WATCH_STATES`].
+    fn metric_state(&self) -> &'static str {
+        match self {
+            Link::Connecting => "connecting",
+            Link::Live => "live",
+            Link::Reconnecting(_) => "reconnecting",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +98,9 @@ struct Inner {
     state: RwLock<State>,
     updates: broadcast::Sender<Update>,
     link: watch::Sender<Link>,
+    /// Where it watches, for the metrics.
+    environment: String,
+    namespace: String,
 }
 
 #[derive(Default)]
@@ -109,7 +124,15 @@ impl NamespaceWatch {
     fn start(clusters: Clusters, environment: &str, namespace: &str) -> Self {
         let (updates, _) = broadcast::channel(UPDATE_BUFFER);
         let (link, _) = watch::channel(Link::Connecting);
-        let watch = Self { inner: Arc::new(Inner { state: RwLock::default(), updates, link }) };
+        let inner = Inner {
+            state: RwLock::default(),
+            updates,
+            link,
+            environment: environment.to_owned(),
+            namespace: namespace.to_owned(),
+        };
+        metrics::watch_link(environment, namespace, Link::Connecting.metric_state());
+        let watch = Self { inner: Arc::new(inner) };
         tokio::spawn(watch.clone().run(clusters, environment.to_owned(), namespace.to_owned()));
         watch
     }
@@ -146,6 +169,11 @@ impl NamespaceWatch {
         f(&self.inner.state.read().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// A full listing of `resource` begins (the first, or a relist).
+    fn count_listing(&self, resource: &str) {
+        metrics::watch_listing(&self.inner.environment, &self.inner.namespace, resource);
+    }
+
     fn set_link(&self, link: Link) {
         let changed = self.inner.link.send_if_modified(|now| {
             if *now == link {
@@ -156,6 +184,7 @@ impl NamespaceWatch {
             }
         });
         if changed {
+            metrics::watch_link(&self.inner.environment, &self.inner.namespace, link.metric_state());
             let _ = self.inner.updates.send(Update::Link(link));
         }
     }
@@ -225,7 +254,10 @@ impl NamespaceWatch {
                             changed.push(name);
                         }
                     }
-                    Event::Init => listing.deployments = Some(BTreeMap::new()),
+                    Event::Init => {
+                        self.count_listing("deployments");
+                        listing.deployments = Some(BTreeMap::new());
+                    }
                     Event::InitDone => {
                         let fresh = listing.deployments.take().unwrap_or_default();
                         changed.extend(state.deployments.keys().cloned());
@@ -250,7 +282,10 @@ impl NamespaceWatch {
                             changed.extend(state.remove_pod(&name));
                         }
                     }
-                    Event::Init => listing.pods = Some(Vec::new()),
+                    Event::Init => {
+                        self.count_listing("pods");
+                        listing.pods = Some(Vec::new());
+                    }
                     Event::InitDone => {
                         changed.extend(state.pods.keys().cloned());
                         state.pods.clear();

@@ -17,6 +17,7 @@ use tokio::sync::{Notify, watch};
 use super::read::{self, PipelineState};
 use super::{PipelineError, Pipelines};
 use crate::clock::Timestamp;
+use crate::metrics;
 
 /// How often to ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +135,7 @@ impl Poller {
             let timings = pipelines.timings();
             while !self.interested(timings.linger) {
                 // Nobody looks: no calls until someone does.
+                metrics::poll_interval(&environment, &pipeline, None);
                 self.inner.interest.notified().await;
             }
             if client.is_none() {
@@ -161,6 +163,7 @@ impl Poller {
                     next
                 }
             };
+            metrics::poll_interval(&environment, &pipeline, Some(wait));
             self.inner.snapshot.send_modify(|snapshot| {
                 let mut next = (**snapshot).clone();
                 next.polls += 1;

@@ -17,6 +17,7 @@ mod input;
 pub(crate) mod codepipeline;
 pub(crate) mod ssm;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -70,6 +71,13 @@ pub(crate) trait Service: Send + Sync + 'static {
     /// The part of `X-Amz-Target` before the dot.
     const TARGET_PREFIX: &'static str;
 
+    /// The service's prefix in IAM actions (`ssm` in `ssm:GetParameter`).
+    const IAM_PREFIX: &'static str;
+
+    /// The ARNs IAM would authorize a call of `operation` against, as the service
+    /// authorization reference names them; `*` for operations that take no resource.
+    fn resources(&self, operation: &str, input: &Input, caller: &Caller) -> Vec<String>;
+
     /// Runs one operation on a parsed body. Unknown operations answer
     /// [`AwsError::unknown_operation`].
     fn call(&self, operation: &str, input: &Input, caller: &Caller) -> Result<Value, AwsError>;
@@ -84,6 +92,17 @@ pub(crate) struct Switches {
     /// Reads that asked for SecureString values decrypted (`WithDecryption: true`): tests
     /// check that showing a secret's metadata never reads the secret.
     decrypting_reads: Arc<AtomicU64>,
+    /// Each IAM action and resource asked for (a set: a poller's thousandth call adds nothing).
+    accesses: Arc<std::sync::Mutex<BTreeSet<Access>>>,
+}
+
+/// An IAM action and the resource it was asked for, as a policy must allow it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Access {
+    /// `ssm:GetParameter`.
+    pub action: String,
+    /// An ARN, or `*`.
+    pub resource: String,
 }
 
 impl Switches {
@@ -155,6 +174,12 @@ impl Aws {
     /// How many Parameter Store reads asked for values decrypted (`WithDecryption`).
     pub fn decrypting_reads(&self) -> u64 {
         self.switches.decrypting_reads.load(Ordering::Relaxed)
+    }
+
+    /// Every IAM action and resource the AWS endpoints were asked for since the start, each
+    /// once, in order: what an IAM policy for the callers must allow.
+    pub fn accesses(&self) -> Vec<Access> {
+        self.switches.accesses.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
     }
 }
 
@@ -233,6 +258,15 @@ fn dispatch<S: Service>(
             S::TARGET_PREFIX
         )));
     };
+    let input = Input::parse(body)?;
+    let caller = Caller::from_headers(headers);
+    // Recorded before anything can refuse the call: IAM authorizes a request first.
+    let action = format!("{}:{operation}", S::IAM_PREFIX);
+    let mut accesses = switches.accesses.lock().unwrap_or_else(|p| p.into_inner());
+    for resource in service.resources(operation, &input, &caller) {
+        accesses.insert(Access { action: action.clone(), resource });
+    }
+    drop(accesses);
     if switches.throttled() {
         return Err(AwsError::new(StatusCode::BAD_REQUEST, "ThrottlingException", "Rate exceeded"));
     }
@@ -242,11 +276,9 @@ fn dispatch<S: Service>(
             format!("The sandbox was told to refuse this {operation} call."),
         ));
     }
-    let input = Input::parse(body)?;
     if input.bool("WithDecryption").ok().flatten() == Some(true) {
         switches.decrypting_reads.fetch_add(1, Ordering::Relaxed);
     }
-    let caller = Caller::from_headers(headers);
     let output = service.call(operation, &input, &caller)?;
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/x-amz-json-1.1")], output.to_string())
         .into_response())

@@ -373,6 +373,13 @@ async fn every_route_and_server_function_checks_who_asks() {
                 let answered = status < 500 || path == "/readyz";
                 assert!(![401, 403].contains(&status) && answered, "{path} is public: {status}");
             }
+            Access::MetricsToken => {
+                // Not configured here, so nobody reads them, signed in or not (tests/it/metrics.rs
+                // has the token's own checks).
+                assert_eq!(send(&p.anonymous).await.status().as_u16(), 404, "{path} anonymously");
+                let admin = send(m.client("production", Admin)).await.status().as_u16();
+                assert_eq!(admin, 404, "{path} with an admin's session");
+            }
             Access::InEnvironment(permission) => {
                 let anonymous = send(&p.anonymous).await.status().as_u16();
                 let signed_out = if path.starts_with("/live/") { 401 } else { 303 };

@@ -20,13 +20,17 @@ use backend::policy::Role;
 use common::TestPortal;
 use sandbox::{Failure, PipelineTimings};
 
-fn s(v: &str) -> String {
+pub(crate) fn s(v: &str) -> String {
     v.to_owned()
 }
 
 /// The sandbox with quick pipeline actions and quick pollers.
-async fn portal() -> TestPortal {
-    let p = TestPortal::sandbox().await;
+pub(crate) async fn portal() -> TestPortal {
+    quick(TestPortal::sandbox().await)
+}
+
+/// `p` with quick pipeline actions and quick pollers.
+pub(crate) fn quick(p: TestPortal) -> TestPortal {
     p.running.sandbox.as_ref().expect("the sandbox runs").aws.set_pipeline_timings(PipelineTimings {
         source: Duration::from_millis(100),
         test: Duration::from_millis(150),
@@ -42,14 +46,14 @@ async fn portal() -> TestPortal {
     p
 }
 
-async fn detail(p: &TestPortal, env: &str, name: &str) -> PipelineDetail {
+pub(crate) async fn detail(p: &TestPortal, env: &str, name: &str) -> PipelineDetail {
     let response = p.call(&p.http, &GetPipeline { env: s(env), name: s(name), page: s("") }).await;
     assert_eq!(response.status().as_u16(), 200);
     response.json().await.expect("a pipeline")
 }
 
 /// Reads the pipeline until `done` holds (30 s at most).
-async fn wait_until(
+pub(crate) async fn wait_until(
     p: &TestPortal,
     env: &str,
     name: &str,
@@ -72,11 +76,11 @@ async fn wait_until(
     panic!("{name} did not reach: {what}; last seen: {seen:?}");
 }
 
-fn latest_status(v: &PipelineView) -> &str {
+pub(crate) fn latest_status(v: &PipelineView) -> &str {
     v.latest.as_ref().map(|e| e.status.as_str()).unwrap_or("")
 }
 
-fn ask(env: &str, pipeline: &str, kind: &str) -> RequestPipelineChange {
+pub(crate) fn ask(env: &str, pipeline: &str, kind: &str) -> RequestPipelineChange {
     RequestPipelineChange {
         env: s(env),
         pipeline: s(pipeline),
@@ -99,11 +103,11 @@ async fn image(p: &TestPortal, namespace: &str) -> String {
     d.containers[0].image.clone()
 }
 
-async fn approvals(p: &TestPortal, env: &str) -> Vec<ApprovalView> {
+pub(crate) async fn approvals(p: &TestPortal, env: &str) -> Vec<ApprovalView> {
     p.call(&p.http, &ListPipelineApprovals { env: s(env) }).await.json().await.expect("approvals")
 }
 
-async fn waiting_approval(p: &TestPortal, env: &str) -> ApprovalView {
+pub(crate) async fn waiting_approval(p: &TestPortal, env: &str) -> ApprovalView {
     for _ in 0..300 {
         if let Some(a) = approvals(p, env).await.into_iter().next() {
             return a;
@@ -113,7 +117,7 @@ async fn waiting_approval(p: &TestPortal, env: &str) -> ApprovalView {
     panic!("no approval waited in {env}");
 }
 
-fn decide(a: &ApprovalView, decision: &str, comment: &str) -> DecidePipelineApproval {
+pub(crate) fn decide(a: &ApprovalView, decision: &str, comment: &str) -> DecidePipelineApproval {
     DecidePipelineApproval {
         env: a.env.clone(),
         pipeline: a.pipeline.clone(),

@@ -217,9 +217,13 @@ fn the_kubernetes_manifests_render_and_their_configurations_load() {
             assert!(text.contains(&format!("\nkind: {kind}\n")), "{overlay} has no {kind}");
         }
         assert!(text.contains("readOnlyRootFilesystem: true") && text.contains("runAsNonRoot: true"));
+        assert!(text.contains("containerPort: 9464"), "{overlay}: the metrics port");
         let config = format!("{root}/{overlay}/rollgate.toml");
         if std::path::Path::new(&config).exists() {
             rollgate(&["--config", &config, "check-config"]);
+            let policy = rollgate(&["--config", &config, "iam-policy", "--account", "123456789012"]);
+            let policy: serde_json::Value = serde_json::from_str(&policy).expect("the IAM policy is JSON");
+            assert!(!policy["Statement"].as_array().unwrap().is_empty(), "{overlay}: {policy}");
             let yaml = rollgate(&["--config", &config, "rbac"]);
             assert!(
                 yaml.contains("kind: RoleBinding") && !yaml.contains("'*'") && !yaml.contains("\"*\""),

@@ -251,6 +251,39 @@ impl CodePipeline {
 
 impl Service for CodePipeline {
     const TARGET_PREFIX: &'static str = "CodePipeline_20150709";
+    const IAM_PREFIX: &'static str = "codepipeline";
+
+    fn resources(&self, operation: &str, input: &Input, caller: &Caller) -> Vec<String> {
+        let field = |name: &str| input.str(name).ok().flatten().unwrap_or("");
+        let arn = |resource: String| {
+            format!("arn:aws:codepipeline:{}:{}:{resource}", caller.region, super::ids::ACCOUNT)
+        };
+        let resource = match operation {
+            "CreatePipeline" => input
+                .value("pipeline")
+                .and_then(|p| p.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            "GetPipeline" | "GetPipelineState" | "StartPipelineExecution" => field("name").to_owned(),
+            "ListTagsForResource" => return vec![field("resourceArn").to_owned()],
+            "DisableStageTransition" | "EnableStageTransition" => {
+                format!("{}/{}", field("pipelineName"), field("stageName"))
+            }
+            "PutApprovalResult" => {
+                format!("{}/{}/{}", field("pipelineName"), field("stageName"), field("actionName"))
+            }
+            "ListPipelineExecutions"
+            | "GetPipelineExecution"
+            | "ListActionExecutions"
+            | "StopPipelineExecution"
+            | "RetryStageExecution"
+            | "RollbackStage" => field("pipelineName").to_owned(),
+            // Listing pipelines and the job worker's calls take no resource.
+            _ => return vec!["*".to_owned()],
+        };
+        vec![arn(resource)]
+    }
 
     fn call(&self, operation: &str, input: &Input, caller: &Caller) -> Result<Value, AwsError> {
         let mut state = self.pipelines.lock();

@@ -140,6 +140,28 @@ impl Ssm {
 
 impl Service for Ssm {
     const TARGET_PREFIX: &'static str = "AmazonSSM";
+    const IAM_PREFIX: &'static str = "ssm";
+
+    fn resources(&self, operation: &str, input: &Input, caller: &Caller) -> Vec<String> {
+        let arn = |name: &str| {
+            // A version or label selector (`name:3`) is not part of the resource.
+            if name.starts_with("arn:") {
+                name.splitn(7, ':').take(6).collect::<Vec<_>>().join(":")
+            } else {
+                parameter::arn(&caller.region, name.split(':').next().unwrap_or(name))
+            }
+        };
+        let field = |name: &str| input.str(name).ok().flatten().map(arn).into_iter().collect();
+        match operation {
+            "DescribeParameters" => vec!["*".to_owned()],
+            "GetParametersByPath" => field("Path"),
+            "GetParameters" | "DeleteParameters" => {
+                input.strings("Names").ok().flatten().unwrap_or_default().into_iter().map(arn).collect()
+            }
+            "AddTagsToResource" | "RemoveTagsFromResource" | "ListTagsForResource" => field("ResourceId"),
+            _ => field("Name"),
+        }
+    }
 
     fn call(&self, operation: &str, input: &Input, caller: &Caller) -> Result<Value, AwsError> {
         match operation {
