@@ -4,7 +4,7 @@
 //! of each statement must have been used on each of the statement's resources: it allows
 //! nothing the run did not need.
 
-use crate::common::TestPortal;
+use crate::common::{TestPortal, request_change};
 use crate::pipelines::{ask, decide, detail, latest_status, quick, s, wait_until, waiting_approval};
 
 use app::api::changes::RequestChange;
@@ -253,20 +253,8 @@ async fn the_policy_allows_every_aws_call_and_nothing_more() {
     let delete = DeleteToken { env: s("production"), name: s(name), confirmation: s(name), return_to: None };
     ok("delete", p.call(&ada, &delete).await);
     let rotate = RequestChange {
-        env: s("production"),
-        kind: s("rotate-token"),
-        namespace: None,
-        deployment: None,
-        container: None,
-        image: None,
-        replicas: None,
-        revision: None,
-        variables: None,
         parameter: Some(s(CLUSTER_TOKEN)),
-        reason: s("quarterly rotation"),
-        override_reason: None,
-        seen: None,
-        return_to: None,
+        ..request_change("production", "rotate-token", "quarterly rotation")
     };
     let rotated: ChangeView = ok("rotate", p.call(&ada, &rotate).await).json().await.unwrap();
     assert_eq!(rotated.state, "executed", "{:?}", rotated.outcome);

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::common::TestPortal;
+use crate::common::{TestPortal, request_change};
 use crate::pipelines::s;
 
 use app::api::changes::RequestChange;
@@ -138,20 +138,10 @@ async fn what_happens_shows_and_promtool_accepts_it() {
         let _ = p.sign_in("metrics-nobody", "wrong password").await;
     }
     let scale = |env: &str, replicas: &str| RequestChange {
-        env: s(env),
-        kind: s("scale"),
         namespace: Some(s(env)),
         deployment: Some(s("myapp-deployment")),
-        container: None,
-        image: None,
         replicas: Some(s(replicas)),
-        revision: None,
-        variables: None,
-        parameter: None,
-        reason: s("metrics test"),
-        override_reason: None,
-        seen: None,
-        return_to: None,
+        ..request_change(env, "scale", "metrics test")
     };
     assert_eq!(p.call(&dana, &scale("staging", "3")).await.status().as_u16(), 200);
     assert_eq!(p.call(&dana, &scale("production", "4")).await.status().as_u16(), 200);

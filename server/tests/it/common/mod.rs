@@ -38,6 +38,27 @@ pub fn demo_user(role: Role) -> (&'static str, &'static str) {
     backend::portal::DEMO_USERS.into_iter().find(|(n, _)| *n == name).expect("a demo user per role")
 }
 
+/// A change request as the change forms post it, with its environment, kind and reason set and
+/// nothing else: a test fills in what its kind needs with `..request_change(…)`.
+pub fn request_change(env: &str, kind: &str, reason: &str) -> app::api::changes::RequestChange {
+    app::api::changes::RequestChange {
+        env: env.to_owned(),
+        kind: kind.to_owned(),
+        namespace: None,
+        deployment: None,
+        container: None,
+        image: None,
+        replicas: None,
+        revision: None,
+        variables: None,
+        parameter: None,
+        reason: reason.to_owned(),
+        override_reason: None,
+        seen: None,
+        return_to: None,
+    }
+}
+
 impl TestPortal {
     /// The sandbox with its demo environments and users, on a fresh SQLite store.
     pub async fn sandbox() -> Self {
