@@ -95,20 +95,8 @@ fn put(name: &str, value: &str) -> PutTokenVersion {
 
 fn rotate_cluster_token(env: &str, parameter: &str) -> RequestChange {
     RequestChange {
-        env: s(env),
-        kind: s("rotate-token"),
-        namespace: None,
-        deployment: None,
-        container: None,
-        image: None,
-        replicas: None,
-        revision: None,
-        variables: None,
         parameter: Some(s(parameter)),
-        reason: s("quarterly rotation"),
-        override_reason: None,
-        seen: None,
-        return_to: None,
+        ..common::request_change(env, "rotate-token", "quarterly rotation")
     }
 }
 

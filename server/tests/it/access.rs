@@ -136,20 +136,9 @@ impl Matrix {
         let (pipeline, nobody) = (s("myapp-production"), s("0e0e0e0e-0000-4000-8000-000000000000"));
         let token = || s("/rollgate/production/api-url");
         let changer = || RequestChange {
-            env: prod(),
-            kind: s("restart"),
             namespace: Some(prod()),
             deployment: Some(s("myapp-deployment")),
-            container: None,
-            image: None,
-            replicas: None,
-            revision: None,
-            variables: None,
-            parameter: None,
-            reason: s("access test"),
-            override_reason: None,
-            seen: None,
-            return_to: None,
+            ..crate::common::request_change("production", "restart", "access test")
         };
         let audit =
             ListAudit { env: prod(), actor: s(""), action: s(""), from: s(""), until: s(""), page: 0 };

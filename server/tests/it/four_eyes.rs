@@ -17,20 +17,10 @@ fn s(v: &str) -> String {
 
 fn scale_production(reason: &str) -> RequestChange {
     RequestChange {
-        env: s("production"),
-        kind: s("scale"),
         namespace: Some(s("production")),
         deployment: Some(s("myapp-deployment")),
-        container: None,
-        image: None,
         replicas: Some(s("4")),
-        revision: None,
-        variables: None,
-        parameter: None,
-        reason: s(reason),
-        override_reason: None,
-        seen: None,
-        return_to: None,
+        ..common::request_change("production", "scale", reason)
     }
 }
 

@@ -68,20 +68,10 @@ async fn a_change_reaches_the_stream() {
     // Give the stream its snapshot before the change.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let scale = app::api::changes::RequestChange {
-        env: "staging".into(),
-        kind: "scale".into(),
         namespace: Some("staging".into()),
         deployment: Some("checkout-api".into()),
-        container: None,
-        image: None,
         replicas: Some("5".into()),
-        revision: None,
-        variables: None,
-        parameter: None,
-        reason: "stream test".into(),
-        override_reason: None,
-        seen: None,
-        return_to: None,
+        ..crate::common::request_change("staging", "scale", "stream test")
     };
     assert_eq!(p.call(&dana, &scale).await.status().as_u16(), 200);
     let events = reader.await.unwrap();

@@ -17,20 +17,10 @@ fn s(v: &str) -> String {
 
 fn scale_staging(replicas: &str) -> RequestChange {
     RequestChange {
-        env: s("staging"),
-        kind: s("scale"),
         namespace: Some(s("staging")),
         deployment: Some(s("myapp-deployment")),
-        container: None,
-        image: None,
         replicas: Some(s(replicas)),
-        revision: None,
-        variables: None,
-        parameter: None,
-        reason: s("rbac test"),
-        override_reason: None,
-        seen: None,
-        return_to: None,
+        ..crate::common::request_change("staging", "scale", "rbac test")
     }
 }
 
