@@ -1,5 +1,5 @@
 //! `/healthz` says the process serves; `/readyz` says whether every upstream answered its last
-//! check: its status code and `ready` for anyone (an orchestrator has no session), and to a
+//! check and the process is not shutting down: its status code and `ready` for anyone (an orchestrator has no session), and to a
 //! signed-in person also which upstream failed and why. Those details name environments,
 //! internal endpoints and error texts, which are nobody else's business.
 
@@ -15,6 +15,8 @@ use backend::auth::Visitor;
 use backend::upstream::Reachability;
 use serde::Serialize;
 
+use crate::streams::Closing;
+
 pub async fn live() -> &'static str {
     "ok"
 }
@@ -22,6 +24,9 @@ pub async fn live() -> &'static str {
 #[derive(Serialize)]
 pub struct Readiness {
     ready: bool,
+    /// Shutting down: finishing what runs, taking nothing new (see `drain_seconds`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    draining: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     upstreams: Option<Vec<UpstreamReadiness>>,
 }
@@ -38,8 +43,10 @@ struct UpstreamReadiness {
 
 pub async fn ready(
     State(portal): State<Portal>,
+    Extension(closing): Extension<Closing>,
     visitor: Option<Extension<Visitor>>,
 ) -> (StatusCode, Json<Readiness>) {
+    let draining = closing.is_closed();
     let upstreams: Vec<_> = portal
         .upstreams
         .snapshot()
@@ -60,10 +67,10 @@ pub async fn ready(
             }
         })
         .collect();
-    let ready = upstreams.iter().all(|u| u.state == "reachable");
+    let ready = !draining && upstreams.iter().all(|u| u.state == "reachable");
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let signed_in = visitor.is_some_and(|Extension(v)| v.user.is_some());
-    (status, Json(Readiness { ready, upstreams: signed_in.then_some(upstreams) }))
+    (status, Json(Readiness { ready, draining, upstreams: signed_in.then_some(upstreams) }))
 }
 
 /// A minimal HTTP/1.1 `GET /healthz` against a running portal, for `rollgate healthcheck`.

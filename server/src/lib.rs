@@ -47,8 +47,9 @@ use tokio::task::JoinHandle;
 
 /// How often upstream connectivity is re-checked.
 const PROBE_INTERVAL: Duration = Duration::from_secs(15);
-/// How often each replica looks for changes a stopped replica left behind.
-const RECOVERY_INTERVAL: Duration = Duration::from_secs(30);
+/// How often each replica looks for changes a stopped replica left behind: two cheap queries,
+/// often enough that a lost runner's change is marked within seconds of its lease running out.
+const RECOVERY_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -82,23 +83,31 @@ pub struct Running {
     closing: tokio::sync::watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     metrics_server: Option<JoinHandle<std::io::Result<()>>>,
+    recovery: JoinHandle<()>,
 }
 
 impl Running {
-    /// Stops accepting connections, lets in-flight requests finish, and returns.
+    /// Shuts down without losing work: `/readyz` answers 503 and streams end at once; new
+    /// connections are taken for `drain_seconds` more; then in-flight requests, the recovery
+    /// sweep under way and every change this replica claimed run to their end.
     pub async fn shutdown(self) -> Result<(), StartError> {
         let _ = self.closing.send(true);
+        tokio::time::sleep(Duration::from_secs(self.portal.config.drain_seconds.into())).await;
         let _ = self.shutdown.send(());
-        if let Some(sandbox) = &self.sandbox {
-            sandbox.shutdown().await;
-        }
         if let Some(metrics) = self.metrics_server {
             let _ = metrics.await;
         }
-        match self.server.await {
+        let served = match self.server.await {
             Ok(result) => result.map_err(StartError::Serve),
             Err(join) => Err(StartError::Serve(std::io::Error::other(join))),
+        };
+        let _ = self.recovery.await;
+        self.portal.changes.drain().await;
+        // Last: what is still running above may need the embedded cluster.
+        if let Some(sandbox) = &self.sandbox {
+            sandbox.shutdown().await;
         }
+        served
     }
 }
 
@@ -136,12 +145,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // The first check runs before the first request could ask for readiness.
     portal.upstreams.check_now().await;
     portal.upstreams.spawn(PROBE_INTERVAL);
-    spawn_recovery(portal.changes.clone());
 
     let listener =
         TcpListener::bind(listen).await.map_err(|source| StartError::Listen { addr: listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: listen, source })?;
     let (closing, streams_closing) = streams::Closing::new();
+    let recovery = spawn_recovery(portal.changes.clone(), closing.subscribe());
     let (metrics_addr, metrics_server) = match metrics_listen {
         Some(at) => {
             let listener =
@@ -171,17 +180,24 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
     });
     tracing::info!(%addr, sandbox = portal.sandbox.is_some(), "rollgate listening on http://{addr}");
-    Ok(Running { addr, metrics_addr, portal, sandbox, shutdown, closing, server, metrics_server })
+    Ok(Running { addr, metrics_addr, portal, sandbox, shutdown, closing, server, metrics_server, recovery })
 }
 
 /// Every replica looks now and then for changes another replica left behind when it stopped
 /// (see `Changes::recover`); the store's claims keep them from doing the same work twice.
-fn spawn_recovery(changes: backend::dispatch::Changes) {
+/// Stops at shutdown, never in the middle of a sweep.
+fn spawn_recovery(
+    changes: backend::dispatch::Changes,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(RECOVERY_INTERVAL);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            every.tick().await;
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = closing.wait_for(|closed| *closed) => return,
+            }
             match changes.recover(backend::clock::Timestamp::now()).await {
                 Ok(r) if r.ran + r.interrupted > 0 => {
                     tracing::info!(
@@ -194,7 +210,7 @@ fn spawn_recovery(changes: backend::dispatch::Changes) {
                 Err(e) => tracing::warn!(error = %e, "cannot look for changes left by a stopped replica"),
             }
         }
-    });
+    })
 }
 
 /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
@@ -218,7 +234,7 @@ pub async fn serve_until_signal(config: Config) -> Result<(), StartError> {
         }
     }
     terminated.await;
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!("shutting down: finishing in-flight requests and changes");
     running.shutdown().await
 }
 

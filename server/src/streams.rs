@@ -42,6 +42,11 @@ impl Closing {
         (tx, Self(rx))
     }
 
+    /// Whether the server has begun shutting down.
+    pub fn is_closed(&self) -> bool {
+        *self.0.borrow()
+    }
+
     /// Ends `stream` when the server shuts down.
     pub fn until<S: Stream>(&self, stream: S) -> impl Stream<Item = S::Item> + use<S> {
         let mut closing = self.0.clone();

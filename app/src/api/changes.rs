@@ -231,6 +231,7 @@ pub(crate) mod ssr {
             | ChangeError::Expired(_)
             | ChangeError::NotPending(_) => ApiError::Refused(e.to_string()),
             ChangeError::Store(store) => return guard::internal("the change request", store),
+            ChangeError::Aborted(why) => return guard::internal("carrying out the change", why),
         })
     }
 

@@ -21,7 +21,13 @@ pub struct OverviewResource(pub Resource<Result<EnvironmentOverview, ApiError>>)
 #[component]
 pub fn PageTitle(area: &'static str) -> impl IntoView {
     let env = use_environment_name();
-    view! { <Title text=move || format!("{area} · {}", env.get()) /> }
+    // The server writes the head after the body, and under load the route's signals are
+    // sometimes disposed by then (a `get` panicked the request): it falls back to the name
+    // the page was rendered for. In the browser the title follows the route.
+    let rendered_for = env.get_untracked();
+    view! {
+        <Title text=move || format!("{area} · {}", env.try_get().unwrap_or_else(|| rendered_for.clone())) />
+    }
 }
 
 /// A page that failed says so to the browser too: an unknown environment or deployment is a

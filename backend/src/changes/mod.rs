@@ -21,6 +21,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use tokio::sync::watch;
 
 pub use executor::{Change, ExecuteError, Executed, Executor, Origin, Preview};
 
@@ -123,6 +124,8 @@ pub enum ChangeError {
     Expired(i64),
     #[error("This request is no longer waiting for approval: it is {}.", .0.as_str())]
     NotPending(State),
+    #[error("Carrying out the change stopped unexpectedly ({0}); it will be marked interrupted.")]
+    Aborted(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -160,15 +163,35 @@ pub struct Changes<A> {
     executor: Arc<dyn Executor<A>>,
     /// Names this process in `executed_by`, so a record says which replica ran a change.
     replica: String,
+    /// How many claimed changes this process is carrying out, for [`Changes::drain`].
+    executing: Arc<watch::Sender<usize>>,
 }
 
 /// An approved request is taken over by another replica after this long unclaimed.
 pub const UNCLAIMED_AFTER_SECS: i64 = 30;
-/// A change still executing this long after its claim lost its runner: an execution is one
-/// write to the cluster (seconds), not the rollout that follows it.
-pub const STALE_AFTER_SECS: i64 = 600;
+/// A replica carrying out a change renews its claim this often ...
+pub const HEARTBEAT_SECS: i64 = 5;
+/// ... so a change whose claim went unrenewed this long lost its runner (a crash, a lost
+/// node): it is marked interrupted. Six missed renewals, so a slow store is not a dead replica.
+pub const LEASE_SECS: i64 = 30;
 const INTERRUPTED: &str = "interrupted: the replica running it stopped; whether the change reached its target is \
     unknown, so it was not run again (its page shows the target as it is now)";
+
+/// One change being carried out by this process, counted while it lives.
+struct Executing(Arc<watch::Sender<usize>>);
+
+impl Executing {
+    fn start(count: &Arc<watch::Sender<usize>>) -> Self {
+        count.send_modify(|running| *running += 1);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Executing {
+    fn drop(&mut self) {
+        self.0.send_modify(|running| *running -= 1);
+    }
+}
 
 /// What [`Changes::recover`] did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -188,13 +211,20 @@ impl<A> Clone for Changes<A> {
             config: self.config.clone(),
             executor: self.executor.clone(),
             replica: self.replica.clone(),
+            executing: self.executing.clone(),
         }
     }
 }
 
 impl<A: Change> Changes<A> {
     pub fn new(store: Store, config: Arc<Config>, executor: Arc<dyn Executor<A>>, replica: String) -> Self {
-        Self { store, config, executor, replica }
+        Self { store, config, executor, replica, executing: Arc::new(watch::Sender::new(0)) }
+    }
+
+    /// Waits until every change this process claimed has been carried out and recorded; for
+    /// shutdown, after the last request that could claim one has ended.
+    pub async fn drain(&self) {
+        let _ = self.executing.subscribe().wait_for(|running| *running == 0).await;
     }
 
     /// Asks for `action` in `environment`. Runs it at once where no approval is needed.
@@ -444,8 +474,8 @@ impl<A: Change> Changes<A> {
     ///
     /// An approved request nobody claimed within [`UNCLAIMED_AFTER_SECS`] (its approver's
     /// replica stopped between the approval and the run) is run now, under the same claim as
-    /// ever, so it still runs once. A request claimed more than [`STALE_AFTER_SECS`] ago and
-    /// still executing lost its runner mid-way: it is marked failed, saying that whether the
+    /// ever, so it still runs once. A request still executing whose claim went unrenewed for
+    /// [`LEASE_SECS`] lost its runner mid-way: it is marked failed, saying that whether the
     /// change reached its target is unknown, rather than run a second time.
     pub async fn recover(&self, now: Timestamp) -> Result<Recovered, ChangeError> {
         let unclaimed = sqlx::query(
@@ -464,12 +494,12 @@ impl<A: Change> Changes<A> {
         let mut tx = self.store.begin().await?;
         let stale = sqlx::query(
             "UPDATE change_requests SET state = 'failed', outcome = $1, finished_at = $2 \
-             WHERE state = 'executing' AND claimed_at <= $3 \
+             WHERE state = 'executing' AND COALESCE(heartbeat_at, claimed_at) <= $3 \
              RETURNING id, environment, target, executed_by, action",
         )
         .bind(INTERRUPTED)
         .bind(now.millis())
-        .bind(now.plus_secs(-STALE_AFTER_SECS).millis())
+        .bind(now.plus_secs(-LEASE_SECS).millis())
         .fetch_all(&mut *tx)
         .await?;
         for row in &stale {
@@ -593,7 +623,7 @@ impl<A: Change> Changes<A> {
                 .await?;
             }
             sqlx::query(
-                "UPDATE change_requests SET state = 'executing', executed_by = $2, claimed_at = $3 \
+                "UPDATE change_requests SET state = 'executing', executed_by = $2, claimed_at = $3, heartbeat_at = $3 \
                  WHERE id = $1 AND state = 'approved' AND NOT EXISTS (\
                    SELECT 1 FROM change_requests AS running WHERE running.state = 'executing' \
                    AND running.environment = change_requests.environment \
@@ -628,6 +658,47 @@ impl<A: Change> Changes<A> {
         if !self.claim(id, now).await? {
             return Ok(());
         }
+        // Carried out in a task of its own, renewing the claim as it goes: the request that
+        // claimed it may be cancelled (its client went away) but a change never stops half-way
+        // for that, and a shutdown waits for it ([`Changes::drain`]).
+        let executing = Executing::start(&self.executing);
+        let this = self.clone();
+        let (caller, id) = (caller.clone(), id.to_owned());
+        let task = tokio::spawn(async move {
+            let _executing = executing;
+            tokio::select! {
+                result = this.carry_out(&caller, &id, now) => result,
+                never = this.renew_claim(&id) => match never {},
+            }
+        });
+        // A panic in an executor ends the renewals too, so the sweep marks the change
+        // interrupted.
+        task.await.unwrap_or_else(|e| Err(ChangeError::Aborted(e.to_string())))
+    }
+
+    /// Renews this replica's claim on executing change `id` every [`HEARTBEAT_SECS`], for as
+    /// long as it is carried out (the caller drops this future when it ends).
+    async fn renew_claim(&self, id: &str) -> std::convert::Infallible {
+        let every = std::time::Duration::from_secs(HEARTBEAT_SECS.unsigned_abs());
+        loop {
+            tokio::time::sleep(every).await;
+            let renewed = sqlx::query(
+                "UPDATE change_requests SET heartbeat_at = $3 WHERE id = $1 AND executed_by = $2 \
+                 AND state = 'executing'",
+            )
+            .bind(id)
+            .bind(&self.replica)
+            .bind(Timestamp::now().millis())
+            .execute(self.store.pool())
+            .await;
+            if let Err(e) = renewed {
+                tracing::warn!(change = id, error = %e, "cannot renew the claim on an executing change");
+            }
+        }
+    }
+
+    /// Carries out claimed change `id` and records how it ended.
+    async fn carry_out(&self, caller: &Caller, id: &str, now: Timestamp) -> Result<(), ChangeError> {
         let request = self.get(id).await?.ok_or_else(|| ChangeError::NotFound(id.into()))?;
         let approvers: Vec<_> =
             request.decisions.iter().filter(|d| d.approved).map(|d| d.by.as_str()).collect();

@@ -350,7 +350,7 @@ async fn an_approval_whose_replica_stopped_still_runs_once(store: Store, url: St
 }
 
 /// A replica stopping while it runs a change: the change is marked failed in words and
-/// audited once the claim is stale, and is never run a second time.
+/// audited once its claim goes unrenewed for the lease, and is never run a second time.
 async fn a_change_whose_runner_stopped_is_failed_not_rerun(store: Store) {
     let exec = Recording::default();
     let changes = desk(&store, config(1), &exec, "a");
@@ -364,9 +364,9 @@ async fn a_change_whose_runner_stopped_is_failed_not_rerun(store: Store) {
     .execute(store.pool())
     .await
     .unwrap();
-    assert_eq!(changes.recover(T0.plus_secs(STALE_AFTER_SECS - 1)).await.unwrap(), Recovered::default());
+    assert_eq!(changes.recover(T0.plus_secs(LEASE_SECS - 1)).await.unwrap(), Recovered::default());
     assert_eq!(changes.get(&request.id).await.unwrap().unwrap().state, State::Executing);
-    let recovered = changes.recover(T0.plus_secs(STALE_AFTER_SECS)).await.unwrap();
+    let recovered = changes.recover(T0.plus_secs(LEASE_SECS)).await.unwrap();
     assert_eq!(recovered, Recovered { ran: 0, interrupted: 1 });
     let failed = changes.get(&request.id).await.unwrap().unwrap();
     assert_eq!(failed.state, State::Failed);
@@ -376,7 +376,31 @@ async fn a_change_whose_runner_stopped_is_failed_not_rerun(store: Store) {
     assert_eq!(trail.len(), 1);
     let detail = trail[0].detail.as_deref().unwrap_or_default();
     assert!(detail.contains("replica replica-gone stopped"), "{detail}");
-    assert_eq!(changes.recover(T0.plus_secs(STALE_AFTER_SECS + 60)).await.unwrap(), Recovered::default());
+    assert_eq!(changes.recover(T0.plus_secs(LEASE_SECS + 60)).await.unwrap(), Recovered::default());
+}
+
+/// An approval whose caller goes away (the browser closed, the request cancelled) while its
+/// change runs does not cut the change short; `drain` waits for it, as shutdown does.
+async fn a_cancelled_approval_still_carries_out_its_change(store: Store) {
+    let exec = Recording { pause: Some(Duration::from_millis(300)), ..Recording::default() };
+    let changes = desk(&store, config(1), &exec, "a");
+    let idle = tokio::time::timeout(Duration::from_secs(1), changes.drain()).await;
+    assert!(idle.is_ok(), "nothing running: drain returns at once");
+    let request = changes.request(&who("dana"), "production", Ask::new(restart(), "left"), T0).await.unwrap();
+    let executing = async {
+        while changes.get(&request.id).await.unwrap().unwrap().state != State::Executing {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let bob = who("bob");
+    tokio::select! {
+        _ = changes.approve(&bob, &request.id, "", T0) => panic!("the approval was to be cancelled"),
+        () = executing => {}
+    }
+    changes.drain().await;
+    assert_eq!(changes.get(&request.id).await.unwrap().unwrap().state, State::Executed);
+    assert_eq!(exec.executions().len(), 1);
+    assert_eq!(trail(&store, "change.execute").await.len(), 1);
 }
 
 /// A lock holds changes with its reason; an admin overrides with a reason, audited.
@@ -567,6 +591,7 @@ crate::store_tests!(
     a_lock_set_while_waiting_stops_the_execution,
     rejections_and_failures,
     a_change_whose_runner_stopped_is_failed_not_rerun,
+    a_cancelled_approval_still_carries_out_its_change,
     one_rule_decides_who_decides,
     one_person_deciding_twice_at_once
 );

@@ -139,6 +139,7 @@ mod tests {
             ("listen = \"nowhere\"\n", &["listen"]),
             ("sandbox = \"yes\"\n", &["sandbox", "bool"]),
             ("colour = \"blue\"\n", &["unknown field", "colour"]),
+            ("drain_seconds = 3600\n", &["drain_seconds", "at most 120"]),
             ("", &["environment", "at least one"]),
         ];
         for (prefix, needles) in cases {

@@ -78,6 +78,11 @@ pub struct Config {
     /// How long a change request waits for its approvals before it expires.
     #[serde(default = "default_request_expiry_hours")]
     pub change_request_expiry_hours: u32,
+    /// After SIGTERM, how long to go on serving while `/readyz` answers 503, so a load
+    /// balancer that polls readiness stops sending requests here before the listener closes.
+    /// 0 in Kubernetes, where the preStop pause does this.
+    #[serde(default)]
+    pub drain_seconds: u32,
     /// The environments, in the order the switcher shows them.
     #[serde(default, rename = "environment")]
     pub environments: Vec<Environment>,

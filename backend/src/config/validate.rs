@@ -9,6 +9,10 @@ use super::{
     ClusterConnection, Config, ConfigError, Environment, NameBinding, OidcIssuer, OidcSettings, TokenSource,
 };
 
+/// The longest `drain_seconds`: Kubernetes' default grace period is 30 s, and waiting longer
+/// than any grace period only gets the process killed mid-shutdown.
+const MAX_DRAIN_SECONDS: u32 = 120;
+
 pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     if config.environments.is_empty() {
         return Err(ConfigError::invalid("environment", "at least one [[environment]] is required"));
@@ -31,6 +35,9 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
         if value == 0 {
             return Err(ConfigError::invalid(key, "must be at least 1"));
         }
+    }
+    if config.drain_seconds > MAX_DRAIN_SECONDS {
+        return Err(ConfigError::invalid("drain_seconds", format!("must be at most {MAX_DRAIN_SECONDS}")));
     }
     if let Some(url) = &config.public_url {
         check_web_url(url, "public_url")?;

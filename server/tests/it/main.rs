@@ -17,5 +17,6 @@ mod logs;
 mod metrics;
 mod pipelines;
 mod rbac;
+mod replicas;
 mod sso;
 mod sso_oidc_provider;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset of these helpers.
 
+pub mod replicas;
 pub mod sso;
 
 use std::path::PathBuf;
@@ -122,23 +123,7 @@ impl TestPortal {
     /// Posts the sign-in form as a browser on this site would; the session cookie on success,
     /// otherwise where the form sent us.
     pub async fn sign_in(&self, name: &str, password: &str) -> Result<String, String> {
-        let response = self
-            .anonymous
-            .post(self.url("/auth/sign-in"))
-            .form(&[("username", name), ("password", password), ("next", "/")])
-            .send()
-            .await
-            .expect("sign-in request");
-        let location =
-            response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with("rollgate-session="))
-            .map(|c| c.split(';').next().unwrap_or("").to_owned())
-            .ok_or(location)
+        sign_in(&self.base, name, password).await
     }
 
     /// A client that sends `cookie` as a page of this site would.
@@ -192,13 +177,7 @@ impl TestPortal {
         client: &reqwest::Client,
         args: &F,
     ) -> reqwest::Response {
-        client
-            .post(self.url(F::PATH))
-            .header("accept", "application/json")
-            .form(args)
-            .send()
-            .await
-            .expect("call")
+        call(&self.base, client, args).await
     }
 
     /// The one-line access check of a server function: without a session it answers 401;
@@ -227,8 +206,44 @@ impl TestPortal {
     }
 }
 
-/// A client that never follows redirects and sends what a page of this site would.
-fn client(base: &str, cookie: Option<&str>) -> reqwest::Client {
+/// Posts the sign-in form of the site at `base` as a browser on it would; the session cookie on
+/// success, otherwise where the form sent us.
+pub async fn sign_in(base: &str, name: &str, password: &str) -> Result<String, String> {
+    let response = client(base, None)
+        .post(format!("{base}/auth/sign-in"))
+        .form(&[("username", name), ("password", password), ("next", "/")])
+        .send()
+        .await
+        .expect("sign-in request");
+    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("rollgate-session="))
+        .map(|c| c.split(';').next().unwrap_or("").to_owned())
+        .ok_or(location)
+}
+
+/// Calls server function `F` of the site at `base` with `args` through `client`, as the
+/// browser's form would.
+pub async fn call<F: ServerFn + serde::Serialize>(
+    base: &str,
+    client: &reqwest::Client,
+    args: &F,
+) -> reqwest::Response {
+    client
+        .post(format!("{base}{}", F::PATH))
+        .header("accept", "application/json")
+        .form(args)
+        .send()
+        .await
+        .expect("call")
+}
+
+/// A client that never follows redirects and sends what a page of the site at `base` would.
+pub fn client(base: &str, cookie: Option<&str>) -> reqwest::Client {
     let mut headers = HeaderMap::new();
     headers.insert("origin", HeaderValue::from_str(base).expect("origin"));
     if let Some(cookie) = cookie {
