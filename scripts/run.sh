@@ -7,5 +7,11 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 . scripts/env.sh
 cargo leptos build --release --precompress --bin-cargo-args="$QUICK_RELEASE"
-export ROLLGATE_SITE_ROOT="$PWD/target/site"
-exec "$TARGET_DIR/release/rollgate" "$@"
+# Served from a copy of its own: the test command rebuilds target/site (and the binary) under
+# a running portal, whose pages would then miss their scripts and stylesheet.
+serve="$TARGET_DIR/run"
+rm -rf "$serve.new" && mkdir -p "$serve.new"
+cp -r target/site "$serve.new/site" && cp "$TARGET_DIR/release/rollgate" "$serve.new/rollgate"
+rm -rf "$serve" && mv "$serve.new" "$serve"
+export ROLLGATE_SITE_ROOT="$serve/site"
+exec "$serve/rollgate" "$@"

@@ -51,8 +51,10 @@ say "browser tests (Playwright driving /usr/bin/chromium)"
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 # A fresh store per run: the browser tests lock environments and leave change requests behind.
 rm -f "$logs"/e2e-store.db*
+# The site as this run built it, in a copy: a run command started meanwhile rebuilds target/site.
+rm -rf "$logs/site" && cp -r target/site "$logs/site"
 ROLLGATE_DATABASE_URL="sqlite://$logs/e2e-store.db?mode=rwc" \
-  ROLLGATE_LISTEN="127.0.0.1:$port" ROLLGATE_SITE_ROOT="$PWD/target/site" \
+  ROLLGATE_LISTEN="127.0.0.1:$port" ROLLGATE_SITE_ROOT="$logs/site" \
   "$TARGET_DIR/release/rollgate" >"$logs/e2e-server.log" 2>&1 &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT

@@ -63,7 +63,7 @@ test("all pods interleaved, a colour per pod, timestamps and download", async ({
 
   const [download] = await Promise.all([
     page.waitForEvent("download"),
-    page.getByRole("button", { name: "Download" }).click(),
+    page.getByRole("link", { name: "Download" }).click(),
   ]);
   expect(download.suggestedFilename()).toBe("myapp-deployment-all-pods.log");
   const text = await readFile((await download.path())!, "utf8");

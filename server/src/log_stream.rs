@@ -1,5 +1,6 @@
 //! `GET /live/{env}/deployments/{namespace}/{deployment}/logs`: a deployment's pod logs as
-//! server-sent events, as [`backend::kube::logs`] follows them.
+//! server-sent events, as [`backend::kube::logs`] follows them; and [`download`], the log as
+//! the cluster keeps it, as a file.
 //!
 //! Query: `pod` (one pod of the deployment; absent or `*` interleaves all of them, following
 //! pods that appear later), `container`, `previous`, `tail` (lines), `since` (seconds, or
@@ -16,12 +17,13 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use backend::Portal;
-use backend::kube::logs::{self, FollowError, LogEvent, LogOptions, MAX_TAIL};
+use backend::kube::logs::{self, FollowError, LogEvent, LogOptions, MAX_TAIL, PodLogError};
 use backend::kube::names::{ContainerName, DeploymentName, Namespace, PodName};
 use backend::kube::summary::PodSummary;
 use futures_util::StreamExt;
@@ -111,46 +113,102 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message.into()).into_response()
 }
 
+/// The path's environment, namespace and deployment and the query, checked; the status and
+/// words of the refusal otherwise.
+fn checked(
+    portal: &Portal,
+    env: &str,
+    namespace: &str,
+    deployment: &str,
+    query: Result<Query<RawQuery>, QueryRejection>,
+) -> Result<(Namespace, DeploymentName, LogOptions), (StatusCode, String)> {
+    let Some(environment) = portal.config.environment(env) else {
+        return Err((StatusCode::NOT_FOUND, format!("There is no environment named “{env}”.")));
+    };
+    let namespace = match Namespace::parse(namespace) {
+        Ok(namespace) if environment.namespaces.iter().any(|n| n == namespace.as_str()) => namespace,
+        _ => {
+            return Err((
+                StatusCode::NOT_FOUND,
+                format!("Namespace “{namespace}” is not one of {}'s namespaces.", environment.title()),
+            ));
+        }
+    };
+    let options = match query {
+        Ok(Query(raw)) => raw.check().map_err(|e| (StatusCode::BAD_REQUEST, e))?,
+        Err(e) => return Err((StatusCode::BAD_REQUEST, format!("Bad query: {e}"))),
+    };
+    let deployment =
+        DeploymentName::parse(deployment).map_err(|e| (StatusCode::BAD_REQUEST, format!("{e}.")))?;
+    Ok((namespace, deployment, options))
+}
+
+fn status_of(error: &FollowError) -> StatusCode {
+    match error {
+        FollowError::NoDeployment { .. }
+        | FollowError::NotItsPod { .. }
+        | FollowError::Pod(
+            PodLogError::PodGone { .. }
+            | PodLogError::NoSuchContainer { .. }
+            | PodLogError::NoContainers { .. }
+            | PodLogError::NoPreviousInstance { .. },
+        ) => StatusCode::NOT_FOUND,
+        FollowError::Pod(PodLogError::NotStarted { .. }) => StatusCode::CONFLICT,
+        FollowError::Pod(PodLogError::Refused { .. }) => StatusCode::BAD_GATEWAY,
+        FollowError::NotConnected
+        | FollowError::Cluster(_)
+        | FollowError::Pod(PodLogError::BrokeOff { .. } | PodLogError::Cluster(_)) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
+/// `GET /{env}/deployments/{namespace}/{deployment}/logs/download`: the log as the cluster
+/// keeps it, every line whole ([`logs::download`]), as a file. The stream's query, without
+/// following: one pod's log, or without `pod` every pod's, each line led by its pod's name.
+pub async fn download(
+    State(portal): State<Portal>,
+    Path((env, namespace, deployment)): Path<(String, String, String)>,
+    _viewer: crate::streams::Viewer,
+    query: Result<Query<RawQuery>, QueryRejection>,
+) -> Response {
+    let (namespace, deployment, options) = match checked(&portal, &env, &namespace, &deployment, query) {
+        Ok(checked) => checked,
+        Err((status, why)) => return refuse(status, why),
+    };
+    // Checked names (DNS labels): nothing in them needs quoting.
+    let file = match &options.pod {
+        Some(pod) => format!("{pod}.log"),
+        None => format!("{deployment}-all-pods.log"),
+    };
+    match logs::download(&portal.clusters, &portal.watches, &env, &namespace, &deployment, &options).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+            ],
+            axum::body::Body::from_stream(bytes),
+        )
+            .into_response(),
+        Err(e) => refuse(status_of(&e), e.to_string()),
+    }
+}
+
 pub async fn stream(
     State(portal): State<Portal>,
     Path((env, namespace, deployment)): Path<(String, String, String)>,
     viewer: crate::streams::Viewer,
     axum::Extension(closing): axum::Extension<crate::streams::Closing>,
-    query: Result<Query<RawQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<RawQuery>, QueryRejection>,
 ) -> Response {
-    let Some(environment) = portal.config.environment(&env) else {
-        return refuse(StatusCode::NOT_FOUND, format!("There is no environment named “{env}”."));
-    };
-    let namespace = match Namespace::parse(&namespace) {
-        Ok(namespace) if environment.namespaces.iter().any(|n| n == namespace.as_str()) => namespace,
-        _ => {
-            return refuse(
-                StatusCode::NOT_FOUND,
-                format!("Namespace “{namespace}” is not one of {}'s namespaces.", environment.title()),
-            );
-        }
-    };
-    let options = match query {
-        Ok(Query(raw)) => match raw.check() {
-            Ok(options) => options,
-            Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
-        },
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("Bad query: {e}")),
-    };
-    let deployment = match DeploymentName::parse(&deployment) {
-        Ok(deployment) => deployment,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("{e}.")),
+    let (namespace, deployment, options) = match checked(&portal, &env, &namespace, &deployment, query) {
+        Ok(checked) => checked,
+        Err((status, why)) => return refuse(status, why),
     };
     let events =
         match logs::follow(&portal.clusters, &portal.watches, &env, &namespace, &deployment, options).await {
             Ok(events) => events,
-            Err(e) => {
-                let status = match e {
-                    FollowError::NoDeployment { .. } | FollowError::NotItsPod { .. } => StatusCode::NOT_FOUND,
-                    FollowError::NotConnected | FollowError::Cluster(_) => StatusCode::SERVICE_UNAVAILABLE,
-                };
-                return refuse(status, e.to_string());
-            }
+            Err(e) => return refuse(status_of(&e), e.to_string()),
         };
     let events = events.map(|event| Ok::<_, Infallible>(sse_event(&event)));
     // Ends at shutdown, or when the viewer may no longer see it; dropping the events stops

@@ -4,6 +4,7 @@
 //! - `/sign-in` (a page), `/auth/sign-in` and `/auth/sign-out` (form posts): see [`crate::auth`].
 //! - `/auth/oidc/start` and `/auth/oidc/callback`: single sign-on, see [`crate::oidc`].
 //! - `/{env}/audit/export`: the audit trail as CSV or JSON.
+//! - `/{env}/deployments/{namespace}/{deployment}/logs/download`: pod logs as a file, whole.
 //! - `/live/{env}/deployments`: the deployments as server-sent events ([`crate::live`]).
 //! - `/live/{env}/deployments/{namespace}/{deployment}/logs`: pod logs as server-sent events
 //!   ([`crate::log_stream`]).
@@ -102,6 +103,12 @@ pub fn routes() -> Vec<Route> {
             "/live/{env}/deployments/{namespace}/{deployment}/logs",
             view,
             get(log_stream::stream),
+        ),
+        route(
+            Method::GET,
+            "/{env}/deployments/{namespace}/{deployment}/logs/download",
+            view,
+            get(log_stream::download),
         ),
         route(Method::GET, "/live/{env}/pipelines/{name}", view, get(pipeline_stream::pipeline)),
     ]

@@ -32,9 +32,12 @@ const CHANNEL_EVENTS: usize = 32;
 /// The most log bytes read into one [`LogEvent::Lines`].
 const MAX_BATCH: usize = 64 * 1024;
 /// A pod's backlog while the consumer is behind; lines beyond it are skipped and counted.
-const MAX_BACKLOG: usize = 1024 * 1024;
-/// A line longer than this is cut (a runaway line must not hold memory).
-const MAX_LINE: usize = 16 * 1024;
+/// Room for a few of the longest lines.
+const MAX_BACKLOG: usize = 4 * 1024 * 1024;
+/// Lines up to this many bytes pass whole; a longer one is cut here with [`cut_marker`]
+/// saying how much is missing (a runaway line must not hold memory). Download reads the
+/// cluster's log as it is ([`download`]).
+pub const MAX_LINE: usize = 1024 * 1024;
 /// How often a pod with a backlog retries handing it over while its log is quiet.
 const BACKLOG_RETRY: Duration = Duration::from_millis(100);
 
@@ -55,12 +58,28 @@ pub struct LogOptions {
     pub follow: bool,
 }
 
+impl LogOptions {
+    /// The cluster's log request for `container`.
+    fn params(&self, container: &str, follow: bool) -> LogParams {
+        LogParams {
+            container: Some(container.to_owned()),
+            follow,
+            previous: self.previous,
+            tail_lines: self.tail,
+            since_seconds: self.since_seconds,
+            timestamps: self.timestamps,
+            ..LogParams::default()
+        }
+    }
+}
+
 /// What a follower hears, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogEvent {
     /// The deployment's pods: first, and whenever they change.
     Pods(Vec<PodSummary>),
-    /// Complete lines of one pod's log (valid UTF-8, no line ending, each at most 16 KiB).
+    /// Complete lines of one pod's log (valid UTF-8, no line ending; a line longer than
+    /// [`MAX_LINE`] is cut there and ends with [`cut_marker`]).
     Lines { pod: String, lines: Vec<String> },
     /// A pod's log cannot be read, or broke off.
     Failed { pod: String, error: PodLogError },
@@ -89,6 +108,8 @@ pub enum FollowError {
     NotItsPod { pod: String, deployment: String },
     #[error("The cluster has not answered yet; try again shortly.")]
     NotConnected,
+    #[error(transparent)]
+    Pod(PodLogError),
     #[error(transparent)]
     Cluster(#[from] ClusterError),
 }
@@ -159,19 +180,9 @@ pub async fn follow(
     options: LogOptions,
 ) -> Result<BoxStream<'static, LogEvent>, FollowError> {
     let watch = watches.namespace(environment, namespace);
-    let link = watch.synced().await;
-    let Some(state) = watch.get(deployment) else {
-        return Err(match link {
-            Link::Live => FollowError::NoDeployment {
-                namespace: namespace.to_string(),
-                deployment: deployment.to_string(),
-            },
-            Link::Connecting => FollowError::NotConnected,
-            Link::Reconnecting(why) => ClusterError::Unreachable(why).into(),
-        });
-    };
+    let pods = deployment_pods(&watch, namespace, deployment, None).await?;
     if let Some(pod) = &options.pod
-        && !state.pods.iter().any(|p| p.name == pod.as_str())
+        && !pods.iter().any(|p| p.name == pod.as_str())
     {
         return Err(FollowError::NotItsPod { pod: pod.to_string(), deployment: deployment.to_string() });
     }
@@ -185,9 +196,132 @@ pub async fn follow(
         options: Arc::new(options),
         tx,
     };
-    tokio::spawn(relay.run(watch, state.pods.clone()));
+    tokio::spawn(relay.run(watch, pods));
     Ok(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|event| (event, rx)) })
         .boxed())
+}
+
+/// The pods of `deployment` as its namespace's watch sees them, or why there are none to read.
+async fn deployment_pods(
+    watch: &NamespaceWatch,
+    namespace: &Namespace,
+    deployment: &DeploymentName,
+    only: Option<&PodName>,
+) -> Result<Vec<PodSummary>, FollowError> {
+    let link = watch.synced().await;
+    let Some(state) = watch.get(deployment) else {
+        return Err(match link {
+            Link::Live => FollowError::NoDeployment {
+                namespace: namespace.to_string(),
+                deployment: deployment.to_string(),
+            },
+            Link::Connecting => FollowError::NotConnected,
+            Link::Reconnecting(why) => ClusterError::Unreachable(why).into(),
+        });
+    };
+    match only {
+        None => Ok(state.pods.clone()),
+        Some(pod) => match state.pods.iter().find(|p| p.name == pod.as_str()) {
+            Some(found) => Ok(vec![found.clone()]),
+            None => Err(FollowError::NotItsPod { pod: pod.to_string(), deployment: deployment.to_string() }),
+        },
+    }
+}
+
+/// Bytes of a log as the cluster sends them.
+pub type LogBytes = BoxStream<'static, std::io::Result<Vec<u8>>>;
+
+/// The log as the cluster keeps it, read once (never followed), every line whole: what
+/// Download saves. One pod's (`options.pod`), or every pod's of the deployment in turn, each
+/// line led by its pod's name as the viewer shows them interleaved.
+pub async fn download(
+    clusters: &Clusters,
+    watches: &Watches,
+    environment: &str,
+    namespace: &Namespace,
+    deployment: &DeploymentName,
+    options: &LogOptions,
+) -> Result<LogBytes, FollowError> {
+    let watch = watches.namespace(environment, namespace);
+    let pods = deployment_pods(&watch, namespace, deployment, options.pod.as_ref()).await?;
+    let client = clusters.client(environment).await?;
+    let api: kube::Api<Pod> = kube::Api::namespaced(client, namespace);
+    if let (Some(_), [pod]) = (&options.pod, pods.as_slice()) {
+        // One pod: a refusal is the answer, with its status, before anything is sent.
+        let container = container_of(pod, options.container.as_ref()).map_err(FollowError::Pod)?;
+        return match api.log_stream(&pod.name, &options.params(&container, false)).await {
+            Ok(reader) => Ok(bytes_of(reader)),
+            Err(e) => {
+                let error = ClusterError::from(e);
+                clusters.saw(environment, &error);
+                Err(FollowError::Pod(PodLogError::of(&pod.name, &container, &error)))
+            }
+        };
+    }
+    let options = options.clone();
+    let sections = futures_util::stream::iter(pods).then(move |pod| {
+        let (api, options) = (api.clone(), options.clone());
+        async move {
+            let body = match container_of(&pod, options.container.as_ref()) {
+                Err(e) => said(&e),
+                Ok(container) => match api.log_stream(&pod.name, &options.params(&container, false)).await {
+                    Ok(reader) => bytes_of(reader),
+                    Err(e) => said(&PodLogError::of(&pod.name, &container, &ClusterError::from(e))),
+                },
+            };
+            prefixed(format!("{} ", pod.name).into_bytes(), body)
+        }
+    });
+    Ok(sections.flatten().boxed())
+}
+
+fn bytes_of(reader: impl futures_util::AsyncBufRead + Send + 'static) -> LogBytes {
+    futures_util::stream::unfold(Some(Box::pin(reader)), |reader| async move {
+        let mut reader = reader?;
+        match reader.fill_buf().await {
+            Ok([]) => None,
+            Ok(chunk) => {
+                let chunk = chunk.to_vec();
+                reader.consume_unpin(chunk.len());
+                Some((Ok(chunk), Some(reader)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
+    .boxed()
+}
+
+/// A pod's log that cannot be read, in the downloaded file.
+fn said(error: &PodLogError) -> LogBytes {
+    futures_util::stream::once(std::future::ready(Ok(format!("⟪{error}⟫\n").into_bytes()))).boxed()
+}
+
+/// `body` with `prefix` at the start of each line, ending with a line break.
+fn prefixed(prefix: Vec<u8>, body: LogBytes) -> LogBytes {
+    let at_line_start = true;
+    futures_util::stream::unfold(Some((body, at_line_start)), move |state| {
+        let prefix = prefix.clone();
+        async move {
+            let (mut body, mut at_line_start) = state?;
+            match body.next().await {
+                Some(Ok(chunk)) => {
+                    let mut out = Vec::with_capacity(chunk.len() + prefix.len());
+                    for byte in chunk {
+                        if at_line_start {
+                            out.extend_from_slice(&prefix);
+                        }
+                        out.push(byte);
+                        at_line_start = byte == b'\n';
+                    }
+                    Some((Ok(out), Some((body, at_line_start))))
+                }
+                Some(Err(e)) => Some((Err(e), None)),
+                None if !at_line_start => Some((Ok(b"\n".to_vec()), None)),
+                None => None,
+            }
+        }
+    })
+    .boxed()
 }
 
 /// One follower: a task per pod reading its log, and this supervisor keeping the pod list.
@@ -292,15 +426,7 @@ impl PodReader {
             Err(error) => return self.fail(error).await,
         };
         let following = self.options.follow && !self.options.previous;
-        let params = LogParams {
-            container: Some(container.clone()),
-            follow: following,
-            previous: self.options.previous,
-            tail_lines: self.options.tail,
-            since_seconds: self.options.since_seconds,
-            timestamps: self.options.timestamps,
-            ..LogParams::default()
-        };
+        let params = self.options.params(&container, following);
         let name = self.pod.name.clone();
         let reader = match self.api.log_stream(&name, &params).await {
             Ok(reader) => reader,
@@ -352,30 +478,29 @@ impl PodReader {
         }
     }
 
-    /// The container asked for, if the pod has it, or the pod's first.
     fn container(&self) -> Result<String, PodLogError> {
-        let pod = &self.pod;
-        match &self.options.container {
-            Some(c)
-                if pod.container_names.iter().chain(&pod.init_container_names).any(|n| n == c.as_str()) =>
-            {
-                Ok(c.to_string())
-            }
-            Some(c) => Err(PodLogError::NoSuchContainer {
-                pod: pod.name.clone(),
-                container: c.to_string(),
-                containers: pod.init_container_names.iter().chain(&pod.container_names).cloned().collect(),
-            }),
-            None => pod
-                .container_names
-                .first()
-                .cloned()
-                .ok_or(PodLogError::NoContainers { pod: pod.name.clone() }),
-        }
+        container_of(&self.pod, self.options.container.as_ref())
     }
 
     async fn fail(&self, error: PodLogError) {
         let _ = self.tx.send(LogEvent::Failed { pod: self.pod.name.clone(), error }).await;
+    }
+}
+
+/// The container asked for, if the pod has it, or the pod's first.
+fn container_of(pod: &PodSummary, asked: Option<&ContainerName>) -> Result<String, PodLogError> {
+    match asked {
+        Some(c) if pod.container_names.iter().chain(&pod.init_container_names).any(|n| n == c.as_str()) => {
+            Ok(c.to_string())
+        }
+        Some(c) => Err(PodLogError::NoSuchContainer {
+            pod: pod.name.clone(),
+            container: c.to_string(),
+            containers: pod.init_container_names.iter().chain(&pod.container_names).cloned().collect(),
+        }),
+        None => {
+            pod.container_names.first().cloned().ok_or(PodLogError::NoContainers { pod: pod.name.clone() })
+        }
     }
 }
 
@@ -473,43 +598,85 @@ impl Backlog {
     }
 }
 
-/// Cuts a pod's log bytes into complete lines.
+/// Cuts a pod's log bytes into complete lines. A line is held until it ends, and at most
+/// [`MAX_LINE`] bytes of it: what goes past that is only counted, for its [`cut_marker`].
 struct LineSplitter {
     partial: Vec<u8>,
+    /// Characters of the current line past [`MAX_LINE`].
+    cut: usize,
 }
 
 impl LineSplitter {
     fn new() -> Self {
-        Self { partial: Vec::new() }
+        Self { partial: Vec::new(), cut: 0 }
     }
 
-    /// The complete lines `chunk` finishes (one batch), and a line cut at [`MAX_LINE`] if
-    /// the unfinished one grew past it.
+    /// The complete lines `chunk` finishes (one batch, empty when it finishes none).
     fn push(&mut self, chunk: &[u8]) -> Vec<Vec<String>> {
-        self.partial.extend_from_slice(chunk);
-        let mut out = Vec::new();
-        if let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') {
-            let rest = self.partial.split_off(end + 1);
-            let complete = std::mem::replace(&mut self.partial, rest);
-            out.push(complete[..end].split(|b| *b == b'\n').map(line).collect());
+        let mut lines = Vec::new();
+        let mut rest = chunk;
+        while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+            self.hold(&rest[..end]);
+            lines.push(self.take());
+            rest = &rest[end + 1..];
         }
-        if self.partial.len() > MAX_LINE {
-            out.push(vec![line(&std::mem::take(&mut self.partial))]);
-        }
-        out
+        self.hold(rest);
+        if lines.is_empty() { Vec::new() } else { vec![lines] }
     }
 
     /// The last line, if the log did not end with a line break.
     fn finish(&mut self) -> Option<Vec<String>> {
-        let last = std::mem::take(&mut self.partial);
-        (!last.is_empty()).then(|| vec![line(&last)])
+        (!self.partial.is_empty() || self.cut > 0).then(|| vec![self.take()])
+    }
+
+    fn hold(&mut self, bytes: &[u8]) {
+        let room = MAX_LINE.saturating_sub(self.partial.len());
+        if self.cut == 0 && bytes.len() <= room {
+            self.partial.extend_from_slice(bytes);
+            return;
+        }
+        let mut keep = 0;
+        if self.cut == 0 {
+            // Cut on a character boundary, so the kept part is valid UTF-8 where the log was.
+            keep = room.min(bytes.len());
+            while keep > 0 && keep < bytes.len() && is_continuation(bytes[keep]) {
+                keep -= 1;
+            }
+            self.partial.extend_from_slice(&bytes[..keep]);
+        }
+        self.cut += bytes[keep..].iter().filter(|b| !is_continuation(**b)).count();
+    }
+
+    fn take(&mut self) -> String {
+        if self.cut > 0
+            && let Err(e) = std::str::from_utf8(&self.partial)
+            && e.error_len().is_none()
+        {
+            // The limit fell inside a character a previous read had begun: it is cut too.
+            self.partial.truncate(e.valid_up_to());
+            self.cut += 1;
+        }
+        let mut text = line(&std::mem::take(&mut self.partial));
+        if self.cut > 0 {
+            text.push_str(&cut_marker(std::mem::take(&mut self.cut)));
+        }
+        text
     }
 }
 
-/// One line as text: without its line ending, at most [`MAX_LINE`] bytes, valid UTF-8.
+fn is_continuation(byte: u8) -> bool {
+    byte & 0xc0 == 0x80
+}
+
+/// What ends a line cut at [`MAX_LINE`]: how much is missing, and where to find it.
+pub fn cut_marker(characters: usize) -> String {
+    format!(" ⟪… {characters} more characters cut; Download has the whole line⟫")
+}
+
+/// One line as text: without its line ending, valid UTF-8.
 fn line(bytes: &[u8]) -> String {
     let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_LINE)]).into_owned()
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[cfg(test)]
@@ -526,10 +693,63 @@ mod tests {
         );
         assert_eq!(splitter.finish(), Some(vec!["four".to_owned()]));
         assert_eq!(splitter.finish(), None);
-        let long = splitter.push(&[b'x'; MAX_LINE + 10]);
-        assert_eq!(long.len(), 1);
-        assert_eq!(long[0][0].len(), MAX_LINE);
         assert_eq!(line(&[b'a', 0xff, b'b']), "a\u{fffd}b");
+    }
+
+    /// A 200,000-character line arrives whole, however the reads split it; a 2 MiB one is cut
+    /// at 1 MiB with a marker saying how much is missing, and the next line is untouched.
+    #[test]
+    fn long_lines_pass_whole_up_to_the_limit_then_are_cut_in_words() {
+        let mut splitter = LineSplitter::new();
+        let long: String = (0..200_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let mut got = Vec::new();
+        for piece in format!("{long}\n").as_bytes().chunks(MAX_BATCH) {
+            got.extend(splitter.push(piece).into_iter().flatten());
+        }
+        assert_eq!(got, vec![long]);
+
+        // Two-byte characters, so the cut falls inside one unless it is placed with care.
+        let huge = "é".repeat(1024 * 1024);
+        let mut got = Vec::new();
+        for piece in format!("x{huge}\nshort\n").as_bytes().chunks(MAX_BATCH) {
+            got.extend(splitter.push(piece).into_iter().flatten());
+        }
+        assert_eq!(got.len(), 2, "the cut line and the short one");
+        let kept = format!("x{}", "é".repeat((MAX_LINE - 1) / 2));
+        assert_eq!(got[0], format!("{kept}{}", cut_marker(1024 * 1024 + 1 - kept.chars().count())));
+        assert!(
+            got[0].ends_with("524289 more characters cut; Download has the whole line⟫"),
+            "{}",
+            &got[0][got[0].len() - 80..]
+        );
+        assert_eq!(got[1], "short");
+        assert_eq!(splitter.finish(), None);
+
+        // Read one byte at a time, a character is split by every read, the one at the limit too.
+        let cut_line = got[0].clone();
+        let mut got = Vec::new();
+        for byte in format!("x{huge}\n").as_bytes() {
+            got.extend(splitter.push(std::slice::from_ref(byte)).into_iter().flatten());
+        }
+        assert_eq!(got, vec![cut_line]);
+
+        // A cut line that never ends is still told at the end of the log.
+        splitter.push(&vec![b'y'; MAX_LINE + 5]);
+        let last = splitter.finish().unwrap();
+        assert!(last[0].ends_with(&cut_marker(5)));
+        assert_eq!(last[0].len(), MAX_LINE + cut_marker(5).len());
+    }
+
+    #[tokio::test]
+    async fn downloaded_lines_are_led_by_their_pod() {
+        let chunks: Vec<std::io::Result<Vec<u8>>> =
+            vec![Ok(b"one\ntw".to_vec()), Ok(b"o\n".to_vec()), Ok(b"three".to_vec())];
+        let body = prefixed(b"web-1 ".to_vec(), futures_util::stream::iter(chunks).boxed());
+        let out: Vec<Vec<u8>> = body.map(|chunk| chunk.unwrap()).collect().await;
+        assert_eq!(String::from_utf8(out.concat()).unwrap(), "web-1 one\nweb-1 two\nweb-1 three\n");
+        let said = prefixed(b"web-2 ".to_vec(), said(&PodLogError::NoContainers { pod: "web-2".into() }));
+        let out: Vec<Vec<u8>> = said.map(|chunk| chunk.unwrap()).collect().await;
+        assert_eq!(String::from_utf8(out.concat()).unwrap(), "web-2 ⟪Pod web-2 has no containers.⟫\n");
     }
 
     #[test]

@@ -38,58 +38,84 @@ pub fn table(rt: &ResourceType, objects: &[&Value], metadata: Value) -> Value {
         "metadata": metadata,
         "columnDefinitions": columns
             .iter()
-            .map(|(name, kind)| json!({
+            .map(|(name, kind, priority)| json!({
                 "name": name,
                 "type": kind,
                 "format": if *name == "Name" { "name" } else { "" },
                 "description": "",
-                "priority": 0,
+                "priority": priority,
             }))
             .collect::<Vec<_>>(),
         "rows": rows,
     })
 }
 
-fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str)> {
+/// A column: its name, its type, and its priority (kubectl shows priority 1 with `-o wide`
+/// only), as the real server's printers define them (`pkg/printers/internalversion`).
+type Column = (&'static str, &'static str, u8);
+
+fn columns(rt: &ResourceType) -> Vec<Column> {
     match rt.kind {
-        "Deployment" => vec![
-            ("Name", "string"),
-            ("Ready", "string"),
-            ("Up-to-date", "integer"),
-            ("Available", "integer"),
-            ("Age", "string"),
-        ],
-        "ReplicaSet" => vec![
-            ("Name", "string"),
-            ("Desired", "integer"),
-            ("Current", "integer"),
-            ("Ready", "integer"),
-            ("Age", "string"),
-        ],
+        "Deployment" | "ReplicaSet" => {
+            let counts: [Column; 4] = if rt.kind == "Deployment" {
+                [
+                    ("Name", "string", 0),
+                    ("Ready", "string", 0),
+                    ("Up-to-date", "integer", 0),
+                    ("Available", "integer", 0),
+                ]
+            } else {
+                [
+                    ("Name", "string", 0),
+                    ("Desired", "integer", 0),
+                    ("Current", "integer", 0),
+                    ("Ready", "integer", 0),
+                ]
+            };
+            let wide = [
+                ("Age", "string", 0),
+                ("Containers", "string", 1),
+                ("Images", "string", 1),
+                ("Selector", "string", 1),
+            ];
+            counts.into_iter().chain(wide).collect()
+        }
         "Pod" => vec![
-            ("Name", "string"),
-            ("Ready", "string"),
-            ("Status", "string"),
-            ("Restarts", "string"),
-            ("Age", "string"),
+            ("Name", "string", 0),
+            ("Ready", "string", 0),
+            ("Status", "string", 0),
+            ("Restarts", "string", 0),
+            ("Age", "string", 0),
+            ("IP", "string", 1),
+            ("Node", "string", 1),
+            ("Nominated Node", "string", 1),
+            ("Readiness Gates", "string", 1),
         ],
-        "Namespace" => vec![("Name", "string"), ("Status", "string"), ("Age", "string")],
+        "Namespace" => vec![("Name", "string", 0), ("Status", "string", 0), ("Age", "string", 0)],
         "Service" => vec![
-            ("Name", "string"),
-            ("Type", "string"),
-            ("Cluster-IP", "string"),
-            ("Port(s)", "string"),
-            ("Age", "string"),
+            ("Name", "string", 0),
+            ("Type", "string", 0),
+            ("Cluster-IP", "string", 0),
+            ("External-IP", "string", 0),
+            ("Port(s)", "string", 0),
+            ("Age", "string", 0),
+            ("Selector", "string", 1),
         ],
+        "ServiceAccount" => vec![("Name", "string", 0), ("Secrets", "string", 0), ("Age", "string", 0)],
         "Event" => vec![
-            ("Last Seen", "string"),
-            ("Type", "string"),
-            ("Reason", "string"),
-            ("Object", "string"),
-            ("Message", "string"),
+            ("Last Seen", "string", 0),
+            ("Type", "string", 0),
+            ("Reason", "string", 0),
+            ("Object", "string", 0),
+            ("Subobject", "string", 1),
+            ("Source", "string", 1),
+            ("Message", "string", 0),
+            ("First Seen", "string", 1),
+            ("Count", "string", 1),
+            ("Name", "string", 1),
         ],
-        "Lease" => vec![("Name", "string"), ("Holder", "string"), ("Age", "string")],
-        _ => vec![("Name", "string"), ("Age", "string")],
+        "Lease" => vec![("Name", "string", 0), ("Holder", "string", 0), ("Age", "string", 0)],
+        _ => vec![("Name", "string", 0), ("Age", "string", 0)],
     }
 }
 
@@ -109,6 +135,9 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
             json!(n("/status/updatedReplicas")),
             json!(n("/status/availableReplicas")),
             age,
+            json!(containers(o, "name")),
+            json!(containers(o, "image")),
+            json!(selector(o.pointer("/spec/selector"))),
         ],
         "ReplicaSet" => vec![
             name,
@@ -116,6 +145,9 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
             json!(n("/status/replicas")),
             json!(n("/status/readyReplicas")),
             age,
+            json!(containers(o, "name")),
+            json!(containers(o, "image")),
+            json!(selector(o.pointer("/spec/selector"))),
         ],
         "Pod" => {
             let statuses =
@@ -130,7 +162,19 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
             } else {
                 waiting.map(str::to_owned).unwrap_or_else(|| s("/status/phase"))
             };
-            vec![name, json!(format!("{ready}/{total}")), json!(status), json!(restarts.to_string()), age]
+            let none = |v: String| if v.is_empty() { "<none>".to_owned() } else { v };
+            let gates = o.pointer("/spec/readinessGates").and_then(Value::as_array).map_or(0, Vec::len);
+            vec![
+                name,
+                json!(format!("{ready}/{total}")),
+                json!(status),
+                json!(restarts.to_string()),
+                age,
+                json!(none(s("/status/podIP"))),
+                json!(none(s("/spec/nodeName"))),
+                json!(none(s("/status/nominatedNodeName"))),
+                json!(if gates == 0 { "<none>".to_owned() } else { format!("0/{gates}") }),
+            ]
         }
         "Namespace" => vec![
             name,
@@ -150,18 +194,81 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
                 .unwrap_or_default();
             let kind = if s("/spec/type").is_empty() { "ClusterIP".to_owned() } else { s("/spec/type") };
             let ip = if s("/spec/clusterIP").is_empty() { "<none>".to_owned() } else { s("/spec/clusterIP") };
-            vec![name, json!(kind), json!(ip), json!(ports), age]
+            let external = o
+                .pointer("/spec/externalIPs")
+                .and_then(Value::as_array)
+                .filter(|ips| !ips.is_empty())
+                .map_or("<none>".to_owned(), |ips| {
+                    ips.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")
+                });
+            let chosen = o.pointer("/spec/selector").and_then(Value::as_object).map(|labels| {
+                labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
+            vec![
+                name,
+                json!(kind),
+                json!(ip),
+                json!(external),
+                json!(ports),
+                age,
+                json!(chosen.unwrap_or("<none>".into())),
+            ]
         }
         "Event" => vec![
             json!(age_or(&s("/lastTimestamp"), &s("/metadata/creationTimestamp"))),
             json!(s("/type")),
             json!(s("/reason")),
             json!(format!("{}/{}", s("/involvedObject/kind").to_lowercase(), s("/involvedObject/name"))),
+            json!(s("/involvedObject/fieldPath")),
+            json!(match (s("/source/component"), s("/source/host")) {
+                (component, host) if host.is_empty() => component,
+                (component, host) => format!("{component}, {host}"),
+            }),
             json!(s("/message")),
+            json!(age_or(&s("/firstTimestamp"), &s("/metadata/creationTimestamp"))),
+            json!(o.pointer("/count").and_then(Value::as_i64).unwrap_or(1).to_string()),
+            name,
         ],
+        "ServiceAccount" => {
+            vec![name, json!(o.pointer("/secrets").and_then(Value::as_array).map_or(0, Vec::len)), age]
+        }
         "Lease" => vec![name, json!(s("/spec/holderIdentity")), age],
         _ => vec![name, age],
     }
+}
+
+/// The pod template's containers' `field` (names or images), comma-separated.
+fn containers(o: &Value, field: &str) -> String {
+    let listed = o.pointer("/spec/template/spec/containers").and_then(Value::as_array);
+    listed.map_or_else(String::new, |cs| {
+        cs.iter().filter_map(|c| c[field].as_str()).collect::<Vec<_>>().join(",")
+    })
+}
+
+/// A label selector as kubectl prints it: `app=web,tier in (a,b)`.
+fn selector(selector: Option<&Value>) -> String {
+    let Some(selector) = selector else { return "<none>".to_owned() };
+    let mut parts: Vec<String> = selector["matchLabels"]
+        .as_object()
+        .map(|labels| labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect())
+        .unwrap_or_default();
+    for expression in selector["matchExpressions"].as_array().into_iter().flatten() {
+        let key = expression["key"].as_str().unwrap_or("");
+        let values: Vec<&str> =
+            expression["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        parts.push(match expression["operator"].as_str().unwrap_or("") {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_owned(),
+            "DoesNotExist" => format!("!{key}"),
+            other => format!("{key} {other}"),
+        });
+    }
+    if parts.is_empty() { "<none>".to_owned() } else { parts.join(",") }
 }
 
 fn age_or(first: &str, second: &str) -> String {

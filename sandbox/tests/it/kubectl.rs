@@ -145,6 +145,37 @@ async fn create_patch_scale_delete() {
     for column in ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "myapp-deployment"] {
         assert!(table.contains(column), "{column} missing:\n{table}");
     }
+    assert!(!table.contains("CONTAINERS"), "wide columns only with -o wide:\n{table}");
+    let wide = kubectl.ok(&["-n", "staging", "get", "deploy", "-o", "wide"]).await;
+    let header: Vec<&str> = wide.lines().next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
+    );
+    let row: Vec<&str> = wide.lines().nth(1).unwrap_or("").split_whitespace().collect();
+    assert_eq!(row[5..], ["busybox", "busybox", "app=myapp"], "{wide}");
+    let pods = kubectl.ok(&["-n", "staging", "get", "pods", "-o", "wide"]).await;
+    let header: Vec<&str> = pods.lines().next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "IP",
+            "NODE",
+            "NOMINATED",
+            "NODE",
+            "READINESS",
+            "GATES"
+        ]
+    );
+    for row in pods.lines().skip(1) {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[cells.len() - 2..], ["<none>", "<none>"], "nominated node, readiness gates: {pods}");
+    }
     kubectl
         .ok(&[
             "-n",

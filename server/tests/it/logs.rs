@@ -262,3 +262,85 @@ async fn logs_need_a_role() {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("no role"), "{body}");
 }
+
+/// Long lines are never silently changed: a 200,000-character line arrives whole; one of
+/// 2,200,000 is cut at 1 MiB with a marker saying how much is missing, and the short line
+/// after it is untouched; Download reads the cluster's log with every line whole, for one pod
+/// or for all of them (each line led by its pod).
+#[tokio::test]
+async fn long_lines_arrive_whole_or_cut_in_words_and_download_has_them_whole() {
+    use backend::kube::logs::{MAX_LINE, cut_marker};
+    use k8s_openapi::api::apps::v1::Deployment;
+
+    let portal = TestPortal::sandbox().await;
+    let sandbox = portal.running.sandbox.as_ref().expect("sandbox");
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig()).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
+    let deployments = kube::Api::<Deployment>::namespaced(kube::Client::try_from(config).unwrap(), "staging");
+    let long: String = (0..200_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let huge = long.repeat(11);
+    let deployment: Deployment = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "long-lines" },
+        "spec": {
+            "replicas": 1,
+            "selector": { "matchLabels": { "app": "long-lines" } },
+            "template": {
+                "metadata": { "labels": { "app": "long-lines" } },
+                "spec": { "containers": [{
+                    "name": "talker",
+                    "image": "busybox:1.36",
+                    "env": [{ "name": "L", "value": long }],
+                    "command": ["sh", "-c", format!("echo ${{L}}; echo {}; echo short && sleep 3600", "${L}".repeat(11))],
+                }] },
+            },
+        },
+    }))
+    .unwrap();
+    deployments.create(&Default::default(), &deployment).await.expect("the deployment is created");
+    let pod = pods(&portal, "long-lines", 1).await.remove(0).0;
+
+    let path = format!("{STREAM}/long-lines/logs?follow=false");
+    let events = until_ok(&portal, &path, |e| all_lines(e).len() == 3).await;
+    let lines: Vec<String> = all_lines(&events).into_iter().map(|(_, line)| line).collect();
+    assert!(lines[0] == long, "the 200,000-character line arrives whole ({} characters)", lines[0].len());
+    assert!(
+        lines[1] == format!("{}{}", &huge[..MAX_LINE], cut_marker(huge.len() - MAX_LINE)),
+        "the long one is cut at 1 MiB, saying how much: …{}",
+        &lines[1][lines[1].len().saturating_sub(80)..]
+    );
+    assert_eq!(lines[2], "short");
+
+    let download = |query: String| {
+        portal
+            .http
+            .get(portal.url(&format!("/staging/deployments/staging/long-lines/logs/download{query}")))
+            .send()
+    };
+    let one = download(format!("?pod={pod}")).await.unwrap();
+    assert_eq!(one.status().as_u16(), 200);
+    assert_eq!(one.headers()["content-disposition"], format!("attachment; filename=\"{pod}.log\"").as_str());
+    assert!(one.text().await.unwrap() == format!("{long}\n{huge}\nshort\n"), "one pod's log, whole");
+    let all = download(String::new()).await.unwrap();
+    assert_eq!(all.headers()["content-disposition"], "attachment; filename=\"long-lines-all-pods.log\"");
+    let text = all.text().await.unwrap();
+    assert!(
+        text == format!("{pod} {long}\n{pod} {huge}\n{pod} short\n"),
+        "every pod's, each line led by its pod"
+    );
+
+    let refused = download("?pod=long-lines-gone".into()).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 404);
+    assert!(refused.text().await.unwrap().contains("is not a pod of long-lines"));
+    let refused = download(format!("?pod={pod}&container=sidecar")).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 404);
+    assert!(refused.text().await.unwrap().contains("has no container “sidecar”"));
+    let anonymous = portal
+        .anonymous
+        .get(portal.url(&format!("/staging/deployments/staging/long-lines/logs/download?pod={pod}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 303, "Download needs a session: sign in first");
+    let location = anonymous.headers()["location"].to_str().unwrap();
+    assert!(location.starts_with("/sign-in?next="), "{location}");
+}

@@ -140,27 +140,6 @@ impl LogBuffer {
     pub fn match_count(&self) -> usize {
         self.matches.len()
     }
-
-    /// The text of what is loaded, for a download.
-    pub fn export(&self, timestamps: bool, with_pod: bool) -> String {
-        let mut out = String::with_capacity(self.bytes);
-        if self.dropped > 0 {
-            out.push_str(&format!("[{} older lines were dropped from the viewer]\n", self.dropped));
-        }
-        for line in &self.lines {
-            if with_pod && let Some(pod) = self.pods.get(line.pod as usize) {
-                out.push_str(pod);
-                out.push(' ');
-            }
-            if timestamps && let Some(ts) = &line.timestamp {
-                out.push_str(ts);
-                out.push(' ');
-            }
-            out.push_str(&line.text);
-            out.push('\n');
-        }
-        out
-    }
 }
 
 fn matches(text: &str, lowered_query: &str) -> bool {
@@ -328,10 +307,6 @@ mod tests {
         assert_eq!(b.match_rows().next(), Some(990));
         b.search("");
         assert_eq!(b.match_count(), 0);
-        assert!(
-            b.export(false, true)
-                .starts_with("[10 older lines were dropped from the viewer]\nweb-1 10 fine\n")
-        );
         assert_eq!(match_ranges("Error and ERROR", "error"), [(0, 5), (10, 15)]);
     }
 

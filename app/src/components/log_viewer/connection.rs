@@ -10,7 +10,6 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos::wasm_bindgen::JsCast;
 use leptos::wasm_bindgen::closure::Closure;
-use leptos::wasm_bindgen::{JsValue, UnwrapThrowExt};
 use web_sys::{EventSource, MessageEvent};
 
 use super::buffer::{Kind, Line, timestamp_key};
@@ -240,23 +239,4 @@ fn bump(viewer: Viewer) {
             viewer.version.update(|v| *v += 1);
         });
     }
-}
-
-/// Saves `text` as a file through a Blob and a temporary object URL.
-pub fn save(text: &str, file: &str) {
-    let parts = JsValue::from(vec![JsValue::from_str(text)]);
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("text/plain;charset=utf-8");
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else { return };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
-    let link: web_sys::HtmlAnchorElement = document().create_element("a").unwrap_throw().unchecked_into();
-    link.set_href(&url);
-    link.set_download(file);
-    link.click();
-    set_timeout(
-        move || {
-            let _ = web_sys::Url::revoke_object_url(&url);
-        },
-        Duration::from_secs(10),
-    );
 }

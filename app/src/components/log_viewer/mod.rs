@@ -178,9 +178,16 @@ pub fn LogViewer(
                     "Wrap lines"
                 </label>
                 <SearchBox viewer />
-                <button type="button" class="download" on:click=move |_| download(viewer)>
+                <a
+                    class="download button"
+                    href=move || {
+                        let timestamps = viewer.timestamps.get();
+                        viewer.selection.with(|s| viewer.target.with_value(|t| t.download_url(s, timestamps)))
+                    }
+                    download
+                >
                     "Download"
-                </button>
+                </a>
             </div>
     }
     .into_any();
@@ -392,16 +399,4 @@ fn step_match(viewer: Viewer, forward: bool) {
     viewer.current.set(Some(next));
     viewer.follow.set(false);
     rows::scroll_to_line(viewer, rows[next]);
-}
-
-fn download(viewer: Viewer) {
-    let multi = viewer.selection.with_untracked(|s| s.pod.is_empty());
-    let text = viewer.buffer.with_value(|b| b.export(viewer.timestamps.get_untracked(), multi));
-    let name = viewer.target.with_value(|t| t.deployment.clone());
-    let pod = viewer.selection.with_untracked(|s| s.pod.clone());
-    let file = if pod.is_empty() { format!("{name}-all-pods.log") } else { format!("{pod}.log") };
-    #[cfg(feature = "hydrate")]
-    connection::save(&text, &file);
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (text, file);
 }

@@ -66,6 +66,32 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Where Download reads the log from: the cluster, through the server, every line whole
+    /// (the viewer cuts lines past 1 MiB).
+    pub fn download_url(&self, s: &Selection, timestamps: bool) -> String {
+        let mut url = format!(
+            "/{}/deployments/{}/{}/logs/download?timestamps={timestamps}",
+            encode(&self.env),
+            encode(&self.namespace),
+            encode(&self.deployment)
+        );
+        let mut add = |key: &str, value: &str| {
+            if !value.is_empty() {
+                url.push_str(&format!("&{key}={}", encode(value)));
+            }
+        };
+        add("pod", &s.pod);
+        add("container", &s.container);
+        if s.previous {
+            add("previous", "true");
+        }
+        add("tail", s.tail.trim());
+        add("since", &s.since);
+        url
+    }
+}
+
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
