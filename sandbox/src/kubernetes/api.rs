@@ -21,7 +21,7 @@ use super::rbac::{self, Attributes};
 use super::resources::{self, ResourceType};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::store::{Change, Store, metadata_mut};
+use super::store::{Change, Propagation, Store, metadata_mut};
 use super::stream;
 use super::table;
 
@@ -207,7 +207,7 @@ fn dispatch(
                     for object in page.items.iter().map(Object::value) {
                         let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
                         let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-                        if let Ok(gone) = store.delete(rt, ns, name) {
+                        if let Ok(gone) = store.delete_with(rt, ns, name, propagation(query, body)?) {
                             deleted.push((*gone).clone());
                         }
                     }
@@ -233,7 +233,9 @@ fn dispatch(
                 ok((*store.update(rt, namespace, name, object, false)?).clone())
             }
             Method::PATCH => patch_object(store, rt, namespace, name, headers, body, false),
-            Method::DELETE => ok((*store.delete(rt, namespace, name)?).clone()),
+            Method::DELETE => {
+                ok((*store.delete_with(rt, namespace, name, propagation(query, body)?)?).clone())
+            }
             _ => Err(ApiError::method_not_allowed(method.as_str())),
         },
         Target::Object { rt, namespace, name, sub: Some("status") } => match *method {
@@ -409,6 +411,20 @@ fn scale_of(object: &Value) -> Value {
             "selector": selector,
         },
     })
+}
+
+/// A delete's `propagationPolicy`, from the query or its DeleteOptions body (kubectl sends
+/// `--cascade=orphan` in the body).
+fn propagation(query: &HashMap<String, String>, body: &[u8]) -> Result<Propagation, ApiError> {
+    let options = if body.is_empty() { Value::Null } else { parse_json(body)? };
+    let policy = query.get("propagationPolicy").map(String::as_str).or(options["propagationPolicy"].as_str());
+    match policy {
+        None | Some("Background" | "Foreground") => Ok(Propagation::Background),
+        Some("Orphan") => Ok(Propagation::Orphan),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "propagationPolicy {other:?} is not one of Orphan, Background, Foreground"
+        ))),
+    }
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {

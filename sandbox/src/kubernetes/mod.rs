@@ -8,6 +8,7 @@
 //! - `logs`: container logs produced from each container's spec.
 //! - `selectors`: label and field selectors.
 //! - `shape`: the validation an object passes before it is stored.
+//! - `defaults`: the defaults the API server fills in as it stores an object.
 //! - `discovery`: `/api`, `/apis` and the resource lists kubectl resolves short names from.
 //! - `openapi`: the OpenAPI v3 documents kubectl checks before writing from files.
 //! - `table`: the columns `kubectl get` prints.
@@ -23,6 +24,7 @@
 mod api;
 mod auth;
 pub(crate) mod controllers;
+mod defaults;
 pub(crate) mod demo;
 mod discovery;
 mod logs;

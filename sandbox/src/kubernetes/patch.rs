@@ -205,9 +205,11 @@ pub fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result<(), Ap
         match (value, merge_key(key)) {
             (Value::Array(items), Some(merge_key)) if keyed(items, merge_key) => {
                 let current = map.entry(key.clone()).or_insert_with(|| Value::Array(Vec::new()));
+                let before = current.as_array().cloned().unwrap_or_default();
                 merge_list(current, items, merge_key)?;
-                if let Some(order) = patch.get(&format!("$setElementOrder/{key}")).and_then(Value::as_array) {
-                    reorder(current, order, merge_key);
+                match patch.get(&format!("$setElementOrder/{key}")).and_then(Value::as_array) {
+                    Some(order) => reorder(current, order, merge_key),
+                    None => order_as_patched(current, &before, items, merge_key),
                 }
                 // The API omits empty lists (Go's omitempty), so a list emptied by deletes goes.
                 if current.as_array().is_some_and(Vec::is_empty) {
@@ -270,6 +272,26 @@ fn merge_list(current: &mut Value, patch_items: &[Value], key: &str) -> Result<(
     Ok(())
 }
 
+/// Without `$setElementOrder`, a merged list is ordered as the API server's
+/// `normalizeElementOrder` does: the patch's elements in patch order and the others in their
+/// old order, merged so that two elements of the old list keep their old order, and where
+/// either is new to the list, the patch's comes first (so a new env var leads the list).
+fn order_as_patched(current: &mut Value, before: &[Value], patch_items: &[Value], key: &str) {
+    let Some(items) = current.as_array_mut() else { return };
+    let old_position = |item: &Value| before.iter().position(|b| b.get(key) == item.get(key));
+    let patch_position = |item: &Value| patch_items.iter().position(|p| p.get(key) == item.get(key));
+    let (mut patched, server_only): (Vec<Value>, Vec<Value>) =
+        std::mem::take(items).into_iter().partition(|item| patch_position(item).is_some());
+    patched.sort_by_key(|item| patch_position(item));
+    let (mut left, mut right) = (patched.into_iter().peekable(), server_only.into_iter().peekable());
+    while let (Some(l), Some(r)) = (left.peek(), right.peek()) {
+        let right_first = matches!((old_position(l), old_position(r)), (Some(a), Some(b)) if b < a);
+        items.extend(if right_first { right.next() } else { left.next() });
+    }
+    items.extend(left);
+    items.extend(right);
+}
+
 /// `$setElementOrder/<list>`: the listed elements first, in that order; the rest after.
 fn reorder(current: &mut Value, order: &[Value], key: &str) {
     let Some(items) = current.as_array_mut() else { return };
@@ -315,6 +337,20 @@ mod tests {
     }
 
     /// What `kubectl set image` and `kubectl set env` send.
+    /// As the real API server orders them (found by scripts/conformance.sh): a new element
+    /// leads, elements already there keep their order.
+    #[test]
+    fn merged_lists_are_ordered_as_the_api_server_orders_them() {
+        let mut d = deployment();
+        let patch = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "app", "env": [{"name": "MODE", "value": "blue"}, {"name": "LOG_LEVEL", "value": "debug"}]}
+        ]}}}});
+        strategic_merge_patch(&mut d, &patch).unwrap();
+        let env = &d["spec"]["template"]["spec"]["containers"][0]["env"];
+        let names: Vec<&str> = env.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["MODE", "DEMO_GREETING", "LOG_LEVEL"]);
+    }
+
     #[test]
     fn strategic_merge_by_name() {
         let mut d = deployment();

@@ -17,8 +17,8 @@ use tokio::time::Instant;
 
 use super::object::Object;
 use super::resources::{ResourceType, TYPES};
-use super::shape;
 use super::status::{ApiError, Cause};
+use super::{defaults, shape};
 
 /// How many changes a watch can resume across.
 pub const RETAINED_CHANGES: usize = 10_000;
@@ -96,6 +96,29 @@ fn encode(kind: &str, object: &Value) -> (Bytes, Bytes) {
     let line = Bytes::from(line);
     let json = line.slice(start..end);
     (line, json)
+}
+
+/// What a delete does to the objects the deleted one controls (`propagationPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    /// They are deleted too (`Background`, the default, and `Foreground`, which the sandbox
+    /// carries out at once as well).
+    Background,
+    /// They stay, without the owner's reference.
+    Orphan,
+}
+
+/// The objects in `namespace` whose controller is the object with uid `owner`.
+fn dependents(inner: &Inner, namespace: &str, owner: &str) -> Vec<Key> {
+    if owner.is_empty() {
+        return Vec::new();
+    }
+    inner
+        .objects
+        .iter()
+        .filter(|(key, object)| key.namespace == namespace && object.controller() == Some(owner))
+        .map(|(key, _)| key.clone())
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -232,6 +255,7 @@ impl Store {
         let name = resolve_name(&mut inner, &object)?;
         validate_name(rt, &name)?;
         shape::validate(rt, &name, &object)?;
+        defaults::apply(rt, &mut object);
         check_namespace(&inner, rt, namespace, &object)?;
         let key = Key::new(rt, namespace, &name);
         if inner.objects.contains_key(&key) {
@@ -335,6 +359,7 @@ impl Store {
             set_or_remove(&mut object, "status", status);
         }
         shape::validate(rt, name, &object)?;
+        defaults::apply(rt, &mut object);
         let spec_changed = object.get("spec") != current.get("spec");
         inner.resource_version += 1;
         let version = inner.resource_version;
@@ -358,12 +383,24 @@ impl Store {
         Ok(Arc::new(object))
     }
 
-    /// Removes an object (a namespace takes everything in it along).
+    /// Removes an object (a namespace takes everything in it along), and what it controls, as
+    /// the garbage collector does by default (background propagation): a deployment's replica
+    /// sets, and their pods.
     pub fn delete(
         &self,
         rt: &'static ResourceType,
         namespace: &str,
         name: &str,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.delete_with(rt, namespace, name, Propagation::Background)
+    }
+
+    pub fn delete_with(
+        &self,
+        rt: &'static ResourceType,
+        namespace: &str,
+        name: &str,
+        propagation: Propagation,
     ) -> Result<Arc<Value>, ApiError> {
         let mut inner = self.lock();
         let removed = self.remove(&mut inner, rt, namespace, name)?;
@@ -375,7 +412,53 @@ impl Store {
                 }
             }
         }
+        let uid = removed.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_owned();
+        match propagation {
+            Propagation::Background => self.remove_dependents(&mut inner, namespace, uid),
+            Propagation::Orphan => {
+                let dependents = dependents(&inner, namespace, &uid);
+                drop(inner);
+                self.orphan(dependents, &uid);
+            }
+        }
         Ok(removed)
+    }
+
+    /// Removes what `owner` controls, and what that controls in turn.
+    fn remove_dependents(&self, inner: &mut Inner, namespace: &str, owner: String) {
+        let mut owners = vec![owner];
+        while let Some(owner) = owners.pop() {
+            for key in dependents(inner, namespace, &owner) {
+                let Some(rt) = TYPES.iter().find(|t| t.plural == key.resource && t.group == key.group) else {
+                    continue;
+                };
+                if let Ok(gone) = self.remove(inner, rt, &key.namespace, &key.name)
+                    && let Some(uid) = gone.pointer("/metadata/uid").and_then(Value::as_str)
+                {
+                    owners.push(uid.to_owned());
+                }
+            }
+        }
+    }
+
+    /// Takes `owner`'s reference off each of `dependents`, which stay.
+    fn orphan(&self, dependents: Vec<Key>, owner: &str) {
+        for key in dependents {
+            let Some(rt) = TYPES.iter().find(|t| t.plural == key.resource && t.group == key.group) else {
+                continue;
+            };
+            let Ok(object) = self.get(rt, &key.namespace, &key.name) else { continue };
+            let mut object = object.value();
+            let metadata = metadata_mut(&mut object);
+            if let Some(refs) = metadata.get_mut("ownerReferences").and_then(Value::as_array_mut) {
+                refs.retain(|r| r["uid"] != owner);
+                if refs.is_empty() {
+                    // As the API server writes it: an empty list is no list (omitempty).
+                    metadata.remove("ownerReferences");
+                }
+            }
+            let _ = self.update(rt, &key.namespace, &key.name, object, false);
+        }
     }
 
     fn remove(

@@ -216,10 +216,36 @@ async fn create_patch_scale_delete() {
     let none = kubectl.ok(&["-n", "staging", "get", "deploy", "-l", "tier=db", "-o", "name"]).await;
     assert_eq!(none.trim(), "");
 
+    assert!(!myapp_replica_sets_and_pods(&kubectl).await.trim().is_empty());
     kubectl.ok(&["-n", "staging", "delete", "deployment", "myapp-deployment"]).await;
     let (ok, _, err) = kubectl.run(&["-n", "staging", "get", "deployment", "myapp-deployment"]).await;
     assert!(!ok);
     assert!(err.contains("NotFound") || err.contains("not found"), "{err}");
+    // As the real garbage collector does by default: its replica sets and their pods go too.
+    assert_eq!(myapp_replica_sets_and_pods(&kubectl).await.trim(), "", "cascading delete");
+
+    // --cascade=orphan leaves them, without the owner's reference.
+    kubectl.run_with_input(&["-n", "staging", "apply", "-f", "-"], MYAPP).await;
+    kubectl.ok(&["-n", "staging", "rollout", "status", "deployment/myapp-deployment", "--timeout=30s"]).await;
+    kubectl.ok(&["-n", "staging", "delete", "deployment", "myapp-deployment", "--cascade=orphan"]).await;
+    let owners = kubectl
+        .ok(&[
+            "-n",
+            "staging",
+            "get",
+            "rs",
+            "-l",
+            "app=myapp",
+            "-o",
+            "jsonpath={.items[*].metadata.ownerReferences}",
+        ])
+        .await;
+    assert!(!myapp_replica_sets_and_pods(&kubectl).await.trim().is_empty(), "orphaned, not deleted");
+    assert_eq!(owners.trim(), "", "no owner left");
+}
+
+async fn myapp_replica_sets_and_pods(kubectl: &Kubectl) -> String {
+    kubectl.ok(&["-n", "staging", "get", "rs,pods", "-l", "app=myapp", "-o", "name"]).await
 }
 
 /// Errors come back as Status objects kubectl prints in the API server's words.

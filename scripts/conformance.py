@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""One kubectl scenario against the real control plane and the sandbox, side by side.
+
+Run by scripts/conformance.sh, which starts both. Every step runs against each cluster; what
+legitimately differs (uids, timestamps, resourceVersions, generated names, ages, addresses,
+tokens, the server's version) is normalised away, and every other difference is reported
+as a diff. A difference that is known and accepted says why in ACCEPTED below.
+"""
+
+import argparse
+import difflib
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+
+MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+    app: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        ports:
+        - containerPort: 80
+"""
+
+PROTOBUF = "kubectl sends this request body as protobuf, which the sandbox does not read yet (it answers 415)"
+# Step name -> why its difference is accepted (it still counts as a difference).
+ACCEPTED = {
+    "create namespace (generator)": PROTOBUF,
+    "create deployment (generator)": PROTOBUF,
+    "create token": PROTOBUF,
+    "auth can-i (admin)": PROTOBUF,
+    "get pods -o wide": "k8s-real has no scheduler (its fakelet runs pods unscheduled): NODE is <none> there",
+}
+# Not accepted, still to do: the sandbox's deployment controller writes fewer ScalingReplicaSet
+# events than the real one, in 1.32's words ("from 2 to 1") where 1.20 says "to 1"
+# ("describe deployment", "events of the deployment").
+
+
+def scenario(ns):
+    """(name, kubectl arguments, standard input, seconds to wait before) for each step."""
+    n = ["-n", ns]
+    jp = "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].env}"
+    return [
+        ("create namespace (generator)", ["create", "namespace", ns + "-gen"], None, 0),
+        ("apply a namespace", ["apply", "-f", "-"], f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n", 0),
+        ("apply a deployment", n + ["apply", "-f", "-"], MANIFEST, 0),
+        ("read it back (jsonpath)", n + ["get", "deploy", "web", "-o", jp], None, 0),
+        ("rollout status", n + ["rollout", "status", "deploy/web", "--timeout=90s"], None, 0),
+        ("get deployments (table)", n + ["get", "deploy"], None, 0),
+        ("get deployments -o wide", n + ["get", "deploy", "-o", "wide"], None, 0),
+        ("get deployment -o json", n + ["get", "deploy", "web", "-o", "json"], None, 0),
+        ("get deployment -o yaml", n + ["get", "deploy", "web", "-o", "yaml"], None, 0),
+        ("get pods -o wide", n + ["get", "pods", "-o", "wide"], None, 0),
+        ("get replicasets", n + ["get", "rs"], None, 0),
+        ("set image", n + ["set", "image", "deploy/web", "web=nginx:1.27"], None, 0),
+        ("rollout status after set image", n + ["rollout", "status", "deploy/web", "--timeout=90s"], None, 0),
+        ("rollout history", n + ["rollout", "history", "deploy/web"], None, 0),
+        ("set env", n + ["set", "env", "deploy/web", "GREETING=hello"], None, 0),
+        ("scale", n + ["scale", "deploy/web", "--replicas=3"], None, 0),
+        ("after set env and scale", n + ["get", "deploy", "web", "-o", jp], None, 0),
+        ("patch (merge)", n + ["patch", "deploy", "web", "--type", "merge", "-p", '{"metadata":{"labels":{"tier":"front"}}}'], None, 0),
+        ("patch (json)", n + ["patch", "deploy", "web", "--type", "json", "-p", '[{"op":"replace","path":"/spec/replicas","value":2}]'], None, 0),
+        (
+            "patch (strategic)",
+            n + ["patch", "deploy", "web", "-p", '{"spec":{"template":{"spec":{"containers":[{"name":"web","env":[{"name":"MODE","value":"blue"}]}]}}}}'],
+            None,
+            0,
+        ),
+        ("after the patches", n + ["get", "deploy", "web", "-o", jp + " {.metadata.labels.tier}"], None, 0),
+        ("label selector", n + ["get", "deploy", "-l", "tier=front", "-o", "name"], None, 0),
+        ("label selector, no match", n + ["get", "deploy", "-l", "tier=back", "-o", "name"], None, 0),
+        ("rollout status after patches", n + ["rollout", "status", "deploy/web", "--timeout=90s"], None, 0),
+        ("rollout undo", n + ["rollout", "undo", "deploy/web"], None, 0),
+        ("rollout status after undo", n + ["rollout", "status", "deploy/web", "--timeout=90s"], None, 0),
+        ("after undo", n + ["get", "deploy", "web", "-o", jp], None, 0),
+        ("rollout pause", n + ["rollout", "pause", "deploy/web"], None, 0),
+        ("rollout pause again", n + ["rollout", "pause", "deploy/web"], None, 0),
+        ("rollout resume", n + ["rollout", "resume", "deploy/web"], None, 0),
+        ("rollout restart", n + ["rollout", "restart", "deploy/web"], None, 0),
+        ("rollout status after restart", n + ["rollout", "status", "deploy/web", "--timeout=90s"], None, 0),
+        ("describe deployment", n + ["describe", "deploy", "web"], None, 0),
+        ("events of the deployment", n + ["get", "events", "--field-selector", "involvedObject.kind=Deployment"], None, 0),
+        ("a missing deployment", n + ["get", "deploy", "nope"], None, 0),
+        ("a missing pod, raw", ["get", "--raw", f"/api/v1/namespaces/{ns}/pods/nope"], None, 0),
+        ("apply a service account", n + ["apply", "-f", "-"], "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: robot\n", 0),
+        ("create token", n + ["create", "token", "robot", "--duration=1h"], None, 0),
+        ("auth can-i (admin)", n + ["auth", "can-i", "update", "deployments"], None, 0),
+        ("create deployment (generator)", n + ["create", "deployment", "gen", "--image=nginx:1.25"], None, 0),
+        ("delete the deployment", n + ["delete", "deploy", "web"], None, 0),
+        ("its replica sets are gone", n + ["get", "rs", "-l", "app=web", "-o", "name"], None, 5),
+    ]
+
+
+def kubectl(kubeconfig, args, stdin=None, extra=()):
+    done = subprocess.run(
+        ["kubectl", "--kubeconfig", kubeconfig, *extra, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def normalise(text, ns):
+    rules = [
+        (re.escape(ns), "NS"),
+        (r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "<uid>"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", "<time>"),
+        (r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4}", "<time>"),
+        (r'("?resourceVersion"?:\s*)"?\d+"?', r"\1<rv>"),
+        (r"(resourceVersion=)\d+", r"\1<rv>"),
+        (r"\bweb-[a-z0-9]{8,10}-[a-z0-9]{5}\b", "web-<hash>-<id>"),
+        (r"\bweb-[a-z0-9]{8,10}\b", "web-<hash>"),
+        (r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", "<token>"),
+        (r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b", "<ip>"),
+        (r"(?m)(\s)(<?\d+[smhd](\d+[smhd])?>?|<unknown>|<invalid>)(\s|$)", r"\1<age>\4"),
+    ]
+    for pattern, replacement in rules:
+        text = re.sub(pattern, replacement, text)
+    # Table columns are as wide as their widest cell: compare cells, not spacing. How many
+    # "Waiting for …" lines rollout status prints depends on how fast pods become ready.
+    lines = (re.sub(r"[ \t]+", " ", line).rstrip() for line in text.splitlines())
+    return "\n".join(line for line in lines if not line.startswith("Waiting for deployment"))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--real", required=True)
+    parser.add_argument("--sandbox", required=True)
+    parser.add_argument("--out", required=True)
+    options = parser.parse_args()
+    ns = "conformance-" + secrets.token_hex(3)
+    clusters = {"real": options.real, "sandbox": options.sandbox}
+    identical, differing, report = 0, [], []
+    steps = scenario(ns)
+    for number, (name, args, stdin, wait) in enumerate(steps, 1):
+        if wait:
+            time.sleep(wait)
+        answers = {}
+        for cluster, kubeconfig in clusters.items():
+            code, out, err = kubectl(kubeconfig, args, stdin)
+            answers[cluster] = normalise(f"exit {code}\n--- stdout\n{out}--- stderr\n{err}", ns)
+        same = answers["real"] == answers["sandbox"]
+        if same:
+            identical += 1
+        else:
+            differing.append(name)
+            diff = "\n".join(
+                difflib.unified_diff(
+                    answers["real"].splitlines(), answers["sandbox"].splitlines(), "real", "sandbox", lineterm=""
+                )
+            )
+            why = ACCEPTED.get(name)
+            report.append(f"## {number}. {name}{f' (accepted: {why})' if why else ''}\n$ kubectl {' '.join(args)}\n{diff}\n")
+        print(f"{'same' if same else 'DIFF'}  {number:2}. {name}", flush=True)
+    os.makedirs(options.out, exist_ok=True)
+    with open(os.path.join(options.out, "differences.md"), "w") as f:
+        f.write("\n".join(report))
+    print(f"\n{len(steps)} scenario steps, {identical} identical after normalisation")
+    unexplained = [d for d in differing if d not in ACCEPTED]
+    print(f"differences: {len(differing)} ({len(differing) - len(unexplained)} accepted); diffs in {options.out}/differences.md")
+    for cluster, kubeconfig in clusters.items():
+        kubectl(kubeconfig, ["delete", "namespace", ns, ns + "-gen", "--wait=false", "--ignore-not-found"])
+    return 1 if unexplained else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
