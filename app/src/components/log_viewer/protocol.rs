@@ -39,12 +39,23 @@ impl Target {
     /// The stream's URL. `resume_after`: seconds since the last line arrived, when picking up
     /// after a lost connection (the tail and since chosen no longer apply then).
     pub fn url(&self, s: &Selection, resume_after: Option<u64>) -> String {
-        let mut url = format!(
-            "/live/{}/deployments/{}/{}/logs?timestamps=true",
-            encode(&self.env),
-            encode(&self.namespace),
-            encode(&self.deployment)
-        );
+        let since = resume_after.map(|seconds| (seconds + 2).to_string());
+        self.with(format!("/live/{}/logs?timestamps=true", self.path()), s, since)
+    }
+
+    /// Where Download reads the log from: the cluster, through the server, every line whole
+    /// (the viewer cuts lines past 1 MiB).
+    pub fn download_url(&self, s: &Selection, timestamps: bool) -> String {
+        self.with(format!("/{}/logs/download?timestamps={timestamps}", self.path()), s, None)
+    }
+
+    /// `{env}/deployments/{namespace}/{deployment}`, encoded.
+    fn path(&self) -> String {
+        format!("{}/deployments/{}/{}", encode(&self.env), encode(&self.namespace), encode(&self.deployment))
+    }
+
+    /// `url` with the selection's query; `since_instead` replaces its tail and since.
+    fn with(&self, mut url: String, s: &Selection, since_instead: Option<String>) -> String {
         let mut add = |key: &str, value: &str| {
             if !value.is_empty() {
                 url.push_str(&format!("&{key}={}", encode(value)));
@@ -55,39 +66,13 @@ impl Target {
         if s.previous {
             add("previous", "true");
         }
-        match resume_after {
-            Some(seconds) => add("since", &(seconds + 2).to_string()),
+        match since_instead {
+            Some(since) => add("since", &since),
             None => {
                 add("tail", s.tail.trim());
                 add("since", &s.since);
             }
         }
-        url
-    }
-}
-
-impl Target {
-    /// Where Download reads the log from: the cluster, through the server, every line whole
-    /// (the viewer cuts lines past 1 MiB).
-    pub fn download_url(&self, s: &Selection, timestamps: bool) -> String {
-        let mut url = format!(
-            "/{}/deployments/{}/{}/logs/download?timestamps={timestamps}",
-            encode(&self.env),
-            encode(&self.namespace),
-            encode(&self.deployment)
-        );
-        let mut add = |key: &str, value: &str| {
-            if !value.is_empty() {
-                url.push_str(&format!("&{key}={}", encode(value)));
-            }
-        };
-        add("pod", &s.pod);
-        add("container", &s.container);
-        if s.previous {
-            add("previous", "true");
-        }
-        add("tail", s.tail.trim());
-        add("since", &s.since);
         url
     }
 }
@@ -168,6 +153,10 @@ mod tests {
         assert_eq!(
             t.url(&s, Some(3)),
             "/live/staging/deployments/staging/web/logs?timestamps=true&pod=web-1&previous=true&since=5"
+        );
+        assert_eq!(
+            t.download_url(&s, false),
+            "/staging/deployments/staging/web/logs/download?timestamps=false&pod=web-1&previous=true&tail=50"
         );
         let pods = parse_pods("a\tRunning\t0\tapp,side\tinit\nb\tCrashLoopBackOff\t3\tapp\t");
         assert_eq!(pods[1].label(), "b · CrashLoopBackOff · 3 restarts");
