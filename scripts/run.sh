@@ -11,7 +11,8 @@ cargo leptos build --release --precompress --bin-cargo-args="$QUICK_RELEASE"
 # a running portal, whose pages would then miss their scripts and stylesheet.
 serve="$TARGET_DIR/run"
 rm -rf "$serve.new" && mkdir -p "$serve.new"
-cp -r target/site "$serve.new/site" && cp "$TARGET_DIR/release/rollgate" "$serve.new/rollgate"
+# hash.txt names the hashed files; the server reads it from next to its binary.
+cp -r target/site "$serve.new/site" && cp "$TARGET_DIR/release/rollgate" "$TARGET_DIR/release/hash.txt" "$serve.new/"
 rm -rf "$serve" && mv "$serve.new" "$serve"
 export ROLLGATE_SITE_ROOT="$serve/site"
 exec "$serve/rollgate" "$@"
