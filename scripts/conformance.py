@@ -41,13 +41,8 @@ spec:
         - containerPort: 80
 """
 
-PROTOBUF = "kubectl sends this request body as protobuf, which the sandbox does not read yet (it answers 415)"
 # Step name -> why its difference is accepted (it still counts as a difference).
 ACCEPTED = {
-    "create namespace (generator)": PROTOBUF,
-    "create deployment (generator)": PROTOBUF,
-    "create token": PROTOBUF,
-    "auth can-i (admin)": PROTOBUF,
     "get pods -o wide": "k8s-real has no scheduler (its fakelet runs pods unscheduled): NODE is <none> there",
 }
 # Not accepted, still to do: the sandbox's deployment controller writes fewer ScalingReplicaSet

@@ -17,6 +17,7 @@ use super::discovery;
 use super::logs::{self, LogRequest};
 use super::object::Object;
 use super::patch::{self, PatchType};
+use super::protobuf;
 use super::rbac::{self, Attributes};
 use super::resources::{self, ResourceType};
 use super::selectors::{FieldSelector, LabelSelector};
@@ -100,7 +101,25 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match dispatch(&cluster, &identity, &method, uri.path(), &query, &headers, &body) {
+    let reply = dispatch(&cluster, &identity, &method, uri.path(), &query, &headers, &body);
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if protobuf::preferred(accept) {
+        let in_protobuf = match &reply {
+            Ok(Reply::Json(status, value)) => protobuf::encode(value).map(|body| (*status, body)),
+            Ok(Reply::Serialized(body)) => serde_json::from_slice(body)
+                .ok()
+                .and_then(|value| protobuf::encode(&value))
+                .map(|body| (StatusCode::OK, body)),
+            Err(error) => protobuf::encode(&error.to_status()).map(|body| {
+                (StatusCode::from_u16(error.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body)
+            }),
+            Ok(Reply::Watch(_) | Reply::Log(_)) => None,
+        };
+        if let Some((status, body)) = in_protobuf {
+            return (status, [(header::CONTENT_TYPE, protobuf::MEDIA_TYPE)], body).into_response();
+        }
+    }
+    match reply {
         Ok(Reply::Json(status, value)) => (status, Json(value)).into_response(),
         Ok(Reply::Serialized(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Ok(Reply::Watch(request)) => watch(&cluster.store, request),
@@ -132,13 +151,19 @@ fn dispatch(
 ) -> Result<Reply, ApiError> {
     let store = &cluster.store;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if matches!(*method, Method::POST | Method::PUT) {
-        // JSON only: clients that prefer protobuf or CBOR fall back to JSON on a 415.
+    let from_protobuf;
+    let mut body = body;
+    if matches!(*method, Method::POST | Method::PUT) && !body.is_empty() {
+        // JSON or protobuf; clients that prefer CBOR fall back to JSON on a 415.
         let content_type =
             headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
-        let media = content_type.split(';').next().unwrap_or("").trim();
-        if !body.is_empty() && media != "application/json" && media != "*/*" {
-            return Err(ApiError::unsupported_media_type(media));
+        match content_type.split(';').next().unwrap_or("").trim() {
+            "application/json" | "*/*" => {}
+            protobuf::MEDIA_TYPE => {
+                from_protobuf = protobuf::decode(body)?.to_string().into_bytes();
+                body = &from_protobuf;
+            }
+            media => return Err(ApiError::unsupported_media_type(media)),
         }
     }
     let target = parse_path(path)?;

@@ -5,6 +5,7 @@
 //! - `object`: an object as stored: its serialized JSON and the fields controllers read.
 //! - `api`: the resource endpoints and their verbs, including watch streams.
 //! - `patch`: merge, JSON and strategic merge patches.
+//! - `protobuf`: Kubernetes' protobuf encoding of request and reply bodies.
 //! - `logs`: container logs produced from each container's spec.
 //! - `selectors`: label and field selectors.
 //! - `shape`: the validation an object passes before it is stored.
@@ -31,6 +32,7 @@ mod logs;
 mod object;
 mod openapi;
 mod patch;
+mod protobuf;
 mod rbac;
 mod resources;
 mod selectors;

@@ -177,6 +177,18 @@ async fn bad_input_gets_status_errors() {
             "UnsupportedMediaType",
         ),
         (http.get(format!("{url}?watch=1&resourceVersion=abc")), 400, "BadRequest"),
+        (
+            http.post(&url).header("content-type", "application/cbor").body(vec![0xd9, 0xd9, 0xf7]),
+            415,
+            "UnsupportedMediaType",
+        ),
+        (
+            http.post(&url)
+                .header("content-type", "application/vnd.kubernetes.protobuf")
+                .body(b"k8s\0\xff\x01".to_vec()),
+            400,
+            "BadRequest",
+        ),
     ];
     for (request, code, reason) in cases {
         let response = request.send().await.unwrap();

@@ -261,16 +261,126 @@ async fn errors_in_kubectl_words() {
     let (ok, _, err) = kubectl.run_with_input(&["create", "-f", "-"], &namespace("staging")).await;
     assert!(!ok);
     assert!(err.contains("already exists"), "{err}");
-    // kubectl's generator commands send protobuf, which the sandbox refuses in words.
-    let (ok, _, err) = kubectl.run(&["create", "namespace", "qa"]).await;
+    // Generator commands send protobuf; its errors come back in protobuf, in the same words.
+    let (ok, _, err) = kubectl.run(&["create", "namespace", "Not_Valid"]).await;
     assert!(!ok);
-    assert!(err.contains("UnsupportedMediaType") || err.contains("unknown format"), "{err}");
+    assert!(err.contains("is invalid") && err.contains("RFC 1123"), "{err}");
     let (ok, _, err) = kubectl.run(&["get", "widgets"]).await;
     assert!(!ok);
     assert!(err.contains("the server doesn't have a resource type \"widgets\""), "{err}");
     let (ok, _, err) = kubectl.run_with_input(&["-n", "nowhere", "create", "-f", "-"], MYAPP).await;
     assert!(!ok);
     assert!(err.contains("namespaces \"nowhere\" not found"), "{err}");
+}
+
+/// kubectl's generator commands and `auth can-i` speak protobuf, both ways; what they create is
+/// what the same command creates on a real cluster, and RBAC answers for the tokens they mint.
+#[tokio::test(flavor = "multi_thread")]
+async fn generator_commands_speak_protobuf() {
+    let (_sandbox, kubectl) = Kubectl::start().await;
+    let (ok, out, err) = kubectl.run(&["create", "namespace", "qa", "-v=8"]).await;
+    assert!(ok && out.contains("namespace/qa created"), "{out}{err}");
+    // -v=8 prints both bodies in hex: each starts with protobuf's "k8s\0" magic.
+    let bodies = |kind: &str| err.lines().skip_while(|l| !l.contains(kind)).nth(1).unwrap_or("").to_owned();
+    assert!(bodies("\"Request Body\"").contains("6b 38 73 00"), "kubectl sent protobuf:\n{err}");
+    assert!(bodies("\"Response Body\"").contains("6b 38 73 00"), "the sandbox answered in protobuf:\n{err}");
+
+    kubectl
+        .ok(&[
+            "-n",
+            "qa",
+            "create",
+            "deployment",
+            "web",
+            "--image=registry.example/web:4f2a9c1",
+            "--replicas=0",
+            "--port=8080",
+        ])
+        .await;
+    kubectl
+        .ok(&["-n", "qa", "create", "deployment", "worker", "--image=busybox:1.36", "--", "sleep", "3600"])
+        .await;
+    let web: serde_json::Value =
+        serde_json::from_str(&kubectl.ok(&["-n", "qa", "get", "deployment", "web", "-o", "json"]).await)
+            .unwrap();
+    assert_eq!(web["spec"]["replicas"], 0, "an explicit zero is kept");
+    assert_eq!(web["spec"]["selector"]["matchLabels"]["app"], "web");
+    let container = &web["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "registry.example/web:4f2a9c1");
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+    assert_eq!(container["imagePullPolicy"], "IfNotPresent", "defaulted as on a real server");
+    assert!(container.get("stdin").is_none() && container.get("workingDir").is_none(), "{container}");
+    assert!(web["metadata"]["creationTimestamp"].is_string(), "{web}");
+    let command = kubectl
+        .ok(&[
+            "-n",
+            "qa",
+            "get",
+            "deployment",
+            "worker",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].command}",
+        ])
+        .await;
+    assert_eq!(command, r#"["sleep","3600"]"#);
+    kubectl.ok(&["rollout", "status", "-n", "qa", "deployment/worker", "--timeout=60s"]).await;
+
+    // A service account with one Role, bound by generator commands, asked about by `auth can-i`.
+    kubectl.ok(&["-n", "qa", "create", "serviceaccount", "reader"]).await;
+    kubectl
+        .ok(&["-n", "qa", "create", "role", "pod-reader", "--verb=get,list", "--resource=pods,pods/log"])
+        .await;
+    kubectl
+        .ok(&[
+            "-n",
+            "qa",
+            "create",
+            "rolebinding",
+            "reader",
+            "--role=pod-reader",
+            "--serviceaccount=qa:reader",
+        ])
+        .await;
+    kubectl.ok(&["create", "clusterrole", "ns-viewer", "--verb=get", "--resource=namespaces"]).await;
+    kubectl
+        .ok(&[
+            "create",
+            "clusterrolebinding",
+            "reader-ns",
+            "--clusterrole=ns-viewer",
+            "--serviceaccount=qa:reader",
+        ])
+        .await;
+    assert_eq!(kubectl.ok(&["auth", "can-i", "delete", "namespaces"]).await.trim(), "yes", "the admin may");
+    let token = kubectl.ok(&["-n", "qa", "create", "token", "reader", "--duration=10m"]).await;
+    let token = token.trim();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    let as_reader = |args: &[&str]| {
+        let mut all = vec!["--token", token];
+        all.extend_from_slice(args);
+        all.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>()
+    };
+    for (args, answer) in [
+        (vec!["auth", "can-i", "list", "pods", "-n", "qa"], "yes"),
+        (vec!["auth", "can-i", "get", "pods", "--subresource=log", "-n", "qa"], "yes"),
+        (vec!["auth", "can-i", "delete", "pods", "-n", "qa"], "no"),
+        (vec!["auth", "can-i", "list", "pods", "-n", "staging"], "no"),
+        (vec!["auth", "can-i", "get", "namespaces/qa"], "yes"),
+        (vec!["auth", "can-i", "create", "deployments", "-n", "qa"], "no"),
+    ] {
+        let args = as_reader(&args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, out, err) = kubectl.run(&args).await;
+        assert_eq!(out.trim(), answer, "{args:?}: {err}");
+        assert_eq!(ok, answer == "yes", "can-i exits 0 only for yes");
+    }
+    let args = as_reader(&["-n", "qa", "get", "pods", "-o", "name"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(kubectl.ok(&args).await.contains("pod/worker-"), "the token works for what it may do");
+    let args = as_reader(&["-n", "qa", "delete", "deployment", "worker"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, _, err) = kubectl.run(&args).await;
+    assert!(!ok && err.contains("forbidden") && err.contains("system:serviceaccount:qa:reader"), "{err}");
 }
 
 /// The walk-through's release through kubectl: roll out, change the image, watch the rollout
