@@ -190,7 +190,7 @@ fn dispatch(
             discovery::resource_list(group, version).map_or_else(|| Err(ApiError::path_not_found()), ok)
         }
         Target::Collection { rt, namespace } => {
-            let filter = Filter::from_query(query)?;
+            let filter = Filter::from_query(query, rt.kind)?;
             match *method {
                 Method::GET if is_true(query.get("watch")) => {
                     Ok(Reply::Watch(WatchRequest::new(rt, namespace.map(str::to_owned), filter, query)?))
@@ -497,10 +497,10 @@ struct Filter {
 }
 
 impl Filter {
-    fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
+    fn from_query(query: &HashMap<String, String>, kind: &str) -> Result<Self, ApiError> {
         Ok(Self {
             labels: LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))?,
-            fields: FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))?,
+            fields: FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""), kind)?,
         })
     }
 

@@ -119,23 +119,41 @@ fn valid_value(value: &str) -> bool {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FieldSelector(Vec<(String, bool, String)>);
 
-/// The fields a selector may name, as a real API server allows them (common to all kinds, and
-/// the pod and event fields kubectl and controllers use).
-const SELECTABLE: [&str; 10] = [
-    "metadata.name",
-    "metadata.namespace",
-    "status.phase",
-    "spec.nodeName",
-    "spec.serviceAccountName",
-    "involvedObject.name",
-    "involvedObject.kind",
-    "involvedObject.uid",
-    "reason",
-    "type",
-];
+/// The fields a selector may name for a kind, as a real API server allows them, each with
+/// where it is in the object: every kind's name and namespace, and the fields the API server
+/// indexes for pods, events, replica sets and namespaces.
+fn selectable(kind: &str, label: &str) -> Option<&'static str> {
+    let path = match (kind, label) {
+        (_, "metadata.name") => "metadata.name",
+        (_, "metadata.namespace") => "metadata.namespace",
+        ("Pod", "spec.nodeName") => "spec.nodeName",
+        ("Pod", "spec.restartPolicy") => "spec.restartPolicy",
+        ("Pod", "spec.schedulerName") => "spec.schedulerName",
+        ("Pod", "spec.serviceAccountName") => "spec.serviceAccountName",
+        ("Pod", "spec.hostNetwork") => "spec.hostNetwork",
+        ("Pod" | "Namespace", "status.phase") => "status.phase",
+        ("Pod", "status.podIP") => "status.podIP",
+        ("Pod", "status.nominatedNodeName") => "status.nominatedNodeName",
+        ("ReplicaSet", "status.replicas") => "status.replicas",
+        ("Event", "involvedObject.kind") => "involvedObject.kind",
+        ("Event", "involvedObject.namespace") => "involvedObject.namespace",
+        ("Event", "involvedObject.name") => "involvedObject.name",
+        ("Event", "involvedObject.uid") => "involvedObject.uid",
+        ("Event", "involvedObject.apiVersion") => "involvedObject.apiVersion",
+        ("Event", "involvedObject.resourceVersion") => "involvedObject.resourceVersion",
+        ("Event", "involvedObject.fieldPath") => "involvedObject.fieldPath",
+        ("Event", "reason") => "reason",
+        ("Event", "reportingComponent") => "reportingComponent",
+        ("Event", "source") => "source.component",
+        ("Event", "type") => "type",
+        _ => return None,
+    };
+    Some(path)
+}
 
 impl FieldSelector {
-    pub fn parse(text: &str) -> Result<Self, ApiError> {
+    /// A selector over objects of `kind`.
+    pub fn parse(text: &str, kind: &str) -> Result<Self, ApiError> {
         let mut terms = Vec::new();
         for term in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             let (path, negated, value) = if let Some((p, v)) = term.split_once("!=") {
@@ -147,10 +165,9 @@ impl FieldSelector {
                     "invalid selector: {term:?}; needs a field and a value"
                 )));
             };
-            let path = path.trim();
-            if !SELECTABLE.contains(&path) {
-                return Err(ApiError::bad_request(format!("field label not supported: {path}")));
-            }
+            let label = path.trim();
+            let path = selectable(kind, label)
+                .ok_or_else(|| ApiError::bad_request(format!("field label not supported: {label}")))?;
             terms.push((path.to_owned(), negated, value.trim().to_owned()));
         }
         Ok(Self(terms))
@@ -162,9 +179,13 @@ impl FieldSelector {
 
     pub fn matches(&self, object: &Value) -> bool {
         self.0.iter().all(|(path, negated, value)| {
-            let actual =
-                path.split('.').try_fold(object, |v, key| v.get(key)).and_then(Value::as_str).unwrap_or("");
-            (actual == value) != *negated
+            let actual = match path.split('.').try_fold(object, |v, key| v.get(key)) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Bool(b)) => b.to_string(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => String::new(),
+            };
+            (actual == *value) != *negated
         })
     }
 }
@@ -204,11 +225,26 @@ mod tests {
     #[test]
     fn field_selectors() {
         let pod = json!({"metadata": {"name": "p1", "namespace": "staging"}, "status": {"phase": "Running"}});
-        assert!(FieldSelector::parse("metadata.name=p1").unwrap().matches(&pod));
+        assert!(FieldSelector::parse("metadata.name=p1", "Pod").unwrap().matches(&pod));
         assert!(
-            FieldSelector::parse("status.phase!=Pending,metadata.namespace=staging").unwrap().matches(&pod)
+            FieldSelector::parse("status.phase!=Pending,metadata.namespace=staging", "Pod")
+                .unwrap()
+                .matches(&pod)
         );
-        assert!(!FieldSelector::parse("metadata.name=p2").unwrap().matches(&pod));
-        assert_eq!(FieldSelector::parse("spec.containers=x").unwrap_err().code, 400);
+        assert!(!FieldSelector::parse("metadata.name=p2", "Pod").unwrap().matches(&pod));
+        assert_eq!(FieldSelector::parse("spec.containers=x", "Pod").unwrap_err().code, 400);
+        assert_eq!(FieldSelector::parse("status.phase=Running", "Deployment").unwrap_err().code, 400);
+
+        // What `kubectl describe` asks for an object's events.
+        let event = json!({"involvedObject": {"kind": "Deployment", "namespace": "staging", "name": "web", "uid": "u1"},
+                           "source": {"component": "deployment-controller"}});
+        let describe = "involvedObject.kind=Deployment,involvedObject.uid=u1,involvedObject.name=web,involvedObject.namespace=staging";
+        assert!(FieldSelector::parse(describe, "Event").unwrap().matches(&event));
+        assert!(FieldSelector::parse("source=deployment-controller", "Event").unwrap().matches(&event));
+        assert!(
+            !FieldSelector::parse("involvedObject.namespace=production", "Event").unwrap().matches(&event)
+        );
+        let pod = json!({"spec": {"hostNetwork": false}});
+        assert!(FieldSelector::parse("spec.hostNetwork=false", "Pod").unwrap().matches(&pod));
     }
 }

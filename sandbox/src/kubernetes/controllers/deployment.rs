@@ -179,14 +179,16 @@ fn create_replica_set(
         rs["metadata"]["annotations"][CHANGE_CAUSE] = cause;
     }
     let created = store.create(replicasets(), namespace, rs).ok()?;
-    events::emit(
-        store,
-        d,
-        "Normal",
-        "ScalingReplicaSet",
-        &format!("Scaled up replica set {name} from 0 to {initial}"),
-        "deployment-controller",
-    );
+    if initial > 0 {
+        events::emit(
+            store,
+            d,
+            "Normal",
+            "ScalingReplicaSet",
+            &format!("Scaled up replica set {name} from 0 to {initial}"),
+            "deployment-controller",
+        );
+    }
     Some(created)
 }
 

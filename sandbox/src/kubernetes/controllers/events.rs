@@ -1,6 +1,8 @@
 //! Events, as controllers and the kubelet record them (`kubectl get events`). The same
-//! occurrence about the same object is one event whose `count` grows, as the API server's
-//! event aggregation does, and events expire an hour after they last happened.
+//! occurrence about the same object is one event whose `count` grows, and from the tenth
+//! different message of one reason about one object within ten minutes, further ones are
+//! combined into one "(combined from similar events)" event, as client-go's event correlator
+//! does for every component. Events expire an hour after they last happened.
 
 use std::time::{Duration, SystemTime};
 
@@ -22,22 +24,28 @@ pub fn emit(store: &Store, object: &Value, kind: &str, reason: &str, message: &s
     let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
     let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
     let uid = object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
-    // Named by what happened to which object, so a repeat finds the event it repeats.
-    let key = [uid, kind, reason, message, source].join("\u{0}");
-    let hash =
-        key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    let event_name = format!("{name}.{hash:016x}");
-    let now = now_rfc3339();
-    let repeated = store.modify(events, namespace, &event_name, false, |event| {
-        event["count"] = json!(event["count"].as_i64().unwrap_or(1) + 1);
-        event["lastTimestamp"] = json!(now);
-        Ok(())
-    });
-    if repeated.is_ok() {
-        return;
+    let similar = similar(store, namespace, name, uid, kind, reason, source);
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let since = i64::try_from(now.as_secs()).unwrap_or(i64::MAX) - AGGREGATE_WINDOW_SECS;
+    let recent_messages =
+        similar.iter().filter(|e| !e.message.starts_with(COMBINED) && e.last_seconds() >= since).count();
+    let combine = !similar.iter().any(|e| e.message == message) && recent_messages + 1 >= AGGREGATE_AFTER;
+    let message = if combine { format!("{COMBINED}{message}") } else { message.to_owned() };
+    let repeats =
+        similar.iter().find(|e| if combine { e.message.starts_with(COMBINED) } else { e.message == message });
+    let timestamp = now_rfc3339();
+    if let Some(repeated) = repeats {
+        let counted = store.modify(events, namespace, &repeated.metadata.name, false, |event| {
+            event["count"] = json!(event["count"].as_i64().unwrap_or(1) + 1);
+            event["lastTimestamp"] = json!(timestamp);
+            event["message"] = json!(message);
+            Ok(())
+        });
+        if counted.is_ok() {
+            return;
+        }
     }
-    let event = json!({
-        "metadata": { "name": event_name },
+    let mut event = json!({
         "involvedObject": {
             "apiVersion": object["apiVersion"],
             "kind": object["kind"],
@@ -50,12 +58,91 @@ pub fn emit(store: &Store, object: &Value, kind: &str, reason: &str, message: &s
         "message": message,
         "type": kind,
         "source": { "component": source },
-        "firstTimestamp": now,
-        "lastTimestamp": now,
+        "firstTimestamp": timestamp,
+        "lastTimestamp": timestamp,
         "count": 1,
         "reportingComponent": source,
     });
-    let _ = store.create(events, namespace, event);
+    // Named as client-go names them, so a listing is in the order they happened.
+    for nanos in now.as_nanos().. {
+        event["metadata"] = json!({ "name": format!("{name}.{nanos:x}") });
+        match store.create(events, namespace, event.clone()) {
+            Err(error) if error.reason == "AlreadyExists" => continue,
+            _ => break,
+        }
+    }
+}
+
+/// client-go's correlator: the number of different messages of one reason about one object
+/// from which they are combined, and how recent they must be.
+const AGGREGATE_AFTER: usize = 10;
+const AGGREGATE_WINDOW_SECS: i64 = 600;
+const COMBINED: &str = "(combined from similar events): ";
+
+/// What the correlator reads of an event.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Similar {
+    metadata: EventName,
+    #[serde(default)]
+    message: String,
+    last_timestamp: Option<String>,
+}
+
+impl Similar {
+    fn last_seconds(&self) -> i64 {
+        self.last_timestamp.as_deref().and_then(parse_rfc3339).unwrap_or(0)
+    }
+}
+
+/// The events of `reason` from `source` about the object. Only the events named after the
+/// object are read, so recording stays cheap however many events a namespace holds.
+fn similar(
+    store: &Store,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+    kind: &str,
+    reason: &str,
+    source: &str,
+) -> Vec<Similar> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Key {
+        #[serde(default)]
+        involved_object: Involved,
+        #[serde(default, rename = "type")]
+        kind: String,
+        #[serde(default)]
+        reason: String,
+        #[serde(default)]
+        source: Source,
+    }
+    #[derive(serde::Deserialize, Default)]
+    struct Involved {
+        #[serde(default)]
+        uid: String,
+    }
+    #[derive(serde::Deserialize, Default)]
+    struct Source {
+        #[serde(default)]
+        component: String,
+    }
+    let Some(events) = events() else { return Vec::new() };
+    let prefix = format!("{name}.");
+    let matches = |event: &Object| {
+        event.name().starts_with(&prefix)
+            && event.parse::<Key>().is_some_and(|key| {
+                key.involved_object.uid == uid
+                    && key.kind == kind
+                    && key.reason == reason
+                    && key.source.component == source
+            })
+    };
+    store
+        .list(events, Some(namespace), matches, None, None)
+        .map(|page| page.items.iter().filter_map(Object::parse).collect())
+        .unwrap_or_default()
 }
 
 /// Deletes the events that last happened longer than `ttl` ago, and the oldest beyond
@@ -92,4 +179,48 @@ struct EventName {
     namespace: String,
     #[serde(default)]
     name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tenth different message about one object, and every new one after it, land in one
+    /// combined event; a message already recorded on its own still counts there.
+    #[test]
+    fn similar_events_are_combined_from_the_tenth() {
+        let store = Store::new();
+        let namespaces = resources::lookup("", "v1", "namespaces").unwrap();
+        store.create(namespaces, "", json!({"metadata": {"name": "staging"}})).unwrap();
+        let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                                "metadata": {"name": "web", "namespace": "staging", "uid": "u1"}});
+        for step in 1..=12 {
+            emit(
+                &store,
+                &deployment,
+                "Normal",
+                "ScalingReplicaSet",
+                &format!("Scaled up to {step}"),
+                "deployment-controller",
+            );
+        }
+        emit(&store, &deployment, "Normal", "ScalingReplicaSet", "Scaled up to 1", "deployment-controller");
+        emit(&store, &deployment, "Warning", "Failed", "other reason", "deployment-controller");
+        let all = store.list(events().unwrap(), Some("staging"), |_| true, None, None).unwrap();
+        let mut seen: Vec<(String, i64)> = all
+            .items
+            .iter()
+            .map(|e| {
+                let e = e.value();
+                (e["message"].as_str().unwrap().to_owned(), e["count"].as_i64().unwrap())
+            })
+            .collect();
+        seen.sort();
+        let mut expected: Vec<(String, i64)> = (1..=9).map(|n| (format!("Scaled up to {n}"), 1)).collect();
+        expected[0].1 = 2;
+        expected.push(("(combined from similar events): Scaled up to 12".into(), 3));
+        expected.push(("other reason".into(), 1));
+        expected.sort();
+        assert_eq!(seen, expected);
+    }
 }
