@@ -37,6 +37,11 @@ impl AwsError {
         Self::client("UnknownOperationException", message)
     }
 
+    /// The body AWS sends for it.
+    pub fn body(&self) -> serde_json::Value {
+        json!({ "__type": self.kind, "message": self.message })
+    }
+
     /// A body that is not the JSON the operation takes.
     pub fn serialization(message: impl Into<String>) -> Self {
         Self::client("SerializationException", message)
@@ -51,7 +56,7 @@ impl IntoResponse for AwsError {
                 (header::CONTENT_TYPE, "application/x-amz-json-1.1"),
                 (HeaderName::from_static("x-amzn-errortype"), self.kind),
             ],
-            json!({ "__type": self.kind, "message": self.message }).to_string(),
+            self.body().to_string(),
         )
             .into_response()
     }

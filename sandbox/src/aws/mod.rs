@@ -94,6 +94,19 @@ pub(crate) struct Switches {
     decrypting_reads: Arc<AtomicU64>,
     /// Each IAM action and resource asked for (a set: a poller's thousandth call adds nothing).
     accesses: Arc<std::sync::Mutex<BTreeSet<Access>>>,
+    /// Every operation's answer, once a test asks for them (`Aws::record_exchanges`).
+    exchanges: Arc<std::sync::Mutex<Option<Vec<Exchange>>>>,
+}
+
+/// One answer of an AWS endpoint: which operation, its HTTP status and its JSON body (the
+/// output, or `{"__type", "message"}`), for checking against the service's model.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The `X-Amz-Target` prefix: `CodePipeline_20150709` or `AmazonSSM`.
+    pub service: &'static str,
+    pub operation: String,
+    pub status: u16,
+    pub body: Value,
 }
 
 /// An IAM action and the resource it was asked for, as a policy must allow it.
@@ -174,6 +187,16 @@ impl Aws {
     /// How many Parameter Store reads asked for values decrypted (`WithDecryption`).
     pub fn decrypting_reads(&self) -> u64 {
         self.switches.decrypting_reads.load(Ordering::Relaxed)
+    }
+
+    /// From now on, keeps every answer of both endpoints for [`exchanges`](Aws::exchanges).
+    pub fn record_exchanges(&self) {
+        self.switches.exchanges.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(Vec::new);
+    }
+
+    /// The answers kept since [`record_exchanges`](Aws::record_exchanges), in order.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.switches.exchanges.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default()
     }
 
     /// Every IAM action and resource the AWS endpoints were asked for since the start, each
@@ -258,6 +281,26 @@ fn dispatch<S: Service>(
             S::TARGET_PREFIX
         )));
     };
+    let answer = answer(service, switches, operation, headers, body);
+    if let Some(exchanges) = switches.exchanges.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        let (status, body) = match &answer {
+            Ok(output) => (200, output.clone()),
+            Err(error) => (error.status.as_u16(), error.body()),
+        };
+        exchanges.push(Exchange { service: S::TARGET_PREFIX, operation: operation.to_owned(), status, body });
+    }
+    let output = answer?;
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/x-amz-json-1.1")], output.to_string())
+        .into_response())
+}
+
+fn answer<S: Service>(
+    service: &S,
+    switches: &Switches,
+    operation: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, AwsError> {
     let input = Input::parse(body)?;
     let caller = Caller::from_headers(headers);
     // Recorded before anything can refuse the call: IAM authorizes a request first.
@@ -279,7 +322,5 @@ fn dispatch<S: Service>(
     if input.bool("WithDecryption").ok().flatten() == Some(true) {
         switches.decrypting_reads.fetch_add(1, Ordering::Relaxed);
     }
-    let output = service.call(operation, &input, &caller)?;
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/x-amz-json-1.1")], output.to_string())
-        .into_response())
+    service.call(operation, &input, &caller)
 }

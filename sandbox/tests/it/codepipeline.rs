@@ -21,11 +21,11 @@ use support::code;
 use PipelineExecutionStatus as Status;
 
 /// The demo world with quick actions: each takes a tenth of a second or so.
-async fn demo() -> (Sandbox, Client) {
+async fn demo() -> (support::ModelChecked, Client) {
     start(World::Demo).await
 }
 
-async fn start(world: World) -> (Sandbox, Client) {
+async fn start(world: World) -> (support::ModelChecked, Client) {
     let sandbox = Sandbox::start(Endpoints::any_free(), world).await.expect("sandbox starts");
     sandbox.aws.set_pipeline_timings(PipelineTimings {
         source: Duration::from_millis(100),
@@ -34,7 +34,7 @@ async fn start(world: World) -> (Sandbox, Client) {
         approval_timeout: Duration::from_secs(120),
     });
     let client = support::codepipeline(&support::url(sandbox.endpoints.codepipeline)).await;
-    (sandbox, client)
+    (support::ModelChecked::new(sandbox), client)
 }
 
 async fn run(client: &Client, pipeline: &str) -> String {

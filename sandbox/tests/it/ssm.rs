@@ -11,10 +11,10 @@ use aws_sdk_ssm::types::{ParameterStringFilter, ParameterTier, ParameterType, Ta
 use sandbox::{Endpoints, Sandbox, World};
 use support::code;
 
-async fn sandbox() -> (Sandbox, Client) {
+async fn sandbox() -> (support::ModelChecked, Client) {
     let sandbox = Sandbox::start(Endpoints::any_free(), World::Empty).await.expect("sandbox starts");
     let client = support::ssm(&support::url(sandbox.endpoints.ssm)).await;
-    (sandbox, client)
+    (support::ModelChecked::new(sandbox), client)
 }
 
 fn filter(key: &str, option: Option<&str>, values: &[&str]) -> ParameterStringFilter {

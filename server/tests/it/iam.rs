@@ -122,6 +122,7 @@ async fn the_policy_allows_every_aws_call_and_nothing_more() {
     let config = load(&Source::File(file)).expect("the tour's configuration");
     let p = quick(TestPortal::with_config(config).await);
     let sandbox = p.running.sandbox.as_ref().expect("the sandbox runs");
+    sandbox.aws.record_exchanges();
     let dana = p.as_role(Role::Deployer).await;
     let avery = p.as_role(Role::Approver).await;
     let ada = p.as_role(Role::Admin).await;
@@ -264,6 +265,24 @@ async fn the_policy_allows_every_aws_call_and_nothing_more() {
     assert!(refused.is_empty(), "the policy refuses {refused:#?}\npolicy: {policy:#}");
     let unused = unused(&policy, &accesses);
     assert!(unused.is_empty(), "the policy allows what no feature used: {unused:#?}\nused: {accesses:#?}");
+
+    // Every answer the tour got has the shapes and errors of AWS's own models, and every
+    // operation Rollgate called was answered at least once while recording.
+    let exchanges = sandbox.aws.exchanges();
+    let problems = testkit::aws_model::Models::load()
+        .check(exchanges.iter().map(|e| (e.service, e.operation.as_str(), e.status, &e.body)));
+    assert!(problems.is_empty(), "answers unlike AWS's models:\n{}", problems.join("\n"));
+    let unanswered: Vec<&str> = accesses
+        .iter()
+        .filter_map(|a| a.action.strip_prefix("ssm:").or_else(|| a.action.strip_prefix("codepipeline:")))
+        .filter(|operation| !exchanges.iter().any(|e| e.operation == *operation))
+        .collect();
+    assert!(unanswered.is_empty(), "called but not checked against the model: {unanswered:?}");
+    eprintln!(
+        "checked {} answers of {} operations against AWS's models",
+        exchanges.len(),
+        exchanges.iter().map(|e| &e.operation).collect::<std::collections::BTreeSet<_>>().len()
+    );
 
     // What the configuration does not name stays refused: other pipelines, other paths,
     // anything on a pipeline's stages but transitions and approvals.

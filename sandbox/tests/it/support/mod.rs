@@ -33,3 +33,35 @@ pub fn grant(sandbox: &sandbox::Sandbox, namespace: &str, account: &str, rules: 
         ])
         .expect("the sandbox takes the grant");
 }
+
+/// A sandbox whose AWS answers are checked against AWS's own models (shapes, enum values,
+/// required members, declared errors and their status codes) when the test using it ends
+/// without failing otherwise: every CodePipeline and SSM test checks what it was answered.
+pub struct ModelChecked(sandbox::Sandbox);
+
+impl ModelChecked {
+    pub fn new(sandbox: sandbox::Sandbox) -> Self {
+        sandbox.aws.record_exchanges();
+        Self(sandbox)
+    }
+}
+
+impl std::ops::Deref for ModelChecked {
+    type Target = sandbox::Sandbox;
+
+    fn deref(&self) -> &sandbox::Sandbox {
+        &self.0
+    }
+}
+
+impl Drop for ModelChecked {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let exchanges = self.0.aws.exchanges();
+        let problems = testkit::aws_model::Models::load()
+            .check(exchanges.iter().map(|e| (e.service, e.operation.as_str(), e.status, &e.body)));
+        assert!(problems.is_empty(), "answers unlike AWS's models:\n{}", problems.join("\n"));
+    }
+}
