@@ -680,6 +680,39 @@ async fn declarations_in_moto() {
     declaration_scenario(&moto.endpoint).await;
 }
 
+/// As on AWS, a pipeline whose repository has no commits on its branch starts all the same,
+/// and its source action fails saying so; the execution shows no revision.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_branch_fails_at_the_source() {
+    let (sandbox, client) = start(World::Empty).await;
+    create_with_cli(&sandbox, &pipeline_json("empty-staging", "empty", deploy_worker())).await;
+    sandbox.aws.commit("other", "Initial", "Lee Nakamura");
+    let mut on_release = pipeline_json("release-staging", "other", deploy_worker());
+    on_release["stages"][0]["actions"][0]["configuration"]["BranchName"] = json!("release");
+    create_with_cli(&sandbox, &on_release).await;
+    for (pipeline, repository, branch) in
+        [("empty-staging", "empty", "main"), ("release-staging", "other", "release")]
+    {
+        let id = run(&client, pipeline).await;
+        wait_for(&client, pipeline, &id, Status::Failed).await;
+        let source = stage_state(&client, pipeline, "Source").await;
+        let error =
+            source.action_states()[0].latest_execution().and_then(|e| e.error_details()).expect("an error");
+        let expected = format!(
+            "no branch named {branch} was found in the selected AWS CodeCommit repository {repository}"
+        );
+        assert!(error.message().unwrap_or("").contains(&expected), "{error:?}");
+        let execution = client
+            .get_pipeline_execution()
+            .pipeline_name(pipeline)
+            .pipeline_execution_id(&id)
+            .send()
+            .await
+            .unwrap();
+        assert!(execution.pipeline_execution().unwrap().artifact_revisions().is_empty());
+    }
+}
+
 /// A deploy worker's view: poll for the custom action's job, acknowledge it with its nonce,
 /// ask to be called again with a continuation token, then report failure.
 #[tokio::test(flavor = "multi_thread")]

@@ -111,6 +111,16 @@ fn finish_timed(run: &mut ActionRun, decl: &ActionDecl, subject: &mut Subject, c
     let now = clock.now;
     let commit = subject.commit;
     match decl.behaviour {
+        Behaviour::Source if !commit.exists() => fail(
+            run,
+            now,
+            "JobFailed",
+            format!(
+                "The action failed because no branch named {} was found in the selected AWS CodeCommit repository {}. Make sure you are using the correct branch name, and then try again.",
+                decl.config("BranchName").unwrap_or("main"),
+                decl.config("RepositoryName").unwrap_or(""),
+            ),
+        ),
         Behaviour::Source => {
             run.external_id = Some(commit.id.clone());
             run.output_variables = source_variables(decl, commit);
@@ -131,7 +141,7 @@ fn finish_timed(run: &mut ActionRun, decl: &ActionDecl, subject: &mut Subject, c
         ),
         Behaviour::Build => {
             // The declaration was checked to name one when the pipeline was created.
-            let repository = image_repository(decl).unwrap_or_default();
+            let repository = image_repository(decl);
             clock.registry.push(&repository, commit.short());
             let image = format!("{repository}:{}", commit.short());
             run.output_variables = vec![("IMAGE_URI".into(), image.clone())];
@@ -155,12 +165,18 @@ pub fn source_variables(decl: &ActionDecl, commit: &Commit) -> Vec<(String, Stri
     ]
 }
 
-/// A CodeBuild action's `IMAGE_REPO_NAME` environment variable: the repository its image is
-/// pushed to.
-pub fn image_repository(decl: &ActionDecl) -> Option<String> {
-    let parsed: Value = serde_json::from_str(decl.config("EnvironmentVariables")?).ok()?;
-    let found = parsed.as_array()?.iter().find(|v| v["name"] == "IMAGE_REPO_NAME")?;
-    found["value"].as_str().map(str::to_owned)
+/// The repository a CodeBuild action pushes its image to: its `IMAGE_REPO_NAME` environment
+/// variable (the walk-through's buildspec reads it), else its project's name (a real project
+/// keeps its variables in CodeBuild, where the sandbox cannot see them).
+pub fn image_repository(decl: &ActionDecl) -> String {
+    let variables =
+        decl.config("EnvironmentVariables").and_then(|vars| serde_json::from_str::<Value>(vars).ok());
+    let named = variables
+        .as_ref()
+        .and_then(Value::as_array)
+        .and_then(|vars| vars.iter().find(|v| v["name"] == "IMAGE_REPO_NAME"))
+        .and_then(|v| v["value"].as_str());
+    named.or_else(|| decl.config("ProjectName")).unwrap_or_default().to_owned()
 }
 
 fn start_deploy(run: &mut ActionRun, decl: &ActionDecl, subject: &mut Subject, store: &Store) {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::super::{AwsError, Input};
 use super::model::{ActionDecl, Behaviour, Pipeline, StageDecl, VariableDecl};
-use super::{CpError, State, actions};
+use super::{CpError, State};
 
 fn invalid(message: impl Into<String>) -> CpError {
     CpError::InvalidStructure(message.into())
@@ -37,7 +37,7 @@ fn required_keys(behaviour: Behaviour) -> &'static [&'static str] {
     match behaviour {
         Behaviour::Source => &["RepositoryName", "BranchName"],
         Behaviour::Test => &["ProjectName"],
-        Behaviour::Build => &["ProjectName", "EnvironmentVariables"],
+        Behaviour::Build => &["ProjectName"],
         Behaviour::Deploy => &["Namespace", "DeploymentName", "ContainerName"],
         Behaviour::Approval | Behaviour::Job => &[],
     }
@@ -86,9 +86,13 @@ fn action(value: &Value, stage: &str, first_stage: bool) -> Result<ActionDecl, C
     }
     let decl =
         ActionDecl { name: name.to_owned(), behaviour, type_id: type_id.clone(), run_order, configuration };
-    if behaviour == Behaviour::Build && actions::image_repository(&decl).is_none() {
+    if behaviour == Behaviour::Build
+        && decl.config("EnvironmentVariables").is_some_and(|vars| {
+            serde_json::from_str::<Value>(vars).ok().and_then(|v| v.as_array().cloned()).is_none()
+        })
+    {
         return Err(invalid(format!(
-            "Action {name}: EnvironmentVariables must set IMAGE_REPO_NAME, the repository the image is pushed to"
+            "Action {name}: EnvironmentVariables must be a JSON list of name/value objects"
         )));
     }
     Ok(decl)
@@ -183,6 +187,7 @@ pub fn create(state: &mut State, input: &Input) -> Result<Value, AwsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::codepipeline::actions;
 
     fn action(category: &str, owner: &str, provider: &str, configuration: Value) -> Value {
         json!({
@@ -228,7 +233,10 @@ mod tests {
         assert!(refused(vec![source()]).contains("at least two stages"));
         assert!(refused(vec![source(), source()]).contains("first stage"));
         assert!(refused(vec![build("[]"), source()]).contains("first stage"));
-        assert!(refused(vec![source(), build("[]")]).contains("IMAGE_REPO_NAME"));
+        assert!(refused(vec![source(), build("{not json")]).contains("JSON list"));
+        // Without IMAGE_REPO_NAME, as on AWS, the build's project names the image repository.
+        let unnamed = pipeline(declaration(vec![source(), build("[]")]), Vec::new()).expect("valid");
+        assert_eq!(actions::image_repository(&unnamed.stages[1].actions[0]), "b");
         assert!(refused(vec![source(), action("Deploy", "AWS", "ECS", json!({}))]).contains("does not run"));
         assert!(
             refused(vec![source(), action("Deploy", "AWS", "EKS", json!({ "Namespace": "x" }))])

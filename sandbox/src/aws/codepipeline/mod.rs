@@ -79,7 +79,8 @@ pub enum Failure {
 pub(crate) enum CpError {
     #[error("{0}")]
     Validation(String),
-    #[error("The account with id '123456789012' does not include a pipeline with the name '{0}'")]
+    // AWS's own words (the SDKs' smoke tests against AWS read them).
+    #[error("Account '123456789012' does not have a pipeline with name '{0}'")]
     PipelineNotFound(String),
     #[error("Pipeline '{0}' has no version {1}")]
     PipelineVersionNotFound(String, i64),

@@ -126,7 +126,7 @@ pub fn get_state(state: &State, input: &Input) -> Result<Value, AwsError> {
                         out["latestExecution"] = action_execution_json(run, decl.behaviour);
                     }
                     if decl.behaviour == Behaviour::Source
-                        && let Some((execution, _)) = latest
+                        && let Some((execution, _)) = latest.filter(|(e, _)| e.commit.exists())
                     {
                         out["currentRevision"] = json!({ "revisionId": execution.commit.id, "revisionChangeId": execution.commit.id, "created": ids::epoch(execution.commit.date) });
                     }
@@ -224,7 +224,8 @@ pub fn list_executions(state: &State, input: &Input) -> Result<Value, AwsError> 
             let mut summary = execution_common(e);
             summary["startTime"] = json!(ids::epoch(e.started));
             summary["lastUpdateTime"] = json!(ids::epoch(e.updated));
-            summary["sourceRevisions"] = source_revisions(pipeline, e);
+            summary["sourceRevisions"] =
+                if e.commit.exists() { source_revisions(pipeline, e) } else { json!([]) };
             if let Some(stop) = &e.stop {
                 summary["stopTrigger"] = json!({ "reason": stop.reason.clone().unwrap_or_default() });
             }
@@ -246,14 +247,18 @@ pub fn get_execution(state: &State, input: &Input) -> Result<Value, AwsError> {
     out["pipelineName"] = json!(name);
     out["pipelineVersion"] = json!(1);
     let revision = &source_revisions(pipeline, execution)[0];
-    out["artifactRevisions"] = json!([{
-        "name": "SourceArtifact",
-        "revisionId": execution.commit.id,
-        "revisionChangeIdentifier": execution.commit.id,
-        "revisionSummary": execution.commit.message,
-        "created": ids::epoch(execution.commit.date),
-        "revisionUrl": revision["revisionUrl"],
-    }]);
+    out["artifactRevisions"] = if !execution.commit.exists() {
+        json!([])
+    } else {
+        json!([{
+            "name": "SourceArtifact",
+            "revisionId": execution.commit.id,
+            "revisionChangeIdentifier": execution.commit.id,
+            "revisionSummary": execution.commit.message,
+            "created": ids::epoch(execution.commit.date),
+            "revisionUrl": revision["revisionUrl"],
+        }])
+    };
     out["variables"] =
         execution.variables.iter().map(|(k, v)| json!({ "name": k, "resolvedValue": v })).collect();
     Ok(json!({ "pipelineExecution": out }))

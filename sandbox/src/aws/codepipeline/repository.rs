@@ -16,6 +16,11 @@ pub struct Commit {
 }
 
 impl Commit {
+    /// Whether this is a commit at all: an execution of an empty repository has none.
+    pub fn exists(&self) -> bool {
+        !self.id.is_empty()
+    }
+
     /// The short hash images are tagged with (`myapp:e93d5f1`).
     pub fn short(&self) -> &str {
         &self.id[..7.min(self.id.len())]

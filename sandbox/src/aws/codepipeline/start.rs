@@ -113,7 +113,9 @@ pub fn start(state: &mut State, input: &Input, caller: &Caller) -> Result<Value,
     let source = &pipeline.stages[0].actions[0];
     let repository_name = source.config("RepositoryName").unwrap_or("");
     let repository = state.repositories.get(repository_name);
-    let mut commit = repository.and_then(|r| r.head()).cloned();
+    // The repositories have one branch each: a source on another branch finds no commit.
+    let branch = source.config("BranchName").unwrap_or("main");
+    let mut commit = repository.filter(|r| r.branch == branch).and_then(|r| r.head()).cloned();
     for o in input.structures("sourceRevisions")? {
         let action = o.required_str("actionName")?;
         let kind = o.required_str("revisionType")?;
@@ -137,17 +139,14 @@ pub fn start(state: &mut State, input: &Input, caller: &Caller) -> Result<Value,
         })?;
         commit = Some(found.clone());
     }
-    let Some(commit) = commit else {
-        let branch = repository.map_or("main", |r| r.branch.as_str());
-        return Err(CpError::Validation(format!(
-            "Repository {repository_name} has no commits on branch {branch} to build"
-        ))
-        .into());
-    };
     let now = SystemTime::now();
     let mut execution = new_execution(pipeline, "StartPipelineExecution", caller, now);
     execution.variables = variables;
-    execution.commit = commit;
+    // An empty repository starts an execution all the same, whose source action fails (as
+    // on AWS); the execution's commit stays the empty one, which `Commit::exists` tells.
+    if let Some(commit) = commit {
+        execution.commit = commit;
+    }
     execution.request = token.map(|t| (t.to_owned(), fingerprint));
     let id = execution.id.clone();
     state.pipeline_mut(name)?.executions.push(execution);
