@@ -640,7 +640,7 @@ async fn cli_create(endpoint: &str, pipeline: &Value, extra: &[&str]) -> support
 }
 
 /// What moto's CodePipeline also serves of declarations (pipelines and tags; its execution
-/// calls are in backend/tests/pipeline_calls.rs): create a pipeline with the CLI, read it back
+/// calls are in backend/tests/it/pipeline_calls.rs and backend/tests/it/differential.rs): create a pipeline with the CLI, read it back
 /// with the SDK.
 async fn declaration_scenario(endpoint: &str) {
     let pipeline = pipeline_json("web-staging", "web", deploy_worker());

@@ -7,7 +7,6 @@ mod common;
 
 mod access;
 mod auth;
-mod aws_differential;
 mod cli;
 mod edges;
 mod four_eyes;

@@ -13,7 +13,7 @@ use aws_sdk_ssm::config::interceptors::AfterDeserializationInterceptorContextRef
 use aws_sdk_ssm::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ssm::error::{BoxError, ProvideErrorMetadata};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use backend::pipelines::read;
+use backend::pipelines::{executor, read};
 use backend::tokens::parameters::{NewParameter, ParameterStore};
 use backend::tokens::rules::{Kind, Tier};
 use sandbox::{Endpoints, Sandbox, World};
@@ -263,12 +263,11 @@ async fn pipeline_scenario(endpoint: &str) -> Vec<(&'static str, String)> {
         tags.map(|t| t.tags().iter().map(|t| format!("{}={}", t.key(), t.value())).collect::<Vec<_>>());
     step!("tags", tags.map_err(|e| e.code().map(str::to_owned)));
     step!("no executions yet", read::history(&client, "web-staging", 10, None).await);
-    let started = client.start_pipeline_execution().name("web-staging").send().await;
-    let id = started.as_ref().ok().and_then(|s| s.pipeline_execution_id()).unwrap_or("").to_owned();
-    let started = started.map(|s| s.pipeline_execution_id().is_some());
-    step!("start", started.map_err(|e| e.code().map(str::to_owned)));
-    let missing = client.start_pipeline_execution().name("nope").send().await;
-    step!("start a missing pipeline", missing.map(|_| ()).map_err(|e| e.code().map(str::to_owned)));
+    // Rollgate's own start: with a client request token, as the change desk sends it.
+    let started = executor::start(&client, "web-staging", "differential-1".into(), None).await;
+    let id = started.clone().unwrap_or_default();
+    step!("start", started.map(|id| id.len()));
+    step!("start a missing pipeline", executor::start(&client, "nope", "differential-2".into(), None).await);
     let execution = read::execution_by_id(&client, "web-staging", &id, &[]).await;
     step!("the execution", execution.map(|e| (e.id, e.kind)));
     let unknown = "0e3c6f4e-0000-4000-8000-000000000000";
