@@ -105,9 +105,68 @@ def scenario(ns):
         ("create token", n + ["create", "token", "robot", "--duration=1h"], None, 0),
         ("auth can-i (admin)", n + ["auth", "can-i", "update", "deployments"], None, 0),
         ("create deployment (generator)", n + ["create", "deployment", "gen", "--image=nginx:1.25"], None, 0),
+        ("replace", n + ["replace", "-f", "-"], lambda run: edited(run(n + ["get", "deploy", "web", "-o", "json"]), 3), 0),
+        ("a stale update's 409", n + ["replace", "-f", "-"], lambda run: stale(run, n), 0),
+        ("watch from a resourceVersion", lambda run: watch_after_label(run, n, ns), None, 0, watch_view),
+        ("a forbidden request's 403", lambda run: as_robot(run, n) + ["get", "pods"], None, 0),
         ("delete the deployment", n + ["delete", "deploy", "web"], None, 0),
         ("its replica sets are gone", n + ["get", "rs", "-l", "app=web", "-o", "name"], None, 5),
     ]
+
+
+def edited(got, replicas):
+    """The object `kubectl get -o json` printed, with another replica count."""
+    obj = json.loads(got[1])
+    obj["spec"]["replicas"] = replicas
+    return json.dumps(obj)
+
+
+def stale(run, n):
+    """The deployment as read before someone else changed it: replacing it must conflict."""
+    before = run(n + ["get", "deploy", "web", "-o", "json"])
+    run(n + ["scale", "deploy", "web", "--replicas=2"])
+    return edited(before, 1)
+
+
+def watch_after_label(run, n, ns):
+    """A watch from the resourceVersion before a label change, bookmarks allowed, 3 s long."""
+    rv = run(n + ["get", "deploy", "web", "-o", "jsonpath={.metadata.resourceVersion}"])[1].strip()
+    run(n + ["label", "deploy", "web", "conformance=watched"])
+    path = (
+        f"/apis/apps/v1/namespaces/{ns}/deployments?watch=1&resourceVersion={rv}"
+        "&allowWatchBookmarks=true&timeoutSeconds=3&fieldSelector=metadata.name%3Dweb"
+    )
+    return ["get", "--raw", path]
+
+
+def watch_view(out):
+    """Each event's type and the label, once: how many status updates a controller writes in
+    between is timing; a bookmark's moment is the server's choice."""
+    seen = []
+    for line in out.splitlines():
+        event = json.loads(line)
+        if event["type"] == "BOOKMARK":
+            continue
+        label = event["object"]["metadata"].get("labels", {}).get("conformance", "-")
+        if (event["type"], label) not in seen:
+            seen.append((event["type"], label))
+    return "".join(f"{kind} conformance={label}\n" for kind, label in seen)
+
+
+def as_robot(run, n):
+    """kubectl as the robot ServiceAccount (no RBAC granted), through a kubeconfig of its own."""
+    token = run(n + ["create", "token", "robot"])[1].strip()
+    server = run(["config", "view", "--raw", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"])[1]
+    ca = run(["config", "view", "--raw", "--minify", "-o", "jsonpath={.clusters[0].cluster.certificate-authority-data}"])[1]
+    path = f"/tmp/conformance-robot-{secrets.token_hex(4)}.kubeconfig"
+    with open(path, "w") as f:
+        f.write(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n"
+            f"    server: {server}\n    certificate-authority-data: {ca}\n"
+            f"users:\n- name: robot\n  user:\n    token: {token}\n"
+            "contexts:\n- name: c\n  context: {cluster: c, user: robot}\ncurrent-context: c\n"
+        )
+    return ["--kubeconfig", path] + n
 
 
 def kubectl(kubeconfig, args, stdin=None, extra=()):
@@ -155,15 +214,21 @@ def main():
     options = parser.parse_args()
     ns = "conformance-" + secrets.token_hex(3)
     clusters = {"real": options.real, "sandbox": options.sandbox}
-    identical, differing, report = 0, [], []
+    identical, differing, report, transcript = 0, [], [], []
     steps = scenario(ns)
-    for number, (name, args, stdin, wait) in enumerate(steps, 1):
+    for number, (name, args, stdin, wait, *view) in enumerate(steps, 1):
         if wait:
             time.sleep(wait)
         answers = {}
         for cluster, kubeconfig in clusters.items():
-            code, out, err = kubectl(kubeconfig, args, stdin)
+            # Arguments and input may be made on each cluster from what it answers first.
+            def run(more, given=None, kubeconfig=kubeconfig):
+                return kubectl(kubeconfig, more, given)
+            code, out, err = kubectl(kubeconfig, args(run) if callable(args) else args, stdin(run) if callable(stdin) else stdin)
+            if view and code == 0:
+                out = view[0](out)
             answers[cluster] = normalise(f"exit {code}\n--- stdout\n{out}--- stderr\n{err}", ns)
+        transcript.append(f"## {number}. {name}\n{answers['sandbox']}\n")
         same = answers["real"] == answers["sandbox"]
         if same:
             identical += 1
@@ -175,11 +240,14 @@ def main():
                 )
             )
             why = ACCEPTED.get(name)
-            report.append(f"## {number}. {name}{f' (accepted: {why})' if why else ''}\n$ kubectl {' '.join(args)}\n{diff}\n")
+            shown = "(made on each cluster)" if callable(args) else " ".join(args)
+            report.append(f"## {number}. {name}{f' (accepted: {why})' if why else ''}\n$ kubectl {shown}\n{diff}\n")
         print(f"{'same' if same else 'DIFF'}  {number:2}. {name}", flush=True)
     os.makedirs(options.out, exist_ok=True)
     with open(os.path.join(options.out, "differences.md"), "w") as f:
         f.write("\n".join(report))
+    with open(os.path.join(options.out, "transcript.md"), "w") as f:
+        f.write("\n".join(transcript))
     print(f"\n{len(steps)} scenario steps, {identical} identical after normalisation")
     unexplained = [d for d in differing if d not in ACCEPTED]
     print(f"differences: {len(differing)} ({len(differing) - len(unexplained)} accepted); diffs in {options.out}/differences.md")

@@ -2,8 +2,9 @@
 # Differential test: one kubectl scenario (scripts/conformance.py) against the real control plane
 # of ../shared/k8s-real (kube-apiserver 1.20, RBAC on) and against the sandbox, side by side;
 # prints each step as same or DIFF and "N scenario steps, M identical after normalisation", with
-# the diffs in $CARGO_TARGET_DIR/conformance/differences.md. Not part of the test command: run it
-# when the sandbox or Rollgate's cluster code changes. Starts the real control plane if it is
+# the diffs in $CARGO_TARGET_DIR/conformance/differences.md and the sandbox's normalised answers
+# in transcript.md. Not part of the test command: run it when the sandbox or Rollgate's cluster
+# code changes. Starts the real control plane if it is
 # down (and stops it again), and a sandbox of its own (an empty world).
 set -euo pipefail
 cd "$(dirname "$0")/.."
