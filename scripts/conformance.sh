@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Differential test: one kubectl scenario (scripts/conformance.py) against the real control plane
+# Differential test: one kubectl scenario (scripts/conformance.py), and the same calls through
+# kube-rs (sandbox/examples/kube_steps.rs), against the real control plane
 # of ../shared/k8s-real (kube-apiserver 1.20, RBAC on) and against the sandbox, side by side;
 # prints each step as same or DIFF and "N scenario steps, M identical after normalisation", with
 # the diffs in $CARGO_TARGET_DIR/conformance/differences.md and the sandbox's normalised answers
@@ -19,7 +20,7 @@ if ! kubectl --kubeconfig "$K8S_REAL/kubeconfig" get --raw /readyz >/dev/null 2>
   "$shared/up.sh"
   started_real=1
 fi
-cargo build --release "$QUICK_RELEASE" -p sandbox --bin rollgate-sandbox
+cargo build --release "$QUICK_RELEASE" -p sandbox --bin rollgate-sandbox --example kube_steps
 "$TARGET_DIR/release/rollgate-sandbox" --world empty --kubeconfig "$out/sandbox.kubeconfig" >"$out/sandbox.json" 2>"$out/sandbox.log" &
 sandbox_pid=$!
 cleanup() {
@@ -31,4 +32,5 @@ for _ in $(seq 1 100); do
   [ -s "$out/sandbox.json" ] && break
   sleep 0.2
 done
-python3 scripts/conformance.py --real "$K8S_REAL/kubeconfig" --sandbox "$out/sandbox.kubeconfig" --out "$out"
+python3 scripts/conformance.py --real "$K8S_REAL/kubeconfig" --sandbox "$out/sandbox.kubeconfig" --out "$out" \
+  --kube-steps "$TARGET_DIR/release/examples/kube_steps"

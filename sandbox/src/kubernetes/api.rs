@@ -259,7 +259,22 @@ fn dispatch(
             }
             Method::PATCH => patch_object(store, rt, namespace, name, headers, body, false),
             Method::DELETE => {
-                ok((*store.delete_with(rt, namespace, name, propagation(query, body)?)?).clone())
+                let propagation = propagation(query, body)?;
+                let gone = store.delete_with(rt, namespace, name, propagation)?;
+                // The API server answers with the object where it keeps it a while (a pod's
+                // graceful deletion, a terminating namespace, orphaning finalizers) or where its
+                // registry says so (services); otherwise with a Status naming what went.
+                if matches!(rt.kind, "Pod" | "Service" | "Namespace") || propagation == Propagation::Orphan {
+                    ok((*gone).clone())
+                } else {
+                    ok(json!({
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "metadata": {},
+                        "status": "Success",
+                        "details": { "name": name, "group": rt.group, "kind": rt.plural, "uid": gone["metadata"]["uid"] },
+                    }))
+                }
             }
             _ => Err(ApiError::method_not_allowed(method.as_str())),
         },

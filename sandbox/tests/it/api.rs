@@ -50,6 +50,7 @@ async fn stale_update_is_a_conflict() {
     let (_sandbox, http, base) = start().await;
     let url = format!("{base}/apis/apps/v1/namespaces/staging/deployments");
     let created: Value = http.post(&url).json(&deployment("web")).send().await.unwrap().json().await.unwrap();
+    let created_uid = created["metadata"]["uid"].clone();
     let mut first = created.clone();
     first["spec"]["replicas"] = json!(3);
     let response = http.put(format!("{url}/web")).json(&first).send().await.unwrap();
@@ -61,6 +62,25 @@ async fn stale_update_is_a_conflict() {
     let status: Value = response.json().await.unwrap();
     assert_eq!(status["reason"], "Conflict");
     assert!(status["message"].as_str().unwrap().contains("the object has been modified"));
+
+    // A delete answers as the API server does: a Status naming what went (kube-rs reads it as
+    // "deleted"), or the object where it is kept a while (orphaning its dependents).
+    let deleted: Value = http.delete(format!("{url}/web")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((deleted["kind"].as_str(), deleted["status"].as_str()), (Some("Status"), Some("Success")));
+    assert_eq!(
+        deleted["details"],
+        json!({ "name": "web", "group": "apps", "kind": "deployments", "uid": created_uid })
+    );
+    http.post(&url).json(&deployment("kept")).send().await.unwrap();
+    let orphaning: Value = http
+        .delete(format!("{url}/kept?propagationPolicy=Orphan"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orphaning["kind"], "Deployment");
 }
 
 async fn read_events(response: reqwest::Response, count: usize) -> Vec<Value> {
