@@ -106,6 +106,9 @@ async fn pods(portal: &TestPortal, deployment: &str, replicas: usize) -> Vec<(St
     }
 }
 
+/// Why the tests that read container logs do not run on `../shared/k8s-real`.
+const NO_KUBELET: &str = "a control plane without a kubelet has no container logs to read";
+
 /// Asks until `accept` takes the events (pods start a moment after the sandbox does).
 async fn until_ok(portal: &TestPortal, path: &str, accept: impl Fn(&[Event]) -> bool) -> Vec<Event> {
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -135,6 +138,9 @@ fn all_lines(events: &[Event]) -> Vec<(String, String)> {
 /// tagged with its pod.
 #[tokio::test]
 async fn every_pod_of_the_walkthrough_greets() {
+    if crate::common::skipped_on_real_cluster(NO_KUBELET) {
+        return;
+    }
     let portal = TestPortal::sandbox().await;
     let pods = pods(&portal, "myapp-deployment", 2).await;
     assert_eq!(pods.len(), 2, "{pods:?}");
@@ -166,6 +172,9 @@ async fn every_pod_of_the_walkthrough_greets() {
 /// The crash-looping worker's previous container says why it failed.
 #[tokio::test]
 async fn a_crash_looping_pods_previous_container() {
+    if crate::common::skipped_on_real_cluster(NO_KUBELET) {
+        return;
+    }
     let portal = TestPortal::sandbox().await;
     let pods = pods(&portal, "payments-worker", 1).await;
     let pod = &pods[0].0;
@@ -183,6 +192,9 @@ async fn a_crash_looping_pods_previous_container() {
 /// An application's request log: tail and since cut it; following brings new lines.
 #[tokio::test]
 async fn tail_since_and_follow() {
+    if crate::common::skipped_on_real_cluster(NO_KUBELET) {
+        return;
+    }
     let portal = TestPortal::sandbox().await;
     let pods = pods(&portal, "checkout-api", 3).await;
     let pod = &pods[0].0;
@@ -269,6 +281,9 @@ async fn logs_need_a_role() {
 /// or for all of them (each line led by its pod).
 #[tokio::test]
 async fn long_lines_arrive_whole_or_cut_in_words_and_download_has_them_whole() {
+    if crate::common::skipped_on_real_cluster(NO_KUBELET) {
+        return;
+    }
     use backend::kube::logs::{MAX_LINE, cut_marker};
     use k8s_openapi::api::apps::v1::Deployment;
 

@@ -29,7 +29,9 @@ fn scale_staging(replicas: &str) -> RequestChange {
 /// permission the cluster refused, for which object.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_verb_missing_from_the_role_is_named_when_the_change_fails() {
-    let p = TestPortal::sandbox().await;
+    // On the sandbox's own cluster even with ROLLGATE_TEST_CLUSTER=real: its RBAC is the subject.
+    let p = TestPortal::with_config(backend::config::load(&backend::config::Source::SandboxDefault).unwrap())
+        .await;
     let dana = p.as_role(Role::Deployer).await;
     let done: ChangeView = p.call(&dana, &scale_staging("3")).await.json().await.unwrap();
     assert_eq!(done.state, "executed", "the generated Role lets a scale through: {:?}", done.outcome);
@@ -223,26 +225,6 @@ fn the_kubernetes_manifests_render_and_their_configurations_load() {
     }
 }
 
-/// The kubeconfig of `../shared/k8s-real`'s control plane (a real kube-apiserver with RBAC on)
-/// when `ROLLGATE_TEST_CLUSTER=real` asks for it (`scripts/rbac-on-k8s-real.sh` starts it
-/// and sets that); this test is skipped, saying so, otherwise.
-fn real_cluster() -> Option<std::path::PathBuf> {
-    if std::env::var("ROLLGATE_TEST_CLUSTER").as_deref() != Ok("real") {
-        eprintln!(
-            "skipped: set ROLLGATE_TEST_CLUSTER=real with ../shared/k8s-real up (scripts/rbac-on-k8s-real.sh)"
-        );
-        return None;
-    }
-    let dir = std::env::var("K8S_REAL").unwrap_or_else(|_| "/tmp/k8s-real".into());
-    let path = std::path::Path::new(&dir).join("kubeconfig");
-    assert!(
-        path.exists(),
-        "ROLLGATE_TEST_CLUSTER=real, but {} is missing: run ../shared/k8s-real/up.sh",
-        path.display()
-    );
-    Some(path)
-}
-
 /// The same Role, judged by Kubernetes' own RBAC authorizer: Rollgate, holding only a token of
 /// the ServiceAccount the printed RoleBinding names, shows a deployment and carries out
 /// scale, set env, restart and rollback; without `update` the real API server's refusal is
@@ -257,7 +239,12 @@ async fn on_a_real_api_server_the_printed_role_is_enough() {
     use k8s_openapi::api::rbac::v1::{Role as RbacRole, RoleBinding};
     use kube::api::{Api, DeleteParams, PostParams};
 
-    let Some(kubeconfig_path) = real_cluster() else { return };
+    let Some(kubeconfig_path) = crate::common::real_cluster() else {
+        eprintln!(
+            "skipped: set ROLLGATE_TEST_CLUSTER=real with ../shared/k8s-real up (scripts/tests-on-k8s-real.sh)"
+        );
+        return;
+    };
     let kubeconfig = kube::config::Kubeconfig::read_from(&kubeconfig_path).unwrap();
     let cluster = kubeconfig.clusters[0].cluster.clone().unwrap();
     let admin = kube::Client::try_from(

@@ -28,6 +28,49 @@ pub struct TestPortal {
     _store: TestStore,
 }
 
+/// The kubeconfig of `../shared/k8s-real`'s control plane (a real kube-apiserver with RBAC on)
+/// when `ROLLGATE_TEST_CLUSTER=real` asks for it (`scripts/tests-on-k8s-real.sh` starts it and
+/// sets that): the cluster tests then run there.
+pub fn real_cluster() -> Option<PathBuf> {
+    if std::env::var("ROLLGATE_TEST_CLUSTER").as_deref() != Ok("real") {
+        return None;
+    }
+    let dir = std::env::var("K8S_REAL").unwrap_or_else(|_| "/tmp/k8s-real".into());
+    let path = std::path::Path::new(&dir).join("kubeconfig");
+    assert!(
+        path.exists(),
+        "ROLLGATE_TEST_CLUSTER=real, but {} is missing: run ../shared/k8s-real/up.sh",
+        path.display()
+    );
+    Some(path)
+}
+
+/// Whether a test is skipped because it runs on the real control plane, saying why.
+pub fn skipped_on_real_cluster(why: &str) -> bool {
+    let skipped = real_cluster().is_some();
+    if skipped {
+        eprintln!("skipped on the real control plane: {why}");
+    }
+    skipped
+}
+
+async fn kube_client(kubeconfig: kube::config::Kubeconfig) -> kube::Client {
+    let config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("a config");
+    kube::Client::try_from(config).expect("a client")
+}
+
+/// Polls `done` every 200 ms for up to 90 s.
+async fn wait_until<F: std::future::Future<Output = bool>>(done: impl Fn() -> F) {
+    for _ in 0..450 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("the real cluster did not settle within 90 s");
+}
+
 /// The sandbox's demo user holding each role, and their documented password.
 pub fn demo_user(role: Role) -> (&'static str, &'static str) {
     let name = match role {
@@ -66,8 +109,82 @@ impl TestPortal {
         Self::sandbox_on(Flavour::Sqlite).await
     }
 
+    /// With `ROLLGATE_TEST_CLUSTER=real`, the environments' cluster is `../shared/k8s-real`'s
+    /// real control plane instead, holding a copy of the demo world's deployments (see
+    /// [`real_cluster`]); the sandbox still serves AWS.
     pub async fn sandbox_on(flavour: Flavour) -> Self {
-        Self::with_store(load(&Source::SandboxDefault).expect("default config"), flavour).await
+        let mut config = load(&Source::SandboxDefault).expect("default config");
+        let real = real_cluster();
+        if let Some(kubeconfig) = &real {
+            for env in &mut config.environments {
+                env.cluster = backend::config::ClusterConnection::Kubeconfig {
+                    context: None,
+                    path: Some(kubeconfig.clone()),
+                };
+                // The sandbox's pipelines deploy into the sandbox's own cluster, not this one.
+                env.aws.deploys.clear();
+            }
+        }
+        let namespaces: Vec<String> = config.environments.iter().flat_map(|e| e.namespaces.clone()).collect();
+        let portal = Self::with_store(config, flavour).await;
+        if let Some(kubeconfig) = real {
+            portal.copy_demo_deployments_to(&kubeconfig, &namespaces).await;
+        }
+        portal
+    }
+
+    /// Replaces the deployments of the environments' namespaces on the cluster of `kubeconfig`
+    /// with the sandbox demo world's (their specs, labels and annotations; not their history),
+    /// and waits until they are available.
+    async fn copy_demo_deployments_to(&self, kubeconfig: &std::path::Path, namespaces: &[String]) {
+        use k8s_openapi::api::apps::v1::Deployment;
+        use k8s_openapi::api::core::v1::Namespace;
+        use kube::api::{Api, DeleteParams, ListParams, PostParams};
+
+        let sandbox = self.running.sandbox.as_ref().expect("the sandbox serves AWS");
+        let from =
+            kube_client(kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig()).expect("a kubeconfig"))
+                .await;
+        let to =
+            kube_client(kube::config::Kubeconfig::read_from(kubeconfig).expect("the real kubeconfig")).await;
+        {
+            for ns in namespaces {
+                let namespace: Namespace =
+                    serde_json::from_value(serde_json::json!({ "metadata": { "name": ns } })).unwrap();
+                let _ = Api::<Namespace>::all(to.clone()).create(&PostParams::default(), &namespace).await;
+                let real = Api::<Deployment>::namespaced(to.clone(), ns);
+                real.delete_collection(&DeleteParams::background(), &ListParams::default())
+                    .await
+                    .expect("cleared");
+                wait_until(|| async {
+                    real.list(&ListParams::default()).await.is_ok_and(|l| l.items.is_empty())
+                })
+                .await;
+                for demo in Api::<Deployment>::namespaced(from.clone(), ns)
+                    .list(&ListParams::default())
+                    .await
+                    .unwrap()
+                {
+                    let mut copy = Deployment { metadata: Default::default(), spec: demo.spec, status: None };
+                    copy.metadata.name = demo.metadata.name;
+                    copy.metadata.labels = demo.metadata.labels;
+                    copy.metadata.annotations = demo.metadata.annotations.map(|mut a| {
+                        a.retain(|key, _| !key.starts_with("deployment.kubernetes.io/"));
+                        a
+                    });
+                    real.create(&PostParams::default(), &copy).await.expect("copied");
+                }
+                wait_until(|| async {
+                    real.list(&ListParams::default()).await.is_ok_and(|l| {
+                        l.items.iter().all(|d| {
+                            let wanted = d.spec.replicas.unwrap_or(1);
+                            d.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0) == wanted
+                        })
+                    })
+                })
+                .await;
+            }
+        }
     }
 
     pub async fn with_config(config: Config) -> Self {

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs the server's cluster tests against the real control plane of ../shared/k8s-real (built
+# once per machine by its prepare.sh, ~11 min) with ROLLGATE_TEST_CLUSTER=real: the Roles
+# `rollgate rbac` prints, judged by Kubernetes' own RBAC authorizer (rbac::), and four-eyes,
+# the live streams and the log streams (four_eyes::, live::, logs::) on a copy of the demo
+# world's deployments there; the tests a control plane without a kubelet cannot run say so and
+# skip. One test at a time: they share the real cluster's namespaces. Not part of the test
+# command; run it when Rollgate's cluster code or its Roles change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+real=../shared/k8s-real
+[ -x "$real/up.sh" ] || { echo "no $real here: see its README" >&2; exit 1; }
+"$real/prepare.sh"
+"$real/up.sh"
+ROLLGATE_TEST_CLUSTER=real cargo test --release "$QUICK_RELEASE" -p server --test server -- \
+  rbac:: four_eyes:: live:: logs:: --test-threads=1 --nocapture
