@@ -2,8 +2,9 @@
 # Runs the server's cluster tests against the real control plane of ../shared/k8s-real (built
 # once per machine by its prepare.sh, ~11 min) with ROLLGATE_TEST_CLUSTER=real: the Roles
 # `rollgate rbac` prints, judged by Kubernetes' own RBAC authorizer (rbac::), and four-eyes,
-# the live streams and the log streams (four_eyes::, live::, logs::) on a copy of the demo
-# world's deployments there; the tests a control plane without a kubelet cannot run say so and
+# the live and log streams, who may see and do what, and the edge cases (four_eyes::, live::,
+# logs::, access::, edges::) on a copy of the demo world's deployments there, with the
+# sandbox's AWS; the tests a control plane without a kubelet cannot run say so and
 # skip. One test at a time: they share the real cluster's namespaces. Not part of the test
 # command; run it when Rollgate's cluster code or its Roles change.
 set -euo pipefail
@@ -14,4 +15,4 @@ real=../shared/k8s-real
 "$real/prepare.sh"
 "$real/up.sh"
 ROLLGATE_TEST_CLUSTER=real cargo test --release "$QUICK_RELEASE" -p server --test server -- \
-  rbac:: four_eyes:: live:: logs:: --test-threads=1 --nocapture
+  rbac:: four_eyes:: live:: logs:: access:: edges:: --test-threads=1 --nocapture

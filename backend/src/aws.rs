@@ -129,7 +129,7 @@ impl AwsClients {
     }
 
     fn sandbox_of(&self, env: &Environment) -> Option<&SandboxEndpoints> {
-        self.sandbox.as_ref().filter(|_| env.cluster.is_sandbox())
+        self.sandbox.as_ref().filter(|_| env.aws_on_sandbox())
     }
 
     async fn shared(&self, env: &Environment) -> Shared {

@@ -108,7 +108,7 @@ pub fn resolve(config: &Config, sandbox: Option<&SandboxEndpoints>) -> Vec<Targe
     for env in &config.environments {
         let target = |system, endpoint| Target { environment: env.name.clone(), system, endpoint };
         targets.push(target(System::Kubernetes, cluster_endpoint(env, sandbox)));
-        let on_sandbox = env.cluster.is_sandbox();
+        let on_sandbox = env.aws_on_sandbox();
         if !env.aws.pipelines.is_empty() {
             targets.push(target(
                 System::CodePipeline,

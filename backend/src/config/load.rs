@@ -171,6 +171,10 @@ mod tests {
                 &["aws.region", "mars"],
             ),
             (
+                "name = \"p\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"a\"]\naws = { sandbox = true }",
+                &["aws.sandbox", "sandbox = true"],
+            ),
+            (
                 "name = \"p\"\ncluster = { kind = \"in-cluster\" }\nnamespaces = [\"a\"]\nssm_prefixes = [\"nope\"]",
                 &["ssm_prefixes[0]", "start with '/'"],
             ),

@@ -371,6 +371,11 @@ impl Environment {
     pub fn title(&self) -> &str {
         self.display_name.as_deref().unwrap_or(&self.name)
     }
+
+    /// Whether its AWS calls go to the embedded sandbox (`aws.sandbox`).
+    pub fn aws_on_sandbox(&self) -> bool {
+        self.aws.sandbox.unwrap_or_else(|| self.cluster.is_sandbox())
+    }
 }
 
 /// How Rollgate reaches an environment's Kubernetes API.
@@ -445,6 +450,11 @@ pub struct AwsSettings {
     /// `alias/aws/ssm` key need no KMS permission.
     #[serde(default)]
     pub kms_keys: Vec<String>,
+    /// Whether this environment's CodePipeline and SSM calls go to the embedded sandbox's
+    /// (needs `sandbox = true`). Unset: when its cluster is the sandbox's. Set it to try Rollgate
+    /// on a real cluster with simulated AWS.
+    #[serde(default)]
+    pub sandbox: Option<bool>,
 }
 
 /// A pipeline stage that rolls out a Kubernetes deployment.

@@ -90,6 +90,12 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
             "a protected environment needs at least 1 approval",
         ));
     }
+    if env.aws.sandbox == Some(true) && !config.sandbox {
+        return Err(ConfigError::invalid(
+            format!("{key}.aws.sandbox"),
+            "needs `sandbox = true` at the top level",
+        ));
+    }
     match &env.cluster {
         ClusterConnection::Sandbox | ClusterConnection::SandboxToken { .. } if !config.sandbox => {
             return Err(ConfigError::invalid(

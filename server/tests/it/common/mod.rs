@@ -121,7 +121,8 @@ impl TestPortal {
                     context: None,
                     path: Some(kubeconfig.clone()),
                 };
-                // The sandbox's pipelines deploy into the sandbox's own cluster, not this one.
+                // AWS stays the sandbox's; its pipelines deploy into its own cluster, not this one.
+                env.aws.sandbox = Some(true);
                 env.aws.deploys.clear();
             }
         }
