@@ -197,36 +197,6 @@ fn compare(ours: &[(&str, String)], theirs: &[(&str, String)]) {
     assert!(differences.is_empty(), "the sandbox and moto differ:\n{}", differences.join("\n\n"));
 }
 
-const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codepipeline.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-
-/// A pipeline as the walk-through's: CodeCommit source, CodeBuild, an EKS deploy.
-fn declaration() -> serde_json::Value {
-    serde_json::json!({
-        "name": "web-staging",
-        "roleArn": "arn:aws:iam::123456789012:role/pipeline",
-        "artifactStore": { "type": "S3", "location": "bucket" },
-        "stages": [
-            { "name": "Source", "actions": [{
-                "name": "Source",
-                "actionTypeId": { "category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1" },
-                "configuration": { "RepositoryName": "web", "BranchName": "main" },
-                "outputArtifacts": [{ "name": "SourceArtifact" }]
-            }]},
-            { "name": "Build", "actions": [{
-                "name": "Build",
-                "actionTypeId": { "category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1" },
-                "configuration": { "ProjectName": "web" },
-                "inputArtifacts": [{ "name": "SourceArtifact" }]
-            }]},
-            { "name": "Deploy", "actions": [{
-                "name": "Deploy",
-                "actionTypeId": { "category": "Deploy", "owner": "AWS", "provider": "EKS", "version": "1" },
-                "configuration": { "ClusterName": "c", "Namespace": "staging", "DeploymentName": "web", "ContainerName": "web" }
-            }]}
-        ]
-    })
-}
-
 async fn pipelines(endpoint: &str) -> (aws_sdk_codepipeline::Client, Answers) {
     let answers = Answers::default();
     let client = testkit::aws::codepipeline(endpoint).await;
@@ -238,9 +208,16 @@ async fn pipelines(endpoint: &str) -> (aws_sdk_codepipeline::Client, Answers) {
 async fn pipeline_scenario(endpoint: &str) -> Vec<(&'static str, String)> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pipeline.json");
-    std::fs::write(&file, declaration().to_string()).unwrap();
+    std::fs::write(&file, crate::pipeline_calls::PIPELINE).unwrap();
     let file = format!("file://{}", file.display());
-    let role = ["iam", "create-role", "--role-name", "pipeline", "--assume-role-policy-document", TRUST];
+    let role = [
+        "iam",
+        "create-role",
+        "--role-name",
+        "calls",
+        "--assume-role-policy-document",
+        crate::pipeline_calls::TRUST,
+    ];
     testkit::aws::aws_cli(endpoint, &role).await;
     let create = ["codepipeline", "create-pipeline", "--pipeline", &file, "--tags", "key=team,value=web"];
     let created = testkit::aws::aws_cli(endpoint, &create).await;
@@ -254,25 +231,25 @@ async fn pipeline_scenario(endpoint: &str) -> Vec<(&'static str, String)> {
             steps.push(($name, normalise(&format!("{result:?}\n  {answered}"))));
         }};
     }
-    let arn = "arn:aws:codepipeline:us-east-1:123456789012:web-staging";
+    let arn = "arn:aws:codepipeline:us-east-1:123456789012:calls-staging";
     step!("pipeline names", read::names(&client).await);
-    step!("stage names", read::stage_names(&client, "web-staging").await);
+    step!("stage names", read::stage_names(&client, "calls-staging").await);
     step!("stage names of a missing pipeline", read::stage_names(&client, "nope").await);
     let tags = client.list_tags_for_resource().resource_arn(arn).send().await;
     let tags =
         tags.map(|t| t.tags().iter().map(|t| format!("{}={}", t.key(), t.value())).collect::<Vec<_>>());
     step!("tags", tags.map_err(|e| e.code().map(str::to_owned)));
-    step!("no executions yet", read::history(&client, "web-staging", 10, None).await);
+    step!("no executions yet", read::history(&client, "calls-staging", 10, None).await);
     // Rollgate's own start: with a client request token, as the change desk sends it.
-    let started = executor::start(&client, "web-staging", "differential-1".into(), None).await;
+    let started = executor::start(&client, "calls-staging", "differential-1".into(), None).await;
     let id = started.clone().unwrap_or_default();
     step!("start", started.map(|id| id.len()));
     step!("start a missing pipeline", executor::start(&client, "nope", "differential-2".into(), None).await);
-    let execution = read::execution_by_id(&client, "web-staging", &id, &[]).await;
+    let execution = read::execution_by_id(&client, "calls-staging", &id, &[]).await;
     step!("the execution", execution.map(|e| (e.id, e.kind)));
     let unknown = "0e3c6f4e-0000-4000-8000-000000000000";
-    step!("a missing execution", read::execution_by_id(&client, "web-staging", unknown, &[]).await);
-    let history = read::history(&client, "web-staging", 10, None).await;
+    step!("a missing execution", read::execution_by_id(&client, "calls-staging", unknown, &[]).await);
+    let history = read::history(&client, "calls-staging", 10, None).await;
     step!("history", history.map(|h| h.executions.into_iter().map(|e| (e.id, e.kind)).collect::<Vec<_>>()));
     step!("history of a missing pipeline", read::history(&client, "nope", 10, None).await);
     steps

@@ -8,7 +8,10 @@ use std::process::{Command, Stdio};
 use aws_config::retry::RetryConfig;
 use backend::pipelines::{PipelineError, executor, read};
 
-const PIPELINE: &str = r#"{
+/// The trust policy moto wants the pipeline's IAM role to have.
+pub const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codepipeline.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+pub const PIPELINE: &str = r#"{
   "name": "calls-staging",
   "roleArn": "arn:aws:iam::123456789012:role/calls",
   "artifactStore": { "type": "S3", "location": "bucket" },
@@ -91,10 +94,9 @@ async fn against_the_sandbox() {
 #[tokio::test(flavor = "multi_thread")]
 async fn against_moto() {
     let moto = testkit::aws::Moto::start();
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codepipeline.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     aws(
         &moto.endpoint,
-        &["iam", "create-role", "--role-name", "calls", "--assume-role-policy-document", trust],
+        &["iam", "create-role", "--role-name", "calls", "--assume-role-policy-document", TRUST],
     );
     scenario(&moto.endpoint).await;
 }
