@@ -13,10 +13,3 @@ export TARGET_DIR="$CARGO_TARGET_DIR"
 # why): pass this to cargo, and to cargo-leptos as --bin-cargo-args. The wasm's own profile
 # sets the values that file changes, so the quick and the production builds share one wasm.
 export QUICK_RELEASE="--config=$PWD/scripts/quick-release.toml"
-
-# The wasm is a cdylib: its file in the shared target folder has the same name for every clone,
-# so a build in another clone (CI's) overwrites it while this clone's fingerprint stays fresh,
-# and the site would carry that clone's wasm (with its server functions' paths, which hash the
-# clone's path: every call from the browser would miss). The run and test commands call this
-# before building so the wasm is always this clone's own; it rebuilds only the small entry crate.
-own_wasm() { touch frontend/src/lib.rs; }

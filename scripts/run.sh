@@ -6,7 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 . scripts/env.sh
-own_wasm
 cargo leptos build --release --precompress --bin-cargo-args="$QUICK_RELEASE"
 # Served from a copy of its own: the test command rebuilds target/site (and the binary) under
 # a running portal, whose pages would then miss their scripts and stylesheet.

@@ -16,7 +16,6 @@ failed=0
 
 say "building the release site (cargo leptos build --release --precompress)"
 # --timings: $TARGET_DIR/cargo-timings/ shows where the server build's time went.
-own_wasm
 cargo leptos build --release --precompress --bin-cargo-args="$QUICK_RELEASE" --bin-cargo-args=--timings
 
 say "formatting (cargo fmt --check)"
