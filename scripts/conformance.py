@@ -218,8 +218,23 @@ def main():
     ns = "conformance-" + secrets.token_hex(3)
     clusters = {"real": options.real, "sandbox": options.sandbox}
     identical, differing, report, transcript = 0, [], [], []
-    steps = scenario(ns)
-    for number, (name, args, stdin, wait, *view) in enumerate(steps, 1):
+
+    def record(name, command, real, sandbox):
+        """One step's two normalised answers: counted, kept, and diffed where they differ."""
+        nonlocal identical
+        number = len(transcript) + 1
+        transcript.append(f"## {number}. {name}\n{sandbox}\n")
+        same = real == sandbox
+        if same:
+            identical += 1
+        else:
+            differing.append(name)
+            diff = "\n".join(difflib.unified_diff(real.splitlines(), sandbox.splitlines(), "real", "sandbox", lineterm=""))
+            why = ACCEPTED.get(name)
+            report.append(f"## {number}. {name}{f' (accepted: {why})' if why else ''}\n$ {command}\n{diff}\n")
+        print(f"{'same' if same else 'DIFF'}  {number:2}. {name}", flush=True)
+
+    for name, args, stdin, wait, *view in scenario(ns):
         if wait:
             time.sleep(wait)
         answers = {}
@@ -231,44 +246,21 @@ def main():
             if view and code == 0:
                 out = view[0](out)
             answers[cluster] = normalise(f"exit {code}\n--- stdout\n{out}--- stderr\n{err}", ns)
-        transcript.append(f"## {number}. {name}\n{answers['sandbox']}\n")
-        same = answers["real"] == answers["sandbox"]
-        if same:
-            identical += 1
-        else:
-            differing.append(name)
-            diff = "\n".join(
-                difflib.unified_diff(
-                    answers["real"].splitlines(), answers["sandbox"].splitlines(), "real", "sandbox", lineterm=""
-                )
-            )
-            why = ACCEPTED.get(name)
-            shown = "(made on each cluster)" if callable(args) else " ".join(args)
-            report.append(f"## {number}. {name}{f' (accepted: {why})' if why else ''}\n$ kubectl {shown}\n{diff}\n")
-        print(f"{'same' if same else 'DIFF'}  {number:2}. {name}", flush=True)
+        shown = "(made on each cluster)" if callable(args) else " ".join(args)
+        record(name, f"kubectl {shown}", answers["real"], answers["sandbox"])
     # The same calls through kube-rs, the client Rollgate uses: one run per cluster, a step each.
     through_kube = {}
     for cluster, kubeconfig in clusters.items():
         done = subprocess.run([options.kube_steps, kubeconfig, ns], capture_output=True, text=True, timeout=120)
         through_kube[cluster] = json.loads(done.stdout) if done.returncode == 0 else [["kube-rs run", done.stderr]]
     for (name, real), (_, sandbox) in zip(through_kube["real"], through_kube["sandbox"]):
-        number += 1
-        name = f"kube-rs: {name}"
-        steps.append(name)
-        real, sandbox = normalise(real, ns), normalise(sandbox, ns)
-        transcript.append(f"## {number}. {name}\n{sandbox}\n")
-        if real == sandbox:
-            identical += 1
-        else:
-            differing.append(name)
-            report.append(f"## {number}. {name}{f' (accepted: {ACCEPTED[name]})' if name in ACCEPTED else ''}\n--- real\n{real}\n+++ sandbox\n{sandbox}\n")
-        print(f"{'same' if real == sandbox else 'DIFF'}  {number:2}. {name}", flush=True)
+        record(f"kube-rs: {name}", "kube_steps", normalise(real, ns), normalise(sandbox, ns))
     os.makedirs(options.out, exist_ok=True)
     with open(os.path.join(options.out, "differences.md"), "w") as f:
         f.write("\n".join(report))
     with open(os.path.join(options.out, "transcript.md"), "w") as f:
         f.write("\n".join(transcript))
-    print(f"\n{len(steps)} scenario steps, {identical} identical after normalisation")
+    print(f"\n{len(transcript)} scenario steps, {identical} identical after normalisation")
     unexplained = [d for d in differing if d not in ACCEPTED]
     print(f"differences: {len(differing)} ({len(differing) - len(unexplained)} accepted); diffs in {options.out}/differences.md")
     for cluster, kubeconfig in clusters.items():

@@ -85,8 +85,28 @@ const COMBINED: &str = "(combined from similar events): ";
 struct Similar {
     metadata: EventName,
     #[serde(default)]
+    involved_object: Involved,
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    source: Source,
+    #[serde(default)]
     message: String,
     last_timestamp: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Involved {
+    #[serde(default)]
+    uid: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Source {
+    #[serde(default)]
+    component: String,
 }
 
 impl Similar {
@@ -106,43 +126,22 @@ fn similar(
     reason: &str,
     source: &str,
 ) -> Vec<Similar> {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Key {
-        #[serde(default)]
-        involved_object: Involved,
-        #[serde(default, rename = "type")]
-        kind: String,
-        #[serde(default)]
-        reason: String,
-        #[serde(default)]
-        source: Source,
-    }
-    #[derive(serde::Deserialize, Default)]
-    struct Involved {
-        #[serde(default)]
-        uid: String,
-    }
-    #[derive(serde::Deserialize, Default)]
-    struct Source {
-        #[serde(default)]
-        component: String,
-    }
     let Some(events) = events() else { return Vec::new() };
     let prefix = format!("{name}.");
-    let matches = |event: &Object| {
-        event.name().starts_with(&prefix)
-            && event.parse::<Key>().is_some_and(|key| {
-                key.involved_object.uid == uid
-                    && key.kind == kind
-                    && key.reason == reason
-                    && key.source.component == source
-            })
+    let Ok(page) = store.list(events, Some(namespace), |event| event.name().starts_with(&prefix), None, None)
+    else {
+        return Vec::new();
     };
-    store
-        .list(events, Some(namespace), matches, None, None)
-        .map(|page| page.items.iter().filter_map(Object::parse).collect())
-        .unwrap_or_default()
+    page.items
+        .iter()
+        .filter_map(Object::parse::<Similar>)
+        .filter(|e| {
+            e.involved_object.uid == uid
+                && e.kind == kind
+                && e.reason == reason
+                && e.source.component == source
+        })
+        .collect()
 }
 
 /// Deletes the events that last happened longer than `ttl` ago, and the oldest beyond

@@ -22,12 +22,27 @@ use super::status::ApiError;
 pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
 
 const MAGIC: &[u8] = b"k8s\0";
-const UNKNOWN: &str = "apimachinery.pkg.runtime.Unknown";
+/// Kubernetes' message types, and the two of the envelope every body is wrapped in.
+struct Types {
+    pool: DescriptorPool,
+    unknown: MessageDescriptor,
+    type_meta: MessageDescriptor,
+}
 
-static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(include_bytes!("kubernetes.binpb").as_slice())
-        .expect("the checked-in descriptors decode") // a build-time fact, tested below
+/// `None` only if the checked-in descriptors were broken, which a unit test rules out; then
+/// protobuf bodies are refused and replies are JSON.
+static TYPES: LazyLock<Option<Types>> = LazyLock::new(|| {
+    let pool = DescriptorPool::decode(include_bytes!("kubernetes.binpb").as_slice()).ok()?;
+    Some(Types {
+        unknown: pool.get_message_by_name("apimachinery.pkg.runtime.Unknown")?,
+        type_meta: pool.get_message_by_name("apimachinery.pkg.runtime.TypeMeta")?,
+        pool,
+    })
 });
+
+fn types() -> Result<&'static Types, ApiError> {
+    TYPES.as_ref().ok_or_else(|| ApiError::unsupported_media_type(MEDIA_TYPE))
+}
 
 /// Whether the client's `Accept` header prefers protobuf to JSON (highest quality, then first
 /// listed, as the API server negotiates).
@@ -48,20 +63,22 @@ pub fn preferred(accept: &str) -> bool {
 
 /// The message type of `apiVersion` + `kind`, if Kubernetes defines one the sandbox knows:
 /// `apps/v1` `Deployment` is `api.apps.v1.Deployment`, `v1` `Status` is meta's.
-fn message_type(api_version: &str, kind: &str) -> Option<MessageDescriptor> {
+fn message_type(types: &Types, api_version: &str, kind: &str) -> Option<MessageDescriptor> {
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let package = match group {
         "" => "core",
         group => group.split('.').next().unwrap_or(group),
     };
-    POOL.get_message_by_name(&format!("api.{package}.{version}.{kind}"))
-        .or_else(|| POOL.get_message_by_name(&format!("apimachinery.pkg.apis.meta.{version}.{kind}")))
+    let pool = &types.pool;
+    pool.get_message_by_name(&format!("api.{package}.{version}.{kind}"))
+        .or_else(|| pool.get_message_by_name(&format!("apimachinery.pkg.apis.meta.{version}.{kind}")))
 }
 
 /// A protobuf request body as the JSON object it encodes.
 pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
-    let (api_version, kind, raw) = unwrap(body)?;
-    let message_type = message_type(&api_version, &kind).ok_or_else(|| {
+    let types = types()?;
+    let (api_version, kind, raw) = open_envelope(types, body)?;
+    let message_type = message_type(types, &api_version, &kind).ok_or_else(|| {
         ApiError::bad_request(format!("no kind \"{kind}\" is registered for version \"{api_version}\""))
     })?;
     let message = DynamicMessage::decode(message_type, raw.as_slice())
@@ -73,12 +90,11 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// `k8s\0` + `runtime.Unknown` → (apiVersion, kind, raw message).
-fn unwrap(body: &[u8]) -> Result<(String, String, Vec<u8>), ApiError> {
+fn open_envelope(types: &Types, body: &[u8]) -> Result<(String, String, Vec<u8>), ApiError> {
     let envelope = body.strip_prefix(MAGIC).ok_or_else(|| {
         ApiError::bad_request("the protobuf body does not start with the \"k8s\\x00\" prefix")
     })?;
-    let unknown = POOL.get_message_by_name(UNKNOWN).expect("runtime.Unknown is in the descriptors");
-    let unknown = DynamicMessage::decode(unknown, envelope)
+    let unknown = DynamicMessage::decode(types.unknown.clone(), envelope)
         .map_err(|e| ApiError::bad_request(format!("the protobuf body is not a runtime.Unknown: {e}")))?;
     let text = |message: &DynamicMessage, name: &str| match message.get_field_by_name(name).as_deref() {
         Some(Field::String(s)) => s.clone(),
@@ -104,26 +120,21 @@ fn unwrap(body: &[u8]) -> Result<(String, String, Vec<u8>), ApiError> {
 pub fn encode(value: &Value) -> Option<Vec<u8>> {
     let api_version = value.get("apiVersion")?.as_str()?;
     let kind = value.get("kind")?.as_str()?;
-    let message = json::message(message_type(api_version, kind)?, value);
-    Some(wrap(api_version, kind, message.encode_to_vec()))
+    let types = TYPES.as_ref()?;
+    let message = json::message(message_type(types, api_version, kind)?, value);
+    Some(wrap(types, api_version, kind, message.encode_to_vec()))
 }
 
-fn wrap(api_version: &str, kind: &str, raw: Vec<u8>) -> Vec<u8> {
-    let unknown_type = POOL.get_message_by_name(UNKNOWN).expect("runtime.Unknown is in the descriptors");
-    let mut type_meta = DynamicMessage::new(
-        POOL.get_message_by_name("apimachinery.pkg.runtime.TypeMeta")
-            .expect("runtime.TypeMeta is in the descriptors"),
-    );
+fn wrap(types: &Types, api_version: &str, kind: &str, raw: Vec<u8>) -> Vec<u8> {
+    let mut type_meta = DynamicMessage::new(types.type_meta.clone());
     type_meta.set_field_by_name("apiVersion", Field::String(api_version.to_owned()));
     type_meta.set_field_by_name("kind", Field::String(kind.to_owned()));
-    let mut unknown = DynamicMessage::new(unknown_type);
+    let mut unknown = DynamicMessage::new(types.unknown.clone());
     unknown.set_field_by_name("typeMeta", Field::Message(type_meta));
     unknown.set_field_by_name("raw", Field::Bytes(raw.into()));
     unknown.set_field_by_name("contentEncoding", Field::String(String::new()));
     unknown.set_field_by_name("contentType", Field::String(String::new()));
-    let mut out = MAGIC.to_vec();
-    unknown.encode(&mut out).expect("a Vec grows as needed");
-    out
+    [MAGIC, unknown.encode_to_vec().as_slice()].concat()
 }
 
 #[cfg(test)]

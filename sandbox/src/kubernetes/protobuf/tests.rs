@@ -3,23 +3,28 @@ use serde_json::json;
 use super::*;
 use crate::kubernetes::resources;
 
+fn checked_in() -> &'static Types {
+    TYPES.as_ref().expect("the checked-in descriptors load, with runtime.Unknown and TypeMeta")
+}
+
 #[test]
 fn every_served_kind_and_its_list_has_a_message() {
+    let types = checked_in();
     for rt in resources::TYPES {
         let api_version = rt.api_version();
-        assert!(message_type(&api_version, rt.kind).is_some(), "{api_version} {}", rt.kind);
+        assert!(message_type(types, &api_version, rt.kind).is_some(), "{api_version} {}", rt.kind);
         if rt.kind != "SelfSubjectAccessReview" {
             assert!(
-                message_type(&api_version, &rt.list_kind()).is_some(),
+                message_type(types, &api_version, &rt.list_kind()).is_some(),
                 "{api_version} {}",
                 rt.list_kind()
             );
         }
     }
     for (api_version, kind) in [("v1", "Status"), ("authentication.k8s.io/v1", "TokenRequest")] {
-        assert!(message_type(api_version, kind).is_some(), "{api_version} {kind}");
+        assert!(message_type(types, api_version, kind).is_some(), "{api_version} {kind}");
     }
-    assert!(message_type("meta.k8s.io/v1", "Table").is_none(), "tables are answered in JSON");
+    assert!(message_type(types, "meta.k8s.io/v1", "Table").is_none(), "tables are answered in JSON");
 }
 
 #[test]
@@ -84,9 +89,9 @@ fn a_deployment_round_trips() {
 #[test]
 fn zero_values_go_writes_are_left_out_of_the_json() {
     // What Go writes for `kubectl create namespace qa`: every non-pointer field, zero or not.
-    let namespace = POOL.get_message_by_name("api.core.v1.Namespace").unwrap();
-    let meta = POOL.get_message_by_name("apimachinery.pkg.apis.meta.v1.ObjectMeta").unwrap();
-    let time = POOL.get_message_by_name("apimachinery.pkg.apis.meta.v1.Time").unwrap();
+    let namespace = checked_in().pool.get_message_by_name("api.core.v1.Namespace").unwrap();
+    let meta = checked_in().pool.get_message_by_name("apimachinery.pkg.apis.meta.v1.ObjectMeta").unwrap();
+    let time = checked_in().pool.get_message_by_name("apimachinery.pkg.apis.meta.v1.Time").unwrap();
     let mut metadata = DynamicMessage::new(meta);
     metadata.set_field_by_name("name", Field::String("qa".into()));
     metadata.set_field_by_name("namespace", Field::String(String::new()));
@@ -94,7 +99,7 @@ fn zero_values_go_writes_are_left_out_of_the_json() {
     metadata.set_field_by_name("creationTimestamp", Field::Message(DynamicMessage::new(time)));
     let mut message = DynamicMessage::new(namespace);
     message.set_field_by_name("metadata", Field::Message(metadata));
-    let body = wrap("v1", "Namespace", message.encode_to_vec());
+    let body = wrap(checked_in(), "v1", "Namespace", message.encode_to_vec());
     assert_eq!(
         decode(&body).unwrap(),
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "qa"}})
@@ -106,9 +111,9 @@ fn bad_bodies_are_bad_requests() {
     let status = |body: &[u8]| decode(body).unwrap_err();
     assert!(status(b"{\"kind\": \"Namespace\"}").message.contains("k8s\\x00"));
     assert!(status(b"k8s\0\xff\xff\xff").message.contains("runtime.Unknown"));
-    assert!(status(&wrap("v1", "", Vec::new())).message.contains("does not name its kind"));
-    assert!(status(&wrap("v1", "Widget", Vec::new())).message.contains("no kind \"Widget\""));
-    let error = status(&wrap("v1", "Namespace", vec![0x0a, 0x05, 0x01]));
+    assert!(status(&wrap(checked_in(), "v1", "", Vec::new())).message.contains("does not name its kind"));
+    assert!(status(&wrap(checked_in(), "v1", "Widget", Vec::new())).message.contains("no kind \"Widget\""));
+    let error = status(&wrap(checked_in(), "v1", "Namespace", vec![0x0a, 0x05, 0x01]));
     assert_eq!(error.code, 400);
     assert!(error.message.contains("not valid protobuf"), "{}", error.message);
 }

@@ -148,43 +148,39 @@ impl TestPortal {
                 .await;
         let to =
             kube_client(kube::config::Kubeconfig::read_from(kubeconfig).expect("the real kubeconfig")).await;
-        {
-            for ns in namespaces {
-                let namespace: Namespace =
-                    serde_json::from_value(serde_json::json!({ "metadata": { "name": ns } })).unwrap();
-                let _ = Api::<Namespace>::all(to.clone()).create(&PostParams::default(), &namespace).await;
-                let real = Api::<Deployment>::namespaced(to.clone(), ns);
-                real.delete_collection(&DeleteParams::background(), &ListParams::default())
-                    .await
-                    .expect("cleared");
-                wait_until(|| async {
-                    real.list(&ListParams::default()).await.is_ok_and(|l| l.items.is_empty())
-                })
-                .await;
-                for demo in Api::<Deployment>::namespaced(from.clone(), ns)
-                    .list(&ListParams::default())
-                    .await
-                    .unwrap()
-                {
-                    let mut copy = Deployment { metadata: Default::default(), spec: demo.spec, status: None };
-                    copy.metadata.name = demo.metadata.name;
-                    copy.metadata.labels = demo.metadata.labels;
-                    copy.metadata.annotations = demo.metadata.annotations.map(|mut a| {
-                        a.retain(|key, _| !key.starts_with("deployment.kubernetes.io/"));
-                        a
-                    });
-                    real.create(&PostParams::default(), &copy).await.expect("copied");
-                }
-                wait_until(|| async {
-                    real.list(&ListParams::default()).await.is_ok_and(|l| {
-                        l.items.iter().all(|d| {
-                            let wanted = d.spec.replicas.unwrap_or(1);
-                            d.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0) == wanted
-                        })
+        for ns in namespaces {
+            let namespace: Namespace =
+                serde_json::from_value(serde_json::json!({ "metadata": { "name": ns } })).unwrap();
+            let _ = Api::<Namespace>::all(to.clone()).create(&PostParams::default(), &namespace).await;
+            let real = Api::<Deployment>::namespaced(to.clone(), ns);
+            real.delete_collection(&DeleteParams::background(), &ListParams::default())
+                .await
+                .expect("cleared");
+            wait_until(|| async {
+                real.list(&ListParams::default()).await.is_ok_and(|l| l.items.is_empty())
+            })
+            .await;
+            for demo in
+                Api::<Deployment>::namespaced(from.clone(), ns).list(&ListParams::default()).await.unwrap()
+            {
+                let mut copy = Deployment { metadata: Default::default(), spec: demo.spec, status: None };
+                copy.metadata.name = demo.metadata.name;
+                copy.metadata.labels = demo.metadata.labels;
+                copy.metadata.annotations = demo.metadata.annotations.map(|mut a| {
+                    a.retain(|key, _| !key.starts_with("deployment.kubernetes.io/"));
+                    a
+                });
+                real.create(&PostParams::default(), &copy).await.expect("copied");
+            }
+            wait_until(|| async {
+                real.list(&ListParams::default()).await.is_ok_and(|l| {
+                    l.items.iter().all(|d| {
+                        let wanted = d.spec.replicas.unwrap_or(1);
+                        d.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0) == wanted
                     })
                 })
-                .await;
-            }
+            })
+            .await;
         }
     }
 
