@@ -151,9 +151,14 @@ mod ssr {
                     .unwrap_or_else(|| "from $KUBECONFIG or ~/.kube/config".into()),
                 context.as_deref().unwrap_or("(current)")
             ),
-            ClusterConnection::Url { server, token } => {
-                format!("{server} with a bearer token from {}", token_source(token))
-            }
+            ClusterConnection::Url { server, token, certificate_authority } => format!(
+                "{server} with a bearer token from {}{}",
+                token_source(token),
+                certificate_authority
+                    .as_ref()
+                    .map(|ca| format!(", its CA from {}", ca.display()))
+                    .unwrap_or_default()
+            ),
             ClusterConnection::SandboxToken { token } => {
                 format!("the embedded sandbox cluster with a bearer token from {}", token_source(token))
             }

@@ -230,6 +230,7 @@ mod tests {
         staging.cluster = crate::config::ClusterConnection::Url {
             server: "https://k8s.example.com".parse().unwrap(),
             token: crate::config::TokenSource::SsmParameter("/platform/k8s-token".into()),
+            certificate_authority: None,
         };
         staging.aws.region = Some("cn-north-1".into());
         staging.aws.kms_keys = vec!["arn:aws-cn:kms:cn-north-1:123456789012:key/abc-123".into()];

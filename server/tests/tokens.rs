@@ -22,6 +22,7 @@ use backend::policy::Role::{self, *};
 use common::TestPortal;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
+use testkit::store::Flavour;
 
 fn s(v: &str) -> String {
     v.to_owned()
@@ -116,11 +117,15 @@ async fn cluster_steps(p: &TestPortal, client: &reqwest::Client) -> Vec<(String,
         .collect()
 }
 
-/// A fresh token of staging's deployer ServiceAccount, issued with the sandbox's admin
+/// A fresh token of staging's deployer ServiceAccount, issued with the cluster's admin
 /// credentials (as someone rotating the token outside Rollgate would).
 async fn fresh_cluster_token(p: &TestPortal) -> String {
-    let sandbox = p.running.sandbox.as_ref().expect("sandbox");
-    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig()).unwrap();
+    let kubeconfig = match common::real_cluster() {
+        Some(path) => kube::config::Kubeconfig::read_from(path).unwrap(),
+        None => {
+            kube::config::Kubeconfig::from_yaml(&p.running.sandbox.as_ref().unwrap().kubeconfig()).unwrap()
+        }
+    };
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
     let client = kube::Client::try_from(config).unwrap();
     let api = kube::Api::<ServiceAccount>::namespaced(client, "staging");
@@ -358,7 +363,7 @@ async fn cluster_client_follows_the_ssm_parameter() {
 async fn the_cluster_token_is_written_only_by_rotation() {
     let _ = logs();
     let parameter = PRODUCTION_TOKEN;
-    let p = TestPortal::with_config(production_token_in_ssm()).await;
+    let p = TestPortal::demo_world(production_token_in_ssm(), Flavour::Sqlite).await;
     let ada = p.as_role(Admin).await;
     let in_production = |mut call: PutTokenVersion| {
         call.env = s("production");
@@ -512,7 +517,7 @@ async fn rotating_the_cluster_token() {
 async fn rotation_on_a_protected_environment_needs_four_eyes() {
     let _ = logs();
     let parameter = PRODUCTION_TOKEN;
-    let p = TestPortal::with_config(production_token_in_ssm()).await;
+    let p = TestPortal::demo_world(production_token_in_ssm(), Flavour::Sqlite).await;
     let ada = p.as_role(Admin).await;
     let avery = p.as_role(Approver).await;
     let get = GetDeployment { env: s("production"), namespace: s("production"), name: s("myapp-deployment") };

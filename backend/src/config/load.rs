@@ -109,6 +109,42 @@ mod tests {
         });
     }
 
+    /// A `url` cluster's CA is a PEM file read at load: a missing file, another kind of PEM or
+    /// no PEM at all is named with its key, not found at the first call.
+    #[test]
+    fn a_url_clusters_certificate_authority() {
+        const CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBeTCCAR+gAwIBAgIUFOgV+BqJaqcl1C4Z3g8Fynwntr4wCgYIKoZIzj0EAwIw\nEjEQMA4GA1UEAwwHdGVzdC1jYTAeFw0yNjEyMDMxNjQ5MTVaFw0zNjExMzAxNjQ5\nMTVaMBIxEDAOBgNVBAMMB3Rlc3QtY2EwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNC\nAARF7hgJX25vFSPZY0G2my+61bmxzrC/nRp/VSLoiXuyr9hHQHrEv6wp9z6YuSzA\naIjD9DwT4ha9gicgKmdZM/iro1MwUTAdBgNVHQ4EFgQUCS0wlZEzyjxfAc/tvqyX\n3rUqFyIwHwYDVR0jBBgwFoAUCS0wlZEzyjxfAc/tvqyX3rUqFyIwDwYDVR0TAQH/\nBAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA9+k3Y7zPNdLvqVNeqLohFpErQeZB\nVeNH1KFaYlXRf1QCIFwHUH0SWvL+fTd/8TpihlFHDqDCT07Sx9UrZcfYmRrY\n-----END CERTIFICATE-----";
+        let url = |ca: &str| {
+            format!(
+                "[[environment]]\nname = \"p\"\nnamespaces = [\"a\"]\ncluster = {{ kind = \"url\", server = \"https://k:6443\", token = {{ env = \"T\" }}, certificate_authority = \"{ca}\" }}\n"
+            )
+        };
+        Jail::expect_with(|jail| {
+            jail.create_file("ca.crt", CA)?;
+            jail.create_file("key.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")?;
+            jail.create_file("notes.txt", "not a certificate")?;
+            let config = load_file(jail, &url("ca.crt")).expect("loads");
+            let ClusterConnection::Url { certificate_authority, .. } = &config.environments[0].cluster else {
+                panic!("a url cluster");
+            };
+            assert_eq!(certificate_authority.as_deref(), Some(std::path::Path::new("ca.crt")));
+            assert_eq!(
+                crate::kube::client::read_certificates(std::path::Path::new("ca.crt")).unwrap().len(),
+                1
+            );
+            for (file, says) in [
+                ("missing.crt", "cannot read missing.crt"),
+                ("key.pem", "holds no PEM certificate"),
+                ("notes.txt", "holds no PEM certificate"),
+            ] {
+                let error = load_file(jail, &url(file)).unwrap_err().to_string();
+                assert!(error.contains("environment[0] (p).cluster.certificate_authority"), "{error}");
+                assert!(error.contains(says), "{file}: {error}");
+            }
+            Ok(())
+        });
+    }
+
     /// `ROLLGATE_<KEY>` overrides the file; other ROLLGATE_ variables are not config keys.
     #[test]
     fn environment_overrides() {

@@ -397,7 +397,15 @@ pub enum ClusterConnection {
     /// The service account of the pod Rollgate runs in.
     InCluster,
     /// An API server URL and a bearer token, as the walk-through's Lambda does it.
-    Url { server: Url, token: TokenSource },
+    Url {
+        server: Url,
+        token: TokenSource,
+        /// A PEM file of the CA that signed the API server's certificate (an EKS cluster's
+        /// `certificateAuthority.data`, decoded); re-read when it changes. Without it the
+        /// system's trust store decides.
+        #[serde(default)]
+        certificate_authority: Option<PathBuf>,
+    },
 }
 
 impl ClusterConnection {

@@ -103,12 +103,16 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
                 "\"sandbox\" needs `sandbox = true` at the top level",
             ));
         }
-        ClusterConnection::Url { server, token } => {
+        ClusterConnection::Url { server, token, certificate_authority } => {
             if !matches!(server.scheme(), "https" | "http") || server.host().is_none() {
                 return Err(ConfigError::invalid(
                     format!("{key}.cluster.server"),
                     format!("{server} is not an http(s) URL with a host"),
                 ));
+            }
+            if let Some(path) = certificate_authority {
+                crate::kube::client::read_certificates(path)
+                    .map_err(|e| ConfigError::invalid(format!("{key}.cluster.certificate_authority"), e))?;
             }
             if let TokenSource::SsmParameter(name) = token {
                 check_ssm_path(name, &format!("{key}.cluster.token.ssm-parameter"))?;

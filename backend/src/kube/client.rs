@@ -179,9 +179,15 @@ impl Clusters {
                 kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| fail(&e))?
             }
             ClusterConnection::InCluster => kube::Config::incluster().map_err(|e| fail(&e))?,
-            ClusterConnection::Url { server, .. } => {
+            ClusterConnection::Url { server, certificate_authority, .. } => {
                 let uri = server.as_str().parse::<http::Uri>().map_err(|e| fail(&e))?;
-                kube::Config::new(uri)
+                let mut config = kube::Config::new(uri);
+                if let Some(path) = certificate_authority {
+                    config.root_cert = Some(read_certificates(path).map_err(|e| fail(&e))?);
+                    // kube re-reads the file, so a rotated CA is picked up without a restart.
+                    config.root_cert_file = Some(path.clone());
+                }
+                config
             }
         };
         if let Some(token) = token {
@@ -222,6 +228,18 @@ impl Clusters {
         let token = token.trim().to_owned();
         if token.is_empty() { Err("the cluster token is empty".into()) } else { Ok((token, version)) }
     }
+}
+
+/// The certificates (DER) of a PEM file, or why there are none.
+pub fn read_certificates(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let blocks = pem::parse_many(&pem).map_err(|e| format!("{} is not a PEM file: {e}", path.display()))?;
+    let certificates: Vec<Vec<u8>> =
+        blocks.into_iter().filter(|b| b.tag() == "CERTIFICATE").map(pem::Pem::into_contents).collect();
+    if certificates.is_empty() {
+        return Err(format!("{} holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")", path.display()));
+    }
+    Ok(certificates)
 }
 
 /// When a JWT says it expires (its `exp` claim), in milliseconds; `None` for an opaque token.

@@ -101,6 +101,7 @@ async fn readiness_fails_when_an_upstream_is_down() {
     config.environments[1].cluster = backend::config::ClusterConnection::Url {
         server: format!("http://{closed}").parse().unwrap(),
         token: backend::config::TokenSource::Env("K8S_TOKEN".into()),
+        certificate_authority: None,
     };
     let portal = TestPortal::with_config(config).await;
     let anonymous = portal.anonymous.get(portal.url("/readyz")).send().await.unwrap();

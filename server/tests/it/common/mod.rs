@@ -45,6 +45,16 @@ pub fn real_cluster() -> Option<PathBuf> {
     Some(path)
 }
 
+/// The real control plane's API server and the file of its CA.
+fn real_server(kubeconfig: &std::path::Path) -> (url::Url, PathBuf) {
+    let read = kube::config::Kubeconfig::read_from(kubeconfig).expect("the real kubeconfig");
+    let cluster = read.clusters.first().and_then(|c| c.cluster.clone()).expect("a cluster");
+    let server = cluster.server.expect("a server").parse().expect("a URL");
+    let ca = kubeconfig.parent().expect("a folder").join("cluster/certs/ca.crt");
+    assert!(ca.exists(), "{} is missing", ca.display());
+    (server, ca)
+}
+
 /// Whether a test is skipped because it runs on the real control plane, saying why.
 pub fn skipped_on_real_cluster(why: &str) -> bool {
     let skipped = real_cluster().is_some();
@@ -109,17 +119,33 @@ impl TestPortal {
         Self::sandbox_on(Flavour::Sqlite).await
     }
 
-    /// With `ROLLGATE_TEST_CLUSTER=real`, the environments' cluster is `../shared/k8s-real`'s
-    /// real control plane instead, holding a copy of the demo world's deployments (see
-    /// [`real_cluster`]); the sandbox still serves AWS.
+    /// The sandbox's demo world on `flavour`'s store (see [`Self::demo_world`]).
     pub async fn sandbox_on(flavour: Flavour) -> Self {
-        let mut config = load(&Source::SandboxDefault).expect("default config");
+        Self::demo_world(load(&Source::SandboxDefault).expect("default config"), flavour).await
+    }
+
+    /// `config`, a variation of the sandbox's demo configuration. With
+    /// `ROLLGATE_TEST_CLUSTER=real`, its environments' cluster is `../shared/k8s-real`'s real
+    /// control plane instead (see [`real_cluster`]), holding a copy of the demo world's
+    /// deployments; the sandbox still serves AWS. An environment reaching the sandbox with a
+    /// token kept in SSM reaches the real API server the same way (`kind = "url"`, its CA
+    /// from a file), with a token of its ServiceAccount bound by the Roles `rollgate rbac`
+    /// prints; the others use the real cluster's admin kubeconfig.
+    pub async fn demo_world(mut config: Config, flavour: Flavour) -> Self {
         let real = real_cluster();
         if let Some(kubeconfig) = &real {
+            let (server, ca) = real_server(kubeconfig);
             for env in &mut config.environments {
-                env.cluster = backend::config::ClusterConnection::Kubeconfig {
-                    context: None,
-                    path: Some(kubeconfig.clone()),
+                env.cluster = match env.cluster.token_parameter() {
+                    Some(parameter) => backend::config::ClusterConnection::Url {
+                        server: server.clone(),
+                        token: backend::config::TokenSource::SsmParameter(parameter.to_owned()),
+                        certificate_authority: Some(ca.clone()),
+                    },
+                    None => backend::config::ClusterConnection::Kubeconfig {
+                        context: None,
+                        path: Some(kubeconfig.clone()),
+                    },
                 };
                 // AWS stays the sandbox's; its pipelines deploy into its own cluster, not this one.
                 env.aws.sandbox = Some(true);
@@ -127,11 +153,88 @@ impl TestPortal {
             }
         }
         let namespaces: Vec<String> = config.environments.iter().flat_map(|e| e.namespaces.clone()).collect();
-        let portal = Self::with_store(config, flavour).await;
+        let portal = Self::with_store(config.clone(), flavour).await;
         if let Some(kubeconfig) = real {
             portal.copy_demo_deployments_to(&kubeconfig, &namespaces).await;
+            portal.token_accounts_on(&kubeconfig, &config).await;
         }
         portal
+    }
+
+    /// For each environment reaching the real cluster with a token kept in SSM: its
+    /// ServiceAccount, bound to the Roles `rollgate rbac` prints for it, and a fresh 30-day
+    /// token of it as version 1 of the SSM parameter (as the sandbox seeds its own).
+    async fn token_accounts_on(&self, kubeconfig: &std::path::Path, config: &Config) {
+        use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+        use k8s_openapi::api::core::v1::ServiceAccount;
+        use k8s_openapi::api::rbac::v1::{Role as RbacRole, RoleBinding};
+        use kube::api::{Api, DeleteParams, PostParams};
+        use kube::core::NamespaceResourceScope;
+
+        async fn recreate<K>(api: &Api<K>, object: &K)
+        where
+            K: kube::Resource<Scope = NamespaceResourceScope>
+                + Clone
+                + std::fmt::Debug
+                + serde::Serialize
+                + serde::de::DeserializeOwned,
+        {
+            let name = object.meta().name.clone().expect("a name");
+            let _ = api.delete(&name, &DeleteParams::default()).await;
+            api.create(&PostParams::default(), object).await.expect("created on the real cluster");
+        }
+
+        let admin =
+            kube_client(kube::config::Kubeconfig::read_from(kubeconfig).expect("the real kubeconfig")).await;
+        let own: backend::kube::rbac::ServiceAccount = "rollgate/rollgate".parse().expect("an account");
+        let rbac = backend::kube::rbac::for_config(config, &own);
+        for env in &config.environments {
+            let Some(parameter) = env.cluster.token_parameter() else { continue };
+            let (ns, name) = backend::kube::credential::service_account(env);
+            let accounts = Api::<ServiceAccount>::namespaced(admin.clone(), &ns);
+            let account: ServiceAccount =
+                serde_json::from_value(serde_json::json!({ "metadata": { "name": name } })).unwrap();
+            let _ = accounts.create(&PostParams::default(), &account).await;
+            let printed = rbac.iter().find(|r| r.environment == env.name).expect("rbac for the environment");
+            for role in &printed.roles {
+                let ns = role.metadata.namespace.as_deref().expect("a namespaced Role");
+                recreate(&Api::<RbacRole>::namespaced(admin.clone(), ns), role).await;
+            }
+            for binding in &printed.bindings {
+                let ns = binding.metadata.namespace.as_deref().expect("a namespaced RoleBinding");
+                recreate(&Api::<RoleBinding>::namespaced(admin.clone(), ns), binding).await;
+            }
+            let request = TokenRequest {
+                spec: Some(TokenRequestSpec { expiration_seconds: Some(30 * 86_400), ..Default::default() }),
+                ..Default::default()
+            };
+            let issued = accounts.create_token_request(&name, &PostParams::default(), &request).await;
+            let status = issued.expect("a token of the account").status.expect("a token status");
+            let expires = status.expiration_timestamp.expect("an expiry").0;
+            let ssm = self.running.portal.aws.ssm(env).await;
+            let _ = ssm.delete_parameter().name(parameter).send().await;
+            let tag = |key: &str, value: &str| {
+                aws_sdk_ssm::types::Tag::builder().key(key).value(value).build().expect("a tag")
+            };
+            let put = ssm
+                .put_parameter()
+                .name(parameter)
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .key_id("alias/rollgate")
+                .value(status.token.expect("a token"))
+                .description(format!("Bearer token of ServiceAccount {ns}/{name} on the real cluster"))
+                .tags(tag("environment", &env.name))
+                .tags(tag("expires-at", &expires.to_string()))
+                .send()
+                .await
+                .expect("the token stored");
+            assert_eq!(put.version, 1);
+            assert_eq!(
+                self.running.portal.clusters.token_version(&env.name),
+                None,
+                "no client was built with the sandbox's token before this"
+            );
+        }
     }
 
     /// Replaces the deployments of the environments' namespaces on the cluster of `kubeconfig`
