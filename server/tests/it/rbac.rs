@@ -227,8 +227,8 @@ fn the_kubernetes_manifests_render_and_their_configurations_load() {
 
 /// The same Role, judged by Kubernetes' own RBAC authorizer: Rollgate, holding only a token of
 /// the ServiceAccount the printed RoleBinding names, shows a deployment and carries out
-/// scale, set env, restart and rollback; without `update` the real API server's refusal is
-/// what the person reads. (Pod logs are left out: this control plane has no kubelet.)
+/// scale, set env, restart, deploying an image and rollback; without `update` the real API
+/// server's refusal is what the person reads. (Pod logs are left out: this control plane has no kubelet.)
 #[tokio::test(flavor = "multi_thread")]
 async fn on_a_real_api_server_the_printed_role_is_enough() {
     use app::api::deployments::GetDeployment;
@@ -330,12 +330,19 @@ async fn on_a_real_api_server_the_printed_role_is_enough() {
             }),
         ),
         ("restart", change("restart", &|_| {})),
+        (
+            "deploy-image",
+            change("deploy-image", &|c: &mut RequestChange| {
+                c.container = Some(s("web"));
+                c.image = Some(s("registry.example.com/web:3f2a9c1"));
+            }),
+        ),
     ];
     for (what, request) in steps {
         let done: ChangeView = p.call(&dana, &request).await.json().await.unwrap();
         assert_eq!(done.state, "executed", "{what}: {:?}", done.outcome);
     }
-    // The controller-manager numbers the restart's revision a moment later; a rollback asked
+    // The controller-manager numbers the newest revision a moment later; a rollback asked
     // for before that is refused as stale (the deployment changed since it was requested).
     let get = GetDeployment { env: s("staging"), namespace: ns.clone(), name: s("web") };
     let mut revisions = 0;
@@ -344,14 +351,14 @@ async fn on_a_real_api_server_the_printed_role_is_enough() {
         assert_eq!(detail.status().as_u16(), 200);
         let detail: DeploymentDetail = detail.json().await.unwrap();
         revisions = detail.revisions.len();
-        if revisions >= 3 {
+        if revisions >= 4 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(
-        revisions, 3,
-        "revisions read from ReplicaSets: scale keeps the template, set env and restart change it"
+        revisions, 4,
+        "revisions read from ReplicaSets: scale keeps the template, set env, restart and the image change it"
     );
     let rollback = change("rollback", &|c: &mut RequestChange| c.revision = Some(s("1")));
     let done: ChangeView = p.call(&dana, &rollback).await.json().await.unwrap();
