@@ -53,6 +53,9 @@ pub struct Endpoints {
     pub kubernetes: SocketAddr,
     pub codepipeline: SocketAddr,
     pub ssm: SocketAddr,
+    /// SQS, holding the queue CodePipeline's events are delivered to
+    /// (`rollgate-pipeline-events`).
+    pub sqs: SocketAddr,
     /// The OpenID Connect provider (plain HTTP on loopback).
     pub oidc: SocketAddr,
 }
@@ -111,11 +114,13 @@ impl Sandbox {
         let kubernetes = bind("Kubernetes API", ports.kubernetes).await?;
         let codepipeline = bind("CodePipeline", ports.codepipeline).await?;
         let ssm = bind("SSM", ports.ssm).await?;
+        let sqs = bind("SQS", ports.sqs).await?;
         let oidc_listener = bind("OpenID Connect", ports.oidc).await?;
         let endpoints = Endpoints {
             kubernetes: local_addr(&kubernetes),
             codepipeline: local_addr(&codepipeline),
             ssm: local_addr(&ssm),
+            sqs: local_addr(&sqs),
             oidc: local_addr(&oidc_listener),
         };
         let oidc = oidc::Issuer::new(format!("http://{}", endpoints.oidc));
@@ -149,11 +154,14 @@ impl Sandbox {
         serve(tls.listener(kubernetes), kubernetes::router(cluster));
         serve(codepipeline, aws_routers.codepipeline);
         serve(ssm, aws_routers.ssm);
+        aws.set_sqs_endpoint(format!("http://{}", endpoints.sqs));
+        serve(sqs, aws_routers.sqs);
         serve(oidc_listener, oidc::router(oidc.clone()));
         tracing::info!(
             kubernetes = %endpoints.kubernetes,
             codepipeline = %endpoints.codepipeline,
             ssm = %endpoints.ssm,
+            sqs = %endpoints.sqs,
             oidc = %endpoints.oidc,
             restored,
             "sandbox started"
@@ -241,7 +249,7 @@ impl Endpoints {
     /// Free ports on loopback, chosen by the OS.
     pub fn any_free() -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        Self { kubernetes: any, codepipeline: any, ssm: any, oidc: any }
+        Self { kubernetes: any, codepipeline: any, ssm: any, sqs: any, oidc: any }
     }
 }
 

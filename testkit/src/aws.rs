@@ -34,6 +34,10 @@ pub async fn ssm(endpoint: &str) -> aws_sdk_ssm::Client {
     aws_sdk_ssm::Client::new(&sdk_config(endpoint).await)
 }
 
+pub async fn sqs(endpoint: &str) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&sdk_config(endpoint).await)
+}
+
 pub async fn codepipeline(endpoint: &str) -> aws_sdk_codepipeline::Client {
     aws_sdk_codepipeline::Client::new(&sdk_config(endpoint).await)
 }

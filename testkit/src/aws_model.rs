@@ -22,15 +22,20 @@ const COMMON_ERRORS: [&str; 8] = [
     "ServiceUnavailable",
 ];
 
-/// The models of the two services the sandbox serves, known by their `X-Amz-Target` prefix.
+/// The models of the services the sandbox serves, known by their `X-Amz-Target` prefix.
 pub struct Models {
     codepipeline: ServiceModel,
     ssm: ServiceModel,
+    sqs: ServiceModel,
 }
 
 impl Models {
     pub fn load() -> Self {
-        Self { codepipeline: ServiceModel::load("codepipeline"), ssm: ServiceModel::load("ssm") }
+        Self {
+            codepipeline: ServiceModel::load("codepipeline"),
+            ssm: ServiceModel::load("ssm"),
+            sqs: ServiceModel::load("sqs"),
+        }
     }
 
     /// What is wrong with each answer, in words: `(target prefix, operation, status, body)`.
@@ -43,6 +48,7 @@ impl Models {
             .flat_map(|(service, operation, status, body)| match service {
                 "CodePipeline_20150709" => self.codepipeline.check(operation, status, body),
                 "AmazonSSM" => self.ssm.check(operation, status, body),
+                "AmazonSQS" => self.sqs.check(operation, status, body),
                 other => vec![format!("{other}: not a service the sandbox serves")],
             })
             .collect();
@@ -52,7 +58,7 @@ impl Models {
     }
 }
 
-/// One service's model (`codepipeline`, `ssm`).
+/// One service's model (`codepipeline`, `ssm`, `sqs`).
 pub struct ServiceModel {
     pub name: String,
     operations: Map<String, Value>,

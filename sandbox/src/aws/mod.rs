@@ -15,6 +15,7 @@ mod ids;
 mod input;
 
 pub(crate) mod codepipeline;
+pub(crate) mod sqs;
 pub(crate) mod ssm;
 
 use std::collections::BTreeSet;
@@ -74,6 +75,9 @@ pub(crate) trait Service: Send + Sync + 'static {
     /// The service's prefix in IAM actions (`ssm` in `ssm:GetParameter`).
     const IAM_PREFIX: &'static str;
 
+    /// The media type of its answers: AWS JSON 1.1, or 1.0 for the newer services (SQS).
+    const CONTENT_TYPE: &'static str = "application/x-amz-json-1.1";
+
     /// The ARNs IAM would authorize a call of `operation` against, as the service
     /// authorization reference names them; `*` for operations that take no resource.
     fn resources(&self, operation: &str, input: &Input, caller: &Caller) -> Vec<String>;
@@ -102,7 +106,7 @@ pub(crate) struct Switches {
 /// output, or `{"__type", "message"}`), for checking against the service's model.
 #[derive(Debug, Clone)]
 pub struct Exchange {
-    /// The `X-Amz-Target` prefix: `CodePipeline_20150709` or `AmazonSSM`.
+    /// The `X-Amz-Target` prefix: `CodePipeline_20150709`, `AmazonSSM` or `AmazonSQS`.
     pub service: &'static str,
     pub operation: String,
     pub status: u16,
@@ -145,6 +149,7 @@ impl Switches {
 pub struct Aws {
     switches: Switches,
     pipelines: codepipeline::Pipelines,
+    queues: sqs::Queues,
     codepipeline_calls: Arc<AtomicU64>,
 }
 
@@ -184,6 +189,11 @@ impl Aws {
         self.codepipeline_calls.load(Ordering::Relaxed)
     }
 
+    /// Tells the SQS endpoint where it listens, so the queue URLs it hands out reach it.
+    pub(crate) fn set_sqs_endpoint(&self, base: String) {
+        self.queues.set_endpoint(base);
+    }
+
     /// How many Parameter Store reads asked for values decrypted (`WithDecryption`).
     pub fn decrypting_reads(&self) -> u64 {
         self.switches.decrypting_reads.load(Ordering::Relaxed)
@@ -206,10 +216,11 @@ impl Aws {
     }
 }
 
-/// The routers of the two AWS endpoints.
+/// The routers of the AWS endpoints.
 pub(crate) struct Routers {
     pub codepipeline: Router,
     pub ssm: Router,
+    pub sqs: Router,
 }
 
 /// How long the seeded deployer tokens live: long enough for any demo, as a legacy
@@ -228,7 +239,10 @@ pub(crate) fn start(cluster: &Cluster, registry: &Registry, world: World) -> (Aw
     if world == World::Demo {
         ssm::seed::demo(&ssm);
     }
-    let pipelines = codepipeline::Pipelines::new(cluster.store.clone(), registry.clone());
+    let queues = sqs::Queues::default();
+    // The EventBridge rule every sandbox has: CodePipeline's state changes to this queue.
+    queues.ensure(sqs::EVENTS_QUEUE);
+    let pipelines = codepipeline::Pipelines::new(cluster.store.clone(), registry.clone(), queues.clone());
     if world == World::Demo {
         codepipeline::demo::seed(&pipelines);
     }
@@ -244,8 +258,9 @@ pub(crate) fn start(cluster: &Cluster, registry: &Registry, world: World) -> (Aw
             },
         )),
         ssm: router(ssm, switches.clone()),
+        sqs: sqs::router(queues.clone(), switches.clone()),
     };
-    (Aws { switches, pipelines, codepipeline_calls }, routers)
+    (Aws { switches, pipelines, queues, codepipeline_calls }, routers)
 }
 
 pub(crate) fn router<S: Service>(service: Arc<S>, switches: Switches) -> Router {
@@ -290,8 +305,7 @@ fn dispatch<S: Service>(
         exchanges.push(Exchange { service: S::TARGET_PREFIX, operation: operation.to_owned(), status, body });
     }
     let output = answer?;
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/x-amz-json-1.1")], output.to_string())
-        .into_response())
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, S::CONTENT_TYPE)], output.to_string()).into_response())
 }
 
 fn answer<S: Service>(

@@ -67,6 +67,7 @@ async fn run(options: Options, kubeconfig: PathBuf) -> ExitCode {
         "kubernetes": sandbox.cluster_url(),
         "codepipeline": format!("http://{}", sandbox.endpoints.codepipeline),
         "ssm": format!("http://{}", sandbox.endpoints.ssm),
+        "sqs": format!("http://{}", sandbox.endpoints.sqs),
         "kubeconfig": kubeconfig,
     });
     println!("{ready}");

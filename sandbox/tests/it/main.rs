@@ -8,4 +8,5 @@ mod aws_protocol;
 mod codepipeline;
 mod kube_client;
 mod kubectl;
+mod sqs;
 mod ssm;

@@ -8,6 +8,7 @@
 //! - `repository`: the simulated source repositories.
 //! - `declaration`: a pipeline declaration read and checked (CreatePipeline, the demo).
 //! - `engine`: the clock that moves executions along.
+//! - `events`: the state-change events it publishes (to the sandbox's SQS queue).
 //! - `actions`: what each kind of action does when it starts and while it runs.
 //! - `read`: the read operations and the shapes they answer with.
 //! - `start`: StartPipelineExecution.
@@ -22,6 +23,7 @@ mod control;
 mod declaration;
 pub(crate) mod demo;
 mod engine;
+pub(crate) mod events;
 mod jobs;
 mod model;
 mod read;
@@ -34,6 +36,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::sqs::Queues;
 use super::{AwsError, Caller, Input, Service};
 use crate::kubernetes::Store;
 use crate::registry::Registry;
@@ -162,6 +165,8 @@ pub(crate) struct State {
     pub jobs: Vec<Job>,
     /// Orders stage entries across executions.
     pub sequence: u64,
+    /// The statuses the events last told of.
+    pub published: events::Published,
 }
 
 impl State {
@@ -185,13 +190,15 @@ pub(crate) struct Pipelines {
     state: Arc<Mutex<State>>,
     store: Store,
     registry: Registry,
+    /// Where the events go: the sandbox's EventBridge rule targets its SQS queue.
+    queues: Queues,
 }
 
 /// How often the engine looks at running executions.
 const TICK: Duration = Duration::from_millis(50);
 
 impl Pipelines {
-    pub fn new(store: Store, registry: Registry) -> Self {
+    pub fn new(store: Store, registry: Registry, queues: Queues) -> Self {
         let state = State {
             pipelines: BTreeMap::new(),
             repositories: BTreeMap::new(),
@@ -199,8 +206,9 @@ impl Pipelines {
             injected: Vec::new(),
             jobs: Vec::new(),
             sequence: 0,
+            published: events::Published::default(),
         };
-        Self { state: Arc::new(Mutex::new(state)), store, registry }
+        Self { state: Arc::new(Mutex::new(state)), store, registry, queues }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
@@ -212,9 +220,17 @@ impl Pipelines {
     /// Runs the clock on the current runtime until it shuts down.
     pub fn spawn_engine(&self) {
         let pipelines = self.clone();
+        events::baseline(&mut pipelines.lock());
         tokio::spawn(async move {
             loop {
-                engine::advance(&mut pipelines.lock(), &pipelines.store, &pipelines.registry);
+                let published = {
+                    let mut state = pipelines.lock();
+                    engine::advance(&mut state, &pipelines.store, &pipelines.registry);
+                    events::changes(&mut state)
+                };
+                for event in published {
+                    pipelines.queues.send(super::sqs::EVENTS_QUEUE, event);
+                }
                 tokio::time::sleep(TICK).await;
             }
         });
