@@ -123,6 +123,22 @@ impl AwsClients {
         aws_sdk_codepipeline::Client::from_conf(builder.build())
     }
 
+    /// An SQS client of `env` for its events queue: long polls wait up to 20 s, so its
+    /// attempts may take longer than other calls'.
+    pub async fn sqs(&self, env: &Environment) -> aws_sdk_sqs::Client {
+        let shared = self.shared(env).await;
+        let mut builder =
+            aws_sdk_sqs::config::Builder::from(&shared.sdk).interceptor(UpstreamCalls("sqs")).timeout_config(
+                aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(std::time::Duration::from_secs(30))
+                    .build(),
+            );
+        if let Some(sandbox) = self.sandbox_of(env) {
+            builder = builder.endpoint_url(sandbox.sqs.as_str());
+        }
+        aws_sdk_sqs::Client::from_conf(builder.build())
+    }
+
     /// The configuration's environment named `name`.
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.config.environment(name)

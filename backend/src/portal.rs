@@ -78,6 +78,7 @@ impl Portal {
         let tokens = Tokens::new(config.clone(), aws.clone(), store.clone());
         let clusters = Clusters::new(config.clone(), sandbox.clone(), tokens.clone());
         let pipelines = Pipelines::new(config.clone(), aws.clone());
+        pipelines.listen(store.clone(), replica.clone());
         let dispatch = Arc::new(Dispatch {
             deployer: Deployer::new(clusters.clone()),
             releaser: Releaser::new(pipelines.clone()),

@@ -69,6 +69,8 @@ pub struct SandboxEndpoints {
     pub kubeconfig: String,
     pub codepipeline: Url,
     pub ssm: Url,
+    /// SQS, holding the queue the sandbox's CodePipeline sends its events to.
+    pub sqs: Url,
 }
 
 /// One upstream of one environment, resolved to an endpoint or to the reason it could not be.
@@ -326,7 +328,8 @@ mod tests {
             kubernetes: url.clone(),
             kubeconfig: String::new(),
             codepipeline: url.clone(),
-            ssm: url,
+            ssm: url.clone(),
+            sqs: url,
         }
     }
 

@@ -274,5 +274,6 @@ fn sandbox_endpoints(sandbox: &sandbox::Sandbox) -> SandboxEndpoints {
         kubeconfig: sandbox.kubeconfig(),
         codepipeline: url("http", endpoints.codepipeline),
         ssm: url("http", endpoints.ssm),
+        sqs: url("http", endpoints.sqs),
     }
 }

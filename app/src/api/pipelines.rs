@@ -385,6 +385,7 @@ pub mod ssr {
             fetched_ms: snapshot.fetched.map(|t| t.millis()),
             problem: snapshot.problem.as_ref().map(|p| p.to_string()),
             next_in_secs: snapshot.next_in.as_secs(),
+            pushed: snapshot.pushed,
             approval: None,
         };
         let Some(state) = &snapshot.state else {

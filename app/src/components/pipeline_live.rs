@@ -47,6 +47,15 @@ fn PipelineCard(v: PipelineView, detail: bool, can_approve: bool, now_ms: i64) -
             </p>
         }
     });
+    // How fresh the card is, when nothing is wrong (a problem above says it instead).
+    let freshness = v.problem.is_none().then_some(v.fetched_ms).flatten().map(|ms| {
+        let how = if v.pushed {
+            "Refreshed by CodePipeline's events as they happen; last read "
+        } else {
+            "Polled (no events queue answers); last read "
+        };
+        view! { <p class="muted freshness" data-pushed=v.pushed.to_string()>{how} <TimeAgo ms now_ms /> "."</p> }
+    });
     let latest = v.latest.clone().map(|e| {
         let ended = (e.status != "InProgress").then_some(e.updated_ms).flatten();
         let times = match (e.started_ms, ended) {
@@ -77,6 +86,7 @@ fn PipelineCard(v: PipelineView, detail: bool, can_approve: bool, now_ms: i64) -
             </div>
             {stale}
             {latest}
+            {freshness}
             <ol class="stages" aria-label="Stages">
                 {v.stages.iter().cloned().map(|s| view! { <Stage s env=env.clone() detail now_ms /> }.into_any()).collect_view()}
             </ol>

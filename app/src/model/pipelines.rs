@@ -17,6 +17,9 @@ pub struct PipelineView {
     pub problem: Option<String>,
     /// Seconds until the poller reads again.
     pub next_in_secs: u64,
+    /// CodePipeline's events refresh it as they happen (the environment's events queue
+    /// answers); otherwise it is polled.
+    pub pushed: bool,
     /// The manual approval waiting for an answer.
     pub approval: Option<ApprovalView>,
 }

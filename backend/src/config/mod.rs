@@ -458,6 +458,11 @@ pub struct AwsSettings {
     /// `alias/aws/ssm` key need no KMS permission.
     #[serde(default)]
     pub kms_keys: Vec<String>,
+    /// The SQS queue an EventBridge rule delivers CodePipeline's state-change events to (its
+    /// name, or its URL): pipelines then refresh when something changes, instead of being
+    /// polled while idle. Environments may share a queue.
+    #[serde(default)]
+    pub events_queue: Option<String>,
     /// Whether this environment's CodePipeline and SSM calls go to the embedded sandbox's
     /// (needs `sandbox = true`). Unset: when its cluster is the sandbox's. Set it to try Rollgate
     /// on a real cluster with simulated AWS.

@@ -152,6 +152,16 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
             ));
         }
     }
+    if let Some(queue) = &env.aws.events_queue
+        && !is_queue(queue)
+    {
+        return Err(ConfigError::invalid(
+            format!("{key}.aws.events_queue"),
+            format!(
+                "{queue:?} is neither an SQS queue name (1 to 80 of A-Z a-z 0-9 - _) nor a queue URL like \"https://sqs.eu-west-1.amazonaws.com/123456789012/rollgate-events\""
+            ),
+        ));
+    }
     for (i, arn) in env.aws.kms_keys.iter().enumerate() {
         if !is_kms_key_arn(arn) {
             return Err(ConfigError::invalid(
@@ -377,6 +387,21 @@ fn is_kms_key_arn(s: &str) -> bool {
         && parts[5]
             .strip_prefix("key/")
             .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
+/// An SQS queue name, or a URL whose last segment is one.
+fn is_queue(queue: &str) -> bool {
+    let name_ok = |n: &str| {
+        (1..=80).contains(&n.len()) && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    match Url::parse(queue) {
+        Ok(url) => {
+            matches!(url.scheme(), "https" | "http")
+                && url.host().is_some()
+                && url.path_segments().and_then(|mut s| s.next_back()).is_some_and(name_ok)
+        }
+        Err(_) => name_ok(queue),
+    }
 }
 
 fn is_pipeline_name(s: &str) -> bool {

@@ -4,6 +4,8 @@
 //! - [`ids`]: execution ids and commit hashes, checked once.
 //! - [`read`]: a pipeline's state, its executions and what their actions did.
 //! - [`poller`]: one poller per pipeline, shared by every page and live stream.
+//! - [`events`]: CodePipeline's state-change events from an SQS queue, which refresh the
+//!   pollers at once (across replicas) and let them poll idle pipelines seldom.
 //! - [`compare`]: two executions side by side, action by action.
 //! - [`releases`]: which execution put a deployment's revision there.
 //! - [`signature`]: the person's name in the text AWS keeps with a call.
@@ -20,6 +22,7 @@ pub mod change;
 pub mod compare;
 pub mod control;
 pub mod error;
+pub mod events;
 pub mod executor;
 pub mod ids;
 pub mod poller;
@@ -48,6 +51,8 @@ pub struct Pipelines {
     /// Calls made by pages and actions (the pollers count their own).
     calls: Arc<AtomicU64>,
     timings: Arc<RwLock<PollTimings>>,
+    /// Whether each environment's events queue answers.
+    pub feeds: events::Feeds,
 }
 
 impl Pipelines {
@@ -59,7 +64,14 @@ impl Pipelines {
             pollers: Arc::default(),
             calls: Arc::default(),
             timings: Arc::default(),
+            feeds: events::Feeds::default(),
         }
+    }
+
+    /// Starts consuming the environments' events queues (`aws.events_queue`), and relaying
+    /// what one replica hears to the others through `store`.
+    pub fn listen(&self, store: crate::store::Store, replica: String) {
+        events::start(self, store, replica);
     }
 
     /// The environment, if `pipeline` is one it lists.

@@ -1,12 +1,14 @@
 //! One poller per pipeline, shared by everyone looking.
 //!
-//! CodePipeline has no change feed, so someone has to ask. The poller asks on everyone's
-//! behalf and hands out the last answer through a `watch` channel: a page load or a live
-//! stream reads that answer, never AWS, so the number of AWS calls depends on time, not on the
-//! number of viewers. It asks often while an execution runs and seldom when the pipeline is
-//! idle, stops asking when nobody has looked for a while, doubles its wait on throttling or an
-//! unreachable endpoint, and keeps the last good state with the time it was read and the
-//! reason the next read failed, so pages say how old what they show is.
+//! The poller asks CodePipeline on everyone's behalf and hands out the last answer through a
+//! `watch` channel: a page load or a live stream reads that answer, never AWS, so the number
+//! of AWS calls depends on time, not on the number of viewers. It asks at once when an event
+//! says the pipeline changed ([`super::events`]); without a working events queue it asks
+//! often while an execution runs and seldom when the pipeline is idle, and with one, seldom
+//! in both cases (a safety net for a lost event). It stops asking when nobody has looked for a
+//! while, backs off (doubling, jittered) on throttling or an unreachable endpoint, and keeps
+//! the last good state with the time it was read and the reason the next read failed, so
+//! pages say how old what they show is.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +32,11 @@ pub struct PollTimings {
     pub max_backoff: Duration,
     /// How long to keep polling after the last viewer left or the last page read.
     pub linger: Duration,
+    /// While an execution runs and events arrive.
+    pub pushed_running: Duration,
+    /// While nothing runs and events arrive: a read is three calls, so fifteen minutes keeps
+    /// an idle pipeline at one call per five minutes.
+    pub pushed_idle: Duration,
 }
 
 impl Default for PollTimings {
@@ -39,6 +46,8 @@ impl Default for PollTimings {
             idle: Duration::from_secs(20),
             max_backoff: Duration::from_secs(120),
             linger: Duration::from_secs(60),
+            pushed_running: Duration::from_secs(30),
+            pushed_idle: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -54,8 +63,10 @@ pub struct Snapshot {
     pub problem: Option<PipelineError>,
     /// Reads tried so far (successful or not).
     pub polls: u64,
-    /// How long until the next read.
+    /// How long until the next read, unless an event comes first.
     pub next_in: Duration,
+    /// Whether CodePipeline's events refresh it (its environment's events queue answers).
+    pub pushed: bool,
 }
 
 #[derive(Clone)]
@@ -129,7 +140,7 @@ impl Poller {
     }
 
     async fn run(self, pipelines: Pipelines, environment: String, pipeline: String) {
-        let mut backoff: Option<Duration> = None;
+        let mut failures = 0u32;
         let mut client = None;
         loop {
             let timings = pipelines.timings();
@@ -149,14 +160,20 @@ impl Poller {
                 // Build it again next time: the credentials may have been renewed.
                 client = None;
             }
+            let pushed = pipelines.feeds.pushed(&environment);
             let wait = match &result {
                 Ok(state) => {
-                    backoff = None;
-                    if state.running() { timings.running } else { timings.idle }
+                    failures = 0;
+                    match (pushed, state.running()) {
+                        (true, true) => timings.pushed_running,
+                        (true, false) => timings.pushed_idle,
+                        (false, true) => timings.running,
+                        (false, false) => timings.idle,
+                    }
                 }
                 Err(e) => {
-                    let next = backoff.map_or(timings.running * 2, |b| b * 2).min(timings.max_backoff);
-                    backoff = Some(next);
+                    let next = super::events::backoff(failures, timings.running * 2, timings.max_backoff);
+                    failures += 1;
                     if !e.transient() {
                         tracing::warn!(%environment, %pipeline, error = %e, "reading the pipeline failed");
                     }
@@ -168,6 +185,7 @@ impl Poller {
                 let mut next = (**snapshot).clone();
                 next.polls += 1;
                 next.next_in = wait;
+                next.pushed = pushed;
                 match result {
                     Ok(state) => {
                         next.state = Some(Arc::new(state));
@@ -179,7 +197,7 @@ impl Poller {
                 *snapshot = Arc::new(next);
             });
             // A poke cuts the wait short, except while backing off (AWS asked for less).
-            if backoff.is_some() {
+            if failures > 0 {
                 tokio::time::sleep(wait).await;
             } else {
                 let _ = tokio::time::timeout(wait, self.inner.poke.notified()).await;

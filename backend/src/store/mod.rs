@@ -72,6 +72,7 @@ const MIGRATIONS: &[(i64, &str, Sql)] = &[
     (6, "sso names", Sql::Portable(include_str!("migrations/0006_sso_names.sql"))),
     (7, "started execution", Sql::Portable(include_str!("migrations/0007_started_execution.sql"))),
     (8, "execution lease", Sql::Portable(include_str!("migrations/0008_execution_lease.sql"))),
+    (9, "pipeline signals", Sql::Portable(include_str!("migrations/0009_pipeline_signals.sql"))),
 ];
 
 /// A migration's SQL: one text both databases accept, or one each where they differ

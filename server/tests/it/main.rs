@@ -15,6 +15,7 @@ mod iam;
 mod live;
 mod logs;
 mod metrics;
+mod pipeline_events;
 mod pipelines;
 mod rbac;
 mod replicas;

@@ -1,7 +1,8 @@
 //! Pipelines through Rollgate's server functions, against the sandbox's CodePipeline through
 //! the AWS SDK: list and detail, release on a protected environment (approved by someone
 //! other than the starter), reject, stop, retry, freeze and unfreeze a transition, redeploy an
-//! earlier commit, roll a stage back; one poller's AWS calls with 1 and with 50 live viewers;
+//! earlier commit, roll a stage back; one poller's AWS calls with 1 and with 50 live viewers
+//! (polled; `pipeline_events` has the pushed side);
 //! AWS errors in words.
 
 use crate::common;
@@ -42,6 +43,7 @@ pub(crate) fn quick(p: TestPortal) -> TestPortal {
         idle: Duration::from_millis(300),
         max_backoff: Duration::from_secs(2),
         linger: Duration::from_secs(60),
+        ..PollTimings::default()
     });
     p
 }
@@ -656,7 +658,12 @@ async fn freeze_windows_hold_pipeline_controls() {
 /// from the poller's own client (every request it sends, retries included).
 #[tokio::test(flavor = "multi_thread")]
 async fn poller_calls_do_not_grow_with_viewers() {
-    let p = portal().await;
+    // Polled, not pushed: the environments without their events queue.
+    let mut config = backend::config::load(&backend::config::Source::SandboxDefault).unwrap();
+    for env in &mut config.environments {
+        env.aws.events_queue = None;
+    }
+    let p = quick(TestPortal::with_config(config).await);
     let pipelines = &p.running.portal.pipelines;
     let poller = pipelines.poller("staging", "myapp-staging").unwrap();
     let url = p.url("/live/staging/pipelines/myapp-staging");
