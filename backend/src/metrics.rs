@@ -52,6 +52,7 @@ struct Metrics {
     watch_link: IntGaugeVec,
     watch_listings: IntCounterVec,
     poll_interval: GaugeVec,
+    pipeline_events: IntCounterVec,
     open_streams: IntGaugeVec,
     open_changes: IntGaugeVec,
     executions: IntCounterVec,
@@ -125,6 +126,11 @@ impl Metrics {
                 "The wait before a pipeline's next read (longer while backing off); 0 while nobody looks.",
                 &["environment", "pipeline"],
             ),
+            pipeline_events: counter(
+                "rollgate_pipeline_events_total",
+                "Pipeline refreshes caused by CodePipeline's events: heard from the queue (queue) or told by another replica (replica).",
+                &["environment", "pipeline", "source"],
+            ),
             open_streams: gauge(
                 "rollgate_open_streams",
                 "Live streams (server-sent events) open now, by kind.",
@@ -194,6 +200,11 @@ pub fn watch_link(environment: &str, namespace: &str, state: &str) {
 /// `resource` is `deployments` or `pods`.
 pub fn watch_listing(environment: &str, namespace: &str, resource: &str) {
     metrics().watch_listings.with_label_values(&[environment, namespace, resource]).inc();
+}
+
+/// `source` is `queue` (this replica heard the event) or `replica` (another one did).
+pub fn pipeline_event(environment: &str, pipeline: &str, source: &str) {
+    metrics().pipeline_events.with_label_values(&[environment, pipeline, source]).inc();
 }
 
 /// `None`: the poller waits for someone to look.

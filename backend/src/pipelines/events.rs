@@ -225,6 +225,7 @@ impl Consumer {
 
     /// Refreshes the pipeline here and tells the other replicas.
     async fn signal(&self, environment: &str, pipeline: &str) {
+        crate::metrics::pipeline_event(environment, pipeline, "queue");
         self.pipelines.poke(environment, pipeline);
         let counted = sqlx::query(
             "INSERT INTO pipeline_signals (environment, pipeline, seq, replica) VALUES ($1, $2, 1, $3) \
@@ -326,6 +327,7 @@ async fn relay(pipelines: Pipelines, store: Store, replica: String) {
                     };
                     let before = seen.insert((env.clone(), pipeline.clone()), seq);
                     if !first && before != Some(seq) && by != replica {
+                        crate::metrics::pipeline_event(&env, &pipeline, "replica");
                         pipelines.poke(&env, &pipeline);
                     }
                 }

@@ -92,6 +92,7 @@ async fn two_replicas_on_one_postgres() {
     sessions_work_on_both(&a, &b, &proxy).await;
     concurrent_approvals_run_once(&ha, &a, &b, &proxy).await;
     a_stream_shows_a_change_made_through_b(&ha, &a, &b).await;
+    a_pipeline_event_refreshes_both_replicas(&ha, &a, &b).await;
     every_sweeper_runs_a_left_change_once(&ha, &proxy).await;
     a_killed_runner_leaves_its_change_interrupted(&mut ha, &a, &b).await;
     a_rolling_restart_drops_nothing(&mut ha, &proxy).await;
@@ -189,6 +190,49 @@ async fn a_stream_shows_a_change_made_through_b(ha: &Replicas, a: &str, b: &str)
         let chunk = chunk.unwrap_or_else(|_| panic!("A's stream never showed the change; it sent: {seen}"));
         seen.push_str(&String::from_utf8_lossy(&chunk.expect("the stream stays open").expect("bytes")));
     }
+}
+
+/// SQS gives each of CodePipeline's events to one replica; the pipeline card still changes on
+/// both within moments (the replica that heard it tells the other through the store), though
+/// an idle pipeline with a working queue would not be read again for fifteen minutes.
+async fn a_pipeline_event_refreshes_both_replicas(ha: &Replicas, a: &str, b: &str) {
+    step("a release started in CodePipeline shows on A and on B within moments");
+    let mut streams = Vec::new();
+    for base in [a, b] {
+        let (_, vera) = person(base, "vera").await;
+        let stream = client(base, Some(&vera))
+            .get(format!("{base}/live/production/pipelines/myapp-production?detail=false&shown=0"))
+            .send()
+            .await
+            .expect("the stream opens");
+        assert_eq!(stream.status().as_u16(), 200);
+        let mut events = stream.bytes_stream();
+        // The first card: the pipeline was read once; from now on only events refresh it.
+        let first = tokio::time::timeout(Duration::from_secs(20), events.next()).await;
+        first.expect("the first card").expect("more").expect("bytes");
+        streams.push((base.to_owned(), events));
+    }
+    // Let both feeds answer, so the pollers wait as pushed.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let codepipeline =
+        testkit::aws::codepipeline(&format!("http://{}", ha.sandbox.endpoints.codepipeline)).await;
+    let started = Instant::now();
+    let id = codepipeline.start_pipeline_execution().name("myapp-production").send().await.expect("started");
+    let id = id.pipeline_execution_id.expect("an id");
+    for (base, events) in &mut streams {
+        let mut seen = String::new();
+        while !seen.contains(&id) {
+            let left = Duration::from_secs(5).saturating_sub(started.elapsed());
+            let chunk = tokio::time::timeout(left, events.next()).await;
+            let chunk =
+                chunk.unwrap_or_else(|_| panic!("{base}'s card did not show {id} within 5 s: {seen}"));
+            seen.push_str(&String::from_utf8_lossy(&chunk.expect("the stream stays open").expect("bytes")));
+        }
+        eprintln!("   {base} showed the new execution {:?} after it started", started.elapsed());
+    }
+    let signals =
+        ha.count("SELECT COUNT(*) FROM pipeline_signals WHERE pipeline = $1", "myapp-production").await;
+    assert_eq!(signals, 1, "one row per pipeline, counted up");
 }
 
 /// Approved changes whose approver's replica stopped before running them (the state is made

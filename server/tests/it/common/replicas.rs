@@ -1,6 +1,7 @@
 //! Rollgate as a team runs it in production, on one machine: two `rollgate` processes on one
 //! PostgreSQL and one cluster (the sandbox, reached through a kubeconfig as a real one would
-//! be, and CodePipeline and SSM through `AWS_ENDPOINT_URL_*`), behind a round-robin proxy that
+//! be, and CodePipeline, SSM and the SQS queue of CodePipeline's events through
+//! `AWS_ENDPOINT_URL_*`), behind a round-robin proxy that
 //! polls `/readyz` as a load balancer does. Each replica reaches the cluster through a
 //! [`Link`] the test can freeze, to stop a replica in the middle of a change.
 //!
@@ -151,7 +152,7 @@ required_approvals = 2
 namespaces = ["production"]
 ssm_prefixes = ["/rollgate/production/"]
 cluster = {{ kind = "kubeconfig", path = "{kubeconfig}" }}
-aws = {{ region = "us-east-1", pipelines = ["myapp-production"] }}
+aws = {{ region = "us-east-1", pipelines = ["myapp-production"], events_queue = "rollgate-pipeline-events" }}
 "#,
         site = site.display(),
         kubeconfig = kubeconfig.display(),
@@ -194,6 +195,7 @@ impl Replica {
             // static keys (the sandbox checks signatures, not who signed).
             .env("AWS_ENDPOINT_URL_CODEPIPELINE", format!("http://{}", sandbox.endpoints.codepipeline))
             .env("AWS_ENDPOINT_URL_SSM", format!("http://{}", sandbox.endpoints.ssm))
+            .env("AWS_ENDPOINT_URL_SQS", format!("http://{}", sandbox.endpoints.sqs))
             .env("AWS_ACCESS_KEY_ID", "AKIDREPLICAS")
             .env("AWS_SECRET_ACCESS_KEY", "replicas-secret")
             .env("AWS_CONFIG_FILE", "/nonexistent")
