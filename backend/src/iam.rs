@@ -4,7 +4,8 @@
 //! Resources are written as IAM's service authorization reference names them: a pipeline's
 //! ARN for its reads and controls; `<pipeline>/<stage>` for a transition and
 //! `<pipeline>/<stage>/<action>` for an approval, granted as `<pipeline>/*` because the
-//! configuration does not name stages; `parameter/<path>` for parameters.
+//! configuration does not name stages; `parameter/<path>` for parameters; the events queue's
+//! ARN (`GetQueueUrl` only when the configuration names the queue rather than giving its URL).
 //! `ssm:DescribeParameters` takes no resource but `*`: Rollgate filters it by path, and it
 //! returns metadata, never values. The server's tests run every feature against the sandbox,
 //! which records each operation and resource it is asked for, and check the policy both ways:
@@ -57,6 +58,13 @@ pub const PARAMETER_WRITES: [&str; 4] =
 /// encrypting a Standard parameter, a data key for an Advanced one.
 pub const KEY_USE: [&str; 3] = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"];
 
+/// Reading CodePipeline's events from the queue an EventBridge rule delivers them to
+/// (`DeleteMessageBatch` is authorized as `DeleteMessage`).
+pub const EVENT_READS: [&str; 2] = ["sqs:DeleteMessage", "sqs:ReceiveMessage"];
+
+/// Finding that queue's URL when the configuration names it.
+pub const EVENT_QUEUE_LOOKUP: &str = "sqs:GetQueueUrl";
+
 /// An AWS account id: twelve digits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountId(String);
@@ -88,8 +96,19 @@ pub fn policy(config: &Config, account: Option<&AccountId>) -> Value {
     let mut prefixes = BTreeSet::new();
     let mut tokens = BTreeSet::new();
     let mut keys = BTreeSet::new();
+    let mut queues = BTreeSet::new();
+    let mut named_queues = BTreeSet::new();
     for env in &config.environments {
         let arn = Arn::new(env, account);
+        if let Some(queue) = &env.aws.events_queue {
+            match queue_arn(queue) {
+                Some(by_url) => queues.insert(by_url),
+                None => {
+                    named_queues.insert(arn.of("sqs", queue));
+                    queues.insert(arn.of("sqs", queue))
+                }
+            };
+        }
         for pipeline in &env.aws.pipelines {
             pipelines.insert(arn.of("codepipeline", pipeline));
             stages.insert(arn.of("codepipeline", &format!("{pipeline}/*")));
@@ -122,6 +141,8 @@ pub fn policy(config: &Config, account: Option<&AccountId>) -> Value {
         statement("ParametersUnderPrefixes", &parameter_actions, &prefixes),
         statement("ReadClusterTokens", &PARAMETER_READS, &tokens),
         statement("UseParameterKeys", &KEY_USE, &keys),
+        statement("ReadPipelineEvents", &EVENT_READS, &queues),
+        statement("FindPipelineEventQueues", &[EVENT_QUEUE_LOOKUP], &named_queues),
     ]
     .into_iter()
     .flatten()
@@ -134,6 +155,28 @@ fn statement(sid: &str, actions: &[&str], resources: &BTreeSet<String>) -> Optio
         .then(|| json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources }))
 }
 
+/// The ARN of a queue given by its AWS URL (`https://sqs.<region>.amazonaws.com/<account>/<name>`);
+/// `None` for a name, or a URL of another endpoint (then the environment's region applies).
+fn queue_arn(queue: &str) -> Option<String> {
+    let url = url::Url::parse(queue).ok()?;
+    let region = url.host_str()?.strip_prefix("sqs.")?.split('.').next()?.to_owned();
+    let mut path = url.path_segments()?;
+    let (account, name) = (path.next()?, path.next()?);
+    account.parse::<AccountId>().ok()?;
+    Some(format!("arn:{}:sqs:{region}:{account}:{name}", partition(&region)))
+}
+
+/// The partition a region is in.
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 /// The start of an environment's ARNs: partition, region, account.
 struct Arn<'a> {
     partition: &'static str,
@@ -144,14 +187,7 @@ struct Arn<'a> {
 impl<'a> Arn<'a> {
     fn new(env: &'a Environment, account: &'a str) -> Self {
         let region = env.aws.region.as_deref().unwrap_or("*");
-        let partition = if region.starts_with("cn-") {
-            "aws-cn"
-        } else if region.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        };
-        Self { partition, region, account }
+        Self { partition: partition(region), region, account }
     }
 
     fn of(&self, service: &str, resource: &str) -> String {
@@ -174,6 +210,18 @@ mod tests {
             .iter()
             .map(|s| (s["Sid"].as_str().unwrap().to_owned(), strings(&s["Action"]), strings(&s["Resource"])))
             .collect()
+    }
+
+    #[test]
+    fn a_queue_given_by_url_needs_no_lookup() {
+        let mut config = load(&Source::SandboxDefault).unwrap();
+        config.environments[0].aws.events_queue =
+            Some("https://sqs.eu-west-1.amazonaws.com/210987654321/release-events".into());
+        config.environments[1].aws.events_queue = None;
+        let all = statements(&policy(&config, Some(&"123456789012".parse().unwrap())));
+        let reads = all.iter().find(|(s, _, _)| s == "ReadPipelineEvents").unwrap();
+        assert_eq!(reads.2, ["arn:aws:sqs:eu-west-1:210987654321:release-events"]);
+        assert!(all.iter().all(|(s, _, _)| s != "FindPipelineEventQueues"));
     }
 
     #[test]
@@ -214,9 +262,15 @@ mod tests {
                 "ControlPipelines",
                 "ControlStages",
                 "ListParameters",
-                "ParametersUnderPrefixes"
+                "ParametersUnderPrefixes",
+                "ReadPipelineEvents",
+                "FindPipelineEventQueues"
             ]
         );
+        // Both environments share the sandbox's events queue.
+        let queue = vec![arn("sqs:us-east-1:123456789012:rollgate-pipeline-events")];
+        assert_eq!(resources("ReadPipelineEvents"), queue);
+        assert_eq!(resources("FindPipelineEventQueues"), queue);
         assert!(
             all.iter().flat_map(|(_, actions, _)| actions).all(|a| !a.contains('*')),
             "no wildcard action"
@@ -261,6 +315,7 @@ mod tests {
         for env in &mut config.environments {
             env.aws.pipelines.clear();
             env.aws.deploys.clear();
+            env.aws.events_queue = None;
             env.ssm_prefixes.clear();
             env.cluster = crate::config::ClusterConnection::InCluster;
         }

@@ -75,6 +75,12 @@ pub(crate) trait Service: Send + Sync + 'static {
     /// The service's prefix in IAM actions (`ssm` in `ssm:GetParameter`).
     const IAM_PREFIX: &'static str;
 
+    /// The IAM action that authorizes `operation` (batch operations are authorized as the
+    /// single one, as SQS's are).
+    fn iam_action(&self, operation: &str) -> String {
+        format!("{}:{operation}", Self::IAM_PREFIX)
+    }
+
     /// The media type of its answers: AWS JSON 1.1, or 1.0 for the newer services (SQS).
     const CONTENT_TYPE: &'static str = "application/x-amz-json-1.1";
 
@@ -318,7 +324,7 @@ fn answer<S: Service>(
     let input = Input::parse(body)?;
     let caller = Caller::from_headers(headers);
     // Recorded before anything can refuse the call: IAM authorizes a request first.
-    let action = format!("{}:{operation}", S::IAM_PREFIX);
+    let action = service.iam_action(operation);
     let mut accesses = switches.accesses.lock().unwrap_or_else(|p| p.into_inner());
     for resource in service.resources(operation, &input, &caller) {
         accesses.insert(Access { action: action.clone(), resource });

@@ -182,6 +182,10 @@ impl Service for Queues {
     const IAM_PREFIX: &'static str = "sqs";
     const CONTENT_TYPE: &'static str = "application/x-amz-json-1.0";
 
+    fn iam_action(&self, operation: &str) -> String {
+        format!("sqs:{}", operation.strip_suffix("Batch").unwrap_or(operation))
+    }
+
     fn resources(&self, operation: &str, input: &Input, caller: &Caller) -> Vec<String> {
         let name = match operation {
             "CreateQueue" | "GetQueueUrl" => input.str("QueueName").ok().flatten().unwrap_or(""),

@@ -41,7 +41,7 @@ name = "production"
 cluster = { kind = "sandbox-token", token = { ssm-parameter = "/rollgate/production/k8s-bear-token" } }
 namespaces = ["production"]
 ssm_prefixes = ["/rollgate/production/"]
-aws = { region = "us-east-1", pipelines = ["myapp-production"], deploys = [
+aws = { region = "us-east-1", pipelines = ["myapp-production"], events_queue = "rollgate-pipeline-events", deploys = [
   { pipeline = "myapp-production", stage = "Deploy", namespace = "production", deployment = "myapp-deployment" },
 ] }
 "#;
