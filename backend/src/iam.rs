@@ -150,6 +150,54 @@ pub fn policy(config: &Config, account: Option<&AccountId>) -> Value {
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
+/// For each events queue: the EventBridge rule that sends the queue's pipelines' state changes
+/// there, and the queue policy that lets that rule (and nothing else) send to it.
+pub fn event_delivery(config: &Config, account: Option<&AccountId>) -> Value {
+    let account_id = account.map_or("*", |a| a.0.as_str());
+    // Queue ARN → (the rule's region, the pipelines whose events it takes).
+    let mut queues: std::collections::BTreeMap<String, (String, BTreeSet<String>)> = Default::default();
+    for env in &config.environments {
+        let Some(queue) = &env.aws.events_queue else { continue };
+        let arn = queue_arn(queue).unwrap_or_else(|| Arn::new(env, account_id).of("sqs", queue));
+        let region = arn.split(':').nth(3).unwrap_or("*").to_owned();
+        queues
+            .entry(arn)
+            .or_insert_with(|| (region, BTreeSet::new()))
+            .1
+            .extend(env.aws.pipelines.iter().cloned());
+    }
+    let deliveries: Vec<Value> = queues
+        .into_iter()
+        .map(|(queue, (region, pipelines))| {
+            let name = queue.rsplit(':').next().unwrap_or("rollgate-pipeline-events").to_owned();
+            let rule = format!("arn:{}:events:{region}:{account_id}:rule/{name}", partition(&region));
+            json!({
+                "queue": queue,
+                "rule": {
+                    "Name": name,
+                    "EventPattern": {
+                        "source": ["aws.codepipeline"],
+                        "detail-type": crate::pipelines::events::DETAIL_TYPES,
+                        "detail": { "pipeline": pipelines },
+                    },
+                },
+                "queuePolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "EventBridgeDeliversPipelineEvents",
+                        "Effect": "Allow",
+                        "Principal": { "Service": "events.amazonaws.com" },
+                        "Action": "sqs:SendMessage",
+                        "Resource": queue,
+                        "Condition": { "ArnEquals": { "aws:SourceArn": rule } },
+                    }],
+                },
+            })
+        })
+        .collect();
+    json!({ "deliveries": deliveries })
+}
+
 fn statement(sid: &str, actions: &[&str], resources: &BTreeSet<String>) -> Option<Value> {
     (!resources.is_empty())
         .then(|| json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources }))

@@ -61,6 +61,10 @@ pub enum Command {
         /// The AWS account the ARNs name; any account (`*`) when not given.
         #[arg(long, value_name = "ACCOUNT_ID")]
         account: Option<backend::iam::AccountId>,
+        /// Print instead, for each `aws.events_queue`, the EventBridge rule that delivers
+        /// CodePipeline's state changes to it and the queue policy that lets the rule send.
+        #[arg(long)]
+        events: bool,
     },
 }
 

@@ -38,8 +38,12 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::IamPolicy { account } => {
-            let policy = backend::iam::policy(&config, account.as_ref());
+        Command::IamPolicy { account, events } => {
+            let policy = if events {
+                backend::iam::event_delivery(&config, account.as_ref())
+            } else {
+                backend::iam::policy(&config, account.as_ref())
+            };
             println!("{policy:#}");
             if account.is_none() {
                 eprintln!("rollgate: the ARNs name any account (*): pass --account to name yours");

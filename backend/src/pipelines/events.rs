@@ -31,7 +31,7 @@ const LONG_POLL_SECONDS: i32 = 20;
 const RELAY_EVERY: Duration = Duration::from_secs(1);
 
 /// The detail types CodePipeline publishes, all of which change what a pipeline page shows.
-const DETAIL_TYPES: [&str; 3] = [
+pub const DETAIL_TYPES: [&str; 3] = [
     "CodePipeline Pipeline Execution State Change",
     "CodePipeline Stage Execution State Change",
     "CodePipeline Action Execution State Change",

@@ -316,6 +316,64 @@ fn rollgate(args: &[&str]) -> std::process::Output {
         .expect("run rollgate")
 }
 
+/// `rollgate iam-policy --events` prints the EventBridge rule and the queue policy for the
+/// sandbox's queue; the rule's pattern matches the events the sandbox's CodePipeline sends,
+/// and only those of the configured pipelines.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_rule_matches_codepipelines_events() {
+    let out = rollgate(&["iam-policy", "--events", "--account", ACCOUNT]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let delivery = &printed["deliveries"][0];
+    assert_eq!(printed["deliveries"].as_array().unwrap().len(), 1, "one queue, both environments");
+    assert_eq!(delivery["queue"], "arn:aws:sqs:us-east-1:123456789012:rollgate-pipeline-events");
+    let policy = &delivery["queuePolicy"]["Statement"][0];
+    assert_eq!(policy["Principal"]["Service"], "events.amazonaws.com");
+    assert_eq!(policy["Action"], "sqs:SendMessage");
+    assert_eq!(
+        policy["Condition"]["ArnEquals"]["aws:SourceArn"],
+        "arn:aws:events:us-east-1:123456789012:rule/rollgate-pipeline-events"
+    );
+    let pattern = &delivery["rule"]["EventPattern"];
+    assert_eq!(pattern["detail"]["pipeline"], serde_json::json!(["myapp-production", "myapp-staging"]));
+
+    // EventBridge's matching for this pattern's shape: each listed field's value is one of the
+    // listed values.
+    let matched = |event: &Value| {
+        let one_of = |list: &Value, value: &Value| list.as_array().unwrap().contains(value);
+        one_of(&pattern["source"], &event["source"])
+            && one_of(&pattern["detail-type"], &event["detail-type"])
+            && one_of(&pattern["detail"]["pipeline"], &event["detail"]["pipeline"])
+    };
+    let sandbox =
+        sandbox::Sandbox::start(sandbox::Endpoints::any_free(), sandbox::World::Demo).await.unwrap();
+    let sqs = testkit::aws::sqs(&format!("http://{}", sandbox.endpoints.sqs)).await;
+    let url =
+        sqs.get_queue_url().queue_name("rollgate-pipeline-events").send().await.unwrap().queue_url.unwrap();
+    let codepipeline =
+        testkit::aws::codepipeline(&format!("http://{}", sandbox.endpoints.codepipeline)).await;
+    codepipeline.start_pipeline_execution().name("myapp-staging").send().await.unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while kinds.len() < 3 && std::time::Instant::now() < deadline {
+        let got = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await;
+        for message in got.unwrap().messages() {
+            let mut event: Value = serde_json::from_str(message.body().unwrap()).unwrap();
+            assert!(matched(&event), "the rule does not match {event:#}");
+            kinds.insert(event["detail-type"].as_str().unwrap().to_owned());
+            event["detail"]["pipeline"] = Value::from("someone-elses");
+            assert!(!matched(&event), "another pipeline's events are not taken");
+        }
+    }
+    assert_eq!(kinds.len(), 3, "execution, stage and action changes: {kinds:?}");
+}
+
 /// `rollgate iam-policy` prints the document the tour above proves, as JSON; without an
 /// account it says the ARNs name any; a bad account id or key ARN is refused in words.
 #[test]
