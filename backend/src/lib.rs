@@ -17,7 +17,7 @@
 //! - [`tokens`]: SSM parameters under each environment's prefixes, the cluster token and
 //!   its rotation.
 //! - [`pipelines`]: CodePipeline: pipelines read and shared pollers, release actions.
-//! - [`aws`]: AWS clients for an environment. [`image_ref`]: image references checked.
+//! - [`aws`]: AWS clients for an environment. [`backoff`]: jittered waits after failures. [`image_ref`]: image references checked.
 //! - [`iam`]: the IAM policy the configuration needs (`rollgate iam-policy`), as
 //!   `kube::rbac` holds the Kubernetes Roles.
 //! - [`metrics`]: the process's metrics for Prometheus, recorded where things happen.
@@ -31,6 +31,7 @@ extern crate self as backend;
 pub mod audit;
 pub mod auth;
 pub mod aws;
+pub mod backoff;
 pub mod changes;
 mod checked;
 pub mod clock;

@@ -7,11 +7,14 @@
 //! 1 and with 50 live viewers; (2) the time from a stage change in the sandbox (a manual
 //! approval answered in "AWS", not through Rollgate) to a viewer's stream carrying the card
 //! that shows it; that stream is what the page swaps in, so it is the screen less a few ms of
-//! DOM work (see the event-to-screen benchmark for that part).
+//! DOM work (see the event-to-screen benchmark for that part). Both twice, side by side:
+//! polled (no events queue) and pushed (`aws.events_queue`: the sandbox's CodePipeline sends
+//! its state changes to its SQS queue, `AWS_ENDPOINT_URL_SQS`).
 //!
 //! `cargo bench -p server --bench pipeline_calls` (the README's "Measurements" lists the
 //! latest run). Targets: calls do not grow with viewers; a stage change reaches the screen
-//! within one poll interval (3 s while an execution runs).
+//! within one poll interval (3 s) polled and within 1 s (p95) pushed; an idle pipeline costs at
+//! most one call per 5 minutes pushed.
 
 mod support;
 
@@ -121,6 +124,19 @@ fn main() {
 }
 
 async fn run() {
+    let mut reports = Vec::new();
+    for pushed in [false, true] {
+        reports.push(measure(pushed).await);
+    }
+    for report in reports {
+        println!("{report}");
+    }
+}
+
+/// One mode's figures, as lines to print.
+async fn measure(pushed: bool) -> String {
+    let mode = if pushed { "pushed (events queue)" } else { "polled (no events queue)" };
+    eprintln!("== {mode}");
     let dir = tempfile::tempdir().unwrap();
     let options = sandbox::Options { world: sandbox::World::Demo, ..sandbox::Options::default() };
     let sandbox = sandbox::Sandbox::start_with(options).await.expect("the sandbox starts");
@@ -132,14 +148,17 @@ async fn run() {
     let environment = format!(
         "[[environment]]\nname = \"bench\"\nnamespaces = [\"production\"]\n\
          cluster = {{ kind = \"kubeconfig\", path = \"{}\" }}\n\
-         aws = {{ region = \"us-east-1\", pipelines = [\"{PIPELINE}\"], deploys = [\
+         aws = {{ region = \"us-east-1\", pipelines = [\"{PIPELINE}\"],{queue} deploys = [\
          {{ pipeline = \"{PIPELINE}\", stage = \"Deploy\", namespace = \"production\", deployment = \"myapp-deployment\" }}] }}\n",
-        kubeconfig.display()
+        kubeconfig.display(),
+        queue = if pushed { " events_queue = \"rollgate-pipeline-events\"," } else { "" },
     );
     let none = dir.path().join("none");
     let none = none.to_str().unwrap();
+    let sqs = format!("http://{}", sandbox.endpoints.sqs);
     let aws_env = [
         ("AWS_ENDPOINT_URL_CODEPIPELINE", aws.endpoint.as_str()),
+        ("AWS_ENDPOINT_URL_SQS", sqs.as_str()),
         ("AWS_ACCESS_KEY_ID", "bench"),
         ("AWS_SECRET_ACCESS_KEY", "bench"),
         ("AWS_EC2_METADATA_DISABLED", "true"),
@@ -214,8 +233,8 @@ async fn run() {
         }
     }
     latencies.sort_by(f64::total_cmp);
-    println!(
-        "stage change in the sandbox → viewer's stream ({SAMPLES} approvals answered in AWS at random moments): min {:.0} ms, median {:.0} ms, p95 {:.0} ms, max {:.0} ms (poll interval while running: 3 s)",
+    let mut report = format!(
+        "{mode}\n  stage change in the sandbox → viewer's stream ({SAMPLES} approvals answered in AWS at random moments): min {:.0} ms, median {:.0} ms, p95 {:.0} ms, max {:.0} ms\n",
         latencies[0],
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.95),
@@ -258,11 +277,12 @@ async fn run() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     rates.push(window("idle, 50 viewers").await);
     others.iter().for_each(|v| v.abort());
-    println!(
-        "AWS calls per minute for {PIPELINE} (counted by the sandbox's CodePipeline, {} s windows):",
+    report.push_str(&format!(
+        "  AWS CodePipeline calls per minute for {PIPELINE} (counted by the sandbox, {} s windows):\n",
         WINDOW.as_secs()
-    );
+    ));
     for (label, rate) in &rates {
-        println!("  {label:<22} {rate:.0}");
+        report.push_str(&format!("    {label:<22} {rate:.1}\n"));
     }
+    report
 }

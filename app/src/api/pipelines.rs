@@ -386,6 +386,7 @@ pub mod ssr {
             problem: snapshot.problem.as_ref().map(|p| p.to_string()),
             next_in_secs: snapshot.next_in.as_secs(),
             pushed: snapshot.pushed,
+            feed_problem: portal.pipelines.feeds.status(env).and_then(|f| f.problem),
             approval: None,
         };
         let Some(state) = &snapshot.state else {

@@ -49,10 +49,10 @@ fn PipelineCard(v: PipelineView, detail: bool, can_approve: bool, now_ms: i64) -
     });
     // How fresh the card is, when nothing is wrong (a problem above says it instead).
     let freshness = v.problem.is_none().then_some(v.fetched_ms).flatten().map(|ms| {
-        let how = if v.pushed {
-            "Refreshed by CodePipeline's events as they happen; last read "
-        } else {
-            "Polled (no events queue answers); last read "
+        let how = match (v.pushed, &v.feed_problem) {
+            (true, _) => "Refreshed by CodePipeline's events as they happen; last read ".to_owned(),
+            (false, Some(why)) => format!("Polled, because the events queue does not answer ({why}); last read "),
+            (false, None) => "Polled; last read ".to_owned(),
         };
         view! { <p class="muted freshness" data-pushed=v.pushed.to_string()>{how} <TimeAgo ms now_ms /> "."</p> }
     });

@@ -20,6 +20,8 @@ pub struct PipelineView {
     /// CodePipeline's events refresh it as they happen (the environment's events queue
     /// answers); otherwise it is polled.
     pub pushed: bool,
+    /// Why the environment's events queue does not answer, when it has one.
+    pub feed_problem: Option<String>,
     /// The manual approval waiting for an answer.
     pub approval: Option<ApprovalView>,
 }

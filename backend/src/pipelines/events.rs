@@ -100,15 +100,6 @@ pub fn pipeline_of(body: &str) -> Option<String> {
     event.pointer("/detail/pipeline").and_then(Value::as_str).map(str::to_owned)
 }
 
-/// A wait that doubles with each failure, up to `max`, spread over its upper half so that
-/// replicas and pollers failing together do not retry together.
-pub fn backoff(failures: u32, first: Duration, max: Duration) -> Duration {
-    let full = first.saturating_mul(2u32.saturating_pow(failures.min(16))).min(max);
-    let random = crate::ids::random_bytes(2);
-    let fraction = f64::from(u16::from_le_bytes([random[0], random[1]])) / f64::from(u16::MAX);
-    full.mul_f64(0.5 + fraction / 2.0)
-}
-
 /// Environments reading the same queue through the same account share one consumer.
 fn feed_key(env: &Environment) -> Option<String> {
     let queue = env.aws.events_queue.as_ref()?;
@@ -258,7 +249,12 @@ impl Consumer {
             tracing::warn!(environments = ?environments, %problem, "pipeline events are not arriving: polling instead");
             self.poke_all(environments);
         }
-        tokio::time::sleep(backoff(*failures, Duration::from_secs(1), Duration::from_secs(60))).await;
+        tokio::time::sleep(crate::backoff::jittered(
+            *failures,
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        ))
+        .await;
         *failures += 1;
     }
 }
@@ -356,21 +352,5 @@ mod tests {
         assert_eq!(pipeline_of(&event("aws.codepipeline", "CodePipeline Webhook Change")), None);
         assert_eq!(pipeline_of("not json"), None);
         assert_eq!(pipeline_of(r#"{"source":"aws.codepipeline","detail-type":"x"}"#), None);
-    }
-
-    #[test]
-    fn backoff_doubles_within_its_upper_half_and_stops_at_the_cap() {
-        let first = Duration::from_secs(1);
-        let max = Duration::from_secs(60);
-        for failures in 0..10 {
-            let full = (first * 2u32.pow(failures)).min(max);
-            for _ in 0..50 {
-                let wait = backoff(failures, first, max);
-                assert!(wait >= full / 2 && wait <= full, "{failures}: {wait:?} of {full:?}");
-            }
-        }
-        assert!(backoff(u32::MAX, first, max) <= max);
-        let spread: HashSet<Duration> = (0..50).map(|_| backoff(3, first, max)).collect();
-        assert!(spread.len() > 10, "jittered: {spread:?}");
     }
 }

@@ -172,7 +172,7 @@ impl Poller {
                     }
                 }
                 Err(e) => {
-                    let next = super::events::backoff(failures, timings.running * 2, timings.max_backoff);
+                    let next = crate::backoff::jittered(failures, timings.running * 2, timings.max_backoff);
                     failures += 1;
                     if !e.transient() {
                         tracing::warn!(%environment, %pipeline, error = %e, "reading the pipeline failed");

@@ -104,7 +104,11 @@ async fn a_silent_queue_falls_back_to_polling() {
     assert!(problem.contains("rollgate-pipeline-events"), "{problem}");
     until("the card says it is polled", async || !card(&p).await.pushed).await;
     let page = p.page("/staging/pipelines/myapp-staging").await.1;
-    assert!(page.contains("Polled (no events queue answers)"), "{page}");
+    assert!(page.contains("Polled, because the events queue does not answer"), "{page}");
+    assert!(
+        page.contains("QueueDoesNotExist") || page.contains("does not exist"),
+        "the reason is shown: {page}"
+    );
 
     // Still current: the quick polling shows a release started in CodePipeline.
     let sandbox = p.running.sandbox.as_ref().unwrap();

@@ -43,7 +43,8 @@ pub(crate) fn quick(p: TestPortal) -> TestPortal {
         idle: Duration::from_millis(300),
         max_backoff: Duration::from_secs(2),
         linger: Duration::from_secs(60),
-        ..PollTimings::default()
+        pushed_running: Duration::from_millis(150),
+        pushed_idle: Duration::from_millis(300),
     });
     p
 }
