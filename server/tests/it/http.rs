@@ -96,7 +96,11 @@ async fn health_and_readiness() {
 /// Readiness reflects upstream connectivity: a cluster nobody listens on makes it 503.
 #[tokio::test]
 async fn readiness_fails_when_an_upstream_is_down() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    // Bound but not listening: connections are refused, and the port stays ours (a listener
+    // dropped here could hand its port to one of the sandbox's endpoints).
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let closed = held.local_addr().unwrap();
     let mut config = backend::config::load(&backend::config::Source::SandboxDefault).unwrap();
     config.environments[1].cluster = backend::config::ClusterConnection::Url {
         server: format!("http://{closed}").parse().unwrap(),
@@ -252,7 +256,11 @@ async fn healthcheck_command() {
     let ok = tokio::task::spawn_blocking(move || run(unspecified)).await.unwrap();
     assert!(ok.status.success(), "0.0.0.0 is asked on loopback");
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    // Bound but not listening: connections are refused, and the port stays ours (a listener
+    // dropped here could hand its port to one of the sandbox's endpoints).
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let closed = held.local_addr().unwrap();
     let down = tokio::task::spawn_blocking(move || run(closed.to_string())).await.unwrap();
     assert!(!down.status.success());
     assert!(String::from_utf8_lossy(&down.stderr).contains("cannot connect"));
