@@ -134,37 +134,28 @@ pub fn changes(state: &mut State) -> Vec<String> {
                     }
                     action_events.push(envelope(ACTION, detail));
                 }
-                // A stage starts before its actions and ends after them.
-                match stage_event {
-                    Some((state, event)) if starts(state) => {
-                        stage_events.push(event);
-                        stage_events.extend(action_events);
-                    }
-                    Some((_, event)) => {
-                        stage_events.extend(action_events);
-                        stage_events.push(event);
-                    }
-                    None => stage_events.extend(action_events),
-                }
+                around(&mut stage_events, stage_event, action_events);
             }
-            match exec_event {
-                Some((state, event)) if starts(state) => {
-                    out.push(event);
-                    out.extend(stage_events);
-                }
-                Some((_, event)) => {
-                    out.extend(stage_events);
-                    out.push(event);
-                }
-                None => out.extend(stage_events),
-            }
+            around(&mut out, exec_event, stage_events);
         }
     }
     out
 }
 
-fn starts(state: &str) -> bool {
-    matches!(state, "STARTED" | "RESUMED")
+/// Appends `inner` (a stage's action events, or an execution's stage events) with the event of
+/// what holds them: before them when it starts, after them when it ends.
+fn around(out: &mut Vec<String>, outer: Option<(&str, String)>, inner: Vec<String>) {
+    match outer {
+        Some(("STARTED" | "RESUMED", event)) => {
+            out.push(event);
+            out.extend(inner);
+        }
+        Some((_, event)) => {
+            out.extend(inner);
+            out.push(event);
+        }
+        None => out.extend(inner),
+    }
 }
 
 /// EventBridge's words for an execution's status; a failed or stopped execution running again
