@@ -76,13 +76,15 @@ impl Queues {
         });
     }
 
-    /// Sends `body` to the queue named `name`; `false` when there is no such queue (an
-    /// EventBridge target that was deleted: the event is dropped, as AWS drops it).
-    pub fn send(&self, name: &str, body: String) -> bool {
+    /// Sends `body` to the queue named `name`: the message's id, or `None` when there is no
+    /// such queue (an EventBridge target that was deleted: the event is dropped, as AWS drops
+    /// it).
+    pub fn send(&self, name: &str, body: String) -> Option<String> {
         let mut queues = self.lock();
-        let Some(queue) = queues.get_mut(name) else { return false };
+        let queue = queues.get_mut(name)?;
+        let id = ids::uuid();
         queue.messages.push_back(Message {
-            id: ids::uuid(),
+            id: id.clone(),
             md5: md5_hex(&body),
             body,
             sent: SystemTime::now(),
@@ -92,7 +94,7 @@ impl Queues {
         });
         drop(queues);
         self.arrived.notify_waiters();
-        true
+        Some(id)
     }
 
     /// The queue a `QueueUrl` names (its last path segment), as SQS resolves it.
@@ -195,7 +197,7 @@ impl Service for Queues {
         vec![format!("arn:aws:sqs:{}:{}:{name}", caller.region, ids::ACCOUNT)]
     }
 
-    fn call(&self, operation: &str, input: &Input, _caller: &Caller) -> Result<Value, AwsError> {
+    fn call(&self, operation: &str, input: &Input, caller: &Caller) -> Result<Value, AwsError> {
         match operation {
             "CreateQueue" => {
                 let name = input.required_str("QueueName")?;
@@ -237,7 +239,7 @@ impl Service for Queues {
                 let now = Instant::now();
                 let visible = queue.messages.iter().filter(|m| m.visible_at <= now).count();
                 Ok(json!({ "Attributes": {
-                    "QueueArn": format!("arn:aws:sqs:{}:{}:{name}", ids::DEFAULT_REGION, ids::ACCOUNT),
+                    "QueueArn": format!("arn:aws:sqs:{}:{}:{name}", caller.region, ids::ACCOUNT),
                     "ApproximateNumberOfMessages": visible.to_string(),
                     "ApproximateNumberOfMessagesNotVisible": (queue.messages.len() - visible).to_string(),
                     "VisibilityTimeout": queue.visibility.as_secs().to_string(),
@@ -252,9 +254,9 @@ impl Service for Queues {
                 let mut queues = self.lock();
                 let (name, _) = Self::named(&mut queues, input)?;
                 drop(queues);
-                self.send(&name, body.to_owned());
-                let id = self.lock().get(&name).and_then(|q| q.messages.back().map(|m| m.id.clone()));
-                Ok(json!({ "MessageId": id.unwrap_or_default(), "MD5OfMessageBody": md5_hex(body) }))
+                // Deleted between the two locks: as if it had been deleted before.
+                let id = self.send(&name, body.to_owned()).ok_or_else(does_not_exist)?;
+                Ok(json!({ "MessageId": id, "MD5OfMessageBody": md5_hex(body) }))
             }
             "ReceiveMessage" => self.receive(input),
             "DeleteMessage" => {
