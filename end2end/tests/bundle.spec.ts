@@ -1,5 +1,6 @@
 import { test, expect } from "@playwright/test";
 import { request as httpRequest } from "node:http";
+import { hydrated, signIn } from "./helpers";
 
 // What a browser downloads for the first page, the sign-in page (every other page needs a
 // session): the HTML and every /pkg/ asset it links (wasm, JS glue, CSS, the same for every
@@ -53,4 +54,43 @@ test("first-page download stays within the brotli budget", async ({ baseURL }) =
   const head = await fetch(`${baseURL}${wasm}`);
   expect(head.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
   expect(head.headers.get("content-type")).toBe("application/wasm");
+});
+
+// What each area's page downloads from /pkg/ in a real browser once signed in: the wasm, its
+// JS and CSS, and whatever a page loads on its own, all measured as the server sends them
+// with brotli. Each page is opened in a fresh context (an empty cache), as a first visit.
+const AREA_BUDGET_BROTLI = 250 * 1000;
+const AREA_PAGES = [
+  "/staging/pipelines",
+  "/staging/pipelines/myapp-staging",
+  "/staging/deployments",
+  "/staging/deployments/staging/myapp-deployment",
+  "/staging/deployments/staging/myapp-deployment/logs",
+  "/staging/tokens",
+  "/staging/approvals",
+  "/staging/audit",
+];
+
+test("each area's page downloads within its brotli budget", async ({ browser, baseURL }) => {
+  test.setTimeout(120_000);
+  console.log("area pages, /pkg/ downloads (brotli bytes):");
+  for (const path of AREA_PAGES) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signIn(page, "viewer");
+    const assets = new Set<string>();
+    page.on("request", (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.startsWith("/pkg/")) assets.add(url.pathname);
+    });
+    await page.goto(path);
+    // Every island, lazy or not, is hydrated by then (the page marks itself after the last).
+    await hydrated(page);
+    const sizes = await Promise.all([...assets].map(async (a) => (await fetchBytes(`${baseURL}${a}`, "br")).bytes));
+    const total = sizes.reduce((t, n) => t + n, 0);
+    console.log(`  ${path.padEnd(54)} ${String(total).padStart(8)} (${assets.size} files)`);
+    expect(assets.size, path).toBeGreaterThan(0);
+    expect(total, path).toBeLessThan(AREA_BUDGET_BROTLI);
+    await context.close();
+  }
 });

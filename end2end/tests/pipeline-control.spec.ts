@@ -195,6 +195,15 @@ test("an admin freezes the transition into Deploy with a reason, and lifts the f
 });
 
 test("a deployer releases staging and stops the running execution", async ({ browser }) => {
+  // Someone else watches the Pipelines page meanwhile: its cards follow through one stream.
+  const vera = await personAs(browser, "viewer");
+  const streams: string[] = [];
+  vera.on("request", (r) => {
+    if (r.url().includes("/live/")) streams.push(new URL(r.url()).pathname);
+  });
+  await openPipeline(vera, "/staging/pipelines");
+  const listed = cardOf(vera, "myapp-staging");
+
   const dana = await personAs(browser, "deployer");
   await openPipeline(dana, STAGING);
   const card = cardOf(dana, "myapp-staging");
@@ -210,6 +219,7 @@ test("a deployer releases staging and stops the running execution", async ({ bro
   await expect(card).toHaveAttribute("data-status", "InProgress");
   await expect(line).toContainText("running for");
   const running = (await line.getAttribute("data-execution"))!;
+  await expect(listed.locator(".execution")).toHaveAttribute("data-execution", running, { timeout: 30_000 });
 
   // The actions render with the page: it offers to stop the running execution.
   await dana.reload();
@@ -222,6 +232,8 @@ test("a deployer releases staging and stops the running execution", async ({ bro
 
   await expect(card).toHaveAttribute("data-status", "Stopped", { timeout: 30_000 });
   await expect(line).toHaveAttribute("data-execution", running);
+  await expect(listed).toHaveAttribute("data-status", "Stopped", { timeout: 30_000 });
+  expect(streams).toEqual(["/live/staging/pipelines"]);
   await expect(card.locator(".card-row .chip")).toHaveText("Stopped");
   await expect(line).toContainText("took");
   await expect(card.locator('[data-stage="Deploy"]')).not.toHaveAttribute("data-status", "InProgress");

@@ -18,7 +18,7 @@ mod registry;
 mod state_file;
 mod tls;
 
-pub use aws::{Access, Aws, Exchange, Failure, PipelineTimings};
+pub use aws::{Access, Aws, Exchange, Failure, OperationCalls, PipelineTimings, RateLimit};
 pub use kubernetes::controllers::Timings;
 pub use registry::Registry;
 

@@ -20,7 +20,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::mpsc;
 
 const PIPELINE: &str = "myapp-production";
@@ -28,33 +28,7 @@ const VIEWERS: usize = 50;
 const WINDOW: Duration = Duration::from_secs(60);
 const SAMPLES: usize = 20;
 
-/// The sandbox's CodePipeline, called directly (as the console or another tool would).
-struct Aws {
-    http: reqwest::Client,
-    endpoint: String,
-}
-
-impl Aws {
-    async fn call(&self, operation: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(&self.endpoint)
-            .header("content-type", "application/x-amz-json-1.1")
-            .header("x-amz-target", format!("CodePipeline_20150709.{operation}"))
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=bench/20261129/us-east-1/codepipeline/aws4_request, SignedHeaders=host, Signature=0",
-            )
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{operation}: {status} {value}");
-        value
-    }
-
+impl support::Aws {
     /// The token of the manual approval waiting in execution `id`, once it waits.
     async fn approval_token(&self, id: &str) -> String {
         for _ in 0..600 {
@@ -73,29 +47,6 @@ impl Aws {
         }
         panic!("execution {id} never waited for approval");
     }
-}
-
-/// A viewer: reads the pipeline's stream, handing each card (HTML) on with when it came.
-fn viewer(
-    http: reqwest::Client,
-    url: String,
-    cards: Option<mpsc::UnboundedSender<(Instant, String)>>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut response = http.get(&url).send().await.unwrap();
-        assert!(response.status().is_success(), "{url}: {}", response.status());
-        let mut buffer = String::new();
-        while let Ok(Some(chunk)) = response.chunk().await {
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buffer.find("\n\n") {
-                let block: String = buffer.drain(..end + 2).collect();
-                let data: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
-                if let (Some(cards), false) = (&cards, data.is_empty()) {
-                    let _ = cards.send((Instant::now(), data.join("\n")));
-                }
-            }
-        }
-    })
 }
 
 /// The status a card shows for `stage`.
@@ -142,8 +93,7 @@ async fn measure(pushed: bool) -> String {
     let sandbox = sandbox::Sandbox::start_with(options).await.expect("the sandbox starts");
     let kubeconfig = dir.path().join("kubeconfig");
     sandbox.write_kubeconfig(&kubeconfig).unwrap();
-    let aws =
-        Aws { http: reqwest::Client::new(), endpoint: format!("http://{}", sandbox.endpoints.codepipeline) };
+    let aws = support::Aws::new(&sandbox);
 
     let environment = format!(
         "[[environment]]\nname = \"bench\"\nnamespaces = [\"production\"]\n\
@@ -171,7 +121,7 @@ async fn measure(pushed: bool) -> String {
     let url = format!("{base}/live/bench/pipelines/{PIPELINE}?detail=true");
 
     let (cards, mut seen) = mpsc::unbounded_channel();
-    viewer(http.clone(), url.clone(), Some(cards));
+    support::viewer(http.clone(), url.clone(), Some(cards));
     seen.recv().await.expect("the first card");
 
     // (2) Stage change → stream, with quick actions so each sample reaches its approval fast.
@@ -266,7 +216,7 @@ async fn measure(pushed: bool) -> String {
     // The window starts once the poller has seen the execution (its idle sleep may last 20 s).
     while !seen.recv().await.expect("cards").1.contains(&format!("data-execution=\"{id}\"")) {}
     rates.push(window("running, 1 viewer").await);
-    let others: Vec<_> = (1..VIEWERS).map(|_| viewer(http.clone(), url.clone(), None)).collect();
+    let others: Vec<_> = (1..VIEWERS).map(|_| support::viewer(http.clone(), url.clone(), None)).collect();
     tokio::time::sleep(Duration::from_secs(5)).await;
     rates.push(window("running, 50 viewers").await);
     aws.call(

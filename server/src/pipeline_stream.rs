@@ -4,8 +4,13 @@
 //! whenever a new read — or the watch of a deployment one of its stages rolls out — changed
 //! what the card shows. Viewers only follow the poller and the watches; none of them makes an
 //! AWS or cluster call.
+//!
+//! `GET /live/{env}/pipelines[?shown=NAME:F,…]`: every card of the Pipelines page through one
+//! stream, each message the pipeline's name on its first line and its card after it (a
+//! browser holds at most six connections to a server over HTTP/1.1: one per card would stall
+//! a page of many pipelines).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -67,6 +72,61 @@ pub async fn pipeline(
     let opening =
         stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
     Sse::new(closing.while_allowed("pipeline", &portal, viewer, opening.chain(events)))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct ListShape {
+    /// `name:fingerprint` of each card the page shows, comma-separated.
+    #[serde(default)]
+    shown: String,
+}
+
+pub async fn pipelines(
+    State(portal): State<Portal>,
+    Extension(closing): Extension<Closing>,
+    viewer: Viewer,
+    Path(env): Path<String>,
+    Query(ListShape { shown }): Query<ListShape>,
+) -> Response {
+    let Some(environment) = portal.config.environment(&env) else {
+        return (StatusCode::NOT_FOUND, format!("There is no environment {env}.")).into_response();
+    };
+    let shown: HashMap<&str, u64> = shown
+        .split(',')
+        .filter_map(|pair| pair.split_once(':'))
+        .filter_map(|(name, fingerprint)| Some((name, fingerprint.parse().ok()?)))
+        .collect();
+    let can_approve = policy::authorize(&portal.config, &viewer.user, &env, Permission::Approve).is_ok();
+    let mut cards = Vec::new();
+    for name in &environment.aws.pipelines {
+        let poller = match portal.pipelines.poller(&env, name) {
+            Ok(poller) => poller,
+            Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+        };
+        let card = Card {
+            portal: portal.clone(),
+            env: env.clone(),
+            name: name.clone(),
+            detail: false,
+            can_approve,
+            snapshot: poller.subscribe(),
+            targets: Targets::follow(&portal, &env, name),
+            last: shown.get(name.as_str()).copied(),
+        };
+        cards.push(
+            stream::unfold(card, |mut card| async move {
+                let html = card.next().await?;
+                let message = format!("{}\n{html}", card.name);
+                Some((Ok::<_, Infallible>(Event::default().data(message)), card))
+            })
+            .boxed(),
+        );
+    }
+    let opening =
+        stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
+    Sse::new(closing.while_allowed("pipelines", &portal, viewer, opening.chain(stream::select_all(cards))))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }

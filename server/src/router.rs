@@ -8,7 +8,8 @@
 //! - `/live/{env}/deployments`: the deployments as server-sent events ([`crate::live`]).
 //! - `/live/{env}/deployments/{namespace}/{deployment}/logs`: pod logs as server-sent events
 //!   ([`crate::log_stream`]).
-//! - `/live/{env}/pipelines/{name}`: a pipeline as server-sent events ([`crate::pipeline_stream`]).
+//! - `/live/{env}/pipelines[/{name}]`: the pipelines, or one, as server-sent events
+//!   ([`crate::pipeline_stream`]).
 //! - `/pkg/*`: the compiled wasm, JS and CSS. Release builds carry a content hash in their
 //!   names, so they are cached for a year as immutable (unhashed builds revalidate), and come
 //!   with brotli files that cargo-leptos compressed once at maximum quality.
@@ -110,6 +111,7 @@ pub fn routes() -> Vec<Route> {
             view,
             get(log_stream::download),
         ),
+        route(Method::GET, "/live/{env}/pipelines", view, get(pipeline_stream::pipelines)),
         route(Method::GET, "/live/{env}/pipelines/{name}", view, get(pipeline_stream::pipeline)),
     ]
 }

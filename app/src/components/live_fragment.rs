@@ -3,6 +3,11 @@
 //! again (keeping what the person is typing in it). The markup is the server's (escaped by Leptos like any page), so none of the part's
 //! components reach the wasm: the island holds only this follower. Times in it written with
 //! [`TimeAgo`](super::live::TimeAgo) or [`TimeSince`](super::live::TimeSince) keep counting.
+//!
+//! A page of several such parts follows them all through one stream (`keyed`): each message
+//! then starts with a line naming its part, the child whose `data-fragment` is that name. One
+//! stream per page, because a browser opens at most six connections to a server over HTTP/1.1
+//! and an open stream holds one: a page of fifty live parts would otherwise stall.
 
 use leptos::prelude::*;
 
@@ -13,7 +18,7 @@ use super::live::{Connection, ConnectionNotice};
 const TICK: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[island]
-pub fn LiveFragment(url: String, children: Children) -> impl IntoView {
+pub fn LiveFragment(url: String, #[prop(optional)] keyed: bool, children: Children) -> impl IntoView {
     let connection = RwSignal::new(Connection::Connecting);
     let part = NodeRef::<leptos::html::Div>::new();
 
@@ -21,9 +26,14 @@ pub fn LiveFragment(url: String, children: Children) -> impl IntoView {
     {
         super::live::follow_text(
             &url,
-            move |html| {
-                if let Some(el) = part.get_untracked() {
-                    swap(&el, &html);
+            move |message| {
+                let Some(el) = part.get_untracked() else { return };
+                if !keyed {
+                    swap(&el, &message);
+                } else if let Some((key, html)) = message.split_once('\n')
+                    && let Some(target) = child_named(&el, key)
+                {
+                    swap(&target, html);
                 }
             },
             connection,
@@ -38,12 +48,22 @@ pub fn LiveFragment(url: String, children: Children) -> impl IntoView {
         }
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = &url;
+    let _ = (&url, keyed);
 
     view! {
         <ConnectionNotice connection />
         <div class="live-fragment" data-live=move || connection.get().word() node_ref=part>{children()}</div>
     }
+}
+
+/// The child of `part` that a keyed message names (compared, not put in a selector: names
+/// are the server's, but need no escaping this way).
+#[cfg(feature = "hydrate")]
+fn child_named(part: &web_sys::Element, key: &str) -> Option<web_sys::Element> {
+    let children = part.children();
+    (0..children.length())
+        .filter_map(|i| children.item(i))
+        .find(|child| child.get_attribute("data-fragment").as_deref() == Some(key))
 }
 
 /// Puts the new markup in, keeping what the person was typing: a text field's value (when it

@@ -4,6 +4,7 @@
 //! state is, and a waiting manual approval with its answer form. Rendered on the server only:
 //! `/live/{env}/pipelines/{name}` sends the card rendered again whenever the pipeline's shared
 //! poller (or the mapped deployment's watch) sees a change, and [`LiveFragment`] swaps it in.
+//! The Pipelines page follows all its cards through one stream, `/live/{env}/pipelines`.
 
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -26,6 +27,25 @@ pub fn PipelineLive(view: PipelineView, detail: bool, can_approve: bool, now_ms:
             <PipelineCard v=view detail can_approve now_ms />
         </LiveFragment>
     }
+}
+
+/// An environment's cards, followed live through one stream that names the card each
+/// message is for.
+#[component]
+pub fn PipelinesLive(env: String, views: Vec<PipelineView>, can_approve: bool, now_ms: i64) -> impl IntoView {
+    let shown: Vec<String> = views.iter().map(|v| format!("{}:{}", v.name, v.fingerprint())).collect();
+    let url = format!("/live/{env}/pipelines?shown={}", shown.join(","));
+    let cards = views
+        .into_iter()
+        .map(|v| {
+            view! {
+                <div data-fragment=v.name.clone()>
+                    <PipelineCard v detail=false can_approve now_ms />
+                </div>
+            }
+        })
+        .collect_view();
+    view! { <LiveFragment url keyed=true>{cards}</LiveFragment> }
 }
 
 /// The card as HTML, for the live stream.

@@ -9,7 +9,7 @@ use crate::api::pipelines::list_pipelines;
 use crate::components::live::now_ms;
 use crate::components::overview::use_environment_name;
 use crate::components::overview::{OverviewResource, PageTitle, page_status};
-use crate::components::pipeline_live::PipelineLive;
+use crate::components::pipeline_live::PipelinesLive;
 use crate::error::ApiError;
 
 #[component]
@@ -28,11 +28,7 @@ pub fn PipelinesPage() -> impl IntoView {
                 let body = if list.is_empty() {
                     Either::Left(view! { <p class="muted">"No pipelines are configured for this environment (aws.pipelines)."</p> })
                 } else {
-                    Either::Right(
-                        list.into_iter()
-                            .map(|view| view! { <PipelineLive view detail=false can_approve now_ms=now_ms() /> })
-                            .collect_view(),
-                    )
+                    Either::Right(view! { <PipelinesLive env=env.get_untracked() views=list can_approve now_ms=now_ms() /> })
                 };
                 Ok::<_, ApiError>(view! {
                     <p class="lede">

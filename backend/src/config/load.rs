@@ -176,6 +176,8 @@ mod tests {
             ("sandbox = \"yes\"\n", &["sandbox", "bool"]),
             ("colour = \"blue\"\n", &["unknown field", "colour"]),
             ("drain_seconds = 3600\n", &["drain_seconds", "at most 120"]),
+            ("codepipeline_reads_per_second = 0.0\n", &["codepipeline_reads_per_second", "between 0.01"]),
+            ("codepipeline_reads_per_second = nan\n", &["codepipeline_reads_per_second", "NaN"]),
             ("", &["environment", "at least one"]),
         ];
         for (prefix, needles) in cases {

@@ -83,6 +83,13 @@ pub struct Config {
     /// 0 in Kubernetes, where the preStop pause does this.
     #[serde(default)]
     pub drain_seconds: u32,
+    /// How many calls a second the pipelines' pollers may make, together, to one AWS account
+    /// and Region (environments with the same `aws.region` and `aws.profile` share them).
+    /// CodePipeline publishes no request rates; AWS throttles each account and Region, and
+    /// Rollgate then pauses and slows down. With more pipelines watched than this allows,
+    /// each is read less often.
+    #[serde(default = "default_codepipeline_reads_per_second")]
+    pub codepipeline_reads_per_second: f64,
     /// The environments, in the order the switcher shows them.
     #[serde(default, rename = "environment")]
     pub environments: Vec<Environment>,
@@ -511,6 +518,14 @@ fn default_required_approvals() -> u8 {
 
 fn default_request_expiry_hours() -> u32 {
     24
+}
+
+/// Two a second: 120 calls a minute, which polls 40 idle pipelines at their 20-s interval
+/// (GetPipelineState alone while nothing moves), and leaves room for people's own calls.
+pub const DEFAULT_CODEPIPELINE_READS_PER_SECOND: f64 = 2.0;
+
+fn default_codepipeline_reads_per_second() -> f64 {
+    DEFAULT_CODEPIPELINE_READS_PER_SECOND
 }
 
 fn default_idle_minutes() -> u32 {

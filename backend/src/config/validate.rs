@@ -36,6 +36,13 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
             return Err(ConfigError::invalid(key, "must be at least 1"));
         }
     }
+    let reads = config.codepipeline_reads_per_second;
+    if !(reads.is_finite() && (0.01..=1000.0).contains(&reads)) {
+        return Err(ConfigError::invalid(
+            "codepipeline_reads_per_second",
+            format!("{reads} is not a rate between 0.01 and 1000 calls a second"),
+        ));
+    }
     if config.drain_seconds > MAX_DRAIN_SECONDS {
         return Err(ConfigError::invalid("drain_seconds", format!("must be at most {MAX_DRAIN_SECONDS}")));
     }

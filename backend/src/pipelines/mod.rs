@@ -4,6 +4,7 @@
 //! - [`ids`]: execution ids and commit hashes, checked once.
 //! - [`read`]: a pipeline's state, its executions and what their actions did.
 //! - [`poller`]: one poller per pipeline, shared by every page and live stream.
+//! - [`budget`]: how fast the pollers of one AWS account and Region may call, together.
 //! - [`events`]: CodePipeline's state-change events from an SQS queue, which refresh the
 //!   pollers at once (across replicas) and let them poll idle pipelines seldom.
 //! - [`compare`]: two executions side by side, action by action.
@@ -18,6 +19,7 @@
 //! the cluster clients) and the pollers, each with a client of its own so its calls can be
 //! counted apart.
 
+pub mod budget;
 pub mod change;
 pub mod compare;
 pub mod control;
@@ -48,6 +50,9 @@ pub struct Pipelines {
     aws: AwsClients,
     clients: Arc<Mutex<HashMap<String, Client>>>,
     pollers: Arc<Mutex<HashMap<(String, String), Poller>>>,
+    /// The pollers' budgets, by AWS Region and profile (environments that share both share
+    /// an account's throttling).
+    budgets: Arc<Mutex<HashMap<(Option<String>, Option<String>), Arc<budget::Budget>>>>,
     /// Calls made by pages and actions (the pollers count their own).
     calls: Arc<AtomicU64>,
     timings: Arc<RwLock<PollTimings>>,
@@ -58,12 +63,16 @@ pub struct Pipelines {
 impl Pipelines {
     pub fn new(config: Arc<Config>, aws: AwsClients) -> Self {
         Self {
-            config,
+            config: config.clone(),
             aws,
             clients: Arc::default(),
             pollers: Arc::default(),
+            budgets: Arc::default(),
             calls: Arc::default(),
-            timings: Arc::default(),
+            timings: Arc::new(RwLock::new(PollTimings {
+                reads_per_second: config.codepipeline_reads_per_second,
+                ..PollTimings::default()
+            })),
             feeds: events::Feeds::default(),
         }
     }
@@ -118,6 +127,17 @@ impl Pipelines {
         let key = (environment.to_owned(), pipeline.to_owned());
         let mut pollers = self.pollers.lock().unwrap_or_else(|p| p.into_inner());
         Ok(pollers.entry(key).or_insert_with(|| Poller::start(self.clone(), environment, pipeline)).clone())
+    }
+
+    /// The budget the pollers of `environment` share with every environment on the same AWS
+    /// Region and profile.
+    pub fn budget(&self, environment: &str) -> Arc<budget::Budget> {
+        let key = self
+            .config
+            .environment(environment)
+            .map(|e| (e.aws.region.clone(), e.aws.profile.clone()))
+            .unwrap_or_default();
+        self.budgets.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().clone()
     }
 
     /// Asks the pipeline's poller (if one runs) for a fresh read.

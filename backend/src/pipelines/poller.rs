@@ -5,10 +5,12 @@
 //! of AWS calls depends on time, not on the number of viewers. It asks at once when an event
 //! says the pipeline changed ([`super::events`]); without a working events queue it asks
 //! often while an execution runs and seldom when the pipeline is idle, and with one, seldom
-//! in both cases (a safety net for a lost event). It stops asking when nobody has looked for a
-//! while, backs off (doubling, jittered) on throttling or an unreachable endpoint, and keeps
-//! the last good state with the time it was read and the reason the next read failed, so
-//! pages say how old what they show is.
+//! in both cases (a safety net for a lost event). A read asks GetPipelineState first and the
+//! other two calls only when the stages moved (or every [`FULL_READ_EVERY`] reads), and every
+//! call waits its turn in the [`Budget`] the pollers of one AWS account and Region share. It
+//! stops asking when nobody has looked for a while, backs off (doubling, jittered) on
+//! throttling or an unreachable endpoint, and keeps the last good state with the time it was
+//! read and the reason the next read failed, so pages say how old what they show is.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,13 +18,18 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 
+use super::budget::Budget;
 use super::read::{self, PipelineState};
 use super::{PipelineError, Pipelines};
 use crate::clock::Timestamp;
 use crate::metrics;
 
+/// A read whose stages did not move skips the latest execution's two calls; this often it
+/// makes them anyway, for what GetPipelineState does not show.
+pub const FULL_READ_EVERY: u32 = 10;
+
 /// How often to ask.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PollTimings {
     /// While an execution runs.
     pub running: Duration,
@@ -37,6 +44,9 @@ pub struct PollTimings {
     /// While nothing runs and events arrive: a read is three calls, so fifteen minutes keeps
     /// an idle pipeline at one call per five minutes.
     pub pushed_idle: Duration,
+    /// The pollers' calls per second to one AWS account and Region, all together
+    /// (`codepipeline_reads_per_second` in the configuration).
+    pub reads_per_second: f64,
 }
 
 impl Default for PollTimings {
@@ -48,6 +58,7 @@ impl Default for PollTimings {
             linger: Duration::from_secs(60),
             pushed_running: Duration::from_secs(30),
             pushed_idle: Duration::from_secs(15 * 60),
+            reads_per_second: crate::config::DEFAULT_CODEPIPELINE_READS_PER_SECOND,
         }
     }
 }
@@ -142,6 +153,8 @@ impl Poller {
     async fn run(self, pipelines: Pipelines, environment: String, pipeline: String) {
         let mut failures = 0u32;
         let mut client = None;
+        let budget = pipelines.budget(&environment);
+        let mut since_full = 0u32;
         loop {
             let timings = pipelines.timings();
             while !self.interested(timings.linger) {
@@ -152,10 +165,22 @@ impl Poller {
             if client.is_none() {
                 client = pipelines.build_client(&environment, self.inner.calls.clone()).await.ok();
             }
+            let previous = self.inner.snapshot.borrow().state.clone();
+            let previous = previous.as_deref().filter(|_| since_full + 1 < FULL_READ_EVERY);
+            let per_second = timings.reads_per_second;
             let result = match &client {
-                Some(client) => read::state(client, &pipeline).await,
+                Some(client) => read_within(client, &pipeline, &budget, per_second, previous).await,
                 None => Err(PipelineError::Unexpected(format!("{environment} is no longer configured"))),
             };
+            let result = result.map(|(state, full)| {
+                since_full = if full { 0 } else { since_full + 1 };
+                state
+            });
+            match &result {
+                Err(PipelineError::Throttled(_)) => budget.throttled(),
+                Ok(_) => budget.answered(),
+                Err(_) => {}
+            }
             if let Err(PipelineError::Credentials(_)) = &result {
                 // Build it again next time: the credentials may have been renewed.
                 client = None;
@@ -204,4 +229,24 @@ impl Poller {
             }
         }
     }
+}
+
+/// Reads the pipeline, each call in its turn of `budget`: the stages, then the latest
+/// execution and its actions unless the stages are those of `previous` (whose latest
+/// execution then still holds). Says whether it made all three calls.
+async fn read_within(
+    client: &aws_sdk_codepipeline::Client,
+    pipeline: &str,
+    budget: &Budget,
+    per_second: f64,
+    previous: Option<&PipelineState>,
+) -> Result<(PipelineState, bool), PipelineError> {
+    budget.take(1, per_second).await;
+    let stages = read::stages(client, pipeline).await?;
+    if let Some(previous) = previous.filter(|p| p.stages == stages.stages) {
+        return Ok((stages.with(previous.latest.clone(), previous.latest_actions.clone()), false));
+    }
+    budget.take(2, per_second).await;
+    let (latest, actions) = read::latest(client, pipeline).await?;
+    Ok((stages.with(latest, actions), true))
 }

@@ -139,19 +139,46 @@ pub fn millis(t: Option<&DateTime>) -> Option<i64> {
 
 /// The pipeline's state with its latest execution and that execution's actions: three calls.
 pub async fn state(client: &Client, pipeline: &str) -> Result<PipelineState, PipelineError> {
+    let stages = stages(client, pipeline).await?;
+    let (latest, latest_actions) = latest(client, pipeline).await?;
+    Ok(stages.with(latest, latest_actions))
+}
+
+/// What GetPipelineState says: the stages and their actions as they are now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stages {
+    pub name: String,
+    pub version: Option<i32>,
+    pub stages: Vec<StageState>,
+}
+
+impl Stages {
+    pub fn with(self, latest: Option<Execution>, latest_actions: Vec<ActionRun>) -> PipelineState {
+        PipelineState { name: self.name, version: self.version, stages: self.stages, latest, latest_actions }
+    }
+}
+
+/// The stages as they are now: one call, which tells whether anything moved since the last.
+pub async fn stages(client: &Client, pipeline: &str) -> Result<Stages, PipelineError> {
     let out = client.get_pipeline_state().name(pipeline).send().await.map_err(PipelineError::from_sdk)?;
+    Ok(Stages {
+        name: out.pipeline_name().unwrap_or(pipeline).to_owned(),
+        version: out.pipeline_version(),
+        stages: out.stage_states().iter().map(stage).collect(),
+    })
+}
+
+/// The newest execution and what its actions did: two calls.
+pub async fn latest(
+    client: &Client,
+    pipeline: &str,
+) -> Result<(Option<Execution>, Vec<ActionRun>), PipelineError> {
     let latest = history(client, pipeline, 1, None).await?.executions.into_iter().next();
     let latest_actions = match &latest {
         Some(e) => actions(client, pipeline, &e.id).await?,
         None => Vec::new(),
     };
-    Ok(PipelineState {
-        name: out.pipeline_name().unwrap_or(pipeline).to_owned(),
-        version: out.pipeline_version(),
-        stages: out.stage_states().iter().map(stage).collect(),
-        latest,
-        latest_actions,
-    })
+    Ok((latest, latest_actions))
 }
 
 fn stage(s: &aws::StageState) -> StageState {

@@ -13,6 +13,7 @@
 mod error;
 mod ids;
 mod input;
+mod throttle;
 
 pub(crate) mod codepipeline;
 pub(crate) mod sqs;
@@ -33,6 +34,7 @@ pub(crate) use error::AwsError;
 pub(crate) use input::Input;
 
 pub use codepipeline::{Failure, PipelineTimings};
+pub use throttle::{OperationCalls, RateLimit};
 
 use crate::World;
 use crate::kubernetes::{Cluster, DEPLOYER_SERVICE_ACCOUNT};
@@ -157,6 +159,7 @@ pub struct Aws {
     pipelines: codepipeline::Pipelines,
     queues: sqs::Queues,
     codepipeline_calls: Arc<AtomicU64>,
+    codepipeline_throttle: Arc<throttle::Throttle>,
 }
 
 impl Aws {
@@ -193,6 +196,17 @@ impl Aws {
     /// calls with it).
     pub fn codepipeline_calls(&self) -> u64 {
         self.codepipeline_calls.load(Ordering::Relaxed)
+    }
+
+    /// From now on, answers CodePipeline calls beyond `limit` (per operation, as AWS counts
+    /// them) with `ThrottlingException`; `None` lifts it.
+    pub fn limit_codepipeline_rate(&self, limit: Option<RateLimit>) {
+        self.codepipeline_throttle.set(limit);
+    }
+
+    /// The CodePipeline calls answered and throttled so far, by operation.
+    pub fn codepipeline_calls_by_operation(&self) -> std::collections::BTreeMap<String, OperationCalls> {
+        self.codepipeline_throttle.calls()
     }
 
     /// Tells the SQS endpoint where it listens, so the queue URLs it hands out reach it.
@@ -254,7 +268,12 @@ pub(crate) fn start(cluster: &Cluster, registry: &Registry, world: World) -> (Aw
     }
     pipelines.spawn_engine();
     let codepipeline_calls = Arc::new(AtomicU64::new(0));
-    let codepipeline = router(Arc::new(codepipeline::CodePipeline::new(pipelines.clone())), switches.clone());
+    let codepipeline_throttle = Arc::new(throttle::Throttle::default());
+    let codepipeline = router(
+        Arc::new(codepipeline::CodePipeline::new(pipelines.clone())),
+        switches.clone(),
+        Some(codepipeline_throttle.clone()),
+    );
     let counted = codepipeline_calls.clone();
     let routers = Routers {
         codepipeline: codepipeline.layer(axum::middleware::from_fn(
@@ -263,18 +282,23 @@ pub(crate) fn start(cluster: &Cluster, registry: &Registry, world: World) -> (Aw
                 next.run(request)
             },
         )),
-        ssm: router(ssm, switches.clone()),
+        ssm: router(ssm, switches.clone(), None),
         sqs: sqs::router(queues.clone(), switches.clone()),
     };
-    (Aws { switches, pipelines, queues, codepipeline_calls }, routers)
+    (Aws { switches, pipelines, queues, codepipeline_calls, codepipeline_throttle }, routers)
 }
 
-pub(crate) fn router<S: Service>(service: Arc<S>, switches: Switches) -> Router {
+/// The endpoint of `service`, throttled by `throttle` when it has one.
+pub(crate) fn router<S: Service>(
+    service: Arc<S>,
+    switches: Switches,
+    throttle: Option<Arc<throttle::Throttle>>,
+) -> Router {
     Router::new()
         .route(
             "/",
             post(move |headers: HeaderMap, body: Bytes| async move {
-                dispatch(&*service, &switches, &headers, &body).into_response()
+                dispatch(&*service, &switches, throttle.as_deref(), &headers, &body).into_response()
             }),
         )
         .fallback(|| async {
@@ -289,6 +313,7 @@ pub(crate) fn router<S: Service>(service: Arc<S>, switches: Switches) -> Router 
 fn dispatch<S: Service>(
     service: &S,
     switches: &Switches,
+    throttle: Option<&throttle::Throttle>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, AwsError> {
@@ -302,7 +327,7 @@ fn dispatch<S: Service>(
             S::TARGET_PREFIX
         )));
     };
-    let answer = answer(service, switches, operation, headers, body);
+    let answer = answer(service, switches, throttle, operation, headers, body);
     if let Some(exchanges) = switches.exchanges.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
         let (status, body) = match &answer {
             Ok(output) => (200, output.clone()),
@@ -317,6 +342,7 @@ fn dispatch<S: Service>(
 fn answer<S: Service>(
     service: &S,
     switches: &Switches,
+    throttle: Option<&throttle::Throttle>,
     operation: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -330,7 +356,7 @@ fn answer<S: Service>(
         accesses.insert(Access { action: action.clone(), resource });
     }
     drop(accesses);
-    if switches.throttled() {
+    if switches.throttled() || throttle.is_some_and(|t| !t.admit(operation)) {
         return Err(AwsError::new(StatusCode::BAD_REQUEST, "ThrottlingException", "Rate exceeded"));
     }
     if switches.refused(operation) {

@@ -316,7 +316,7 @@ pub(crate) fn router(queues: Queues, switches: Switches) -> Router {
                 let arrived = queues.arrived.notified();
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() || queues.has_visible(&body) {
-                    return super::dispatch(&queues, &switches, &headers, &body).into_response();
+                    return super::dispatch(&queues, &switches, None, &headers, &body).into_response();
                 }
                 // Messages also become visible again when their timeout passes: look each second.
                 let _ = tokio::time::timeout(left.min(Duration::from_secs(1)), arrived).await;

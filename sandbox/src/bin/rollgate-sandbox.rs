@@ -12,11 +12,12 @@ use sandbox::{Endpoints, Options, Sandbox, World};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: rollgate-sandbox [--world demo|empty] [--kubeconfig PATH] [--state FILE]";
+const USAGE: &str = "usage: rollgate-sandbox [--world demo|empty] [--kubeconfig PATH] [--state FILE] [--codepipeline-rate CALLS_PER_SECOND]";
 
 fn main() -> ExitCode {
     let mut options = Options { endpoints: Endpoints::any_free(), world: World::Demo, ..Options::default() };
     let mut kubeconfig = std::env::temp_dir().join("rollgate-sandbox").join("kubeconfig");
+    let mut rate = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value\n{USAGE}"));
@@ -30,6 +31,13 @@ fn main() -> ExitCode {
                 .map(|world| options.world = world),
             "--kubeconfig" => value().map(|p| kubeconfig = PathBuf::from(p)),
             "--state" => value().map(|p| options.state_file = Some(PathBuf::from(p))),
+            // Throttles each CodePipeline operation above this rate, as AWS would.
+            "--codepipeline-rate" => value()
+                .and_then(|v| match v.parse::<f64>() {
+                    Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+                    _ => Err(format!("--codepipeline-rate takes calls a second above 0, not {v:?}")),
+                })
+                .map(|r| rate = Some(sandbox::RateLimit { per_second: r, burst: r.ceil() as u32 })),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -48,10 +56,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(options, kubeconfig))
+    runtime.block_on(run(options, kubeconfig, rate))
 }
 
-async fn run(options: Options, kubeconfig: PathBuf) -> ExitCode {
+async fn run(options: Options, kubeconfig: PathBuf, rate: Option<sandbox::RateLimit>) -> ExitCode {
     let sandbox = match Sandbox::start_with(options).await {
         Ok(sandbox) => sandbox,
         Err(e) => {
@@ -59,6 +67,7 @@ async fn run(options: Options, kubeconfig: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    sandbox.aws.limit_codepipeline_rate(rate);
     if let Err(e) = sandbox.write_kubeconfig(&kubeconfig) {
         eprintln!("rollgate-sandbox: cannot write {}: {e}", kubeconfig.display());
         return ExitCode::FAILURE;

@@ -902,3 +902,36 @@ async fn aws_cli() {
     let missing = support::aws_cli(&endpoint, &["codepipeline", "get-pipeline", "--name", "nope"]).await;
     assert!(!missing.success && missing.stderr.contains("(PipelineNotFoundException)"), "{}", missing.stderr);
 }
+
+/// Above a configured rate the endpoint throttles each operation on its own, as AWS does: the
+/// SDK without retries sees `ThrottlingException`, with its standard retries it gets through
+/// (backing off), and every call is counted by operation.
+#[tokio::test(flavor = "multi_thread")]
+async fn throttles_each_operation_above_its_rate() {
+    let (sandbox, client) = demo().await;
+    sandbox.aws.limit_codepipeline_rate(Some(sandbox::RateLimit { per_second: 2.0, burst: 3 }));
+    let mut refused = 0;
+    for _ in 0..6 {
+        if let Err(e) = client.get_pipeline_state().name("myapp-staging").send().await {
+            assert_eq!(code(Err::<(), _>(e)), "ThrottlingException");
+            refused += 1;
+        }
+    }
+    assert!(refused >= 2, "at most the burst and a refill get through ({refused} of 6 refused)");
+    client.list_pipelines().send().await.expect("another operation has its own bucket");
+
+    let endpoint = support::url(sandbox.endpoints.codepipeline);
+    let retries = aws_config::retry::RetryConfig::standard().with_max_attempts(5);
+    let retrying = Client::new(&testkit::aws::sdk_config_with(&endpoint, retries).await);
+    for _ in 0..4 {
+        retrying.get_pipeline_state().name("myapp-staging").send().await.expect("retried until let through");
+    }
+    let calls = sandbox.aws.codepipeline_calls_by_operation();
+    let state = calls["GetPipelineState"];
+    assert!(state.throttled >= refused, "{calls:?}");
+    assert_eq!(state.answered, 6 - refused + 4, "{calls:?}");
+    sandbox.aws.limit_codepipeline_rate(None);
+    for _ in 0..10 {
+        client.get_pipeline_state().name("myapp-staging").send().await.expect("no limit any more");
+    }
+}

@@ -1,9 +1,15 @@
-//! What the benchmarks share: `rollgate` as its own process, with a user "bench" signed in.
+//! What the benchmarks share: `rollgate` as its own process, with a user "bench" signed in;
+//! the sandbox's CodePipeline called directly; live viewers of a stream.
+// Each benchmark compiles this module on its own and uses part of it.
+#![allow(dead_code)]
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::mpsc;
 
 /// A running `rollgate serve`, stopped when dropped.
 pub struct Rollgate {
@@ -69,8 +75,6 @@ impl Rollgate {
         rollgate
     }
 
-    // Each benchmark compiles this module on its own; not all of them read the memory.
-    #[allow(dead_code)]
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -88,4 +92,59 @@ impl Rollgate {
         assert!(response.status().is_redirection() || response.status().is_success());
         http
     }
+}
+
+/// The sandbox's CodePipeline, called directly (as the console or another tool would).
+pub struct Aws {
+    pub http: reqwest::Client,
+    pub endpoint: String,
+}
+
+impl Aws {
+    pub fn new(sandbox: &sandbox::Sandbox) -> Self {
+        Self { http: reqwest::Client::new(), endpoint: format!("http://{}", sandbox.endpoints.codepipeline) }
+    }
+
+    pub async fn call(&self, operation: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(&self.endpoint)
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", format!("CodePipeline_20150709.{operation}"))
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=bench/20261129/us-east-1/codepipeline/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{operation}: {status} {value}");
+        value
+    }
+}
+
+/// A viewer: reads a stream, handing each message's data on with when it came.
+pub fn viewer(
+    http: reqwest::Client,
+    url: String,
+    messages: Option<mpsc::UnboundedSender<(Instant, String)>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut response = http.get(&url).send().await.unwrap();
+        assert!(response.status().is_success(), "{url}: {}", response.status());
+        let mut buffer = String::new();
+        while let Ok(Some(chunk)) = response.chunk().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let data: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+                if let (Some(messages), false) = (&messages, data.is_empty()) {
+                    let _ = messages.send((Instant::now(), data.join("\n")));
+                }
+            }
+        }
+    })
 }

@@ -16,6 +16,7 @@ mod live;
 mod logs;
 mod metrics;
 mod pipeline_events;
+mod pipeline_fleet;
 mod pipelines;
 mod rbac;
 mod replicas;

@@ -45,6 +45,7 @@ pub(crate) fn quick(p: TestPortal) -> TestPortal {
         linger: Duration::from_secs(60),
         pushed_running: Duration::from_millis(150),
         pushed_idle: Duration::from_millis(300),
+        reads_per_second: 1000.0,
     });
     p
 }
