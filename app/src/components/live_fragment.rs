@@ -18,7 +18,7 @@ use super::live::{Connection, ConnectionNotice};
 const TICK: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[island]
-pub fn LiveFragment(url: String, #[prop(optional)] keyed: bool, children: Children) -> impl IntoView {
+pub fn LiveFragment(url: String, keyed: bool, children: Children) -> impl IntoView {
     let connection = RwSignal::new(Connection::Connecting);
     let part = NodeRef::<leptos::html::Div>::new();
 

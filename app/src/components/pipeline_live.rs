@@ -23,7 +23,7 @@ pub fn PipelineLive(view: PipelineView, detail: bool, can_approve: bool, now_ms:
     let url =
         format!("/live/{}/pipelines/{}?detail={detail}&shown={}", view.env, view.name, view.fingerprint());
     view! {
-        <LiveFragment url>
+        <LiveFragment url keyed=false>
             <PipelineCard v=view detail can_approve now_ms />
         </LiveFragment>
     }
@@ -38,8 +38,9 @@ pub fn PipelinesLive(env: String, views: Vec<PipelineView>, can_approve: bool, n
     let cards = views
         .into_iter()
         .map(|v| {
+            let name = v.name.clone();
             view! {
-                <div data-fragment=v.name.clone()>
+                <div data-fragment=name>
                     <PipelineCard v detail=false can_approve now_ms />
                 </div>
             }

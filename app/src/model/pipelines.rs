@@ -28,10 +28,16 @@ pub struct PipelineView {
 
 impl PipelineView {
     /// What the card shows, as a number: two views with the same fingerprint render the same
-    /// card (the age of the read is left out: the page counts it itself).
+    /// card. Left out: the age of the read (the page counts it itself), and what the card does
+    /// not show of a stage's deployment (its last change moves with every status write of a
+    /// rollout that waits, which would send every viewer the same card again).
     pub fn fingerprint(&self) -> u64 {
         use std::hash::{Hash, Hasher};
-        let shown = Self { fetched_ms: None, next_in_secs: 0, ..self.clone() };
+        let mut shown = Self { fetched_ms: None, next_in_secs: 0, ..self.clone() };
+        for row in shown.stages.iter_mut().filter_map(|s| s.target.as_mut()).filter_map(|t| t.row.as_mut()) {
+            row.last_change_ms = None;
+            row.generation = 0;
+        }
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         shown.hash(&mut hasher);
         hasher.finish()

@@ -44,6 +44,9 @@ pub use poller::{PollTimings, Poller, Snapshot};
 use crate::aws::AwsClients;
 use crate::config::{Config, Environment};
 
+/// An environment's AWS Region and profile: what tells one account's throttling from another's.
+type AccountKey = (Option<String>, Option<String>);
+
 #[derive(Clone)]
 pub struct Pipelines {
     config: Arc<Config>,
@@ -52,7 +55,7 @@ pub struct Pipelines {
     pollers: Arc<Mutex<HashMap<(String, String), Poller>>>,
     /// The pollers' budgets, by AWS Region and profile (environments that share both share
     /// an account's throttling).
-    budgets: Arc<Mutex<HashMap<(Option<String>, Option<String>), Arc<budget::Budget>>>>,
+    budgets: Arc<Mutex<HashMap<AccountKey, Arc<budget::Budget>>>>,
     /// Calls made by pages and actions (the pollers count their own).
     calls: Arc<AtomicU64>,
     timings: Arc<RwLock<PollTimings>>,
