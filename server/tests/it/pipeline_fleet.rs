@@ -87,9 +87,12 @@ async fn the_pipelines_page_follows_every_card_through_one_stream() {
     // The page names the cards it shows (by fingerprint) in its stream's URL: once the demo's
     // deployment (shown in myapp-staging's Deploy stage) has rolled out, nothing new to send.
     for _ in 0..120 {
-        let settled = cards(&p).await.iter().flat_map(|v| &v.stages).filter_map(|s| s.target.as_ref()).all(|t| {
-            t.row.as_ref().is_some_and(|r| r.health == app::model::Health::Complete && r.ready == r.desired)
-        });
+        let settled =
+            cards(&p).await.iter().flat_map(|v| &v.stages).filter_map(|s| s.target.as_ref()).all(|t| {
+                t.row
+                    .as_ref()
+                    .is_some_and(|r| r.health == app::model::Health::Complete && r.ready == r.desired)
+            });
         if settled {
             break;
         }
