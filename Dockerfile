@@ -21,7 +21,7 @@ RUN PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 COPY . .
 ENV PATH=/src/node_modules/.bin:$PATH \
     LEPTOS_OUTPUT_NAME=rollgate
-RUN cargo leptos build --release --precompress \
+RUN cargo leptos build --release --precompress --split \
  && mkdir -p /out \
  && cp target/release/rollgate target/release/hash.txt /out/ \
  && cp -r target/site /out/site

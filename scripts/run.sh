@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 . scripts/env.sh
-cargo leptos build --release --precompress --bin-cargo-args="$QUICK_RELEASE"
+cargo leptos build --release --precompress --split --bin-cargo-args="$QUICK_RELEASE"
 # Served from a copy of its own: the test command rebuilds target/site (and the binary) under
 # a running portal, whose pages would then miss their scripts and stylesheet.
 serve="$TARGET_DIR/run"

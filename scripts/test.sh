@@ -14,9 +14,9 @@ mkdir -p "$logs"
 passed=0
 failed=0
 
-say "building the release site (cargo leptos build --release --precompress)"
+say "building the release site (cargo leptos build --release --precompress --split)"
 # --timings: $TARGET_DIR/cargo-timings/ shows where the server build's time went.
-cargo leptos build --release --precompress --bin-cargo-args="$QUICK_RELEASE" --bin-cargo-args=--timings
+cargo leptos build --release --precompress --split --bin-cargo-args="$QUICK_RELEASE" --bin-cargo-args=--timings
 
 say "formatting (cargo fmt --check)"
 if cargo fmt --all --check; then passed=$((passed + 1)); else failed=$((failed + 1)); fi

@@ -14,7 +14,7 @@ use crate::model::{DeploymentRow, Health};
 #[cfg(feature = "hydrate")]
 use crate::model::{LinkView, LiveEvent};
 
-#[island]
+#[island(lazy)]
 pub fn DeploymentTable(
     env: String,
     rows: Vec<DeploymentRow>,

@@ -1,6 +1,7 @@
 //! Pieces the pages share. Components use `api/` and `model/`, never `pages/`.
 //!
 //! - `form_error`: why the last form post failed (plain forms, see the module).
+//! - `hydrated_mark`: marks the page once every island on it is hydrated.
 //! - `layout`: the frame of every environment page: top bar, areas, switcher, errors.
 //! - `theme_toggle`: light/dark, remembered in a cookie so the server renders it right.
 //! - `log_viewer`: the pod log viewer island (live follow, search, virtualized rows).
@@ -11,9 +12,14 @@
 //!   server and kept live by `live_fragment`, the island that swaps in what the server sends.
 //! - `live`, `deployment_table`, `rollout`: the live deployment islands and what they share
 //!   (`live` also holds the clock and the "5 min ago" words every page uses).
+//!
+//! The islands only some pages use (`#[island(lazy)]`: the log viewer, the deployments table,
+//! the rollout panel, the secret reveal) are split out of the main wasm by `cargo leptos
+//! --split` and downloaded by the pages that have them, when they hydrate.
 
 pub mod deployment_table;
 pub mod form_error;
+pub mod hydrated_mark;
 pub mod layout;
 pub mod live;
 pub mod live_fragment;

@@ -14,7 +14,7 @@ use leptos::prelude::*;
 /// How long a revealed value stays on screen.
 pub const SHOW_FOR: Duration = Duration::from_secs(30);
 
-#[island]
+#[island(lazy)]
 pub fn RevealValue(env: String, name: String) -> impl IntoView {
     let value = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);

@@ -9,7 +9,7 @@ use crate::model::{DeploymentLive, Health, PodView};
 #[cfg(feature = "hydrate")]
 use crate::model::{LinkView, LiveEvent};
 
-#[island]
+#[island(lazy)]
 pub fn RolloutLive(env: String, live: DeploymentLive, rendered_at_ms: i64) -> impl IntoView {
     let (namespace, name) = (live.row.namespace.clone(), live.row.name.clone());
     let state = RwSignal::new(Some(live));

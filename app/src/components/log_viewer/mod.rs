@@ -62,7 +62,7 @@ pub struct Viewer {
     pub layout: StoredValue<rows::Layout>,
 }
 
-#[island]
+#[island(lazy)]
 pub fn LogViewer(
     env: String,
     namespace: String,
