@@ -5,11 +5,11 @@ import { hydrated, signIn } from "./helpers";
 // What a browser downloads for the first page, the sign-in page (every other page needs a
 // session): the HTML and every /pkg/ asset it links (wasm, JS glue, CSS, the same for every
 // page), as the server sends them with no, gzip and brotli encoding.
-// The budget is the foundation's 250 KB brotli in total. Rollgate renders in islands mode:
-// pages are server HTML and only the interactive parts (#[island]) are in the wasm, so the
-// download grows with the islands, not with the number of pages.
+// The budget is 150 KB brotli in total. Rollgate renders in islands mode: pages are server HTML
+// and only the interactive parts (#[island]) are in the wasm; the islands only some pages use
+// are lazy (`cargo leptos --split`), so they are not in the first page's download.
 
-const BUDGET_BROTLI = 250 * 1000;
+const BUDGET_BROTLI = 150 * 1000;
 
 function fetchBytes(url: string, encoding: string): Promise<{ bytes: number; body: Buffer; encoding: string }> {
   return new Promise((resolve, reject) => {
@@ -59,22 +59,23 @@ test("first-page download stays within the brotli budget", async ({ baseURL }) =
 // What each area's page downloads from /pkg/ in a real browser once signed in: the wasm, its
 // JS and CSS, and whatever a page loads on its own, all measured as the server sends them
 // with brotli. Each page is opened in a fresh context (an empty cache), as a first visit.
-const AREA_BUDGET_BROTLI = 250 * 1000;
-const AREA_PAGES = [
-  "/staging/pipelines",
-  "/staging/pipelines/myapp-staging",
-  "/staging/deployments",
-  "/staging/deployments/staging/myapp-deployment",
-  "/staging/deployments/staging/myapp-deployment/logs",
-  "/staging/tokens",
-  "/staging/approvals",
-  "/staging/audit",
+// 150 KB each, except the two pages whose islands are the largest (measured 2026-12-04: the
+// deployments table 170.5 KB, the log viewer 194.6 KB), which hold their measured size.
+const AREA_PAGES: [string, number][] = [
+  ["/staging/pipelines", 150_000],
+  ["/staging/pipelines/myapp-staging", 150_000],
+  ["/staging/deployments", 175_000],
+  ["/staging/deployments/staging/myapp-deployment", 150_000],
+  ["/staging/deployments/staging/myapp-deployment/logs", 200_000],
+  ["/staging/tokens", 150_000],
+  ["/staging/approvals", 150_000],
+  ["/staging/audit", 150_000],
 ];
 
 test("each area's page downloads within its brotli budget", async ({ browser, baseURL }) => {
   test.setTimeout(120_000);
   console.log("area pages, /pkg/ downloads (brotli bytes):");
-  for (const path of AREA_PAGES) {
+  for (const [path, budget] of AREA_PAGES) {
     const context = await browser.newContext();
     const page = await context.newPage();
     await signIn(page, "viewer");
@@ -90,7 +91,7 @@ test("each area's page downloads within its brotli budget", async ({ browser, ba
     const total = sizes.reduce((t, n) => t + n, 0);
     console.log(`  ${path.padEnd(54)} ${String(total).padStart(8)} (${assets.size} files)`);
     expect(assets.size, path).toBeGreaterThan(0);
-    expect(total, path).toBeLessThan(AREA_BUDGET_BROTLI);
+    expect(total, path).toBeLessThan(budget);
     await context.close();
   }
 });

@@ -5,7 +5,7 @@
 //! [`TimeAgo`](super::live::TimeAgo) or [`TimeSince`](super::live::TimeSince) keep counting.
 //!
 //! A page of several such parts follows them all through one stream (`keyed`): each message
-//! then starts with a line naming its part, the child whose `data-fragment` is that name. One
+//! then starts with a line naming its part, the element whose `data-fragment` is that name. One
 //! stream per page, because a browser opens at most six connections to a server over HTTP/1.1
 //! and an open stream holds one: a page of fifty live parts would otherwise stall.
 
@@ -56,14 +56,17 @@ pub fn LiveFragment(url: String, keyed: bool, children: Children) -> impl IntoVi
     }
 }
 
-/// The child of `part` that a keyed message names (compared, not put in a selector: names
-/// are the server's, but need no escaping this way).
+/// The element in `part` that a keyed message names (compared, not put in a selector: names
+/// are the server's, but need no escaping this way). Searched below `part`, not only among its
+/// children: hydrated islands wrap what the server rendered in `<leptos-children>`.
 #[cfg(feature = "hydrate")]
 fn child_named(part: &web_sys::Element, key: &str) -> Option<web_sys::Element> {
-    let children = part.children();
-    (0..children.length())
-        .filter_map(|i| children.item(i))
-        .find(|child| child.get_attribute("data-fragment").as_deref() == Some(key))
+    use leptos::wasm_bindgen::JsCast;
+
+    let named = part.query_selector_all("[data-fragment]").ok()?;
+    (0..named.length())
+        .filter_map(|i| named.item(i)?.dyn_into::<web_sys::Element>().ok())
+        .find(|el| el.get_attribute("data-fragment").as_deref() == Some(key))
 }
 
 /// Puts the new markup in, keeping what the person was typing: a text field's value (when it
