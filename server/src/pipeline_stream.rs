@@ -69,9 +69,21 @@ pub async fn pipeline(
         let html = card.next().await?;
         Some((Ok::<_, Infallible>(Event::default().data(html)), card))
     });
+    respond("pipeline", &portal, &closing, viewer, events)
+}
+
+/// The stream's response: the reconnect delay first, then `events` while the viewer may see
+/// them, with keep-alives.
+fn respond(
+    kind: &'static str,
+    portal: &Portal,
+    closing: &Closing,
+    viewer: Viewer,
+    events: impl futures_util::Stream<Item = Result<Event, Infallible>> + Send + 'static,
+) -> Response {
     let opening =
         stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
-    Sse::new(closing.while_allowed("pipeline", &portal, viewer, opening.chain(events)))
+    Sse::new(closing.while_allowed(kind, portal, viewer, opening.chain(events)))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
@@ -124,11 +136,7 @@ pub async fn pipelines(
             .boxed(),
         );
     }
-    let opening =
-        stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
-    Sse::new(closing.while_allowed("pipelines", &portal, viewer, opening.chain(stream::select_all(cards))))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
+    respond("pipelines", &portal, &closing, viewer, stream::select_all(cards))
 }
 
 /// One viewer's card and what it follows.
