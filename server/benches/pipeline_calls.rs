@@ -103,19 +103,7 @@ async fn measure(pushed: bool) -> String {
         kubeconfig.display(),
         queue = if pushed { " events_queue = \"rollgate-pipeline-events\"," } else { "" },
     );
-    let none = dir.path().join("none");
-    let none = none.to_str().unwrap();
-    let sqs = format!("http://{}", sandbox.endpoints.sqs);
-    let aws_env = [
-        ("AWS_ENDPOINT_URL_CODEPIPELINE", aws.endpoint.as_str()),
-        ("AWS_ENDPOINT_URL_SQS", sqs.as_str()),
-        ("AWS_ACCESS_KEY_ID", "bench"),
-        ("AWS_SECRET_ACCESS_KEY", "bench"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_CONFIG_FILE", none),
-        ("AWS_SHARED_CREDENTIALS_FILE", none),
-    ];
-    let portal = support::Rollgate::start(dir.path(), &environment, &aws_env).await;
+    let portal = support::Rollgate::on_sandbox_aws(dir.path(), &environment, &sandbox).await;
     let http = portal.signed_in().await;
     let base = &portal.base;
     let url = format!("{base}/live/bench/pipelines/{PIPELINE}?detail=true");

@@ -75,6 +75,26 @@ impl Rollgate {
         rollgate
     }
 
+    /// Starts it with its AWS calls going to `sandbox`'s CodePipeline and SQS the production
+    /// way: the default credential chain, with endpoints and static keys in the environment and
+    /// no config files.
+    pub async fn on_sandbox_aws(dir: &Path, environments: &str, sandbox: &sandbox::Sandbox) -> Self {
+        let none = dir.join("none");
+        let none = none.to_str().unwrap();
+        let codepipeline = format!("http://{}", sandbox.endpoints.codepipeline);
+        let sqs = format!("http://{}", sandbox.endpoints.sqs);
+        let aws_env = [
+            ("AWS_ENDPOINT_URL_CODEPIPELINE", codepipeline.as_str()),
+            ("AWS_ENDPOINT_URL_SQS", sqs.as_str()),
+            ("AWS_ACCESS_KEY_ID", "bench"),
+            ("AWS_SECRET_ACCESS_KEY", "bench"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", none),
+            ("AWS_SHARED_CREDENTIALS_FILE", none),
+        ];
+        Self::start(dir, environments, &aws_env).await
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
