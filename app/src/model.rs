@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod deployment_query;
 pub mod pipelines;
 pub mod tokens;
 
@@ -276,10 +277,15 @@ pub enum LiveEvent {
     },
 }
 
-/// The deployments of an environment, for the first render of the page.
+/// The deployments of an environment, for the first render of the page: the first rows a
+/// query selects (at most [`deployment_query::FIRST_ROWS`]), and how many there are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeploymentList {
     pub rows: Vec<DeploymentRow>,
+    /// How many deployments the query selects.
+    pub matched: usize,
+    /// How many deployments the environment's namespaces hold.
+    pub total: usize,
     /// Namespaces whose watch is not live, with the reason.
     pub problems: Vec<(String, String)>,
 }

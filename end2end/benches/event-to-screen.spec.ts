@@ -1,7 +1,6 @@
 import { test, expect, type Page } from "@playwright/test";
-import { readFileSync } from "node:fs";
-import { request as httpsRequest } from "node:https";
 import { signIn, hydrated } from "../tests/helpers";
+import { call, cluster, scale, summary, untilShown, watchDeployments, type Cluster } from "./support";
 
 // Event-to-screen latency of the Deployments page in Chromium, through Rollgate's shared watch
 // and its server-sent events. Each sample scales staging/checkout-api through the cluster API
@@ -12,77 +11,7 @@ import { signIn, hydrated } from "../tests/helpers";
 // Target: p95 under 250 ms. The README's "Measurements" lists the latest figures.
 
 const SAMPLES = 40;
-const KUBECONFIG = process.env.ROLLGATE_SANDBOX_KUBECONFIG ?? "/tmp/rollgate-sandbox/kubeconfig";
 const ROW = 'tr[data-deployment="staging/checkout-api"]';
-
-type Cluster = { server: URL; ca: Buffer; token: string };
-
-function cluster(): Cluster {
-  const text = readFileSync(KUBECONFIG, "utf8");
-  const field = (name: string) => text.match(new RegExp(`${name}: (\\S+)`))![1];
-  return {
-    server: new URL(field("server")),
-    ca: Buffer.from(field("certificate-authority-data"), "base64"),
-    token: field("token"),
-  };
-}
-
-function scale(c: Cluster, replicas: number, name = "checkout-api"): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const body = JSON.stringify({ spec: { replicas } });
-    const req = httpsRequest(
-      {
-        host: c.server.hostname,
-        port: c.server.port,
-        method: "PATCH",
-        path: `/apis/apps/v1/namespaces/staging/deployments/${name}/scale`,
-        ca: c.ca,
-        headers: {
-          authorization: `Bearer ${c.token}`,
-          "content-type": "application/merge-patch+json",
-          "content-length": Buffer.byteLength(body),
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`scale: ${res.statusCode}`))));
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-/** Watches deployments on the cluster (`query` narrows it), handing each object over with the
- * time its event arrived. */
-function watchDeployments(c: Cluster, query: string, seen: (object: any, at: number) => void): () => void {
-  const req = httpsRequest(
-    {
-      host: c.server.hostname,
-      port: c.server.port,
-      path: `/apis/apps/v1/namespaces/staging/deployments?watch=1${query}`,
-      ca: c.ca,
-      headers: { authorization: `Bearer ${c.token}` },
-    },
-    (res) => {
-      let buffer = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        const now = Date.now();
-        buffer += chunk;
-        let newline;
-        while ((newline = buffer.indexOf("\n")) >= 0) {
-          const line = buffer.slice(0, newline);
-          buffer = buffer.slice(newline + 1);
-          if (line.trim()) seen(JSON.parse(line).object, now);
-        }
-      });
-    },
-  );
-  req.on("error", () => {});
-  req.end();
-  return () => req.destroy();
-}
 
 /** Remembers when each ready count of checkout-api was last seen on the cluster. */
 function watchReady(c: Cluster): { readyAt: Map<number, number>; stop: () => void } {
@@ -122,15 +51,6 @@ function shownAt(page: Page, attribute: string, value: number): Promise<number> 
   );
 }
 
-function summary(name: string, samples: number[]): string {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  return (
-    `${name} over ${sorted.length} changes (ms): median ${at(0.5)}, p95 ${at(0.95)}, max ${sorted[sorted.length - 1]}\n` +
-    `  samples (ms, sorted): ${sorted.join(" ")}`
-  );
-}
-
 test("event-to-screen latency of the Deployments page", async ({ page }) => {
   const c = cluster();
   const watch = watchReady(c);
@@ -165,66 +85,6 @@ test("event-to-screen latency of the Deployments page", async ({ page }) => {
   console.log(summary("status change to screen", status));
   expect(spec.length).toBe(SAMPLES);
 });
-
-function call(c: Cluster, method: string, path: string, body?: unknown): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const text = body === undefined ? "" : JSON.stringify(body);
-    const req = httpsRequest(
-      {
-        host: c.server.hostname,
-        port: c.server.port,
-        method,
-        path,
-        ca: c.ca,
-        headers: {
-          authorization: `Bearer ${c.token}`,
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(text),
-        },
-      },
-      (res) => {
-        let data = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk) => (data += chunk));
-        res.on("end", () =>
-          res.statusCode! < 300 ? resolve(JSON.parse(data)) : reject(new Error(`${method} ${path}: ${res.statusCode} ${data}`)),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end(text);
-  });
-}
-
-/** What the page should show: a selector matching, a number of rows, or the first row. */
-type Wanted = { selector: string } | { rows: number } | { first: string; is: boolean };
-
-/** Milliseconds from `act` until the page shows `wanted`, observed in the page. */
-async function untilShown(page: Page, wanted: Wanted, act: () => Promise<void>): Promise<number> {
-  const shown = page.evaluate(
-    (wanted) =>
-      new Promise<number>((resolve) => {
-        const done = () => {
-          if ("selector" in wanted) return document.querySelector(wanted.selector) !== null;
-          const rows = document.querySelectorAll("tr[data-deployment]");
-          if ("rows" in wanted) return rows.length === wanted.rows;
-          return (rows[0]?.getAttribute("data-deployment") === wanted.first) === wanted.is;
-        };
-        const observer = new MutationObserver(() => {
-          if (done()) {
-            observer.disconnect();
-            resolve(Date.now());
-          }
-        });
-        observer.observe(document.body, { subtree: true, childList: true, attributes: true });
-      }),
-    wanted,
-  );
-  await page.waitForTimeout(50);
-  const started = Date.now();
-  await act();
-  return (await shown) - started;
-}
 
 // "Usable with 500 deployments in a namespace": the page with 500 more deployments in staging.
 test("the Deployments page with 500 deployments in a namespace", async ({ page }) => {

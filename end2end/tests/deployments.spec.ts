@@ -1,5 +1,11 @@
 import { test, expect, type Browser } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { hydrated, signIn, DEMO } from "./helpers";
+
+/** The embedded sandbox cluster's kubeconfig (written where `rollgate` says at start). */
+const KUBECONFIG = process.env.ROLLGATE_SANDBOX_KUBECONFIG ?? join(tmpdir(), "rollgate-sandbox", "kubeconfig");
 
 // The Deployments pages on the sandbox: the live list, a deploy watched as it rolls out, the
 // walk-through's DEMO_GREETING change, a rollback with its preview, and a stale page refused.
@@ -128,4 +134,82 @@ test("a page that fell behind cannot overwrite someone else's change", async ({ 
   await expect(second.page.getByRole("alert")).toContainText("changed since your page showed it");
   await first.context.close();
   await second.context.close();
+});
+
+// Many deployments: the page holds them all but draws only the rows on screen, the address
+// carries the view, and the server renders the same view for a link (or a browser without
+// script). The deployments are made with kubectl, as a team's tooling would.
+test("a long list draws only what is on screen, and the address keeps the view", async ({ browser }) => {
+  const MANY = 150;
+  const names = Array.from({ length: MANY }, (_, i) => `many-${String(i).padStart(3, "0")}`);
+  const kubectl = (args: string[], input?: string) =>
+    execFileSync("kubectl", ["--kubeconfig", KUBECONFIG, ...args], { input, encoding: "utf8" });
+  const items = names.map((name) => ({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace: "staging", labels: { "rollgate.io/e2e": "many" } },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "web", image: `web:${name}` }] } },
+    },
+  }));
+  // The sandbox serves no OpenAPI schema for kubectl to validate against.
+  kubectl(["create", "--validate=false", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
+  try {
+    const { context, page } = await personAs(browser, "viewer");
+    await page.goto("/staging/deployments");
+    await hydrated(page);
+    await expect(page.locator("table.deployments")).toHaveAttribute("data-held", "all");
+    const rows = page.locator("tbody tr[data-deployment]");
+    const total = Number((await page.locator(".deployments-filters .count").textContent())!.split(" of ")[1]);
+    expect(total).toBeGreaterThanOrEqual(MANY);
+    // A screen's worth (and a margin), not all of them.
+    expect(await rows.count()).toBeLessThan(60);
+    const heights = await rows.evaluateAll((trs) => [...new Set(trs.map((tr) => tr.getBoundingClientRect().height))]);
+    expect(heights, "every row one height").toHaveLength(1);
+
+    // Sorted by name, the many come after the demo's "checkout-api" and before its others.
+    await page.getByRole("searchbox").fill("many-");
+    await expect(page).toHaveURL(/\?q=many-$/);
+    await expect(page.locator(".deployments-filters .count")).toHaveText(`${MANY} of ${total}`);
+    await expect(rows.first()).toHaveAttribute("data-deployment", "staging/many-000");
+    await expect(page.locator('tr[data-deployment="staging/many-149"]')).toHaveCount(0);
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    await expect(page.locator('tr[data-deployment="staging/many-149"]')).toBeVisible();
+    await expect(page.locator('tr[data-deployment="staging/many-000"]')).toHaveCount(0);
+    // Back up: the first rows are drawn again, in place.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await expect(page.locator('tr[data-deployment="staging/many-000"]')).toBeVisible();
+
+    // A change to a deployment off screen is held and shows when scrolled to.
+    kubectl(["set", "image", "deployment/many-120", "-n", "staging", "web=web:moved-away"]);
+    await page.getByRole("searchbox").fill("moved-away");
+    await expect(rows).toHaveCount(1);
+    await expect(rows.first()).toHaveAttribute("data-deployment", "staging/many-120");
+
+    await page.getByLabel("Sort by").selectOption("namespace");
+    await page.locator("select[name=health]").selectOption("complete");
+    await expect(page).toHaveURL(/\?q=moved-away&health=complete&sort=namespace$/);
+    await context.close();
+
+    // The same address without script: the server filters and sorts, and the form asks it again.
+    const plain = await browser.newContext({ javaScriptEnabled: false });
+    const p = await plain.newPage();
+    await signIn(p, "viewer");
+    await p.goto("/staging/deployments?q=many-14&sort=name");
+    await expect(p.locator("tbody tr[data-deployment]")).toHaveCount(10);
+    await expect(p.locator("tbody tr[data-deployment]").first()).toHaveAttribute("data-deployment", "staging/many-140");
+    await expect(p.getByRole("searchbox")).toHaveValue("many-14");
+    await expect(p.locator(".deployments-filters .count")).toHaveText(`10 of ${total}`);
+    await p.getByRole("searchbox").fill("many-0");
+    await p.getByRole("searchbox").press("Enter");
+    await expect(p).toHaveURL(/q=many-0/);
+    await expect(p.locator(".deployments-filters .count")).toHaveText(`100 of ${total}`);
+    // The server renders the first rows only; the rest comes with the script.
+    await expect(p.locator("tbody tr[data-deployment]")).toHaveCount(30);
+    await plain.close();
+  } finally {
+    kubectl(["delete", "deployments", "-n", "staging", "-l", "rollgate.io/e2e=many", "--wait=false"]);
+  }
 });

@@ -5,11 +5,14 @@
 use leptos::prelude::*;
 
 use crate::error::ApiError;
+use crate::model::deployment_query::DeploymentQuery;
 use crate::model::{DeploymentDetail, DeploymentList, PreviewView};
 
-/// Every deployment in the environment's namespaces, from the shared watches.
+/// The deployments of the environment's namespaces a query selects, from the shared watches:
+/// the first rows in its order, and the counts.
 #[server]
-pub async fn list_deployments(env: String) -> Result<DeploymentList, ApiError> {
+pub async fn list_deployments(env: String, query: DeploymentQuery) -> Result<DeploymentList, ApiError> {
+    use crate::model::deployment_query::FIRST_ROWS;
     use backend::kube::watch::Link;
     use backend::policy::Permission;
 
@@ -32,7 +35,13 @@ pub async fn list_deployments(env: String) -> Result<DeploymentList, ApiError> {
         }
         rows.extend(watch.snapshot().iter().map(|d| ssr::row(d)));
     }
-    Ok(DeploymentList { rows, problems })
+    let selected = query.select(&rows);
+    Ok(DeploymentList {
+        matched: selected.len(),
+        total: rows.len(),
+        rows: selected.into_iter().take(FIRST_ROWS).cloned().collect(),
+        problems,
+    })
 }
 
 /// One deployment: its live state, containers, revisions, conditions, events and the latest

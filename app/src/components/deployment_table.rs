@@ -1,65 +1,96 @@
-//! The Deployments page's table, live: rendered on the server from the shared watches, then
-//! kept current in the browser by `/live/{env}/deployments`. Filter by text and health, sort
-//! by name, namespace, health or last change.
+//! The Deployments page's table, live. The server renders the first rows of the page's query
+//! ([`DeploymentQuery`]); the stream `/live/{env}/deployments` then hands the browser every
+//! row (its first message), which it filters and sorts itself and renders only as far as the
+//! screen shows: the rows above and below are empty space of their height. A page of 2,000
+//! deployments costs the browser about what a page of thirty does.
 //!
 //! Each row has its own signal, and the order is a list of keys: a change to one deployment
-//! re-renders one row, which keeps the table quick with hundreds of deployments.
+//! re-renders at most its row, and only while it is on screen.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use leptos::prelude::*;
 
 use super::live::{Connection, ConnectionNotice, HealthChip, ProgressBar, ago, clock, utc};
-use crate::model::{DeploymentRow, Health};
+use crate::model::deployment_query::{Choice, DeploymentQuery, FIRST_ROWS, HealthFilter, Order};
+use crate::model::{DeploymentList, DeploymentRow};
 #[cfg(feature = "hydrate")]
 use crate::model::{LinkView, LiveEvent};
+
+/// Rows rendered beyond each edge of the screen, so a short scroll shows rows at once.
+#[cfg(feature = "hydrate")]
+const OVERSCAN: usize = 10;
+
+/// Which of the shown rows are rendered: `count` from `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    count: usize,
+}
 
 #[island(lazy)]
 pub fn DeploymentTable(
     env: String,
-    rows: Vec<DeploymentRow>,
-    problems: Vec<(String, String)>,
+    query: DeploymentQuery,
+    list: DeploymentList,
     rendered_at_ms: i64,
 ) -> impl IntoView {
-    let rows = RwSignal::new(rows.into_iter().map(|r| (r.key(), ArcRwSignal::new(r))).collect::<Rows>());
+    let DeploymentList { rows: first, matched: matched_on_server, total: total_on_server, problems } = list;
+    let rows =
+        RwSignal::new(first.into_iter().map(|r| (r.key(), ArcRwSignal::new(Arc::new(r)))).collect::<Rows>());
+    // Until the stream's first snapshot the browser holds only the server's first rows.
+    let held_all = RwSignal::new(false);
     let links = RwSignal::new(problems.into_iter().collect::<BTreeMap<String, String>>());
     let connection = RwSignal::new(Connection::Connecting);
     let now = clock(rendered_at_ms);
-    let text = RwSignal::new(String::new());
-    let health = RwSignal::new(String::from("all"));
-    let sort = RwSignal::new(String::from("name"));
+    let rendered_query = query.clone();
+    let query = RwSignal::new(query);
+    let span = RwSignal::new(Span { start: 0, count: FIRST_ROWS });
+    let body = NodeRef::<leptos::html::Tbody>::new();
+    let above = NodeRef::<leptos::html::Tr>::new();
+    let below = NodeRef::<leptos::html::Tr>::new();
 
     #[cfg(feature = "hydrate")]
     super::live::follow(
         &format!("/live/{env}/deployments"),
-        move |event| apply(rows, links, event),
+        move |event| apply(rows, links, held_all, event),
         connection,
     );
 
-    // The keys of the rows shown, in order. It reads every row (filter and sort depend on
-    // them) but yields only keys, so the list below changes only when the order does.
+    // The keys of the rows the query selects, in its order. It reads every row (filter and
+    // sort depend on them) but yields only keys, so what depends on it changes only when the
+    // selection or the order does.
     let shown = Memo::new(move |_| {
-        let needle = text.get().trim().to_lowercase();
-        let wanted = health.get();
-        let order = sort.get();
-        rows.with(|rows| {
-            let mut list: Vec<(SortKey, String)> = rows
-                .iter()
-                .filter_map(|(key, row)| {
-                    row.with(|r| {
-                        let keep = (wanted == "all" || r.health.word().eq_ignore_ascii_case(&wanted))
-                            && (needle.is_empty() || matches(r, &needle));
-                        keep.then(|| (sort_key(r, &order), key.clone()))
-                    })
-                })
-                .collect();
-            list.sort_unstable();
-            list.into_iter().map(|(_, key)| key).collect::<Vec<String>>()
+        let held: Vec<Arc<DeploymentRow>> = rows.with(|rows| rows.values().map(ArcRwSignal::get).collect());
+        query.with(|q| {
+            q.select(held.iter().map(|r| &**r)).into_iter().map(DeploymentRow::key).collect::<Vec<_>>()
         })
     });
-    let total = move || rows.with(BTreeMap::len);
+    // Counts include the rows not held yet, as long as the server's counts still apply.
+    let matched = Signal::derive(move || match held_all.get() || query.with(|q| *q != rendered_query) {
+        true => shown.with(Vec::len),
+        false => matched_on_server,
+    });
+    let total = move || if held_all.get() { rows.with(BTreeMap::len) } else { total_on_server };
+    let on_screen = Memo::new(move |_| {
+        let Span { start, count } = span.get();
+        shown.with(|keys| {
+            let start = start.min(keys.len());
+            keys[start..(start + count).min(keys.len())].to_vec()
+        })
+    });
     let row_of = move |key: &str| rows.with_untracked(|rows| rows.get(key).cloned());
-    let env_for_rows = env.clone();
+
+    #[cfg(feature = "hydrate")]
+    follow_the_screen(body, [above, below], span, shown, matched);
+
+    let change = move |edit: &dyn Fn(&mut DeploymentQuery)| {
+        query.update(|q| edit(q));
+        #[cfg(feature = "hydrate")]
+        query.with_untracked(show_in_address);
+    };
+    let initial = query.get_untracked();
 
     view! {
         <ConnectionNotice connection />
@@ -70,39 +101,34 @@ pub fn DeploymentTable(
                 .map(|(ns, why)| view! { <p class="notice bad" role="alert">{format!("Namespace {ns}: {why}")}</p> })
                 .collect_view()
         }}
-        <div class="filters deployments-filters">
+        // A plain form: without the script, Enter asks the server for the same view.
+        <form class="filters deployments-filters" method="get" on:submit=|e| e.prevent_default()>
             <label>
                 "Filter"
                 <input
                     type="search"
+                    name="q"
                     placeholder="name, namespace, image or commit"
-                    prop:value=move || text.get()
-                    on:input=move |e| text.set(event_target_value(&e))
+                    value=initial.text
+                    on:input=move |e| change(&|q| q.text = event_target_value(&e))
                 />
             </label>
             <label>
                 "Health"
-                <select on:change=move |e| health.set(event_target_value(&e))>
-                    <option value="all">"All"</option>
-                    <option value="degraded">"Degraded"</option>
-                    <option value="progressing">"Progressing"</option>
-                    <option value="paused">"Paused"</option>
-                    <option value="complete">"Complete"</option>
+                <select name="health" on:change=move |e| change(&|q| q.health = HealthFilter::parse(&event_target_value(&e)))>
+                    {options(initial.health)}
                 </select>
             </label>
             <label>
                 "Sort by"
-                <select on:change=move |e| sort.set(event_target_value(&e))>
-                    <option value="name">"Name"</option>
-                    <option value="namespace">"Namespace"</option>
-                    <option value="health">"Health (worst first)"</option>
-                    <option value="changed">"Last change (newest first)"</option>
+                <select name="sort" on:change=move |e| change(&|q| q.order = Order::parse(&event_target_value(&e)))>
+                    {options(initial.order)}
                 </select>
             </label>
-            <span class="muted count">{move || format!("{} of {}", shown.with(Vec::len), total())}</span>
-        </div>
+            <span class="muted count">{move || format!("{} of {}", matched.get(), total())}</span>
+        </form>
         <div class="table-scroll">
-            <table class="table deployments">
+            <table class="table deployments" data-held=move || if held_all.get() { "all" } else { "first" }>
                 <thead>
                     <tr>
                         <th scope="col">"Deployment"</th>
@@ -112,10 +138,16 @@ pub fn DeploymentTable(
                         <th scope="col">"Last change"</th>
                     </tr>
                 </thead>
-                <tbody>
-                    <For each=move || shown.get() key=|key| key.clone() let:key>
-                        {row_of(&key).map(|row| view! { <Row env=env_for_rows.clone() row now /> })}
+                <tbody node_ref=body>
+                    <tr class="spacer" aria-hidden="true" node_ref=above>
+                        <td colspan="5"></td>
+                    </tr>
+                    <For each=move || on_screen.get() key=|key| key.clone() let:key>
+                        {row_of(&key).map(|row| view! { <Row env=env.clone() row now /> })}
                     </For>
+                    <tr class="spacer" aria-hidden="true" node_ref=below>
+                        <td colspan="5"></td>
+                    </tr>
                 </tbody>
             </table>
         </div>
@@ -126,21 +158,31 @@ pub fn DeploymentTable(
     }
 }
 
+fn options<C: Choice>(chosen: C) -> impl IntoView {
+    C::ALL
+        .iter()
+        .map(|c| view! { <option value=c.param() selected=*c == chosen>{c.label()}</option> })
+        .collect_view()
+}
+
 #[component]
-fn Row(env: String, row: ArcRwSignal<DeploymentRow>, now: RwSignal<i64>) -> impl IntoView {
-    let key = row.with_untracked(DeploymentRow::key);
+fn Row(env: String, row: ArcRwSignal<Arc<DeploymentRow>>, now: RwSignal<i64>) -> impl IntoView {
+    let key = row.with_untracked(|r| r.key());
     let health_of = row.clone();
     view! {
         <tr data-deployment=key data-health=move || health_of.with(|r| r.health.word().to_owned())>
-            {move || cells(&env, row.get(), now)}
+            {move || cells(&env, &row.get(), now)}
         </tr>
     }
 }
 
-fn cells(env: &str, row: DeploymentRow, now: RwSignal<i64>) -> impl IntoView + use<> {
+fn cells(env: &str, row: &DeploymentRow, now: RwSignal<i64>) -> impl IntoView + use<> {
     let href = format!("/{env}/deployments/{}/{}", row.namespace, row.name);
     let changed = row.last_change_ms;
     let by = row.changed_by.clone();
+    // Rows are all one height (the table renders only those on screen by position): one line
+    // per image up to two, then a count of the rest.
+    let more = row.images.len().saturating_sub(2);
     view! {
         <td>
             <a href=href class="name">{row.name.clone()}</a>
@@ -150,6 +192,7 @@ fn cells(env: &str, row: DeploymentRow, now: RwSignal<i64>) -> impl IntoView + u
             {row
                 .images
                 .iter()
+                .take(if more > 0 { 1 } else { 2 })
                 .map(|i| {
                     view! {
                         <div class="image" title=i.image.clone()>
@@ -159,6 +202,7 @@ fn cells(env: &str, row: DeploymentRow, now: RwSignal<i64>) -> impl IntoView + u
                     }
                 })
                 .collect_view()}
+            {(more > 0).then(|| view! { <div class="muted">{format!("and {} more", more + 1)}</div> })}
         </td>
         <td>
             <ProgressBar row=row.clone() />
@@ -173,44 +217,21 @@ fn cells(env: &str, row: DeploymentRow, now: RwSignal<i64>) -> impl IntoView + u
                         <span title=utc(t)>{move || ago(t, now.get())}</span>
                     }
                 })}
-            {by.map(|b| view! { <div class="muted">{format!("by {b}")}</div> })}
+            {by.map(|b| view! { <div class="muted by">{format!("by {b}")}</div> })}
         </td>
     }
 }
 
-fn matches(r: &DeploymentRow, needle: &str) -> bool {
-    r.name.to_lowercase().contains(needle)
-        || r.namespace.to_lowercase().contains(needle)
-        || r.images.iter().any(|i| i.image.to_lowercase().contains(needle))
-}
-
-/// What a row sorts by: one tuple shape for every order, so sorting compares plain values.
-type SortKey = (u8, i64, String, String);
-
-fn sort_key(r: &DeploymentRow, order: &str) -> SortKey {
-    let (name, namespace) = (r.name.clone(), r.namespace.clone());
-    match order {
-        "namespace" => (0, 0, namespace, name),
-        "health" => (severity(&r.health), 0, name, namespace),
-        "changed" => (0, -r.last_change_ms.unwrap_or(i64::MIN + 1), name, namespace),
-        _ => (0, 0, name, namespace),
-    }
-}
-
-fn severity(h: &Health) -> u8 {
-    match h {
-        Health::Degraded(_) => 0,
-        Health::Progressing => 1,
-        Health::Paused => 2,
-        Health::Complete => 3,
-    }
-}
-
 /// The rows by `namespace/name`, each with its own signal.
-type Rows = BTreeMap<String, ArcRwSignal<DeploymentRow>>;
+type Rows = BTreeMap<String, ArcRwSignal<Arc<DeploymentRow>>>;
 
 #[cfg(feature = "hydrate")]
-fn apply(rows: RwSignal<Rows>, links: RwSignal<BTreeMap<String, String>>, event: LiveEvent) {
+fn apply(
+    rows: RwSignal<Rows>,
+    links: RwSignal<BTreeMap<String, String>>,
+    held_all: RwSignal<bool>,
+    event: LiveEvent,
+) {
     match event {
         LiveEvent::Snapshot { namespaces, deployments } => {
             let fresh: BTreeMap<String, DeploymentRow> =
@@ -223,11 +244,13 @@ fn apply(rows: RwSignal<Rows>, links: RwSignal<BTreeMap<String, String>>, event:
                     match rows.get(&key) {
                         Some(signal) => put(signal, row),
                         None => {
-                            rows.insert(key, ArcRwSignal::new(row));
+                            rows.insert(key, ArcRwSignal::new(Arc::new(row)));
                         }
                     }
                 }
             });
+            // The first snapshot covers every namespace of the environment.
+            held_all.set(true);
         }
         LiveEvent::Changed(d) => {
             let key = d.row.key();
@@ -235,7 +258,7 @@ fn apply(rows: RwSignal<Rows>, links: RwSignal<BTreeMap<String, String>>, event:
                 // A known deployment changes alone: the list of rows stays as it is.
                 Some(signal) => put(&signal, d.row),
                 None => rows.update(|rows| {
-                    rows.insert(key, ArcRwSignal::new(d.row));
+                    rows.insert(key, ArcRwSignal::new(Arc::new(d.row)));
                 }),
             }
         }
@@ -254,8 +277,100 @@ fn apply(rows: RwSignal<Rows>, links: RwSignal<BTreeMap<String, String>>, event:
 }
 
 #[cfg(feature = "hydrate")]
-fn put(signal: &ArcRwSignal<DeploymentRow>, row: DeploymentRow) {
-    if signal.with_untracked(|r| *r != row) {
-        signal.set(row);
+fn put(signal: &ArcRwSignal<Arc<DeploymentRow>>, row: DeploymentRow) {
+    if signal.with_untracked(|r| **r != row) {
+        signal.set(Arc::new(row));
+    }
+}
+
+/// Keeps `span` on the rows the screen shows as the page scrolls or resizes, and the spacers
+/// above and below them as tall as the rows they stand for (`matched` counts those not held
+/// yet). Heights are set through the style object, which the page's policy allows; a style
+/// attribute it would refuse.
+#[cfg(feature = "hydrate")]
+fn follow_the_screen(
+    body: NodeRef<leptos::html::Tbody>,
+    [above, below]: [NodeRef<leptos::html::Tr>; 2],
+    span: RwSignal<Span>,
+    shown: Memo<Vec<String>>,
+    matched: Signal<usize>,
+) {
+    let row_px = RwSignal::new(0.0_f64);
+    let pending = StoredValue::new(false);
+    let measure = move || {
+        pending.set_value(false);
+        if let Some(next) = body.get_untracked().and_then(|body| screen_span(&body, row_px))
+            && span.get_untracked() != next
+        {
+            span.set(next);
+        }
+    };
+    // At most one measurement a frame, however many scroll events arrive.
+    let schedule = move || {
+        if !pending.get_value() {
+            pending.set_value(true);
+            request_animation_frame(measure);
+        }
+    };
+    let scrolled = window_event_listener(leptos::ev::scroll, move |_| schedule());
+    let resized = window_event_listener(leptos::ev::resize, move |_| schedule());
+    on_cleanup(move || {
+        scrolled.remove();
+        resized.remove();
+    });
+    // A new selection changes the page's height: measure again once it is drawn.
+    Effect::new(move |_| {
+        shown.track();
+        schedule();
+    });
+    Effect::new(move |_| {
+        let px = row_px.get();
+        let Span { start, count } = span.get();
+        let len = shown.with(Vec::len);
+        let (start, end) = (start.min(len), (start + count).min(len));
+        let set = |row: NodeRef<leptos::html::Tr>, rows: usize| {
+            if let Some(row) = row.get_untracked() {
+                let _ = web_sys::HtmlElement::style(&row)
+                    .set_property("height", &format!("{}px", rows as f64 * px));
+            }
+        };
+        set(above, start);
+        set(below, matched.get().max(len).saturating_sub(end));
+    });
+}
+
+/// The rows on screen, with `OVERSCAN` on each side. Rows are all one height, measured once
+/// from the first row drawn.
+#[cfg(feature = "hydrate")]
+fn screen_span(body: &web_sys::HtmlTableSectionElement, row_px: RwSignal<f64>) -> Option<Span> {
+    let mut px = row_px.get_untracked();
+    if px <= 0.0 {
+        px = body.query_selector("tr[data-deployment]").ok()??.get_bounding_client_rect().height();
+        if px <= 0.0 {
+            return None;
+        }
+        row_px.set(px);
+    }
+    let top = body.get_bounding_client_rect().top();
+    let screen = window().inner_height().ok()?.as_f64()?;
+    let first = (-top).max(0.0) / px;
+    Some(Span {
+        start: (first as usize).saturating_sub(OVERSCAN),
+        count: (screen / px).ceil() as usize + 2 * OVERSCAN,
+    })
+}
+
+/// Puts the view in the page's address, so a reload or a shared link shows the same.
+#[cfg(feature = "hydrate")]
+fn show_in_address(query: &DeploymentQuery) {
+    let Ok(params) = web_sys::UrlSearchParams::new() else { return };
+    for (name, value) in query.params() {
+        params.append(name, &value);
+    }
+    let search = String::from(params.to_string());
+    let Ok(path) = window().location().pathname() else { return };
+    let address = if search.is_empty() { path } else { format!("{path}?{search}") };
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&leptos::wasm_bindgen::JsValue::NULL, "", Some(&address));
     }
 }

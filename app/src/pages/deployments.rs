@@ -1,18 +1,25 @@
 //! Deployments: every deployment in the environment's namespaces with its image, rollout
-//! progress and health, live.
+//! progress and health, live. The address carries the view (`?q=…&health=…&sort=…`), so the
+//! server renders the first rows of exactly what a shared link shows.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use crate::api::deployments::list_deployments;
 use crate::components::deployment_table::DeploymentTable;
 use crate::components::lock_panel::LockPanel;
 use crate::components::overview::use_environment_name;
 use crate::components::overview::{PageTitle, page_status};
+use crate::model::deployment_query::DeploymentQuery;
 
 #[component]
 pub fn DeploymentsPage() -> impl IntoView {
     let env = use_environment_name();
-    let list = Resource::new(move || env.get(), list_deployments);
+    let params = use_query_map();
+    let query = move || {
+        params.with(|p| DeploymentQuery::from_params(p.get_str("q"), p.get_str("health"), p.get_str("sort")))
+    };
+    let list = Resource::new(move || (env.get(), query()), |(env, query)| list_deployments(env, query));
     view! {
         <PageTitle area="Deployments" />
         <h1>"Deployments"</h1>
@@ -22,8 +29,8 @@ pub fn DeploymentsPage() -> impl IntoView {
                 Ok::<_, crate::error::ApiError>(view! {
                     <DeploymentTable
                         env=env.get_untracked()
-                        rows=list.rows
-                        problems=list.problems
+                        query=query()
+                        list
                         rendered_at_ms=crate::components::live::now_ms()
                     />
                 })

@@ -1,7 +1,9 @@
 //! Container logs, produced from each container's spec as a real one would print them: a
 //! shell command's `echo`s (with the container's environment expanded, so the walk-through's
 //! `echo ${DEMO_GREETING}` prints the greeting), or, for an application image, a steady
-//! stream of request lines, one a second from the container's start. Served at
+//! stream of request lines from the container's start: one a second, or as many as its
+//! `SANDBOX_LOG_LINES_PER_SECOND` environment variable says (up to 100,000, for load tests
+//! of whatever reads the logs). Served at
 //! `.../pods/<name>/log` with kubectl's options: container, follow, tailLines, sinceSeconds,
 //! sinceTime, timestamps, previous and limitBytes.
 
@@ -158,12 +160,28 @@ fn now_secs() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-/// What a container prints, as (second, line) pairs from its start up to `until`.
-pub fn lines(container: &Value, pod_name: &str, started: i64, until: i64) -> Vec<(i64, String)> {
+/// The environment variable that sets an application container's log rate.
+pub const LOG_RATE_VARIABLE: &str = "SANDBOX_LOG_LINES_PER_SECOND";
+const MAX_LOG_RATE: i64 = 100_000;
+
+/// What a container started at `started` prints in the seconds `from..=until`, as (second,
+/// line) pairs.
+pub fn lines(container: &Value, pod_name: &str, started: i64, from: i64, until: i64) -> Vec<(i64, String)> {
+    let env = environment(container);
     if let Some(script) = shell_script(container) {
-        return echoes(&script, &environment(container)).into_iter().map(|l| (started, l)).collect();
+        if !(from..=until).contains(&started) {
+            return Vec::new();
+        }
+        return echoes(&script, &env).into_iter().map(|l| (started, l)).collect();
     }
-    (0..=(until - started).max(-1)).map(|i| (started + i, request_line(pod_name, i))).collect()
+    let rate =
+        env.get(LOG_RATE_VARIABLE).and_then(|r| r.parse::<i64>().ok()).unwrap_or(1).clamp(1, MAX_LOG_RATE);
+    (from.max(started)..=until)
+        .flat_map(|second| {
+            let first = (second - started) * rate;
+            (first..first + rate).map(move |i| (second, request_line(pod_name, i)))
+        })
+        .collect()
 }
 
 /// The exit code of a container whose command fails: a script that ends in `exit N` (N not
@@ -309,10 +327,7 @@ pub fn respond(store: Store, request: LogRequest) -> Response {
         return ApiError::bad_request("the container is not running").into_response();
     };
     let now = now_secs();
-    let mut entries: Vec<(i64, String)> = lines(&spec, &request.pod, started, now)
-        .into_iter()
-        .filter(|(s, _)| request.since.is_none_or(|t| *s >= t))
-        .collect();
+    let mut entries = lines(&spec, &request.pod, started, request.since.unwrap_or(started), now);
     if let Some(tail) = request.tail {
         entries = entries.split_off(entries.len().saturating_sub(tail));
     }
@@ -351,10 +366,7 @@ pub fn respond(store: Store, request: LogRequest) -> Response {
             if now <= printed_until {
                 continue;
             }
-            let fresh: Vec<(i64, String)> = lines(&spec, &request.pod, started, now)
-                .into_iter()
-                .filter(|(s, _)| *s > printed_until)
-                .collect();
+            let fresh = lines(&spec, &request.pod, started, printed_until + 1, now);
             printed_until = now;
             if !fresh.is_empty() && tx.send(Bytes::from(render(&request, &fresh))).await.is_err() {
                 return;
@@ -378,7 +390,7 @@ mod tests {
             "command": ["sh", "-c", "echo ${DEMO_GREETING} && sleep 3600"],
             "env": [{"name": "DEMO_GREETING", "value": "Hello Kubernetes!"}],
         });
-        assert_eq!(lines(&container, "p", 100, 200), [(100, "Hello Kubernetes!".to_owned())]);
+        assert_eq!(lines(&container, "p", 100, 100, 200), [(100, "Hello Kubernetes!".to_owned())]);
         let env = HashMap::from([("A".to_owned(), "1".to_owned())]);
         assert_eq!(echoes("echo \"a=$A b=${B}\"; echo done; sleep 1", &env), ["a=1 b=", "done"]);
     }
@@ -387,11 +399,32 @@ mod tests {
     #[test]
     fn app_images_log_requests() {
         let container = json!({"name": "app", "image": "myapp:3f2a9c1"});
-        let first = lines(&container, "web-1", 100, 104);
+        let first = lines(&container, "web-1", 100, 100, 104);
         assert_eq!(first.len(), 5);
-        assert_eq!(first, lines(&container, "web-1", 100, 104));
+        assert_eq!(first, lines(&container, "web-1", 100, 0, 104), "nothing before its start");
         assert!(first.iter().all(|(_, l)| l.contains(" 200 ") || l.contains(" 404 ") || l.contains(" 500 ")));
-        assert_ne!(first, lines(&container, "web-2", 100, 104));
+        assert_ne!(first, lines(&container, "web-2", 100, 100, 104));
+        // A later window is the same lines as the tail of the whole.
+        assert_eq!(lines(&container, "web-1", 100, 103, 104), first[3..]);
+    }
+
+    #[test]
+    fn the_log_rate_comes_from_the_environment_within_bounds() {
+        let at = |rate: &str| json!({"name": "app", "image": "load:1", "env": [{"name": LOG_RATE_VARIABLE, "value": rate}]});
+        let busy = lines(&at("5000"), "web-1", 100, 100, 101);
+        assert_eq!(busy.len(), 10_000);
+        assert_eq!(busy.iter().filter(|(s, _)| *s == 101).count(), 5_000);
+        assert_eq!(lines(&at("5000"), "web-1", 100, 101, 101), busy[5_000..], "seconds stay put");
+        assert_eq!(lines(&at("0"), "web-1", 100, 100, 100).len(), 1, "at least one a second");
+        assert_eq!(lines(&at("lots"), "web-1", 100, 100, 100).len(), 1, "not a number: the default");
+        assert_eq!(lines(&at("9999999"), "web-1", 100, 100, 100).len(), 100_000);
+    }
+
+    #[test]
+    fn a_script_prints_once_at_its_start() {
+        let echo = json!({"name": "w", "command": ["sh", "-c", "echo hello && sleep 3600"]});
+        assert_eq!(lines(&echo, "w-1", 100, 90, 120), [(100, "hello".to_owned())]);
+        assert!(lines(&echo, "w-1", 100, 101, 120).is_empty(), "not again when followed");
     }
 
     #[test]

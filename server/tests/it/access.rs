@@ -170,7 +170,7 @@ impl Matrix {
             case(RejectChange { id: self.pending().await, comment: s("no") }, Some(approvers)),
             case(LockEnvironment { env: prod(), reason: s("access test"), until: s("") }, Some(lockers)),
             case(UnlockEnvironment { env: prod() }, Some(lockers)),
-            case(ListDeployments { env: prod() }, Some(ANYONE)),
+            case(ListDeployments { env: prod(), query: Default::default() }, Some(ANYONE)),
             case(GetDeployment { env: prod(), namespace: prod(), name: s("myapp-deployment") }, Some(ANYONE)),
             case(
                 PreviewRollback { env: prod(), namespace: prod(), name: s("myapp-deployment"), revision: 1 },
@@ -621,6 +621,11 @@ async fn fuzzing_every_server_function_never_breaks_it() {
     }
     assert!(calls > 500, "{calls} calls");
     assert_eq!(p.anonymous.get(p.url("/healthz")).send().await.unwrap().status().as_u16(), 200);
-    let still = p.call(m.client("production", Viewer), &ListDeployments { env: s("production") }).await;
+    let still = p
+        .call(
+            m.client("production", Viewer),
+            &ListDeployments { env: s("production"), query: Default::default() },
+        )
+        .await;
     assert_eq!(still.status().as_u16(), 200, "the server keeps serving");
 }

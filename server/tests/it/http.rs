@@ -132,7 +132,10 @@ async fn readiness_fails_when_an_upstream_is_down() {
     assert!(cluster["reason"].as_str().unwrap().contains(&closed.port().to_string()), "{body}");
     // The Deployments page says why in words (here: the token the URL cluster needs is missing).
     let list: app::model::DeploymentList = portal
-        .call(&portal.http, &app::api::deployments::ListDeployments { env: "production".into() })
+        .call(
+            &portal.http,
+            &app::api::deployments::ListDeployments { env: "production".into(), query: Default::default() },
+        )
         .await
         .json()
         .await
