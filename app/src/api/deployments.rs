@@ -5,14 +5,22 @@
 use leptos::prelude::*;
 
 use crate::error::ApiError;
-use crate::model::deployment_query::DeploymentQuery;
+use crate::model::deployment_query::{HealthFilter, Order};
 use crate::model::{DeploymentDetail, DeploymentList, PreviewView};
 
-/// The deployments of the environment's namespaces a query selects, from the shared watches:
+/// The deployments of the environment's namespaces a query ([`DeploymentQuery`]: `text`,
+/// `health`, `order`, flat so a plain form can send them) selects, from the shared watches:
 /// the first rows in its order, and the counts.
+///
+/// [`DeploymentQuery`]: crate::model::deployment_query::DeploymentQuery
 #[server]
-pub async fn list_deployments(env: String, query: DeploymentQuery) -> Result<DeploymentList, ApiError> {
-    use crate::model::deployment_query::FIRST_ROWS;
+pub async fn list_deployments(
+    env: String,
+    text: String,
+    health: HealthFilter,
+    order: Order,
+) -> Result<DeploymentList, ApiError> {
+    use crate::model::deployment_query::{DeploymentQuery, FIRST_ROWS};
     use backend::kube::watch::Link;
     use backend::policy::Permission;
 
@@ -35,7 +43,7 @@ pub async fn list_deployments(env: String, query: DeploymentQuery) -> Result<Dep
         }
         rows.extend(watch.snapshot().iter().map(|d| ssr::row(d)));
     }
-    let selected = query.select(&rows);
+    let selected = DeploymentQuery { text, health, order }.select(&rows);
     Ok(DeploymentList {
         matched: selected.len(),
         total: rows.len(),

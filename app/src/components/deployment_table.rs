@@ -69,7 +69,11 @@ pub fn DeploymentTable(
     });
     // Counts include the rows not held yet, as long as the server's counts still apply.
     let matched = Signal::derive(move || {
-        if held_all.get() || query.with(|q| *q != rendered_query) { shown.with(Vec::len) } else { matched_on_server }
+        if held_all.get() || query.with(|q| *q != rendered_query) {
+            shown.with(Vec::len)
+        } else {
+            matched_on_server
+        }
     });
     let total = move || if held_all.get() { rows.with(BTreeMap::len) } else { total_on_server };
     let on_screen = Memo::new(move |_| {

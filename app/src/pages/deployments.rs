@@ -19,7 +19,10 @@ pub fn DeploymentsPage() -> impl IntoView {
     let query = move || {
         params.with(|p| DeploymentQuery::from_params(p.get_str("q"), p.get_str("health"), p.get_str("sort")))
     };
-    let list = Resource::new(move || (env.get(), query()), |(env, query)| list_deployments(env, query));
+    let list = Resource::new(
+        move || (env.get(), query()),
+        |(env, q)| list_deployments(env, q.text, q.health, q.order),
+    );
     view! {
         <PageTitle area="Deployments" />
         <h1>"Deployments"</h1>

@@ -170,7 +170,15 @@ impl Matrix {
             case(RejectChange { id: self.pending().await, comment: s("no") }, Some(approvers)),
             case(LockEnvironment { env: prod(), reason: s("access test"), until: s("") }, Some(lockers)),
             case(UnlockEnvironment { env: prod() }, Some(lockers)),
-            case(ListDeployments { env: prod(), query: Default::default() }, Some(ANYONE)),
+            case(
+                ListDeployments {
+                    env: prod(),
+                    text: String::new(),
+                    health: Default::default(),
+                    order: Default::default(),
+                },
+                Some(ANYONE),
+            ),
             case(GetDeployment { env: prod(), namespace: prod(), name: s("myapp-deployment") }, Some(ANYONE)),
             case(
                 PreviewRollback { env: prod(), namespace: prod(), name: s("myapp-deployment"), revision: 1 },
@@ -624,7 +632,12 @@ async fn fuzzing_every_server_function_never_breaks_it() {
     let still = p
         .call(
             m.client("production", Viewer),
-            &ListDeployments { env: s("production"), query: Default::default() },
+            &ListDeployments {
+                env: s("production"),
+                text: String::new(),
+                health: Default::default(),
+                order: Default::default(),
+            },
         )
         .await;
     assert_eq!(still.status().as_u16(), 200, "the server keeps serving");

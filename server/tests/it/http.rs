@@ -134,7 +134,12 @@ async fn readiness_fails_when_an_upstream_is_down() {
     let list: app::model::DeploymentList = portal
         .call(
             &portal.http,
-            &app::api::deployments::ListDeployments { env: "production".into(), query: Default::default() },
+            &app::api::deployments::ListDeployments {
+                env: "production".into(),
+                text: String::new(),
+                health: Default::default(),
+                order: Default::default(),
+            },
         )
         .await
         .json()
