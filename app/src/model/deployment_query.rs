@@ -141,7 +141,7 @@ impl DeploymentQuery {
 
     /// The rows it keeps, in its order.
     pub fn select<'a>(&self, rows: impl IntoIterator<Item = &'a DeploymentRow>) -> Vec<&'a DeploymentRow> {
-        let needle = self.text.to_lowercase();
+        let needle = self.text.trim().to_lowercase();
         let mut kept: Vec<&DeploymentRow> = rows
             .into_iter()
             .filter(|r| self.health.keeps(&r.health) && (needle.is_empty() || contains(r, &needle)))
@@ -233,6 +233,8 @@ mod tests {
         let text = |t: &str| keys(&DeploymentQuery::from_params(Some(t), None, None), &rows);
         assert_eq!(text("API"), ["a/api", "c/api"]);
         assert_eq!(text(" b "), ["b/web"], "the namespace, the text trimmed");
+        let typed = DeploymentQuery { text: "worker ".into(), ..Default::default() };
+        assert_eq!(keys(&typed, &rows), ["a/worker"], "as typed, with a space after");
         assert_eq!(text("example/worker"), ["a/worker"], "the image");
         assert!(text("nothing-like-it").is_empty());
         let degraded = DeploymentQuery::from_params(None, Some("degraded"), None);

@@ -163,20 +163,30 @@ fn now_secs() -> i64 {
 /// The environment variable that sets an application container's log rate.
 pub const LOG_RATE_VARIABLE: &str = "SANDBOX_LOG_LINES_PER_SECOND";
 const MAX_LOG_RATE: i64 = 100_000;
+/// The most lines a container's log keeps, as a kubelet's log rotation would: older lines are
+/// gone (and never generated, which bounds a request's memory at any rate).
+const RETAINED_LINES: i64 = 1_000_000;
 
-/// What a container started at `started` prints in the seconds `from..=until`, as (second,
-/// line) pairs.
+/// An application container's request lines a second.
+fn log_rate(container: &Value) -> i64 {
+    environment(container)
+        .get(LOG_RATE_VARIABLE)
+        .and_then(|r| r.parse::<i64>().ok())
+        .unwrap_or(1)
+        .clamp(1, MAX_LOG_RATE)
+}
+
+/// What a container started at `started` prints in the seconds `from..=until` and still
+/// holds, as (second, line) pairs.
 pub fn lines(container: &Value, pod_name: &str, started: i64, from: i64, until: i64) -> Vec<(i64, String)> {
-    let env = environment(container);
     if let Some(script) = shell_script(container) {
         if !(from..=until).contains(&started) {
             return Vec::new();
         }
-        return echoes(&script, &env).into_iter().map(|l| (started, l)).collect();
+        return echoes(&script, &environment(container)).into_iter().map(|l| (started, l)).collect();
     }
-    let rate =
-        env.get(LOG_RATE_VARIABLE).and_then(|r| r.parse::<i64>().ok()).unwrap_or(1).clamp(1, MAX_LOG_RATE);
-    (from.max(started)..=until)
+    let rate = log_rate(container);
+    (from.max(started).max(until - RETAINED_LINES / rate + 1)..=until)
         .flat_map(|second| {
             let first = (second - started) * rate;
             (first..first + rate).map(move |i| (second, request_line(pod_name, i)))
@@ -327,7 +337,13 @@ pub fn respond(store: Store, request: LogRequest) -> Response {
         return ApiError::bad_request("the container is not running").into_response();
     };
     let now = now_secs();
-    let mut entries = lines(&spec, &request.pod, started, request.since.unwrap_or(started), now);
+    // A tail needs only its last seconds, whatever the rate (a script prints all at its start).
+    let tail_from = match request.tail {
+        Some(tail) if shell_script(&spec).is_none() => now - tail as i64 / log_rate(&spec),
+        _ => started,
+    };
+    let from = request.since.unwrap_or(started).max(tail_from);
+    let mut entries = lines(&spec, &request.pod, started, from, now);
     if let Some(tail) = request.tail {
         entries = entries.split_off(entries.len().saturating_sub(tail));
     }
@@ -418,6 +434,10 @@ mod tests {
         assert_eq!(lines(&at("0"), "web-1", 100, 100, 100).len(), 1, "at least one a second");
         assert_eq!(lines(&at("lots"), "web-1", 100, 100, 100).len(), 1, "not a number: the default");
         assert_eq!(lines(&at("9999999"), "web-1", 100, 100, 100).len(), 100_000);
+        // An hour at 100,000 a second: only what rotation keeps, the newest.
+        let kept = lines(&at("100000"), "web-1", 100, 100, 3_700);
+        assert_eq!(kept.len(), RETAINED_LINES as usize);
+        assert_eq!(kept.last().map(|(s, _)| *s), Some(3_700));
     }
 
     #[test]

@@ -468,6 +468,9 @@ async fn logs_follow_the_environment() {
     kubectl.ok(&["rollout", "status", "deployment/myapp-deployment", "--timeout=60s"]).await;
     let logs = kubectl.ok(&["logs", "deployment/myapp-deployment"]).await;
     assert_eq!(logs, "Hello Kubernetes!\n");
+    // A script's lines are all printed at its start: a tail still has them.
+    let tail = kubectl.ok(&["logs", "deployment/myapp-deployment", "--tail=1"]).await;
+    assert_eq!(tail, "Hello Kubernetes!\n");
 
     kubectl
         .ok(&["set", "env", "deployment/myapp-deployment", "DEMO_GREETING=Another Hello Kubernetes!"])
@@ -489,6 +492,23 @@ async fn logs_follow_the_environment() {
     let (ok, _, err) = kubectl.run(&["logs", pod]).await;
     assert!(!ok);
     assert!(err.contains("is waiting to start"), "{err}");
+}
+
+/// An application printing 2,000 request lines a second (the sandbox's log rate knob): a
+/// tail is exactly that many of the newest lines.
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_at_a_given_rate() {
+    let (_sandbox, kubectl) = Kubectl::start().await;
+    kubectl.ok(&["create", "deployment", "busy", "--image=busybox"]).await;
+    kubectl.ok(&["set", "env", "deployment/busy", "SANDBOX_LOG_LINES_PER_SECOND=2000"]).await;
+    kubectl.ok(&["rollout", "status", "deployment/busy", "--timeout=60s"]).await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let tail = kubectl.ok(&["logs", "deployment/busy", "--tail=2500"]).await;
+    assert_eq!(tail.lines().count(), 2500);
+    assert!(tail.lines().all(|l| l.contains("ms ip=10.0.")), "request lines: {:?}", tail.lines().next());
+    let all = kubectl.ok(&["logs", "deployment/busy"]).await;
+    assert!(all.lines().count() >= 4000, "two seconds at least: {}", all.lines().count());
+    assert!(all.ends_with(&tail), "the tail is the end of the whole");
 }
 
 /// The demo world: the walk-through's app with its release history in both environments,
