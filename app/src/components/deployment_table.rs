@@ -205,7 +205,7 @@ fn cells(env: &str, row: &DeploymentRow, now: RwSignal<i64>) -> impl IntoView + 
                     }
                 })
                 .collect_view()}
-            {(more > 0).then(|| view! { <div class="muted">{format!("and {} more", more + 1)}</div> })}
+            {(more > 0).then(|| view! { <div class="muted more">{format!("and {} more", more + 1)}</div> })}
         </td>
         <td>
             <ProgressBar row=row.clone() />
