@@ -508,7 +508,8 @@ async fn logs_at_a_given_rate() {
     assert!(tail.lines().all(|l| l.contains("ms ip=10.0.")), "request lines: {:?}", tail.lines().next());
     let all = kubectl.ok(&["logs", "deployment/busy"]).await;
     assert!(all.lines().count() >= 4000, "two seconds at least: {}", all.lines().count());
-    assert!(all.ends_with(&tail), "the tail is the end of the whole");
+    // Read later, the whole may have a second more: the tail lies within it, whole.
+    assert!(all.contains(&tail), "the tail is part of the whole");
 }
 
 /// The demo world: the walk-through's app with its release history in both environments,
