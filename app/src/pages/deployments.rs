@@ -15,29 +15,37 @@ use crate::model::deployment_query::DeploymentQuery;
 #[component]
 pub fn DeploymentsPage() -> impl IntoView {
     let env = use_environment_name();
-    let params = use_query_map();
-    let query = move || {
-        params.with(|p| DeploymentQuery::from_params(p.get_str("q"), p.get_str("health"), p.get_str("sort")))
-    };
+    // Read once: the page is rendered on the server only (links and the form load a new one),
+    // so the resource follows the environment alone, as every other page's does.
+    let query = use_query_map().with_untracked(|p| {
+        DeploymentQuery::from_params(p.get_str("q"), p.get_str("health"), p.get_str("sort"))
+    });
+    let wanted = query.clone();
     let list = Resource::new(
-        move || (env.get(), query()),
-        |(env, q)| list_deployments(env, q.text, q.health, q.order),
+        move || env.get(),
+        move |env| {
+            let q = wanted.clone();
+            list_deployments(env, q.text, q.health, q.order)
+        },
     );
     view! {
         <PageTitle area="Deployments" />
         <h1>"Deployments"</h1>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let list = list.await.inspect_err(page_status)?;
-                Ok::<_, crate::error::ApiError>(view! {
-                    <DeploymentTable
-                        env=env.get_untracked()
-                        query=query()
-                        list
-                        rendered_at_ms=crate::components::live::now_ms()
-                    />
+            {move || {
+                let query = query.clone();
+                Suspend::new(async move {
+                    let list = list.await.inspect_err(page_status)?;
+                    Ok::<_, crate::error::ApiError>(view! {
+                        <DeploymentTable
+                            env=env.get_untracked()
+                            query
+                            list
+                            rendered_at_ms=crate::components::live::now_ms()
+                        />
+                    })
                 })
-            })}
+            }}
         </Suspense>
         <LockPanel />
     }
