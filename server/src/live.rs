@@ -5,14 +5,13 @@
 //! EventSource reconnects by itself and starts again from a snapshot.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use app::api::deployments::ssr;
 use app::model::{DeploymentLive, LinkView, LiveEvent};
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use backend::Portal;
 use backend::kube::watch::{DeploymentState, Link, NamespaceWatch, Update};
@@ -21,9 +20,6 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::streams::{Closing, Viewer};
-
-/// How long the browser waits before reconnecting a dropped stream.
-const RETRY: Duration = Duration::from_secs(2);
 
 #[derive(Deserialize)]
 pub struct Filter {
@@ -102,11 +98,7 @@ pub async fn deployments(
         ))
     }));
     let events = stream::iter(first).chain(updates).map(|e| Ok::<_, Infallible>(encode(&e)));
-    let opening =
-        stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
-    Sse::new(closing.while_allowed("deployments", &portal, viewer, opening.chain(events)))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
+    closing.respond("deployments", &portal, viewer, events)
 }
 
 /// Which deployments a stream carries, and how much of each.

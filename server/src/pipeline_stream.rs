@@ -12,13 +12,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
-use std::time::Duration;
 
 use app::api::pipelines::ssr;
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use backend::Portal;
 use backend::kube::watch::Update;
@@ -29,9 +28,6 @@ use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 
 use crate::streams::{Closing, Viewer};
-
-/// How long the browser waits before reconnecting a dropped stream.
-const RETRY: Duration = Duration::from_secs(2);
 
 #[derive(Deserialize)]
 pub struct Shape {
@@ -69,23 +65,7 @@ pub async fn pipeline(
         let html = card.next().await?;
         Some((Ok::<_, Infallible>(Event::default().data(html)), card))
     });
-    respond("pipeline", &portal, &closing, viewer, events)
-}
-
-/// The stream's response: the reconnect delay first, then `events` while the viewer may see
-/// them, with keep-alives.
-fn respond(
-    kind: &'static str,
-    portal: &Portal,
-    closing: &Closing,
-    viewer: Viewer,
-    events: impl futures_util::Stream<Item = Result<Event, Infallible>> + Send + 'static,
-) -> Response {
-    let opening =
-        stream::once(async { Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate")) });
-    Sse::new(closing.while_allowed(kind, portal, viewer, opening.chain(events)))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
+    closing.respond("pipeline", &portal, viewer, events)
 }
 
 #[derive(Deserialize)]
@@ -136,7 +116,7 @@ pub async fn pipelines(
             .boxed(),
         );
     }
-    respond("pipelines", &portal, &closing, viewer, stream::select_all(cards))
+    closing.respond("pipelines", &portal, viewer, stream::select_all(cards))
 }
 
 /// One viewer's card and what it follows.

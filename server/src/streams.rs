@@ -15,11 +15,14 @@
 //! the audit export) takes one, and is answered 401, 403 or 404 in words before its handler
 //! runs.
 
+use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts, RawPathParams};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use backend::Portal;
 use backend::auth::{SessionToken, Visitor, sessions};
 use backend::clock::Timestamp;
@@ -31,6 +34,11 @@ use tokio::sync::watch;
 /// How often an open stream checks that its session and role still hold: a stream ends at
 /// most this long (plus one store read) after either ends.
 pub const RECHECK: Duration = Duration::from_secs(2);
+
+/// How long the browser waits before reconnecting a dropped stream.
+const RETRY: Duration = Duration::from_secs(2);
+/// How often an idle stream sends a comment, so proxies do not close it.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// Set once when the server starts shutting down.
 #[derive(Clone)]
@@ -53,6 +61,23 @@ impl Closing {
         stream.take_until(async move {
             let _ = closing.wait_for(|closed| *closed).await;
         })
+    }
+
+    /// A stream of server-sent `events` as a response: the browser's reconnect delay first,
+    /// then the events while [`Self::while_allowed`], with keep-alives.
+    pub fn respond(
+        &self,
+        kind: &'static str,
+        portal: &Portal,
+        viewer: Viewer,
+        events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static,
+    ) -> Response {
+        let opening = futures_util::stream::once(async {
+            Ok::<_, Infallible>(Event::default().retry(RETRY).comment("rollgate"))
+        });
+        Sse::new(self.while_allowed(kind, portal, viewer, opening.chain(events)))
+            .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+            .into_response()
     }
 
     /// Ends `stream` when the server shuts down or `viewer` may no longer follow it; counted
