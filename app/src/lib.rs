@@ -20,3 +20,7 @@ pub use shell::{App, shell};
 /// A pipeline's card as HTML, for its live stream.
 #[cfg(feature = "ssr")]
 pub use components::pipeline_live::render as render_pipeline_card;
+
+/// A row of the Deployments table as HTML, for the deployments' live stream.
+#[cfg(feature = "ssr")]
+pub use components::deployment_table::row_html as render_deployment_row;

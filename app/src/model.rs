@@ -247,6 +247,10 @@ pub struct PodView {
 pub struct DeploymentLive {
     pub row: DeploymentRow,
     pub pods: Vec<PodView>,
+    /// The row's markup as the Deployments table shows it: sent by the list's stream only,
+    /// so the browser shows rows without rendering them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 /// Whether the server's watch of a namespace is connected.
@@ -266,7 +270,7 @@ pub enum LiveEvent {
         namespaces: Vec<String>,
         deployments: Vec<DeploymentLive>,
     },
-    Changed(DeploymentLive),
+    Changed(Box<DeploymentLive>),
     Removed {
         namespace: String,
         name: String,

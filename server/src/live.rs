@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use backend::Portal;
+use backend::clock::Timestamp;
 use backend::kube::watch::{DeploymentState, Link, NamespaceWatch, Update};
 use futures_util::{StreamExt, stream};
 use serde::Deserialize;
@@ -51,7 +52,7 @@ pub async fn deployments(
     for watch in &watches {
         watch.synced().await;
     }
-    let view = View { one: filter.name };
+    let view = View { env: env.clone(), one: filter.name };
 
     let mut receivers = Vec::new();
     let mut first = Vec::new();
@@ -74,7 +75,7 @@ pub async fn deployments(
                 let event = loop {
                     match rx.recv().await {
                         Ok(Update::Changed(d)) => match view.of(&d) {
-                            Some(live) => break LiveEvent::Changed(live),
+                            Some(live) => break LiveEvent::Changed(Box::new(live)),
                             None => continue,
                         },
                         Ok(Update::Removed(name)) if view.wants(&name) => {
@@ -104,6 +105,7 @@ pub async fn deployments(
 /// Which deployments a stream carries, and how much of each.
 #[derive(Clone)]
 struct View {
+    env: String,
     /// Following one deployment: only it, with its pods.
     one: Option<String>,
 }
@@ -117,11 +119,13 @@ impl View {
         if !self.wants(&d.summary.name) {
             return None;
         }
-        // The list shows no pods: leave them out of its stream.
+        // The list shows no pods, and its rows as the server renders them.
         Some(if self.one.is_some() {
             ssr::live(d)
         } else {
-            DeploymentLive { row: ssr::row(d), pods: Vec::new() }
+            let row = ssr::row(d);
+            let html = app::render_deployment_row(&self.env, &row, Timestamp::now().millis());
+            DeploymentLive { row, pods: Vec::new(), html: Some(html) }
         })
     }
 }

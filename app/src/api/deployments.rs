@@ -230,7 +230,7 @@ pub mod ssr {
     }
 
     pub fn live(d: &DeploymentState) -> DeploymentLive {
-        DeploymentLive { row: row(d), pods: d.pods.iter().map(pod).collect() }
+        DeploymentLive { row: row(d), pods: d.pods.iter().map(pod).collect(), html: None }
     }
 
     pub async fn detail(

@@ -1,55 +1,59 @@
 //! The Deployments page's table, live. The server renders the first rows of the page's query
 //! ([`DeploymentQuery`]); the stream `/live/{env}/deployments` then hands the browser every
-//! row (its first message), which it filters and sorts itself and renders only as far as the
-//! screen shows: the rows above and below are empty space of their height. A page of 2,000
-//! deployments costs the browser about what a page of thirty does.
+//! row (its first message), which it filters and sorts itself and puts on the page only as far
+//! as the screen shows: the rows above and below are empty space of their height. A page of
+//! 2,000 deployments costs the browser about what a page of thirty does.
 //!
-//! Each row has its own signal, and the order is a list of keys: a change to one deployment
-//! re-renders at most its row, and only while it is on screen.
+//! The rows' markup is the server's, sent with each row in the stream ([`row_html`]): the
+//! browser keeps a row's data to filter and sort by, and its HTML to show, so none of the
+//! row's components reach the wasm. Rows on screen are kept by key as elements, and only
+//! those that change, arrive or leave are touched.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use super::live::{Connection, ConnectionNotice, HealthChip, ProgressBar, ago, clock, utc};
-use crate::model::deployment_query::{Choice, DeploymentQuery, FIRST_ROWS, HealthFilter, Order};
+use super::live::{Connection, ConnectionNotice};
+use crate::model::deployment_query::{Choice, DeploymentQuery, HealthFilter, Order};
 use crate::model::{DeploymentList, DeploymentRow};
 #[cfg(feature = "hydrate")]
 use crate::model::{LinkView, LiveEvent};
 
-/// Rows rendered beyond each edge of the screen, so a short scroll shows rows at once.
+/// Rows put on the page beyond each edge of the screen, so a short scroll shows rows at once.
 #[cfg(feature = "hydrate")]
 const OVERSCAN: usize = 10;
 
-/// Which of the shown rows are rendered: `count` from `start`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Span {
-    start: usize,
-    count: usize,
+/// A row as the browser holds it: its data, and its markup once the stream has sent it (the
+/// first rows' markup is already in the page).
+#[derive(Debug, Clone, PartialEq)]
+struct Held {
+    row: DeploymentRow,
+    html: Option<Arc<str>>,
 }
 
+/// The rows by `namespace/name`, each with its own signal.
+type Rows = BTreeMap<String, ArcRwSignal<Arc<Held>>>;
+
 #[island(lazy)]
-pub fn DeploymentTable(
-    env: String,
-    query: DeploymentQuery,
-    list: DeploymentList,
-    rendered_at_ms: i64,
-) -> impl IntoView {
+pub fn DeploymentTable(env: String, query: DeploymentQuery, list: DeploymentList) -> impl IntoView {
     let DeploymentList { rows: first, matched: matched_on_server, total: total_on_server, problems } = list;
-    let rows =
-        RwSignal::new(first.into_iter().map(|r| (r.key(), ArcRwSignal::new(Arc::new(r)))).collect::<Rows>());
+    // The server writes the first rows into the table body as HTML, spacers included: the
+    // browser takes them over as they are (below) and never renders a row itself.
+    #[cfg(feature = "ssr")]
+    let first_html = Some(first_rows_html(&env, &first));
+    #[cfg(not(feature = "ssr"))]
+    let first_html: Option<String> = None;
+    let rows = RwSignal::new(
+        first.into_iter().map(|row| (row.key(), ArcRwSignal::new(Arc::new(Held { row, html: None })))).collect::<Rows>(),
+    );
     // Until the stream's first snapshot the browser holds only the server's first rows.
     let held_all = RwSignal::new(false);
     let links = RwSignal::new(problems.into_iter().collect::<BTreeMap<String, String>>());
     let connection = RwSignal::new(Connection::Connecting);
-    let now = clock(rendered_at_ms);
     let rendered_query = query.clone();
     let query = RwSignal::new(query);
-    let span = RwSignal::new(Span { start: 0, count: FIRST_ROWS });
     let body = NodeRef::<leptos::html::Tbody>::new();
-    let above = NodeRef::<leptos::html::Tr>::new();
-    let below = NodeRef::<leptos::html::Tr>::new();
 
     #[cfg(feature = "hydrate")]
     super::live::follow(
@@ -57,14 +61,16 @@ pub fn DeploymentTable(
         move |event| apply(rows, links, held_all, event),
         connection,
     );
+    #[cfg(not(feature = "hydrate"))]
+    let _ = &env;
 
     // The keys of the rows the query selects, in its order. It reads every row (filter and
     // sort depend on them) but yields only keys, so what depends on it changes only when the
     // selection or the order does.
     let shown = Memo::new(move |_| {
-        let held: Vec<Arc<DeploymentRow>> = rows.with(|rows| rows.values().map(ArcRwSignal::get).collect());
+        let held: Vec<Arc<Held>> = rows.with(|rows| rows.values().map(ArcRwSignal::get).collect());
         query.with(|q| {
-            q.select(held.iter().map(|r| &**r)).into_iter().map(DeploymentRow::key).collect::<Vec<_>>()
+            q.select(held.iter().map(|h| &h.row)).into_iter().map(DeploymentRow::key).collect::<Vec<_>>()
         })
     });
     // Counts include the rows not held yet, as long as the server's counts still apply.
@@ -76,17 +82,9 @@ pub fn DeploymentTable(
         }
     });
     let total = move || if held_all.get() { rows.with(BTreeMap::len) } else { total_on_server };
-    let on_screen = Memo::new(move |_| {
-        let Span { start, count } = span.get();
-        shown.with(|keys| {
-            let start = start.min(keys.len());
-            keys[start..(start + count).min(keys.len())].to_vec()
-        })
-    });
-    let row_of = move |key: &str| rows.with_untracked(|rows| rows.get(key).cloned());
 
     #[cfg(feature = "hydrate")]
-    follow_the_screen(body, [above, below], span, shown, matched);
+    screen::follow(body, rows, shown, matched);
 
     let change = move |edit: &dyn Fn(&mut DeploymentQuery)| {
         query.update(|q| edit(q));
@@ -141,17 +139,7 @@ pub fn DeploymentTable(
                         <th scope="col">"Last change"</th>
                     </tr>
                 </thead>
-                <tbody node_ref=body>
-                    <tr class="spacer" aria-hidden="true" node_ref=above>
-                        <td colspan="5"></td>
-                    </tr>
-                    <For each=move || on_screen.get() key=|key| key.clone() let:key>
-                        {row_of(&key).map(|row| view! { <Row env=env.clone() row now /> })}
-                    </For>
-                    <tr class="spacer" aria-hidden="true" node_ref=below>
-                        <td colspan="5"></td>
-                    </tr>
-                </tbody>
+                <tbody node_ref=body inner_html=first_html></tbody>
             </table>
         </div>
         {move || {
@@ -168,65 +156,72 @@ fn options<C: Choice>(chosen: C) -> impl IntoView {
         .collect_view()
 }
 
+/// The empty row standing for the rows above or below those on the page.
+#[cfg(feature = "ssr")]
+const SPACER: &str = r#"<tr class="spacer" aria-hidden="true"><td colspan="5"></td></tr>"#;
+
+/// The table body the server sends: the first rows between the two spacers.
+#[cfg(feature = "ssr")]
+fn first_rows_html(env: &str, rows: &[DeploymentRow]) -> String {
+    let now = super::live::now_ms();
+    let mut html = String::from(SPACER);
+    for row in rows {
+        html.push_str(&row_html(env, row, now));
+    }
+    html.push_str(SPACER);
+    html
+}
+
+/// One row's markup, as the table shows it and the stream sends it.
+#[cfg(feature = "ssr")]
+pub fn row_html(env: &str, row: &DeploymentRow, now_ms: i64) -> String {
+    Owner::new().with(|| view! { <Row env=env.to_owned() row=row.clone() now_ms /> }.to_html())
+}
+
+#[cfg(feature = "ssr")]
 #[component]
-fn Row(env: String, row: ArcRwSignal<Arc<DeploymentRow>>, now: RwSignal<i64>) -> impl IntoView {
-    let key = row.with_untracked(|r| r.key());
-    let health_of = row.clone();
+fn Row(env: String, row: DeploymentRow, now_ms: i64) -> impl IntoView {
+    use super::live::{HealthChip, ProgressBar, TimeAgo};
+
+    let href = format!("/{env}/deployments/{}/{}", row.namespace, row.name);
+    // Rows are all one height (the table puts only those on screen on the page, by
+    // position): one line per image up to two, then a count of the rest.
+    let more = row.images.len().saturating_sub(2);
     view! {
-        <tr data-deployment=key data-health=move || health_of.with(|r| r.health.word().to_owned())>
-            {move || cells(&env, &row.get(), now)}
+        <tr data-deployment=row.key() data-health=row.health.word().to_owned()>
+            <td>
+                <a href=href class="name">{row.name.clone()}</a>
+                <div class="muted">{row.namespace.clone()}</div>
+            </td>
+            <td>
+                {row
+                    .images
+                    .iter()
+                    .take(if more > 0 { 1 } else { 2 })
+                    .map(|i| {
+                        view! {
+                            <div class="image" title=i.image.clone()>
+                                {i.commit.clone().map(|c| view! { <code class="commit">{c}</code> " " })}
+                                <span class="ref">{i.image.clone()}</span>
+                            </div>
+                        }
+                    })
+                    .collect_view()}
+                {(more > 0).then(|| view! { <div class="muted more">{format!("and {} more", more + 1)}</div> })}
+            </td>
+            <td>
+                <ProgressBar row=row.clone() />
+            </td>
+            <td>
+                <HealthChip health=row.health.clone() />
+            </td>
+            <td>
+                {row.last_change_ms.map(|ms| view! { <TimeAgo ms now_ms /> })}
+                {row.changed_by.clone().map(|b| view! { <div class="muted by">{format!("by {b}")}</div> })}
+            </td>
         </tr>
     }
 }
-
-fn cells(env: &str, row: &DeploymentRow, now: RwSignal<i64>) -> impl IntoView + use<> {
-    let href = format!("/{env}/deployments/{}/{}", row.namespace, row.name);
-    let changed = row.last_change_ms;
-    let by = row.changed_by.clone();
-    // Rows are all one height (the table renders only those on screen by position): one line
-    // per image up to two, then a count of the rest.
-    let more = row.images.len().saturating_sub(2);
-    view! {
-        <td>
-            <a href=href class="name">{row.name.clone()}</a>
-            <div class="muted">{row.namespace.clone()}</div>
-        </td>
-        <td>
-            {row
-                .images
-                .iter()
-                .take(if more > 0 { 1 } else { 2 })
-                .map(|i| {
-                    view! {
-                        <div class="image" title=i.image.clone()>
-                            {i.commit.clone().map(|c| view! { <code class="commit">{c}</code> " " })}
-                            <span class="ref">{i.image.clone()}</span>
-                        </div>
-                    }
-                })
-                .collect_view()}
-            {(more > 0).then(|| view! { <div class="muted more">{format!("and {} more", more + 1)}</div> })}
-        </td>
-        <td>
-            <ProgressBar row=row.clone() />
-        </td>
-        <td>
-            <HealthChip health=row.health.clone() />
-        </td>
-        <td>
-            {changed
-                .map(|t| {
-                    view! {
-                        <span title=utc(t)>{move || ago(t, now.get())}</span>
-                    }
-                })}
-            {by.map(|b| view! { <div class="muted by">{format!("by {b}")}</div> })}
-        </td>
-    }
-}
-
-/// The rows by `namespace/name`, each with its own signal.
-type Rows = BTreeMap<String, ArcRwSignal<Arc<DeploymentRow>>>;
 
 #[cfg(feature = "hydrate")]
 fn apply(
@@ -235,13 +230,13 @@ fn apply(
     held_all: RwSignal<bool>,
     event: LiveEvent,
 ) {
+    let held = |d: crate::model::DeploymentLive| Held { html: d.html.map(Arc::from), row: d.row };
     match event {
         LiveEvent::Snapshot { namespaces, deployments } => {
-            let fresh: BTreeMap<String, DeploymentRow> =
-                deployments.into_iter().map(|d| (d.row.key(), d.row)).collect();
+            let fresh: BTreeMap<String, Held> = deployments.into_iter().map(|d| (d.row.key(), held(d))).collect();
             rows.update(|rows| {
                 rows.retain(|key, row| {
-                    fresh.contains_key(key) || !row.with_untracked(|r| namespaces.contains(&r.namespace))
+                    fresh.contains_key(key) || !row.with_untracked(|r| namespaces.contains(&r.row.namespace))
                 });
                 for (key, row) in fresh {
                     match rows.get(&key) {
@@ -259,9 +254,9 @@ fn apply(
             let key = d.row.key();
             match rows.with_untracked(|rows| rows.get(&key).cloned()) {
                 // A known deployment changes alone: the list of rows stays as it is.
-                Some(signal) => put(&signal, d.row),
+                Some(signal) => put(&signal, held(*d)),
                 None => rows.update(|rows| {
-                    rows.insert(key, ArcRwSignal::new(Arc::new(d.row)));
+                    rows.insert(key, ArcRwSignal::new(Arc::new(held(*d))));
                 }),
             }
         }
@@ -280,87 +275,10 @@ fn apply(
 }
 
 #[cfg(feature = "hydrate")]
-fn put(signal: &ArcRwSignal<Arc<DeploymentRow>>, row: DeploymentRow) {
+fn put(signal: &ArcRwSignal<Arc<Held>>, row: Held) {
     if signal.with_untracked(|r| **r != row) {
         signal.set(Arc::new(row));
     }
-}
-
-/// Keeps `span` on the rows the screen shows as the page scrolls or resizes, and the spacers
-/// above and below them as tall as the rows they stand for (`matched` counts those not held
-/// yet). Heights are set through the style object, which the page's policy allows; a style
-/// attribute it would refuse.
-#[cfg(feature = "hydrate")]
-fn follow_the_screen(
-    body: NodeRef<leptos::html::Tbody>,
-    [above, below]: [NodeRef<leptos::html::Tr>; 2],
-    span: RwSignal<Span>,
-    shown: Memo<Vec<String>>,
-    matched: Signal<usize>,
-) {
-    let row_px = RwSignal::new(0.0_f64);
-    let pending = StoredValue::new(false);
-    let measure = move || {
-        pending.set_value(false);
-        if let Some(next) = body.get_untracked().and_then(|body| screen_span(&body, row_px))
-            && span.get_untracked() != next
-        {
-            span.set(next);
-        }
-    };
-    // At most one measurement a frame, however many scroll events arrive.
-    let schedule = move || {
-        if !pending.get_value() {
-            pending.set_value(true);
-            request_animation_frame(measure);
-        }
-    };
-    let scrolled = window_event_listener(leptos::ev::scroll, move |_| schedule());
-    let resized = window_event_listener(leptos::ev::resize, move |_| schedule());
-    on_cleanup(move || {
-        scrolled.remove();
-        resized.remove();
-    });
-    // A new selection changes the page's height: measure again once it is drawn.
-    Effect::new(move |_| {
-        shown.track();
-        schedule();
-    });
-    Effect::new(move |_| {
-        let px = row_px.get();
-        let Span { start, count } = span.get();
-        let len = shown.with(Vec::len);
-        let (start, end) = (start.min(len), (start + count).min(len));
-        let set = |row: NodeRef<leptos::html::Tr>, rows: usize| {
-            if let Some(row) = row.get_untracked() {
-                let _ = web_sys::HtmlElement::style(&row)
-                    .set_property("height", &format!("{}px", rows as f64 * px));
-            }
-        };
-        set(above, start);
-        set(below, matched.get().max(len).saturating_sub(end));
-    });
-}
-
-/// The rows on screen, with `OVERSCAN` on each side. Rows are all one height, measured once
-/// from the first row drawn.
-#[cfg(feature = "hydrate")]
-fn screen_span(body: &web_sys::HtmlTableSectionElement, row_px: RwSignal<f64>) -> Option<Span> {
-    let mut px = row_px.get_untracked();
-    if px <= 0.0 {
-        px = body.query_selector("tr[data-deployment]").ok()??.get_bounding_client_rect().height();
-        if px <= 0.0 {
-            return None;
-        }
-        row_px.set(px);
-    }
-    let top = body.get_bounding_client_rect().top();
-    let screen = window().inner_height().ok()?.as_f64()?;
-    let first = (-top).max(0.0) / px;
-    Some(Span {
-        start: (first as usize).saturating_sub(OVERSCAN),
-        count: (screen / px).ceil() as usize + 2 * OVERSCAN,
-    })
 }
 
 /// Puts the view in the page's address, so a reload or a shared link shows the same.
@@ -375,5 +293,201 @@ fn show_in_address(query: &DeploymentQuery) {
     let address = if search.is_empty() { path } else { format!("{path}?{search}") };
     if let Ok(history) = window().history() {
         let _ = history.replace_state_with_url(&leptos::wasm_bindgen::JsValue::NULL, "", Some(&address));
+    }
+}
+
+/// The browser's side of the table body: which rows are on screen, and their elements.
+#[cfg(feature = "hydrate")]
+mod screen {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use leptos::prelude::*;
+    use leptos::wasm_bindgen::JsCast;
+    use web_sys::{Element, HtmlElement, HtmlTableSectionElement};
+
+    use super::{Held, OVERSCAN, Rows};
+    use crate::model::deployment_query::FIRST_ROWS;
+
+    /// Which of the shown rows are on the page: `count` from `start`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct Span {
+        start: usize,
+        count: usize,
+    }
+
+    /// A row on the page, and the markup it was made from (`None`: the server's first render).
+    struct Placed {
+        el: Element,
+        html: Option<Arc<str>>,
+    }
+
+    /// Keeps `span` on the rows the screen shows as the page scrolls or resizes, puts those
+    /// rows on the page, and keeps the spacers above and below them as tall as the rows they
+    /// stand for (`matched` counts those not held yet). Heights are set through the style
+    /// object, which the page's policy allows; a style attribute it would refuse.
+    pub(super) fn follow(
+        body: NodeRef<leptos::html::Tbody>,
+        rows: RwSignal<Rows>,
+        shown: Memo<Vec<String>>,
+        matched: Signal<usize>,
+    ) {
+        let span = RwSignal::new(Span { start: 0, count: FIRST_ROWS });
+        let on_screen = Memo::new(move |_| {
+            let Span { start, count } = span.get();
+            shown.with(|keys| {
+                let start = start.min(keys.len());
+                keys[start..(start + count).min(keys.len())].to_vec()
+            })
+        });
+        let row_px = RwSignal::new(0.0_f64);
+        let placed = StoredValue::new_local(HashMap::<String, Placed>::new());
+        let pending = StoredValue::new(false);
+        let measure = move || {
+            pending.set_value(false);
+            if let Some(next) = body.get_untracked().and_then(|body| screen_span(&body, row_px))
+                && span.get_untracked() != next
+            {
+                span.set(next);
+            }
+        };
+        // At most one measurement a frame, however many scroll events arrive.
+        let schedule = move || {
+            if !pending.get_value() {
+                pending.set_value(true);
+                request_animation_frame(measure);
+            }
+        };
+        let scrolled = window_event_listener(leptos::ev::scroll, move |_| schedule());
+        let resized = window_event_listener(leptos::ev::resize, move |_| schedule());
+        on_cleanup(move || {
+            scrolled.remove();
+            resized.remove();
+        });
+        // "… ago" keeps counting in the rows on the page.
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if let Some(body) = body.get_untracked() {
+                    super::super::live::refresh_times(&body);
+                }
+            },
+            std::time::Duration::from_secs(15),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+        // The server's first rows are the page's until the stream's markup replaces them.
+        body.on_load(move |body| {
+            let Ok(first) = body.query_selector_all("tr[data-deployment]") else { return };
+            placed.update_value(|placed| {
+                for i in 0..first.length() {
+                    if let Some(el) = first.item(i).and_then(|n| n.dyn_into::<Element>().ok())
+                        && let Some(key) = el.get_attribute("data-deployment")
+                    {
+                        placed.insert(key, Placed { el, html: None });
+                    }
+                }
+            });
+        });
+        // The rows on screen, on the page, in order.
+        Effect::new(move |_| {
+            let keys = on_screen.get();
+            let wanted: Vec<(String, Arc<Held>)> = keys
+                .into_iter()
+                .filter_map(|key| {
+                    let row = rows.with(|rows| rows.get(&key).cloned())?;
+                    Some((key, row.get()))
+                })
+                .collect();
+            if let Some(body) = body.get() {
+                placed.update_value(|placed| place(&body, &wanted, placed));
+            }
+        });
+        // A new selection changes the page's height: measure again once it is drawn.
+        Effect::new(move |_| {
+            shown.track();
+            schedule();
+        });
+        Effect::new(move |_| {
+            let px = row_px.get();
+            let Span { start, count } = span.get();
+            let len = shown.with(Vec::len);
+            let (start, end) = (start.min(len), (start + count).min(len));
+            let Some(body) = body.get() else { return };
+            let set = |row: Option<Element>, rows: usize| {
+                if let Some(row) = row.and_then(|r| r.dyn_into::<HtmlElement>().ok()) {
+                    // Whole pixels: formatting a float would bring its code into the wasm.
+                    let _ = row.style().set_property("height", &format!("{}px", (rows as f64 * px).round() as i64));
+                }
+            };
+            set(body.first_element_child(), start);
+            set(body.last_element_child(), matched.get().max(len).saturating_sub(end));
+        });
+    }
+
+    /// Makes the body's rows between its two spacers be `wanted`, in order: rows that stay
+    /// are neither moved nor made again (a link in focus keeps it), rows whose markup changed
+    /// are replaced, the rest removed.
+    fn place(body: &HtmlTableSectionElement, wanted: &[(String, Arc<Held>)], placed: &mut HashMap<String, Placed>) {
+        let keep: std::collections::HashSet<&str> = wanted.iter().map(|(k, _)| k.as_str()).collect();
+        placed.retain(|key, p| {
+            let stays = keep.contains(key.as_str());
+            if !stays {
+                p.el.remove();
+            }
+            stays
+        });
+        let (Some(above), Some(below)) = (body.first_element_child(), body.last_element_child()) else {
+            return;
+        };
+        let mut next = above.next_element_sibling();
+        for (key, held) in wanted {
+            let current = placed.get(key).filter(|p| held.html.is_none() || p.html == held.html).map(|p| p.el.clone());
+            let el = match current {
+                Some(el) => el,
+                None => {
+                    let Some(el) = held.html.as_deref().and_then(element_of) else { continue };
+                    if let Some(old) = placed.insert(key.clone(), Placed { el: el.clone(), html: held.html.clone() }) {
+                        if next.as_ref() == Some(&old.el) {
+                            next = old.el.next_element_sibling();
+                        }
+                        old.el.remove();
+                    }
+                    el
+                }
+            };
+            if next.as_ref() == Some(&el) {
+                next = el.next_element_sibling();
+            } else {
+                let _ = body.insert_before(&el, Some(next.as_ref().unwrap_or(&below)));
+            }
+        }
+        super::super::live::refresh_times(body);
+    }
+
+    /// The row element that `html` (one `<tr>`) makes.
+    fn element_of(html: &str) -> Option<Element> {
+        let scratch = document().create_element("tbody").ok()?;
+        scratch.set_inner_html(html);
+        scratch.first_element_child()
+    }
+
+    /// The rows on screen, with `OVERSCAN` on each side. Rows are all one height, measured
+    /// once from the first row on the page.
+    fn screen_span(body: &HtmlTableSectionElement, row_px: RwSignal<f64>) -> Option<Span> {
+        let mut px = row_px.get_untracked();
+        if px <= 0.0 {
+            px = body.query_selector("tr[data-deployment]").ok()??.get_bounding_client_rect().height();
+            if px <= 0.0 {
+                return None;
+            }
+            row_px.set(px);
+        }
+        let top = body.get_bounding_client_rect().top();
+        let screen = window().inner_height().ok()?.as_f64()?;
+        let first = (-top).max(0.0) / px;
+        Some(Span {
+            start: (first as usize).saturating_sub(OVERSCAN),
+            count: (screen / px).ceil() as usize + 2 * OVERSCAN,
+        })
     }
 }

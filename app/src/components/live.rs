@@ -132,6 +132,30 @@ pub fn TimeSince(ms: i64, now_ms: i64) -> impl IntoView {
     view! { <time data-since=ms title=utc(ms)>{duration(ms, now_ms)}</time> }
 }
 
+/// Brings the "… ago" and "… since" texts under `root` ([`TimeAgo`], [`TimeSince`]) up to date.
+#[cfg(feature = "hydrate")]
+pub fn refresh_times(root: &web_sys::Element) {
+    use leptos::wasm_bindgen::JsCast;
+
+    let Ok(times) = root.query_selector_all("time[data-ago],time[data-since]") else {
+        return;
+    };
+    let now = js_sys_now();
+    for i in 0..times.length() {
+        let Some(el) = times.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) else {
+            continue;
+        };
+        let text = if let Some(ms) = el.get_attribute("data-ago").and_then(|v| v.parse().ok()) {
+            ago(ms, now)
+        } else if let Some(ms) = el.get_attribute("data-since").and_then(|v| v.parse().ok()) {
+            duration(ms, now)
+        } else {
+            continue;
+        };
+        el.set_text_content(Some(&text));
+    }
+}
+
 /// `2026-11-29 10:24 UTC`.
 pub fn utc(ms: i64) -> String {
     use chrono::{DateTime, Datelike, Timelike};

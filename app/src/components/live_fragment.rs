@@ -17,42 +17,54 @@ use super::live::{Connection, ConnectionNotice};
 #[cfg(feature = "hydrate")]
 const TICK: std::time::Duration = std::time::Duration::from_secs(5);
 
-#[island]
+/// The part, followed live from `url`.
+#[component]
 pub fn LiveFragment(url: String, keyed: bool, children: Children) -> impl IntoView {
+    // What the island follows is written around it rather than given as props: an island
+    // with props brings a JSON parser (and, with its error messages, float formatting) into
+    // the wasm every page downloads, and this is the one island every live page has.
+    view! {
+        <div class="live-source" data-url=url data-keyed=keyed.then_some("")>
+            <Follower>{children()}</Follower>
+        </div>
+    }
+}
+
+#[island]
+fn Follower(children: Children) -> impl IntoView {
     let connection = RwSignal::new(Connection::Connecting);
     let part = NodeRef::<leptos::html::Div>::new();
 
     #[cfg(feature = "hydrate")]
-    {
+    part.on_load(move |el| {
+        let el = web_sys::Element::clone(&el);
+        let Some(source) = el.closest(".live-source").ok().flatten() else { return };
+        let url = source.get_attribute("data-url").unwrap_or_default();
+        let keyed = source.has_attribute("data-keyed");
+        let root = el.clone();
         super::live::follow_text(
             &url,
             move |message| {
-                let Some(el) = part.get_untracked() else { return };
                 if !keyed {
-                    swap(&el, &message);
+                    swap(&root, &message);
                 } else if let Some((key, html)) = message.split_once('\n')
-                    && let Some(target) = child_named(&el, key)
+                    && let Some(target) = child_named(&root, key)
                 {
                     swap(&target, html);
                 }
             },
             connection,
         );
-        let tick = move || {
-            if let Some(el) = part.get_untracked() {
-                refresh_times(&el);
-            }
-        };
-        if let Ok(handle) = set_interval_with_handle(tick, TICK) {
+        if let Ok(handle) = set_interval_with_handle(move || super::live::refresh_times(&el), TICK) {
             on_cleanup(move || handle.clear());
         }
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (&url, keyed);
+    });
 
     view! {
         <ConnectionNotice connection />
-        <div class="live-fragment" data-live=move || connection.get().word() node_ref=part>{children()}</div>
+        <div class="live-fragment" data-live=move || connection.get().word() node_ref=part>
+            {children()}
+        </div>
     }
 }
 
@@ -129,30 +141,5 @@ fn swap(part: &web_sys::Element, html: &str) {
             }
         }
     }
-    refresh_times(part);
-}
-
-#[cfg(feature = "hydrate")]
-fn refresh_times(root: &web_sys::Element) {
-    use leptos::wasm_bindgen::JsCast;
-
-    use super::live::{ago, duration, js_sys_now};
-
-    let Ok(times) = root.query_selector_all("time[data-ago],time[data-since]") else {
-        return;
-    };
-    let now = js_sys_now();
-    for i in 0..times.length() {
-        let Some(el) = times.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) else {
-            continue;
-        };
-        let text = if let Some(ms) = el.get_attribute("data-ago").and_then(|v| v.parse().ok()) {
-            ago(ms, now)
-        } else if let Some(ms) = el.get_attribute("data-since").and_then(|v| v.parse().ok()) {
-            duration(ms, now)
-        } else {
-            continue;
-        };
-        el.set_text_content(Some(&text));
-    }
+    super::live::refresh_times(part);
 }

@@ -113,7 +113,7 @@ fn PodRow(p: PodView, now: RwSignal<i64>) -> impl IntoView {
 fn apply(state: RwSignal<Option<DeploymentLive>>, link: RwSignal<Option<String>>, event: LiveEvent) {
     match event {
         LiveEvent::Snapshot { deployments, .. } => state.set(deployments.into_iter().next()),
-        LiveEvent::Changed(d) => state.set(Some(d)),
+        LiveEvent::Changed(d) => state.set(Some(*d)),
         LiveEvent::Removed { .. } => state.set(None),
         LiveEvent::Link { link: LinkView::Reconnecting(why), .. } => {
             link.set(Some(format!("The cluster watch is reconnecting ({why}); the state shown may be old.")))

@@ -41,7 +41,6 @@ pub fn DeploymentsPage() -> impl IntoView {
                             env=env.get_untracked()
                             query
                             list
-                            rendered_at_ms=crate::components::live::now_ms()
                         />
                     })
                 })

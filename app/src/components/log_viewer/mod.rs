@@ -62,7 +62,8 @@ pub struct Viewer {
     pub layout: StoredValue<rows::Layout>,
 }
 
-#[island(lazy)]
+/// The viewer of one deployment's logs, starting from the reader's choices in the address.
+#[component]
 pub fn LogViewer(
     env: String,
     namespace: String,
@@ -74,9 +75,55 @@ pub fn LogViewer(
     since: String,
 ) -> impl IntoView {
     let tail = if tail.is_empty() { protocol::DEFAULT_TAIL.to_owned() } else { tail };
+    provide_context(Start {
+        target: protocol::Target { env, namespace, deployment },
+        selection: Selection { pod, container, previous, tail, since },
+    });
+    view! { <Logs /> }
+}
+
+/// Where the viewer starts. It reaches the island as context on the server and, in the
+/// browser, as the attributes the server wrote on the viewer: an island with props brings
+/// a JSON parser (and, with its error messages, float formatting) into its download, which
+/// the log stream (plain text) does not otherwise need.
+#[derive(Clone, Default)]
+struct Start {
+    target: protocol::Target,
+    selection: Selection,
+}
+
+impl Start {
+    /// The browser's: a page has one log viewer, already in the document when its island
+    /// starts.
+    #[cfg(feature = "hydrate")]
+    fn from_page() -> Option<Self> {
+        let el = document().query_selector("section.log-viewer").ok()??;
+        let get = |name: &str| el.get_attribute(&format!("data-{name}")).unwrap_or_default();
+        Some(Start {
+            target: protocol::Target { env: get("env"), namespace: get("namespace"), deployment: get("deployment") },
+            selection: Selection {
+                pod: get("pod"),
+                container: get("container"),
+                previous: el.has_attribute("data-previous"),
+                tail: get("tail"),
+                since: get("since"),
+            },
+        })
+    }
+}
+
+#[island(lazy)]
+fn Logs() -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    let start = Start::from_page();
+    #[cfg(not(feature = "hydrate"))]
+    let start = use_context::<Start>();
+    let Start { target, selection } = start.unwrap_or_default();
+    // Written for the browser to read back (see `Start`).
+    let data = (target.clone(), selection.clone());
     let viewer = Viewer {
-        target: StoredValue::new(protocol::Target { env, namespace, deployment: deployment.clone() }),
-        selection: RwSignal::new(Selection { pod: pod.clone(), container, previous, tail, since }),
+        target: StoredValue::new(target),
+        selection: RwSignal::new(selection),
         pods: RwSignal::new(Vec::new()),
         link: RwSignal::new(Link::Connecting),
         buffer: StoredValue::new(LogBuffer::default()),
@@ -191,8 +238,20 @@ pub fn LogViewer(
             </div>
     }
     .into_any();
+    let (t, sel) = data;
     view! {
-        <section class="log-viewer" aria-label="Pod logs">
+        <section
+            class="log-viewer"
+            aria-label="Pod logs"
+            data-env=t.env
+            data-namespace=t.namespace
+            data-deployment=t.deployment
+            data-pod=sel.pod
+            data-container=sel.container
+            data-previous=sel.previous.then_some("")
+            data-tail=sel.tail
+            data-since=sel.since
+        >
             {options}
             {toolbar}
             <StatusBar viewer />

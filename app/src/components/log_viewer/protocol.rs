@@ -16,7 +16,7 @@ pub const SINCE_CHOICES: [(&str, &str); 7] = [
 ];
 
 /// Which deployment's logs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Target {
     pub env: String,
     pub namespace: String,

@@ -72,6 +72,12 @@ fn rows_of(line: &Line, per_row: usize, extra: usize) -> u64 {
     chars.div_ceil(per_row.max(1)).max(1) as u64
 }
 
+/// `rows` rows' height in CSS: whole pixels, as rows are (formatting a float would bring its
+/// code into the wasm).
+fn px(rows: u64) -> String {
+    format!("{}px", rows * ROW_PX as u64)
+}
+
 /// Geometry of what is shown now.
 struct Frame {
     /// Rows before the first line (the "dropped" marker).
@@ -171,7 +177,7 @@ pub fn Rows(viewer: Viewer) -> impl IntoView {
                 .take(f.lines_shown)
                 .map(|(i, line)| {
                     let pod = if multi { b.pods.get(line.pod as usize).cloned() } else { None };
-                    let height = wrap.then(|| format!("{}px", rows_of(line, per_row, extra) as f64 * ROW_PX));
+                    let height = wrap.then(|| px(rows_of(line, per_row, extra)));
                     row(line, pod, line.pod, show_ts, &query, current_row == Some(i), height)
                 })
                 .collect_view();
@@ -187,8 +193,8 @@ pub fn Rows(viewer: Viewer) -> impl IntoView {
                 }
             });
             let empty = b.lines.is_empty().then(|| view! { <p class="log-empty">"No log lines yet."</p> });
-            let total = format!("{}px", f.total_rows as f64 * ROW_PX);
-            let offset = format!("translateY({}px)", (f.first_row - f.lead) as f64 * ROW_PX);
+            let total = px(f.total_rows);
+            let offset = format!("translateY({})", px(f.first_row - f.lead));
             view! {
                 {dropped}
                 {empty}
