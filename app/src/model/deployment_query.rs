@@ -140,31 +140,61 @@ impl DeploymentQuery {
     }
 
     /// The rows it keeps, in its order.
-    pub fn select<'a>(&self, rows: impl IntoIterator<Item = &'a DeploymentRow>) -> Vec<&'a DeploymentRow> {
-        let needle = self.text.trim().to_lowercase();
-        let mut kept: Vec<&DeploymentRow> = rows
+    pub fn select<'a, R: Listed>(&self, rows: impl IntoIterator<Item = &'a R>) -> Vec<&'a R> {
+        // Names and namespaces are lowercase ASCII (Kubernetes names) and image references
+        // ASCII: ASCII case folding is exact here, and keeps Unicode's tables out of the wasm.
+        let needle = self.text.trim().to_ascii_lowercase();
+        let mut kept: Vec<&R> = rows
             .into_iter()
-            .filter(|r| self.health.keeps(&r.health) && (needle.is_empty() || contains(r, &needle)))
+            .filter(|r| self.health.keeps(r.health()) && (needle.is_empty() || contains(*r, &needle)))
             .collect();
-        kept.sort_unstable_by(|a, b| self.compare(a, b));
+        kept.sort_unstable_by(|a, b| self.compare(*a, *b));
         kept
     }
 
-    fn compare(&self, a: &DeploymentRow, b: &DeploymentRow) -> Ordering {
-        let by_name = || a.name.cmp(&b.name).then_with(|| a.namespace.cmp(&b.namespace));
+    fn compare(&self, a: &impl Listed, b: &impl Listed) -> Ordering {
+        let by_name = || a.name().cmp(b.name()).then_with(|| a.namespace().cmp(b.namespace()));
         match self.order {
             Order::Name => by_name(),
-            Order::Namespace => a.namespace.cmp(&b.namespace).then_with(|| a.name.cmp(&b.name)),
-            Order::Health => severity(&a.health).cmp(&severity(&b.health)).then_with(by_name),
+            Order::Namespace => a.namespace().cmp(b.namespace()).then_with(|| a.name().cmp(b.name())),
+            Order::Health => severity(a.health()).cmp(&severity(b.health())).then_with(by_name),
             // Never changed sorts last.
-            Order::Changed => b.last_change_ms.cmp(&a.last_change_ms).then_with(by_name),
+            Order::Changed => b.last_change_ms().cmp(&a.last_change_ms()).then_with(by_name),
         }
     }
 }
 
-fn contains(r: &DeploymentRow, needle: &str) -> bool {
-    let has = |s: &str| s.to_lowercase().contains(needle);
-    has(&r.name) || has(&r.namespace) || r.images.iter().any(|i| has(&i.image))
+/// What a query reads of a row: the server's [`DeploymentRow`], or what the browser's table
+/// holds of one.
+pub trait Listed {
+    fn name(&self) -> &str;
+    fn namespace(&self) -> &str;
+    fn images(&self) -> impl Iterator<Item = &str>;
+    fn health(&self) -> &Health;
+    fn last_change_ms(&self) -> Option<i64>;
+}
+
+impl Listed for DeploymentRow {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    fn images(&self) -> impl Iterator<Item = &str> {
+        self.images.iter().map(|i| i.image.as_str())
+    }
+    fn health(&self) -> &Health {
+        &self.health
+    }
+    fn last_change_ms(&self) -> Option<i64> {
+        self.last_change_ms
+    }
+}
+
+fn contains(r: &impl Listed, needle: &str) -> bool {
+    let has = |s: &str| s.to_ascii_lowercase().contains(needle);
+    has(r.name()) || has(r.namespace()) || r.images().any(has)
 }
 
 fn severity(h: &Health) -> u8 {
