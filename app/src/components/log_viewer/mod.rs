@@ -143,8 +143,7 @@ fn Logs() -> impl IntoView {
     #[cfg(feature = "hydrate")]
     connection::start(viewer);
 
-    // Each part becomes a plain view: one nested type for all of them is too deep to compile.
-    let options = view! {
+    let options = part(view! {
             <form class="log-options card" on:submit=|ev| ev.prevent_default()>
                 <PodPicker viewer />
                 <ContainerPicker viewer />
@@ -202,9 +201,8 @@ fn Logs() -> impl IntoView {
                     </select>
                 </label>
             </form>
-    }
-    .into_any();
-    let toolbar = view! {
+    });
+    let toolbar = part(view! {
             <div class="log-toolbar">
                 <label class="check">
                     <input
@@ -236,10 +234,9 @@ fn Logs() -> impl IntoView {
                     "Download"
                 </a>
             </div>
-    }
-    .into_any();
+    });
     let (t, sel) = data;
-    view! {
+    part(view! {
         <section
             class="log-viewer"
             aria-label="Pod logs"
@@ -257,8 +254,7 @@ fn Logs() -> impl IntoView {
             <StatusBar viewer />
             <rows::Rows viewer />
         </section>
-    }
-    .into_any()
+    })
 }
 
 #[component]
@@ -352,7 +348,7 @@ fn SearchBox(viewer: Viewer) -> impl IntoView {
             (false, None) => format!("{total} matches"),
         }
     };
-    view! {
+    part(view! {
         <span class="log-search" role="search">
             <input
                 type="search"
@@ -381,8 +377,7 @@ fn SearchBox(viewer: Viewer) -> impl IntoView {
             </button>
             <span class="match-count" aria-live="polite">{label}</span>
         </span>
-    }
-    .into_any()
+    })
 }
 
 #[component]
@@ -404,24 +399,40 @@ fn StatusBar(viewer: Viewer) -> impl IntoView {
             s
         })
     };
-    view! {
+    part(view! {
         <div class="log-status">
             {move || {
                 let (class, text) = state();
                 view! { <span class=format!("link {class}") role="status">{text}</span> }
             }}
             <span class="muted">{lines}</span>
-            <Show when=move || !viewer.follow.get()>
-                <button type="button" class="resume" on:click=move |_| resume(viewer)>
-                    {move || match viewer.unseen.get() {
-                        0 => "Paused · Resume auto-scroll".to_owned(),
-                        n => format!("Paused · {} new lines · Resume auto-scroll", group(n)),
-                    }}
-                </button>
-            </Show>
+            {move || {
+                (!viewer.follow.get()).then(|| {
+                    view! {
+                        <button type="button" class="resume" on:click=move |_| resume(viewer)>
+                            {move || match viewer.unseen.get() {
+                                0 => "Paused · Resume auto-scroll".to_owned(),
+                                n => format!("Paused · {} new lines · Resume auto-scroll", group(n)),
+                            }}
+                        </button>
+                    }
+                })
+            }}
         </div>
-    }
-    .into_any()
+    })
+}
+
+/// A part of the viewer, type-erased on the server: one nested type for all the parts is too
+/// deep for the compiler there. Not in the browser: an erased view carries asynchronous
+/// hydration code for its whole type (never run here), once a third of the viewer's wasm.
+#[cfg(feature = "ssr")]
+pub(crate) fn part(view: impl IntoView + 'static) -> AnyView {
+    view.into_view().into_any()
+}
+
+#[cfg(not(feature = "ssr"))]
+pub(crate) fn part<V: IntoView>(view: V) -> V {
+    view
 }
 
 /// 12345 → "12,345".

@@ -205,7 +205,7 @@ pub fn Rows(viewer: Viewer) -> impl IntoView {
         })
     };
 
-    view! {
+    super::part(view! {
         <div
             class="log-scroll"
             class:wrap=move || viewer.wrap.get()
@@ -219,8 +219,7 @@ pub fn Rows(viewer: Viewer) -> impl IntoView {
             <span class="log-measure" aria-hidden="true" node_ref=measure>"0000000000"</span>
             {body}
         </div>
-    }
-    .into_any()
+    })
 }
 
 fn row(
