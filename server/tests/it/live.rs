@@ -79,9 +79,30 @@ async fn a_change_reaches_the_stream() {
     assert_eq!(namespaces, &["staging"]);
     assert_eq!(deployments.len(), 1, "only the followed deployment");
     assert!(!deployments[0].pods.is_empty(), "a followed deployment comes with its pods");
+    assert!(deployments[0].html.is_none(), "the table's markup only in the list's stream");
     let last = events.last().unwrap();
     let LiveEvent::Changed(d) = last else { panic!("no change arrived: {events:?}") };
     assert_eq!(d.row.changed_by.as_deref(), Some("dana"));
+}
+
+/// The list's stream sends each row with the markup the table shows (the browser renders no
+/// row itself), and no pods.
+#[tokio::test]
+async fn the_list_stream_carries_each_row_as_the_table_shows_it() {
+    let p = TestPortal::sandbox().await;
+    let vera = p.as_role(Role::Viewer).await;
+    let stream = vera.get(p.url("/live/staging/deployments")).send().await.unwrap();
+    let events = read_events(stream, |e| matches!(e, LiveEvent::Snapshot { .. })).await;
+    let Some(LiveEvent::Snapshot { deployments, .. }) = events.last() else { panic!("no snapshot: {events:?}") };
+    assert!(!deployments.is_empty());
+    for d in deployments {
+        let html = d.html.as_deref().expect("a row's markup");
+        let (ns, name) = (&d.row.namespace, &d.row.name);
+        assert!(html.starts_with(&format!("<tr data-deployment=\"{ns}/{name}\"")), "{html}");
+        assert!(html.contains(&format!("href=\"/staging/deployments/{ns}/{name}\"")), "{html}");
+        assert!(html.contains(&format!("data-health=\"{}\"", d.row.health.word())), "{html}");
+        assert!(html.ends_with("</tr>") && d.pods.is_empty(), "{html}");
+    }
 }
 
 /// The number of requests the cluster serves does not depend on how many people watch: each
