@@ -93,7 +93,9 @@ async fn the_list_stream_carries_each_row_as_the_table_shows_it() {
     let vera = p.as_role(Role::Viewer).await;
     let stream = vera.get(p.url("/live/staging/deployments")).send().await.unwrap();
     let events = read_events(stream, |e| matches!(e, LiveEvent::Snapshot { .. })).await;
-    let Some(LiveEvent::Snapshot { deployments, .. }) = events.last() else { panic!("no snapshot: {events:?}") };
+    let Some(LiveEvent::Snapshot { deployments, .. }) = events.last() else {
+        panic!("no snapshot: {events:?}")
+    };
     assert!(!deployments.is_empty());
     for d in deployments {
         let html = d.html.as_deref().expect("a row's markup");

@@ -26,9 +26,9 @@ use leptos::prelude::*;
 
 use super::live::{Connection, ConnectionNotice};
 use crate::model::deployment_query::{Choice, DeploymentQuery, HealthFilter, Order};
+use crate::model::{DeploymentList, DeploymentRow};
 #[cfg(feature = "hydrate")]
 use crate::model::{Health, deployment_query::Listed};
-use crate::model::{DeploymentList, DeploymentRow};
 
 /// Rows put on the page beyond each edge of the screen, so a short scroll shows rows at once.
 #[cfg(feature = "hydrate")]
@@ -75,7 +75,12 @@ impl Start {
         let notices = el.query_selector_all("p[data-namespace]").ok()?;
         let problems = (0..notices.length())
             .filter_map(|i| notices.item(i)?.dyn_into::<web_sys::Element>().ok())
-            .map(|p| (p.get_attribute("data-namespace").unwrap_or_default(), p.get_attribute("data-why").unwrap_or_default()))
+            .map(|p| {
+                (
+                    p.get_attribute("data-namespace").unwrap_or_default(),
+                    p.get_attribute("data-why").unwrap_or_default(),
+                )
+            })
             .collect();
         Some(Start {
             env: get("env"),
@@ -180,7 +185,10 @@ fn Table() -> impl IntoView {
         let matched =
             Signal::derive(move || if held_all.get() { shown.with(Vec::len) } else { matched_on_server });
         screen::follow(body, rows, shown, held_all, matched);
-        (matched, Signal::derive(move || if held_all.get() { rows.with(BTreeMap::len) } else { total_on_server }))
+        (
+            matched,
+            Signal::derive(move || if held_all.get() { rows.with(BTreeMap::len) } else { total_on_server }),
+        )
     };
     #[cfg(not(feature = "hydrate"))]
     let (matched, total) = {
@@ -346,7 +354,12 @@ fn Row(env: String, row: DeploymentRow, now_ms: i64) -> impl IntoView {
 }
 
 #[cfg(feature = "hydrate")]
-fn apply(rows: RwSignal<Rows>, links: RwSignal<BTreeMap<String, String>>, held_all: RwSignal<bool>, event: wire::Event) {
+fn apply(
+    rows: RwSignal<Rows>,
+    links: RwSignal<BTreeMap<String, String>>,
+    held_all: RwSignal<bool>,
+    event: wire::Event,
+) {
     match event {
         wire::Event::Snapshot { namespaces, rows: fresh } => {
             let fresh: BTreeMap<String, Held> = fresh.into_iter().map(|h| (h.key(), h)).collect();

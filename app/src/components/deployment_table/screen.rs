@@ -126,7 +126,8 @@ pub(super) fn follow(
         let set = |row: Option<Element>, rows: usize| {
             if let Some(row) = row.and_then(|r| r.dyn_into::<HtmlElement>().ok()) {
                 // Whole pixels: formatting a float would bring its code into the wasm.
-                let _ = row.style().set_property("height", &format!("{}px", (rows as f64 * px).round() as i64));
+                let _ =
+                    row.style().set_property("height", &format!("{}px", (rows as f64 * px).round() as i64));
             }
         };
         set(body.first_element_child(), start);
@@ -137,7 +138,11 @@ pub(super) fn follow(
 /// Makes the body's rows between its two spacers be `wanted`, in order: rows that stay
 /// are neither moved nor made again (a link in focus keeps it), rows whose markup changed
 /// are replaced, the rest removed.
-fn place(body: &HtmlTableSectionElement, wanted: &[(String, Arc<Held>)], placed: &mut HashMap<String, Placed>) {
+fn place(
+    body: &HtmlTableSectionElement,
+    wanted: &[(String, Arc<Held>)],
+    placed: &mut HashMap<String, Placed>,
+) {
     let keep: std::collections::HashSet<&str> = wanted.iter().map(|(k, _)| k.as_str()).collect();
     placed.retain(|key, p| {
         let stays = keep.contains(key.as_str());
@@ -151,12 +156,15 @@ fn place(body: &HtmlTableSectionElement, wanted: &[(String, Arc<Held>)], placed:
     };
     let mut next = above.next_element_sibling();
     for (key, held) in wanted {
-        let current = placed.get(key).filter(|p| p.html.as_deref() == Some(&*held.html)).map(|p| p.el.clone());
+        let current =
+            placed.get(key).filter(|p| p.html.as_deref() == Some(&*held.html)).map(|p| p.el.clone());
         let el = match current {
             Some(el) => el,
             None => {
                 let Some(el) = element_of(&held.html) else { continue };
-                if let Some(old) = placed.insert(key.clone(), Placed { el: el.clone(), html: Some(held.html.clone()) }) {
+                if let Some(old) =
+                    placed.insert(key.clone(), Placed { el: el.clone(), html: Some(held.html.clone()) })
+                {
                     if next.as_ref() == Some(&old.el) {
                         next = old.el.next_element_sibling();
                     }

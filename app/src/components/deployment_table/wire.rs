@@ -12,12 +12,18 @@ use crate::model::Health;
 
 pub enum Event {
     /// Every row of `namespaces`, replacing what the table had of them.
-    Snapshot { namespaces: Vec<String>, rows: Vec<Held> },
+    Snapshot {
+        namespaces: Vec<String>,
+        rows: Vec<Held>,
+    },
     Changed(Held),
     /// By key (`namespace/name`).
     Removed(String),
     /// A namespace's watch: `reconnecting` says why, `None` when it is live again.
-    Link { namespace: String, reconnecting: Option<String> },
+    Link {
+        namespace: String,
+        reconnecting: Option<String>,
+    },
 }
 
 /// One message; `None` for one the table does not read (or that is not what it expects).

@@ -100,7 +100,11 @@ impl Start {
         let el = document().query_selector("section.log-viewer").ok()??;
         let get = |name: &str| el.get_attribute(&format!("data-{name}")).unwrap_or_default();
         Some(Start {
-            target: protocol::Target { env: get("env"), namespace: get("namespace"), deployment: get("deployment") },
+            target: protocol::Target {
+                env: get("env"),
+                namespace: get("namespace"),
+                deployment: get("deployment"),
+            },
             selection: Selection {
                 pod: get("pod"),
                 container: get("container"),
