@@ -132,7 +132,7 @@ pub fn build(
         let portal = portal.clone();
         move || {
             provide_context(portal.clone());
-            security::page_csp();
+            security::provide_page_nonce();
         }
     };
 

@@ -59,26 +59,34 @@ pub fn content_security_policy(nonce: Option<&str>) -> String {
     )
 }
 
-/// Called while Leptos renders a page or runs a server function: the response gets a CSP
-/// naming this response's nonce.
-pub fn page_csp() {
-    let nonce = leptos::nonce::use_nonce();
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
-        && let Ok(value) = HeaderValue::from_str(&content_security_policy(nonce.as_deref()))
+/// A request's script nonce, made by [`headers`]: Leptos writes it on its inline scripts
+/// ([`provide_page_nonce`]) and [`headers`] names it in the page's CSP. The policy is set on
+/// the response here, not through Leptos's response options, because those did not always
+/// reach the response: now and then a page went out with the policy without a nonce, and
+/// its browser refused the hydration script (the page never became interactive).
+#[derive(Clone)]
+struct PageNonce(leptos::nonce::Nonce);
+
+/// Called while Leptos renders a page: its inline scripts carry this request's nonce.
+pub fn provide_page_nonce() {
+    if let Some(nonce) = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<PageNonce>().cloned())
     {
-        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+        leptos::prelude::provide_context(nonce.0);
     }
 }
 
-/// The headers every response carries (pages get their nonce CSP from [`page_csp`]; anything
-/// else gets the strict policy without one).
-pub async fn headers(State(portal): State<Portal>, request: Request, next: Next) -> Response {
+/// The headers every response carries: the CSP (naming the request's nonce on HTML pages, the
+/// only responses with inline scripts), and the rest.
+pub async fn headers(State(portal): State<Portal>, mut request: Request, next: Next) -> Response {
     let tls = is_tls(&portal, request.headers());
+    let nonce = leptos::nonce::Nonce::new();
+    request.extensions_mut().insert(PageNonce(nonce.clone()));
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY)
-        && let Ok(value) = HeaderValue::from_str(&content_security_policy(None))
-    {
+    let html =
+        h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html"));
+    if let Ok(value) = HeaderValue::from_str(&content_security_policy(html.then_some(&*nonce))) {
         h.insert(header::CONTENT_SECURITY_POLICY, value);
     }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
