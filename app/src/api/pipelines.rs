@@ -237,6 +237,7 @@ pub mod ssr {
     use backend::Portal;
     use backend::pipelines::compare;
     use backend::pipelines::control::{self, Control, ControlError};
+    use backend::pipelines::quorum;
     use backend::pipelines::read::{self, Execution};
     use backend::pipelines::{PipelineError, Snapshot};
     use backend::policy::Permission;
@@ -245,7 +246,7 @@ pub mod ssr {
     use crate::error::ApiError;
     use crate::model::pipelines::{
         ActionComparison, ActionOutcome, ActionView, ApprovalView, CommitView, ComparedExecution,
-        DisabledView, ExecutionComparison, ExecutionView, PipelineView, StageTarget, StageView,
+        DisabledView, ExecutionComparison, ExecutionView, PipelineView, StageTarget, StageView, VoteView,
     };
     use backend::kube::watch::Link;
 
@@ -278,9 +279,10 @@ pub mod ssr {
             },
             ControlError::Pipeline(e) => error(e),
             ControlError::Invalid(m) => guard::with_status(ApiError::Invalid(m)),
-            ControlError::SelfApproval | ControlError::NotWaiting { .. } | ControlError::Held(_) => {
-                guard::with_status(ApiError::Refused(e.to_string()))
-            }
+            ControlError::SelfApproval
+            | ControlError::NotWaiting { .. }
+            | ControlError::AlreadyVoted { .. }
+            | ControlError::Held(_) => guard::with_status(ApiError::Refused(e.to_string())),
             ControlError::Store(e) => guard::internal("the audit record", e),
         }
     }
@@ -434,21 +436,51 @@ pub mod ssr {
                                 external_url: a.external_url.clone(),
                                 revision: a.revision.clone().map(|r| r.chars().take(12).collect()),
                                 updated_by: a.updated_by.clone(),
+                                outside: None,
                             }
                         })
                         .collect(),
                 }
             })
             .collect();
+        let now = backend::clock::Timestamp::now();
+        match quorum::answered_outside(&portal.store, env, name, state, now).await {
+            Ok(outside) => {
+                for o in outside {
+                    let word = if o.approve { "Approved" } else { "Rejected" };
+                    let action = view
+                        .stages
+                        .iter_mut()
+                        .filter(|s| s.name == o.stage)
+                        .flat_map(|s| s.actions.iter_mut())
+                        .find(|a| a.name == o.action);
+                    if let Some(action) = action {
+                        action.outside =
+                            Some(format!("{word} in CodePipeline itself by {}, not through Rollgate.", o.by));
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%env, pipeline = %name, error = %e, "cannot tell who answered an approval")
+            }
+        }
         if let Some((stage, action)) = state.waiting_approval() {
             let execution = stage.execution_id.clone().unwrap_or_default();
             let started_by = control::started_by(&portal.store, env, &execution).await.ok().flatten();
-            let hold = match portal.config.environment(env) {
-                Some(e) => backend::policy::locks::hold(&portal.store, e, backend::clock::Timestamp::now())
+            let environment = portal.config.environment(env);
+            let hold = match environment {
+                Some(e) => backend::policy::locks::hold(&portal.store, e, now)
                     .await
                     .ok()
                     .flatten()
                     .map(|h| h.to_string()),
+                None => None,
+            };
+            let token = action.token.clone().unwrap_or_default();
+            let standing = match environment {
+                Some(e) => {
+                    quorum::standing(&portal.store, e, name, &stage.name, &action.name, &token).await.ok()
+                }
                 None => None,
             };
             let commit = latest.as_ref().filter(|l| l.id == execution).and_then(|l| l.commit.clone());
@@ -457,13 +489,34 @@ pub mod ssr {
                 pipeline: name.to_owned(),
                 stage: stage.name.clone(),
                 action: action.name.clone(),
-                token: action.token.clone().unwrap_or_default(),
+                token,
                 execution,
                 since_ms: action.changed_ms,
                 commit,
                 summary: action.summary.clone(),
                 started_by,
                 hold,
+                rule: standing.as_ref().map(|s| s.rule.clone()).unwrap_or_default(),
+                standing: standing
+                    .as_ref()
+                    .map(|s| s.words.clone())
+                    .unwrap_or_else(|| "The answers so far cannot be read from the store.".into()),
+                votes: standing
+                    .as_ref()
+                    .map(|s| {
+                        s.votes
+                            .iter()
+                            .map(|v| VoteView {
+                                by: v.voter.clone(),
+                                approve: v.approve,
+                                comment: v.comment.clone(),
+                                at_ms: v.at.millis(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                unsent: standing.and_then(|s| s.unsent),
+                expires_ms: action.changed_ms.map(|ms| ms + quorum::APPROVAL_LIFETIME_SECS * 1000),
             });
         }
         view.latest = latest;

@@ -10,7 +10,7 @@ use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-use super::live::{HealthChip, ProgressBar, TimeAgo, TimeSince, utc};
+use super::live::{HealthChip, ProgressBar, TimeAgo, TimeSince, duration, utc};
 use super::live_fragment::LiveFragment;
 use crate::api::pipelines::DecidePipelineApproval;
 use crate::model::pipelines::{ActionView, ApprovalView, CommitView, PipelineView, StageTarget, StageView};
@@ -207,6 +207,7 @@ fn Action(a: ActionView, now_ms: i64) -> impl IntoView {
                 {a.updated_by.clone().map(|b| format!(" · by {b}"))}
             </div>
             {a.summary.clone().map(|s| view! { <div class="summary">{s}</div> })}
+            {a.outside.clone().map(|o| view! { <div class="notice warn outside">{o}</div> })}
             {a.error.clone().map(|e| view! { <div class="notice bad">{e}</div> })}
             {a.external_url.clone().map(|u| view! { <a href=u rel="noopener noreferrer" target="_blank">"Details"</a> })}
         </li>
@@ -266,6 +267,31 @@ fn Approval(
             </form>
         }
     });
+    let votes = (!a.votes.is_empty()).then(|| {
+        let votes = a
+            .votes
+            .iter()
+            .map(|v| {
+                let word = if v.approve { "approved" } else { "rejected" };
+                view! {
+                    <li data-voter=v.by.clone()>
+                        {format!("{} {word}: {} ", v.by, v.comment)}
+                        <TimeAgo ms=v.at_ms now_ms />
+                    </li>
+                }
+            })
+            .collect_view();
+        view! { <ul class="votes">{votes}</ul> }
+    });
+    // CodePipeline fails an approval left unanswered; the last day is worth a warning.
+    let expiry = a.expires_ms.map(|ms| {
+        let soon = ms - now_ms < 86_400_000;
+        view! {
+            <div class=if soon { "expires soon" } else { "expires muted" }>
+                {format!("CodePipeline fails it unanswered at {} (in {}).", utc(ms), duration(now_ms, ms))}
+            </div>
+        }
+    });
     view! {
         <div class="notice warn approval" role="status" data-approval=a.execution.clone()>
             <strong>{format!("{} is waiting for approval at {}", a.pipeline, a.stage)}</strong>
@@ -273,6 +299,16 @@ fn Approval(
             {a.commit.clone().map(|c| view! { <div><Commit c /></div> })}
             {a.summary.clone().map(|s| view! { <div class="muted">{s}</div> })}
             {a.started_by.clone().map(|b| view! { <div class="muted">{format!("Started through Rollgate by {b}.")}</div> })}
+            <div class="quorum">
+                <strong class="standing">{a.standing.clone()}</strong>
+                " "
+                <span class="muted">{a.rule.clone()}</span>
+            </div>
+            {votes}
+            {a.unsent.clone().map(|why| view! {
+                <div class="notice bad">{format!("The answer is decided but CodePipeline did not take it: {why}. Answering again sends it again.")}</div>
+            })}
+            {expiry}
             {form}
         </div>
     }

@@ -88,6 +88,8 @@ pub struct ActionView {
     /// The revision the action saw (a commit, shortened).
     pub revision: Option<String>,
     pub updated_by: Option<String>,
+    /// A manual approval answered in CodePipeline itself, not through Rollgate, in words.
+    pub outside: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -130,6 +132,24 @@ pub struct ApprovalView {
     /// What holds changes in the environment back (a lock, a freeze), in words: answering
     /// then needs an admin's override with a reason.
     pub hold: Option<String>,
+    /// Who must answer: "Needs 2 people, at least one from each of …".
+    pub rule: String,
+    /// Where the answers stand: "1 of 2: avery approved; waiting for someone from security".
+    pub standing: String,
+    pub votes: Vec<VoteView>,
+    /// Why the decided answer has not reached CodePipeline yet (answering again re-sends it).
+    pub unsent: Option<String>,
+    /// When CodePipeline fails the approval unanswered (seven days after it began waiting).
+    pub expires_ms: Option<i64>,
+}
+
+/// One person's answer to a manual approval.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct VoteView {
+    pub by: String,
+    pub approve: bool,
+    pub comment: String,
+    pub at_ms: i64,
 }
 
 /// One pipeline in detail: its live state and a page of its history.

@@ -75,6 +75,10 @@ pub struct Config {
     /// add to these; where both name a user, the environment's entry wins.
     #[serde(default)]
     pub roles: BTreeMap<String, Role>,
+    /// Groups of people by name (`security = ["ada"]`), for approval quorums. A single-sign-on
+    /// account is also in the groups its provider listed at its last sign-in.
+    #[serde(default)]
+    pub groups: BTreeMap<String, Vec<String>>,
     /// How long a change request waits for its approvals before it expires.
     #[serde(default = "default_request_expiry_hours")]
     pub change_request_expiry_hours: u32,
@@ -379,6 +383,20 @@ impl Environment {
         self.display_name.as_deref().unwrap_or(&self.name)
     }
 
+    /// The quorum the manual approval `action` of `stage` in `pipeline` needs.
+    pub fn quorum(&self, pipeline: &str, stage: &str, action: &str) -> Quorum {
+        let rule = self
+            .aws
+            .approvals
+            .iter()
+            .find(|r| r.pipeline == pipeline && r.stage == stage && r.action == action);
+        Quorum {
+            required: rule.map_or(1, |r| r.required),
+            groups: rule.map(|r| r.groups.clone()).unwrap_or_default(),
+            exclude_releaser: rule.and_then(|r| r.exclude_releaser).unwrap_or(self.protected),
+        }
+    }
+
     /// Whether its AWS calls go to the embedded sandbox (`aws.sandbox`).
     pub fn aws_on_sandbox(&self) -> bool {
         self.aws.sandbox.unwrap_or_else(|| self.cluster.is_sandbox())
@@ -460,6 +478,11 @@ pub struct AwsSettings {
     /// execution and commit that put them there.
     #[serde(default)]
     pub deploys: Vec<DeployTarget>,
+    /// Who must answer a pipeline's manual approval before Rollgate answers CodePipeline.
+    /// An approval action without a rule needs one person (not the releaser when the
+    /// environment is protected).
+    #[serde(default)]
+    pub approvals: Vec<ApprovalRule>,
     /// The ARNs of the customer-managed KMS keys this environment's SecureStrings are
     /// encrypted with: `rollgate iam-policy` grants their use. Parameters under the default
     /// `alias/aws/ssm` key need no KMS permission.
@@ -486,6 +509,32 @@ pub struct DeployTarget {
     /// One of the environment's namespaces.
     pub namespace: String,
     pub deployment: String,
+}
+
+/// The quorum one manual approval action needs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRule {
+    pub pipeline: String,
+    pub stage: String,
+    pub action: String,
+    /// How many different people must approve.
+    pub required: u8,
+    /// Among them, at least one from each of these groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Whether whoever asked Rollgate for the release is kept out; unset: when the
+    /// environment is protected.
+    #[serde(default)]
+    pub exclude_releaser: Option<bool>,
+}
+
+/// What it takes to answer one manual approval (see [`ApprovalRule`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Quorum {
+    pub required: u8,
+    pub groups: Vec<String>,
+    pub exclude_releaser: bool,
 }
 
 impl AwsSettings {
@@ -592,6 +641,26 @@ impl Config {
                 .max()
                 .copied()
         })
+    }
+
+    /// The groups `user` is in: the configuration's `groups`, and a single-sign-on account's
+    /// groups from its provider (unless its name is refused, as for roles).
+    pub fn groups_of(&self, user: &str) -> Vec<String> {
+        let mut groups: Vec<String> = self
+            .groups
+            .iter()
+            .filter(|(_, members)| members.iter().any(|m| m == user))
+            .map(|(g, _)| g.clone())
+            .collect();
+        if let Some(identity) = self.sso_accounts.of(user)
+            && self.auth.oidc.is_some()
+            && self.sso_name_refusal(user, &identity).is_none()
+        {
+            groups.extend(identity.groups.iter().cloned());
+        }
+        groups.sort();
+        groups.dedup();
+        groups
     }
 
     /// Whether the configuration gives `name` a role in any environment.

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use url::Url;
 
 use super::{
-    ClusterConnection, Config, ConfigError, Environment, NameBinding, OidcIssuer, OidcSettings, TokenSource,
+    ApprovalRule, ClusterConnection, Config, ConfigError, Environment, NameBinding, OidcIssuer, OidcSettings,
+    TokenSource,
 };
 
 /// The longest `drain_seconds`: Kubernetes' default grace period is 30 s, and waiting longer
@@ -22,6 +23,17 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     }
     for user in config.roles.keys() {
         check_user_name(user, &format!("roles.{user}"))?;
+    }
+    for (group, members) in &config.groups {
+        if group.trim().is_empty() || group.chars().count() > 128 {
+            return Err(ConfigError::invalid(
+                format!("groups.{group}"),
+                "a group name is 1 to 128 characters",
+            ));
+        }
+        for member in members {
+            check_user_name(member, &format!("groups.{group}"))?;
+        }
     }
     let auth = &config.auth;
     for (key, value) in [
@@ -201,6 +213,9 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
             return Err(ConfigError::invalid(at, "the stage name must be 1 to 100 characters"));
         }
     }
+    for (i, rule) in env.aws.approvals.iter().enumerate() {
+        validate_approval_rule(env, rule, i, &format!("{key}.aws.approvals[{i}]"))?;
+    }
     for (i, prefix) in env.ssm_prefixes.iter().enumerate() {
         check_ssm_path(prefix, &format!("{key}.ssm_prefixes[{i}]"))?;
     }
@@ -246,6 +261,50 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
                 "say why deploys are frozen: people see it when refused",
             ));
         }
+    }
+    Ok(())
+}
+
+/// The most people one approval may need: more is a typo, not a policy.
+const MAX_REQUIRED_APPROVALS: u8 = 10;
+
+fn validate_approval_rule(
+    env: &Environment,
+    rule: &ApprovalRule,
+    index: usize,
+    at: &str,
+) -> Result<(), ConfigError> {
+    if !env.aws.pipelines.contains(&rule.pipeline) {
+        return Err(ConfigError::invalid(
+            at,
+            format!("pipeline {:?} is not one of this environment's aws.pipelines", rule.pipeline),
+        ));
+    }
+    // CodePipeline's pattern for stage and action names.
+    let name = |n: &str| {
+        (1..=100).contains(&n.len()) && n.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
+    };
+    if !name(&rule.stage) || !name(&rule.action) {
+        return Err(ConfigError::invalid(
+            at,
+            "stage and action are CodePipeline names: 1 to 100 letters, digits and . _ @ -",
+        ));
+    }
+    if !(1..=MAX_REQUIRED_APPROVALS).contains(&rule.required) {
+        return Err(ConfigError::invalid(at, format!("required must be 1 to {MAX_REQUIRED_APPROVALS}")));
+    }
+    for (i, group) in rule.groups.iter().enumerate() {
+        if group.trim().is_empty() || rule.groups[..i].contains(group) {
+            return Err(ConfigError::invalid(at, format!("group {group:?} is empty or listed twice")));
+        }
+    }
+    let same =
+        |r: &&ApprovalRule| r.pipeline == rule.pipeline && r.stage == rule.stage && r.action == rule.action;
+    if env.aws.approvals[..index].iter().any(|r| same(&r)) {
+        return Err(ConfigError::invalid(
+            at,
+            format!("{} / {} / {} has a rule already", rule.pipeline, rule.stage, rule.action),
+        ));
     }
     Ok(())
 }

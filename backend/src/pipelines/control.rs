@@ -11,16 +11,20 @@
 //!
 //! Four eyes on manual approvals: `PutApprovalResult` acts on the approval token, so the
 //! execution being approved is the one the token belongs to *now*, as CodePipeline says
-//! (`GetPipelineState`), never one the browser names. In a protected environment the person
-//! who asked Rollgate for the change that started that execution may not approve or reject it.
+//! (`GetPipelineState`), never one the browser names. Each answer is a vote ([`quorum`]):
+//! CodePipeline is answered once the approval's quorum is met (one person unless configured),
+//! never counting the person who asked Rollgate for the release when the quorum keeps them out
+//! (by default in a protected environment).
 
 use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus, StageRetryMode, StageTransitionType};
 use sqlx::Row;
 
 use super::ids::ExecutionId;
+use super::quorum::{self, AnswerState, Ballot, Tally, Vote};
 use super::{PipelineError, Pipelines, read, signature};
 use crate::audit::{self, Caller, Outcome, Record};
 use crate::clock::Timestamp;
+use crate::config::Environment;
 use crate::policy::locks::{self, Hold};
 use crate::policy::{self, Denied, Permission};
 use crate::store::{Store, StoreError};
@@ -40,6 +44,8 @@ pub enum ControlError {
          stopped or superseded); reload the page."
     )]
     NotWaiting { pipeline: String, stage: String, action: String },
+    #[error("You have answered this approval already: {standing}.")]
+    AlreadyVoted { standing: String },
     #[error("Changes are held: {0}. An admin may override with a reason.")]
     Held(Hold),
     #[error(transparent)]
@@ -186,6 +192,9 @@ impl Control {
     }
 }
 
+/// Who counts a pipeline's signal up when a vote moved it (any name but a replica's).
+const VOTES: &str = "votes";
+
 /// What a transition's reason may hold besides letters, digits and spaces.
 pub const REASON_PUNCTUATION: &str = "! @ ( ) . * ? -";
 
@@ -237,10 +246,10 @@ impl Pipelines {
                 Some(format!("{why} (overriding: {hold})"))
             }
         };
-        let execution = match &control {
-            Control::Decide { stage, action, token, .. } => {
+        if let Control::Decide { stage, action, token, approve, comment } = &control {
+            let (execution, action_execution) =
                 match self.waiting_execution(environment, pipeline, stage, action, token).await {
-                    Ok(Some(execution)) => Some(execution),
+                    Ok(Some(found)) => found,
                     Ok(None) => {
                         let e = ControlError::NotWaiting {
                             pipeline: pipeline.to_owned(),
@@ -250,17 +259,19 @@ impl Pipelines {
                         return refused(e, None).await;
                     }
                     Err(e) => return refused(e.into(), None).await,
-                }
-            }
-            _ => None,
-        };
-        if let Some(execution) = &execution
-            && env.protected
-            && started_by(store, environment, execution).await?.as_deref() == Some(caller.user.as_str())
-        {
-            return refused(ControlError::SelfApproval, Some(execution)).await;
+                };
+            let ballot = Ballot {
+                environment,
+                pipeline,
+                stage,
+                action,
+                token,
+                execution: &execution,
+                action_execution: action_execution.as_deref(),
+            };
+            return self.vote(store, caller, env, &ballot, *approve, comment.trim(), overriding, now).await;
         }
-        let mut described = control.describe(execution.as_deref());
+        let mut described = control.describe(None);
         if let Some(why) = &overriding {
             described.push_str(&format!("; override: {why}"));
         }
@@ -279,8 +290,150 @@ impl Pipelines {
         }
     }
 
+    /// Counts `caller`'s answer to the approval `ballot` and, when it decides the quorum (or
+    /// re-sends a decided answer that did not reach CodePipeline), answers CodePipeline: once,
+    /// whoever else votes at the same moment.
+    #[allow(clippy::too_many_arguments)] // The vote and where it came from, as `control` has them.
+    async fn vote(
+        &self,
+        store: &Store,
+        caller: &Caller,
+        env: &Environment,
+        ballot: &Ballot<'_>,
+        approve: bool,
+        comment: &str,
+        overriding: Option<String>,
+        now: Timestamp,
+    ) -> Result<(), ControlError> {
+        let word = if approve { "approve" } else { "reject" };
+        let record = |action: &'static str, outcome, detail: String| {
+            Record::new(caller, action, outcome, now)
+                .environment(&env.name)
+                .target(ballot.pipeline)
+                .detail(detail)
+        };
+        let mut described = format!("{word} {} of execution {}: {comment}", ballot.stage, ballot.execution);
+        if let Some(why) = &overriding {
+            described.push_str(&format!("; override: {why}"));
+        }
+        let vote_action = if approve { "pipeline.approve" } else { "pipeline.reject" };
+        let refused = |e: ControlError| {
+            let record = record(vote_action, Outcome::Refused, format!("{described}: {e}"));
+            async move {
+                audit::append_alone(store, &record).await?;
+                Err::<(), _>(e)
+            }
+        };
+        let rule = env.quorum(ballot.pipeline, ballot.stage, ballot.action);
+        if rule.exclude_releaser
+            && started_by(store, &env.name, ballot.execution).await?.as_deref() == Some(caller.user.as_str())
+        {
+            return refused(ControlError::SelfApproval).await;
+        }
+        let vote = Vote {
+            voter: caller.user.clone(),
+            approve,
+            comment: comment.to_owned(),
+            groups: self.config.groups_of(&caller.user),
+            at: now,
+        };
+        let mut tx = store.begin().await?;
+        let counted = quorum::cast(&mut tx, ballot, &vote).await?;
+        if counted {
+            audit::append(&mut tx, &record(vote_action, Outcome::Succeeded, described.clone())).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        let votes = quorum::votes(store, &env.name, ballot.pipeline, ballot.token).await?;
+        let tally = quorum::tally(&rule, &votes);
+        let standing = quorum::describe(&rule, &votes);
+        if !counted {
+            let answered = quorum::answer(
+                store,
+                &env.name,
+                ballot.pipeline,
+                Some(ballot.token),
+                ballot.action_execution,
+            )
+            .await?;
+            let resend = tally.decided()
+                && answered.is_none_or(|a| matches!(a.state, AnswerState::Failed | AnswerState::Sending));
+            if !resend {
+                return refused(ControlError::AlreadyVoted { standing }).await;
+            }
+        }
+        self.signal(store, &env.name, ballot.pipeline).await;
+        let decision = match tally {
+            Tally::Waiting { .. } => return Ok(()),
+            Tally::Approved => true,
+            Tally::Rejected { .. } => false,
+        };
+        if !quorum::claim(store, ballot, decision, now).await? {
+            // Another vote decided at the same moment: its caller answers CodePipeline.
+            return Ok(());
+        }
+        let summary = quorum::summary(&votes, &tally, &caller.user);
+        let result = self.answer_approval(ballot, decision, &summary).await;
+        let error = result.as_ref().err().map(ToString::to_string);
+        quorum::settle(store, ballot, error.as_deref()).await?;
+        self.signal(store, &env.name, ballot.pipeline).await;
+        let answered = format!(
+            "{standing}: answered {} / {} of execution {} in CodePipeline ({})",
+            ballot.stage,
+            ballot.action,
+            ballot.execution,
+            if decision { "Approved" } else { "Rejected" }
+        );
+        match result {
+            Ok(()) => {
+                audit::append_alone(store, &record("pipeline.answer", Outcome::Succeeded, answered)).await?;
+                Ok(())
+            }
+            Err(e) => {
+                self.saw(&env.name, &e);
+                let detail = format!("{answered}: {e}");
+                audit::append_alone(store, &record("pipeline.answer", Outcome::Failed, detail)).await?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Refreshes the pipeline here at once, and on the other replicas within a second.
+    async fn signal(&self, store: &Store, environment: &str, pipeline: &str) {
+        self.poke(environment, pipeline);
+        if let Err(e) = super::events::count_up(store, environment, pipeline, VOTES).await {
+            tracing::warn!(%environment, %pipeline, error = %e, "cannot tell the other replicas of a vote");
+        }
+    }
+
+    async fn answer_approval(
+        &self,
+        ballot: &Ballot<'_>,
+        approve: bool,
+        summary: &str,
+    ) -> Result<(), PipelineError> {
+        let client = self.client(ballot.environment).await?;
+        let status = if approve { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+        let result = ApprovalResult::builder()
+            .status(status)
+            .summary(summary)
+            .build()
+            .map_err(|e| PipelineError::Invalid(e.to_string()))?;
+        client
+            .put_approval_result()
+            .pipeline_name(ballot.pipeline)
+            .stage_name(ballot.stage)
+            .action_name(ballot.action)
+            .token(ballot.token)
+            .result(result)
+            .send()
+            .await
+            .map(drop)
+            .map_err(PipelineError::from_sdk)
+    }
+
     /// The execution whose manual approval `action` of `stage` waits with `token`, as
-    /// CodePipeline says now; `None` when no such approval waits.
+    /// CodePipeline says now, and the id of that action's execution; `None` when no such
+    /// approval waits.
     async fn waiting_execution(
         &self,
         environment: &str,
@@ -288,15 +441,15 @@ impl Pipelines {
         stage: &str,
         action: &str,
         token: &str,
-    ) -> Result<Option<String>, PipelineError> {
+    ) -> Result<Option<(String, Option<String>)>, PipelineError> {
         let client = self.client(environment).await?;
         let state = read::state(&client, pipeline).await?;
         Ok(state.stages.iter().filter(|s| s.name == stage).find_map(|s| {
             let waiting = s
                 .actions
                 .iter()
-                .any(|a| a.name == action && a.waiting_approval() && a.token.as_deref() == Some(token));
-            if waiting { s.execution_id.clone() } else { None }
+                .find(|a| a.name == action && a.waiting_approval() && a.token.as_deref() == Some(token))?;
+            Some((s.execution_id.clone()?, waiting.action_execution_id.clone()))
         }))
     }
 
@@ -323,25 +476,8 @@ impl Pipelines {
                 .await
                 .map(drop)
                 .map_err(PipelineError::from_sdk),
-            Control::Decide { stage, action, token, approve, comment } => {
-                let status = if *approve { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
-                let result = ApprovalResult::builder()
-                    .status(status)
-                    .summary(comment.trim())
-                    .build()
-                    .map_err(|e| PipelineError::Invalid(e.to_string()))?;
-                client
-                    .put_approval_result()
-                    .pipeline_name(pipeline)
-                    .stage_name(stage)
-                    .action_name(action)
-                    .token(token)
-                    .result(result)
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(PipelineError::from_sdk)
-            }
+            // Answered by vote, see `vote`.
+            Control::Decide { .. } => Ok(()),
             Control::Transition { stage, enable: true, .. } => client
                 .enable_stage_transition()
                 .pipeline_name(pipeline)

@@ -18,7 +18,7 @@ use sqlx::Row;
 
 use super::Pipelines;
 use crate::config::Environment;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// How long a feed may go without an answer from its queue before its pipelines are polled
 /// again as if it had none (a long poll answers at least every 20 s).
@@ -218,16 +218,7 @@ impl Consumer {
     async fn signal(&self, environment: &str, pipeline: &str) {
         crate::metrics::pipeline_event(environment, pipeline, "queue");
         self.pipelines.poke(environment, pipeline);
-        let counted = sqlx::query(
-            "INSERT INTO pipeline_signals (environment, pipeline, seq, replica) VALUES ($1, $2, 1, $3) \
-             ON CONFLICT (environment, pipeline) DO UPDATE SET seq = pipeline_signals.seq + 1, replica = $3",
-        )
-        .bind(environment)
-        .bind(pipeline)
-        .bind(&self.replica)
-        .execute(self.store.pool())
-        .await;
-        if let Err(e) = counted {
+        if let Err(e) = count_up(&self.store, environment, pipeline, &self.replica).await {
             tracing::warn!(%environment, %pipeline, error = %e, "cannot tell the other replicas of a pipeline event");
         }
     }
@@ -300,6 +291,26 @@ async fn delete(
         Some(failed) => Err(format!("{}: {}", failed.code, failed.message.as_deref().unwrap_or(""))),
         None => Ok(()),
     }
+}
+
+/// Counts `pipeline`'s signal up for the other replicas (`by`: who, which they skip when it is
+/// themselves).
+pub(super) async fn count_up(
+    store: &Store,
+    environment: &str,
+    pipeline: &str,
+    by: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO pipeline_signals (environment, pipeline, seq, replica) VALUES ($1, $2, 1, $3) \
+         ON CONFLICT (environment, pipeline) DO UPDATE SET seq = pipeline_signals.seq + 1, replica = $3",
+    )
+    .bind(environment)
+    .bind(pipeline)
+    .bind(by)
+    .execute(store.pool())
+    .await?;
+    Ok(())
 }
 
 /// Refreshes the pipelines another replica heard an event of.

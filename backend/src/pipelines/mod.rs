@@ -11,6 +11,7 @@
 //! - [`releases`]: which execution put a deployment's revision there.
 //! - [`signature`]: the person's name in the text AWS keeps with a call.
 //! - [`control`]: stop, retry, approve or reject, freeze a transition: role-checked, audited.
+//! - [`quorum`]: the votes on a manual approval, and answering CodePipeline once.
 //! - [`change`]: release, redeploy an earlier commit and stage rollback, which change what
 //!   runs, as the four-eyes desk ([`crate::changes`]) keeps them; [`executor`]: the
 //!   [`executor::Releaser`], which carries them out.
@@ -28,6 +29,7 @@ pub mod events;
 pub mod executor;
 pub mod ids;
 pub mod poller;
+pub mod quorum;
 pub mod read;
 pub mod releases;
 pub mod signature;

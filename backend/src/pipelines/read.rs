@@ -124,6 +124,8 @@ pub struct ActionRun {
     /// A build action's output: the image it pushed.
     pub image: Option<String>,
     pub updated_by: Option<String>,
+    /// Whether it is a manual approval.
+    pub approval: bool,
 }
 
 /// One page of history and the token of the next.
@@ -347,6 +349,10 @@ pub async fn actions(client: &Client, pipeline: &str, id: &str) -> Result<Vec<Ac
                 message: variable("CommitMessage"),
                 image: variable("IMAGE_URI"),
                 updated_by: by.flatten().or(d.updated_by()).map(str::to_owned),
+                approval: d
+                    .input()
+                    .and_then(|i| i.action_type_id())
+                    .is_some_and(|t| t.category() == &aws_sdk_codepipeline::types::ActionCategory::Approval),
             }
         })
         .collect())

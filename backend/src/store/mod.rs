@@ -73,6 +73,7 @@ const MIGRATIONS: &[(i64, &str, Sql)] = &[
     (7, "started execution", Sql::Portable(include_str!("migrations/0007_started_execution.sql"))),
     (8, "execution lease", Sql::Portable(include_str!("migrations/0008_execution_lease.sql"))),
     (9, "pipeline signals", Sql::Portable(include_str!("migrations/0009_pipeline_signals.sql"))),
+    (10, "pipeline votes", Sql::Portable(include_str!("migrations/0010_pipeline_votes.sql"))),
 ];
 
 /// A migration's SQL: one text both databases accept, or one each where they differ
@@ -108,6 +109,8 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("cannot create the demo users: {0}")]
     Seed(String),
+    #[error("the store holds something Rollgate cannot read: {0}")]
+    Corrupt(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,6 +18,7 @@ mod metrics;
 mod pipeline_events;
 mod pipeline_fleet;
 mod pipelines;
+mod quorum;
 mod rbac;
 mod replicas;
 mod sso;
