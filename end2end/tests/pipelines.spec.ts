@@ -3,8 +3,9 @@ import { hydrated, signIn, DEMO } from "./helpers";
 
 // The issue's "done when" story on the sandbox: a deployer releases myapp-production and
 // watches it reach the manual approval, a second person approves (the release request, then
-// the pipeline's approval from the team inbox), Deploy runs to the end live, and the previous
-// commit is redeployed from the history.
+// the pipeline's approval from the team inbox), and, as production's approval needs someone
+// from security too, a third from the pipeline's page; Deploy runs to the end live, and the
+// previous commit is redeployed from the history.
 
 test.setTimeout(240_000);
 
@@ -26,19 +27,30 @@ async function approveRequest(a: Page) {
   await expect(a).toHaveURL(/\/production\/approvals/);
 }
 
-/** The approver answers the pipeline's manual approval from the inbox. */
-async function approvePipeline(a: Page) {
+/** `a` answers the pipeline's manual approval from the inbox. */
+async function approvePipeline(a: Page, comment = "Ship it") {
   await a.goto("/production/approvals");
   const waiting = a.locator(".pipeline-approvals .approval").first();
   await expect(waiting).toBeVisible({ timeout: 90_000 });
-  await waiting.getByLabel("Approval comment").fill("Ship it");
+  await waiting.getByLabel("Approval comment").fill(comment);
   await waiting.getByRole("button", { name: "Approve" }).click();
   await expect(a).toHaveURL(/\/production\/approvals/);
+}
+
+/** `a`, from security, answers it from the pipeline's page. */
+async function approveFromPipeline(a: Page) {
+  await a.goto(PIPELINE);
+  const waiting = a.locator('article.pipeline[data-pipeline="myapp-production"] .approval');
+  await expect(waiting).toBeVisible({ timeout: 30_000 });
+  await waiting.getByLabel("Approval comment").fill("Security is fine");
+  await waiting.getByRole("button", { name: "Approve" }).click();
+  await expect(a).toHaveURL(new RegExp(`${PIPELINE}$`));
 }
 
 test("release myapp-production through the approval, then redeploy the previous commit", async ({ browser }) => {
   const dana = (await personAs(browser, "deployer")).page;
   const avery = (await personAs(browser, "approver")).page;
+  const ada = (await personAs(browser, "admin")).page;
 
   await dana.goto(PIPELINE);
   await hydrated(dana);
@@ -56,8 +68,19 @@ test("release myapp-production through the approval, then redeploy the previous 
   await expect(card.locator(".approval")).toBeVisible({ timeout: 90_000 });
   await expect(card).toHaveClass(/waiting/);
   await expect(card.locator(".approval")).toContainText("Started through Rollgate by dana");
+  const standing = card.locator(".approval .standing");
+  await expect(standing).toHaveText("0 of 2; waiting for 2 more people, among them someone from each of release-managers, security");
+  await expect(card.locator(".approval .quorum")).toContainText("never whoever asked Rollgate for the release");
+  await expect(card.locator(".approval .expires")).toContainText("CodePipeline fails it unanswered at");
 
+  // Avery (release-managers) approves: one of two, and dana's open page says who is missing.
   await approvePipeline(avery);
+  await expect(standing).toHaveText("1 of 2: avery approved; waiting for someone from security", { timeout: 30_000 });
+  await expect(card.locator('.approval .votes li[data-voter="avery"]')).toContainText("avery approved: Ship it");
+  await expect(card.locator('[data-stage="Approval"]')).toHaveAttribute("data-status", "InProgress");
+  // Ada (security) approves from the pipeline's page: the quorum is met, CodePipeline answered.
+  await approveFromPipeline(ada);
+  await expect(card.locator(".approval")).toHaveCount(0, { timeout: 30_000 });
   // The Deploy stage shows the rollout of the deployment it targets, live from the cluster.
   const deploy = card.locator('[data-stage="Deploy"]');
   const target = deploy.locator('[data-deployment="production/myapp-deployment"]');
@@ -87,7 +110,8 @@ test("release myapp-production through the approval, then redeploy the previous 
   await approveRequest(avery);
   await expect(card.locator(".approval")).toBeVisible({ timeout: 90_000 });
   await expect(card.locator(".execution .commit-line")).toHaveAttribute("data-commit", previous!);
-  await approvePipeline(avery);
+  await approveFromPipeline(ada);
+  await approvePipeline(avery, "Back to the previous commit");
   await expect(card).toHaveAttribute("data-status", "Succeeded", { timeout: 90_000 });
   await expect(card.locator(".execution .commit-line")).toHaveAttribute("data-commit", previous!);
 });

@@ -92,6 +92,75 @@ mod tests {
         });
     }
 
+    /// Approval quorums: the sandbox's rule for production's approval; actions without a rule
+    /// need one person, not the releaser where the environment is protected; people's groups
+    /// from `groups` and from their single-sign-on provider; rules that cannot be meant are
+    /// refused with their key.
+    #[test]
+    fn approval_quorums() {
+        Jail::expect_with(|jail| {
+            let config = load(&Source::SandboxDefault).expect("default loads");
+            let production = config.environment("production").unwrap();
+            let rule = production.quorum("myapp-production", "Approval", "ManualApproval");
+            assert_eq!(
+                (rule.required, rule.groups.as_slice(), rule.exclude_releaser),
+                (2, &["release-managers".to_owned(), "security".to_owned()][..], true)
+            );
+            let other = production.quorum("myapp-production", "Approval", "SecondLook");
+            assert_eq!((other.required, other.groups.len(), other.exclude_releaser), (1, 0, true));
+            assert!(
+                !config
+                    .environment("staging")
+                    .unwrap()
+                    .quorum("myapp-staging", "Approval", "ManualApproval")
+                    .exclude_releaser
+            );
+            assert_eq!(config.groups_of("ada"), ["security"]);
+            assert!(config.groups_of("dana").is_empty());
+            config.sso_accounts.remember(
+                "olivia",
+                Some(crate::config::SsoIdentity {
+                    subject: "sandbox sandbox-olivia".into(),
+                    verified_email: None,
+                    groups: vec!["release-managers".into()],
+                }),
+            );
+            assert_eq!(config.groups_of("olivia"), ["release-managers"]);
+
+            let with =
+                |rule: &str| format!("{MINIMAL}aws = {{ pipelines = [\"web\"], approvals = [{rule}] }}\n");
+            let ok = load_file(jail, &with(r#"{ pipeline = "web", stage = "Approve", action = "Manual", required = 3, groups = ["sec"] }"#)).expect("loads");
+            assert_eq!(ok.environments[0].quorum("web", "Approve", "Manual").required, 3);
+            for (rule, problem) in [
+                (
+                    r#"{ pipeline = "api", stage = "A", action = "M", required = 2 }"#,
+                    "is not one of this environment's aws.pipelines",
+                ),
+                (
+                    r#"{ pipeline = "web", stage = "A", action = "M", required = 0 }"#,
+                    "required must be 1 to 10",
+                ),
+                (
+                    r#"{ pipeline = "web", stage = "A", action = "M", required = 11 }"#,
+                    "required must be 1 to 10",
+                ),
+                (r#"{ pipeline = "web", stage = "A b", action = "M", required = 1 }"#, "CodePipeline names"),
+                (
+                    r#"{ pipeline = "web", stage = "A", action = "M", required = 2, groups = ["x", "x"] }"#,
+                    "listed twice",
+                ),
+                (
+                    r#"{ pipeline = "web", stage = "A", action = "M", required = 1 }, { pipeline = "web", stage = "A", action = "M", required = 2 }"#,
+                    "has a rule already",
+                ),
+            ] {
+                let err = load_file(jail, &with(rule)).expect_err(rule).to_string();
+                assert!(err.contains("aws.approvals[") && err.contains(problem), "{rule}: {err}");
+            }
+            Ok(())
+        });
+    }
+
     /// A file without `sandbox` is not a sandbox; its values are used.
     #[test]
     fn file_values() {
