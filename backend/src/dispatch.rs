@@ -2,9 +2,9 @@
 //!
 //! The desk ([`crate::changes`]) keeps, checks and approves any [`Change`]; each system owns
 //! its own kind of change and its executor: deployments ([`DeploymentChange`], carried out by
-//! [`Deployer`]), pipelines ([`PipelineChange`], [`Releaser`]) and tokens ([`TokenChange`],
+//! [`Deployer`]), pipelines ([`PipelineChange`], [`Releaser`]), tokens ([`TokenChange`],
 //! carried out by [`Rotation`], which lives with the cluster's client because a cluster token
-//! is asked of the cluster). [`Action`] is one of them; [`Dispatch`] hands each to its
+//! is asked of the cluster) and blocked commits ([`BlockChange`], [`Blocklist`]). [`Action`] is one of them; [`Dispatch`] hands each to its
 //! executor in one `match`. A new kind of change is a new variant here and a type and an
 //! executor in its system; the desk does not change.
 
@@ -19,6 +19,7 @@ use crate::kube::credential::Rotation;
 use crate::pipelines::change::PipelineChange;
 use crate::pipelines::executor::Releaser;
 use crate::policy::Permission;
+use crate::policy::blocked::{BlockChange, Blocklist};
 use crate::tokens::change::TokenChange;
 
 /// A change of any system, as the desk keeps it. Stored as the inner change's JSON (each is
@@ -29,6 +30,7 @@ pub enum Action {
     Deployment(DeploymentChange),
     Pipeline(PipelineChange),
     Token(TokenChange),
+    Block(BlockChange),
 }
 
 /// The desk of this portal, and what it keeps.
@@ -43,6 +45,7 @@ macro_rules! inner {
             Action::Deployment(c) => c.$method($($arg),*),
             Action::Pipeline(c) => c.$method($($arg),*),
             Action::Token(c) => c.$method($($arg),*),
+            Action::Block(c) => c.$method($($arg),*),
         }
     };
 }
@@ -86,11 +89,18 @@ impl From<TokenChange> for Action {
     }
 }
 
+impl From<BlockChange> for Action {
+    fn from(c: BlockChange) -> Self {
+        Action::Block(c)
+    }
+}
+
 /// Hands each change to its system's executor.
 pub struct Dispatch {
     pub deployer: Deployer,
     pub releaser: Releaser,
     pub rotation: Rotation,
+    pub blocklist: Blocklist,
 }
 
 impl Executor<Action> for Dispatch {
@@ -104,6 +114,7 @@ impl Executor<Action> for Dispatch {
             Action::Deployment(c) => self.deployer.preview(env, c, seen),
             Action::Pipeline(c) => self.releaser.preview(env, c, seen),
             Action::Token(c) => self.rotation.preview(env, c, seen),
+            Action::Block(c) => self.blocklist.preview(env, c, seen),
         }
     }
 
@@ -118,6 +129,7 @@ impl Executor<Action> for Dispatch {
             Action::Deployment(c) => self.deployer.execute(env, c, before, origin),
             Action::Pipeline(c) => self.releaser.execute(env, c, before, origin),
             Action::Token(c) => self.rotation.execute(env, c, before, origin),
+            Action::Block(c) => self.blocklist.execute(env, c, before, origin),
         }
     }
 }
@@ -138,6 +150,7 @@ mod tests {
                 "redeploy commit",
             ),
             (r#"{"kind":"rotate-token","parameter":"/rollgate/production/k8s-bear-token"}"#, "rotate token"),
+            (r#"{"kind":"unblock","commit":"5d6e7f8"}"#, "unblock commit"),
         ] {
             let action: Action = serde_json::from_str(json).unwrap();
             assert_eq!(action.label(), label);

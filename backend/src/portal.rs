@@ -16,6 +16,7 @@ use crate::kube::watch::Watches;
 use crate::metrics;
 use crate::pipelines::Pipelines;
 use crate::pipelines::executor::Releaser;
+use crate::policy::blocked::Blocklist;
 use crate::store::{Store, StoreError};
 use crate::tokens::Tokens;
 use crate::upstream::{Reachability, SandboxEndpoints, UpstreamMonitor};
@@ -83,6 +84,7 @@ impl Portal {
             deployer: Deployer::new(clusters.clone()),
             releaser: Releaser::new(pipelines.clone()),
             rotation: Rotation::new(clusters.clone(), tokens.clone(), store.clone()),
+            blocklist: Blocklist { store: store.clone() },
         });
         let changes = Changes::new(store.clone(), config.clone(), dispatch, replica);
         let sessions = SessionPolicy::from(&config.auth);

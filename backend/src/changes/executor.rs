@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::Environment;
 use crate::policy::Permission;
+use crate::policy::blocked::CommitHash;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -49,6 +50,11 @@ pub struct Preview {
     /// The version of the target it was made from (a deployment's generation), to hand
     /// back as `seen` when the change is asked for.
     pub version: String,
+    /// The commits it would put into service (images tagged with one, a pipeline's source
+    /// revision), where that is known: a blocked one refuses the change.
+    pub releases: Vec<CommitHash>,
+    /// The commits it would take out of service (what a rollback may block).
+    pub retires: Vec<CommitHash>,
 }
 
 /// Which change request an execution carries out, and who asked and approved: written on
@@ -67,12 +73,14 @@ pub struct Executed {
     /// The CodePipeline execution the change started, kept with the request so nobody
     /// approves the release they asked for (see `pipelines::control`).
     pub started_execution: Option<String>,
+    /// The commits it took out of service (a rollback blocks them when asked to).
+    pub retired: Vec<CommitHash>,
 }
 
 impl Executed {
     /// A change that started no pipeline execution.
     pub fn new(detail: String) -> Self {
-        Self { detail, started_execution: None }
+        Self { detail, started_execution: None, retired: Vec::new() }
     }
 }
 

@@ -28,7 +28,9 @@ pub use executor::{Change, ExecuteError, Executed, Executor, Origin, Preview};
 use crate::audit::{self, Caller, MAX_TEXT, Outcome, Record};
 use crate::clock::Timestamp;
 use crate::config::Config;
+use crate::config::Environment;
 use crate::metrics;
+use crate::policy::blocked::{self, Block};
 use crate::policy::locks::{self, Hold};
 use crate::policy::{self, Denied, Permission};
 use crate::store::{Kind, Store, StoreError};
@@ -94,6 +96,8 @@ pub struct ChangeRequest<A> {
     pub required_approvals: i64,
     pub approval_count: i64,
     pub override_reason: Option<String>,
+    /// The reason to block what it takes out of service once it has run, when asked to.
+    pub block_reason: Option<String>,
     pub state: State,
     pub decisions: Vec<Decision>,
     pub outcome: Option<String>,
@@ -112,6 +116,8 @@ pub enum ChangeError {
     TooLong(&'static str),
     #[error("Changes are held: {0}. An admin may override with a reason.")]
     Held(Hold),
+    #[error("It would release a blocked commit: {0}. Lifting the block is a change request of its own.")]
+    Blocked(Box<Block>),
     #[error("Cannot prepare the change: {0}.")]
     Preview(ExecuteError),
     #[error("There is no change request {0}.")]
@@ -144,11 +150,14 @@ pub struct Ask<'a, A> {
     pub reason: &'a str,
     pub override_reason: Option<&'a str>,
     pub seen: Option<&'a str>,
+    /// Block the commits the change takes out of service once it has run (a rollback), for
+    /// this reason.
+    pub block: Option<&'a str>,
 }
 
 impl<'a, A> Ask<'a, A> {
     pub fn new(action: A, reason: &'a str) -> Self {
-        Self { action, reason, override_reason: None, seen: None }
+        Self { action, reason, override_reason: None, seen: None, block: None }
     }
 
     pub fn overriding(self, why: &'a str) -> Self {
@@ -201,7 +210,8 @@ pub struct Recovered {
 }
 
 const COLUMNS: &str = "id, environment, action, target, diff_before, diff_after, reason, requested_by, \
-    requested_at, expires_at, required_approvals, approval_count, override_reason, state, outcome, finished_at";
+    requested_at, expires_at, required_approvals, approval_count, override_reason, block_reason, state, outcome, \
+    finished_at";
 
 // Not derived: a derive would ask `A: Clone`, which cloning the handles does not need.
 impl<A> Clone for Changes<A> {
@@ -236,7 +246,7 @@ impl<A: Change> Changes<A> {
         ask: Ask<'_, A>,
         now: Timestamp,
     ) -> Result<ChangeRequest<A>, ChangeError> {
-        let Ask { action, reason, override_reason, seen } = ask;
+        let Ask { action, reason, override_reason, seen, block } = ask;
         let refuse = |e: ChangeError, target: String| async move {
             let record = Record::new(caller, "change.request", Outcome::Refused, now)
                 .environment(environment)
@@ -283,6 +293,13 @@ impl<A: Change> Changes<A> {
             }
         };
         let preview = self.executor.preview(env, &action, seen).await.map_err(ChangeError::Preview)?;
+        if let Some(block) = blocked::blocking(&self.store, environment, &preview.releases).await? {
+            return refuse(ChangeError::Blocked(Box::new(block)), target).await;
+        }
+        let block = block.map(str::trim).filter(|b| !b.is_empty());
+        if block.is_some_and(|b| b.chars().count() > MAX_TEXT) {
+            return Err(ChangeError::TooLong("The reason to block"));
+        }
         let required = if env.protected { i64::from(env.required_approvals) } else { 0 };
         let state = if required == 0 { State::Approved } else { State::Pending };
         let id = crate::ids::random_token(12);
@@ -292,8 +309,8 @@ impl<A: Change> Changes<A> {
         let mut tx = self.store.begin().await?;
         sqlx::query(
             "INSERT INTO change_requests (id, environment, action, target, diff_before, diff_after, reason, \
-             requested_by, requested_at, expires_at, required_approvals, override_reason, state) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             requested_by, requested_at, expires_at, required_approvals, override_reason, state, block_reason) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&id)
         .bind(environment)
@@ -308,9 +325,13 @@ impl<A: Change> Changes<A> {
         .bind(required)
         .bind(override_reason.as_deref())
         .bind(state.as_str())
+        .bind(block)
         .execute(&mut *tx)
         .await?;
         let mut detail = format!("{} ({id}): {reason}", action.label());
+        if let Some(why) = block {
+            detail.push_str(&format!("; blocks what it takes out of service: {why}"));
+        }
         if let Some(why) = &override_reason {
             detail.push_str(&format!("; override: {why}"));
         }
@@ -720,7 +741,12 @@ impl<A: Change> Changes<A> {
                 Some(hold) if request.override_reason.is_none() => {
                     Err(ExecuteError::Refused(format!("held: {hold}")))
                 }
-                _ => self.executor.execute(env, &request.action, &request.before, &origin).await,
+                _ => match self.blocked_release(env, &request.action).await? {
+                    Some(block) => {
+                        Err(ExecuteError::Refused(format!("it would release a blocked commit: {block}")))
+                    }
+                    None => self.executor.execute(env, &request.action, &request.before, &origin).await,
+                },
             },
         };
         // The execution took time: its record is stamped when it ended.
@@ -748,6 +774,12 @@ impl<A: Change> Changes<A> {
         .bind(started.as_deref())
         .execute(&mut *tx)
         .await?;
+        if let (Ok(done), Some(why)) = (&result, request.block_reason.as_deref()) {
+            let by = Caller { user: request.requested_by.clone(), ..caller.clone() };
+            for commit in &done.retired {
+                blocked::block(&mut tx, &by, &request.environment, commit, why, Some(id), now).await?;
+            }
+        }
         let approved_by = if approvers.is_empty() {
             "no approval needed".to_owned()
         } else {
@@ -767,6 +799,20 @@ impl<A: Change> Changes<A> {
         audit::append(&mut tx, &record).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The block that `action` would break, checked again when it is about to run (a commit
+    /// may have been blocked since it was asked for). Previewed only when something is
+    /// blocked in the environment.
+    async fn blocked_release(&self, env: &Environment, action: &A) -> Result<Option<Block>, ChangeError> {
+        if blocked::active(&self.store, &env.name).await?.is_empty() {
+            return Ok(None);
+        }
+        match self.executor.preview(env, action, None).await {
+            Ok(preview) => Ok(blocked::blocking(&self.store, &env.name, &preview.releases).await?),
+            // The execution says what is wrong with the target itself.
+            Err(_) => Ok(None),
+        }
     }
 
     /// [`may_decide`], with the refusal audited (and a request found past its time expired).
@@ -907,6 +953,7 @@ fn request_of<A: Change>(row: &AnyRow) -> Result<ChangeRequest<A>, ChangeError> 
         required_approvals: row.try_get("required_approvals")?,
         approval_count: row.try_get("approval_count")?,
         override_reason: row.try_get("override_reason")?,
+        block_reason: row.try_get("block_reason")?,
         state: State::parse(&row.try_get::<String, _>("state")?),
         decisions: Vec::new(),
         outcome: row.try_get("outcome")?,

@@ -82,7 +82,15 @@ impl<A: Change> Executor<A> for Recording<A> {
         _seen: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Preview, ExecuteError>> {
         let after = serde_json::to_string(action).unwrap_or_default();
-        Box::pin(async move { Ok(Preview { before: "as it is".into(), after, version: String::new() }) })
+        Box::pin(async move {
+            Ok(Preview {
+                before: "as it is".into(),
+                after,
+                version: String::new(),
+                releases: Vec::new(),
+                retires: Vec::new(),
+            })
+        })
     }
 
     fn execute<'a>(

@@ -26,6 +26,7 @@ use crate::changes::executor::BoxFuture;
 use crate::changes::{Change, ExecuteError, Executed, Executor, Origin, Preview};
 use crate::clock::Timestamp;
 use crate::config::Environment;
+use crate::policy::blocked::{self, CommitHash};
 
 /// The annotation `kubectl rollout restart` sets on the pod template.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
@@ -97,7 +98,13 @@ impl Executor<DeploymentChange> for Deployer {
                     plan.version
                 )));
             }
-            Ok(Preview { before: plan.before, after: plan.after, version: plan.version })
+            Ok(Preview {
+                before: plan.before,
+                after: plan.after,
+                version: plan.version,
+                releases: plan.releases,
+                retires: plan.retires,
+            })
         })
     }
 
@@ -129,7 +136,9 @@ impl Executor<DeploymentChange> for Deployer {
                 match api.replace(&name, &PostParams::default(), &plan.deployment).await {
                     Ok(written) => {
                         let generation = written.metadata.generation.unwrap_or(0);
-                        return Ok(Executed::new(format!("{}; generation {generation}", plan.after)));
+                        let mut done = Executed::new(format!("{}; generation {generation}", plan.after));
+                        done.retired = plan.retires;
+                        return Ok(done);
                     }
                     Err(e) => {
                         let e = ClusterError::from(e);
@@ -173,11 +182,15 @@ pub struct Plan {
     pub version: String,
     /// The deployment to write (with the resourceVersion it was read at).
     pub deployment: Deployment,
+    /// The commits its images would start running, and those they would stop running.
+    pub releases: Vec<CommitHash>,
+    pub retires: Vec<CommitHash>,
 }
 
 /// Works out `action` on `d` (`revisions` for a rollback).
 pub fn plan(mut d: Deployment, action: &DeploymentChange, revisions: &[Revision]) -> Result<Plan, String> {
     let version = d.metadata.generation.unwrap_or(0).to_string();
+    let old = commits_of(&d);
     let (before, after) = match action {
         DeploymentChange::DeployImage { container, image, .. } => {
             let c = container_mut(&mut d, container)?;
@@ -229,7 +242,16 @@ pub fn plan(mut d: Deployment, action: &DeploymentChange, revisions: &[Revision]
         }
         DeploymentChange::Rollback { revision, .. } => rollback(&mut d, *revision, revisions)?,
     };
-    Ok(Plan { before, after, version, deployment: d })
+    let new = commits_of(&d);
+    let releases = new.iter().filter(|c| !old.contains(c)).cloned().collect();
+    let retires = old.into_iter().filter(|c| !new.contains(c)).collect();
+    Ok(Plan { before, after, version, deployment: d, releases, retires })
+}
+
+/// The commits the deployment's containers run (images tagged with one).
+fn commits_of(d: &Deployment) -> Vec<CommitHash> {
+    let containers = d.spec.template.spec.as_ref().map(|s| s.containers.as_slice()).unwrap_or_default();
+    blocked::commits_of_images(containers.iter().filter_map(|c| c.image.as_deref()))
 }
 
 fn container_mut<'d>(d: &'d mut Deployment, name: &str) -> Result<&'d mut Container, String> {

@@ -173,6 +173,8 @@ impl Rotation {
                 current.version + 1
             ),
             version,
+            releases: Vec::new(),
+            retires: Vec::new(),
         })
     }
 

@@ -14,6 +14,7 @@ use super::{PipelineError, Pipelines};
 use crate::changes::executor::BoxFuture;
 use crate::changes::{Change, ExecuteError, Executed, Executor, Origin, Preview};
 use crate::config::Environment;
+use crate::policy::blocked::CommitHash;
 
 pub struct Releaser {
     pipelines: Pipelines,
@@ -54,6 +55,7 @@ impl Executor<PipelineChange> for Releaser {
             let client = self.pipelines.client(&env.name).await?;
             let latest = read::history(&client, pipeline, 1, None).await?.executions;
             let latest = latest.first();
+            let mut releases = Vec::new();
             let after = match action {
                 PipelineChange::RollbackStage { stage, execution, .. } => {
                     let target = find(&client, pipeline, execution).await?;
@@ -63,17 +65,25 @@ impl Executor<PipelineChange> for Releaser {
                             target.status
                         )));
                     }
+                    releases.extend(target.commit().and_then(|c| CommitHash::parse(&c.id).ok()));
                     format!(
                         "{stage} of {pipeline} rolled back to execution {execution}{}",
                         target.commit().map(|c| format!(" (commit {})", short(&c.id))).unwrap_or_default()
                     )
                 }
+                PipelineChange::RedeployCommit { commit, .. } => {
+                    releases.extend(CommitHash::parse(commit.as_str()).ok());
+                    action.describe()
+                }
                 other => other.describe(),
             };
+            let retires = latest.and_then(|e| e.commit()).and_then(|c| CommitHash::parse(&c.id).ok());
             Ok(Preview {
                 before: describe(latest),
                 after,
                 version: latest.map(|e| e.id.clone()).unwrap_or_default(),
+                releases,
+                retires: retires.into_iter().collect(),
             })
         })
     }
@@ -122,6 +132,7 @@ impl Executor<PipelineChange> for Releaser {
                 Ok(id) => Ok(Executed {
                     detail: format!("started execution {id} of {pipeline}"),
                     started_execution: Some(id),
+                    retired: Vec::new(),
                 }),
                 Err(e) => {
                     self.pipelines.saw(&env.name, &e);

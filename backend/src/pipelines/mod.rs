@@ -12,6 +12,7 @@
 //! - [`signature`]: the person's name in the text AWS keeps with a call.
 //! - [`control`]: stop, retry, approve or reject, freeze a transition: role-checked, audited.
 //! - [`quorum`]: the votes on a manual approval, and answering CodePipeline once.
+//! - [`guard`]: executions of a blocked commit, stopped before a Deploy stage.
 //! - [`change`]: release, redeploy an earlier commit and stage rollback, which change what
 //!   runs, as the four-eyes desk ([`crate::changes`]) keeps them; [`executor`]: the
 //!   [`executor::Releaser`], which carries them out.
@@ -27,6 +28,7 @@ pub mod control;
 pub mod error;
 pub mod events;
 pub mod executor;
+pub mod guard;
 pub mod ids;
 pub mod poller;
 pub mod quorum;
@@ -82,9 +84,10 @@ impl Pipelines {
         }
     }
 
-    /// Starts consuming the environments' events queues (`aws.events_queue`), and relaying
-    /// what one replica hears to the others through `store`.
+    /// Starts the release guard ([`guard`]) and consuming the environments' events queues
+    /// (`aws.events_queue`), relaying what one replica hears to the others through `store`.
     pub fn listen(&self, store: crate::store::Store, replica: String) {
+        guard::start(self, store.clone());
         events::start(self, store, replica);
     }
 

@@ -5,6 +5,7 @@
 //! here so the server functions, the HTTP routes and the UI's "why can't I" all ask the same
 //! question: [`authorize`].
 
+pub mod blocked;
 pub mod locks;
 
 use crate::config::Config;
