@@ -3,12 +3,14 @@
 //! Every one checks who is asking: 401 before sign-in, 403 without the right role.
 //!
 //! - this module: the signed-in person, the environments and their overview.
-//! - [`audit`]: the audit trail. [`changes`]: change requests and approvals.
+//! - [`audit`]: the audit trail. [`blocked`]: blocked commits. [`changes`]: change requests
+//!   and approvals.
 //!   [`deployments`]: the Deployments pages.
 //!   [`locks`]: deploy locks. [`tokens`]: SSM parameters (the Tokens page).
 //!   [`pipelines`]: the Pipelines pages and their actions.
 
 pub mod audit;
+pub mod blocked;
 pub mod changes;
 pub mod deployments;
 #[cfg(feature = "ssr")]
@@ -126,6 +128,7 @@ mod ssr {
                 ends_at: l.ends_at.map(|t| Timestamp(t).rfc3339()),
             }),
             hold: hold.map(|h| h.to_string()),
+            block_on_rollback: env.block_on_rollback,
             summary: summary(env),
             required_approvals: env.required_approvals,
             sandbox: env.cluster.is_sandbox(),

@@ -35,6 +35,8 @@ pub struct EnvironmentOverview {
     pub lock: Option<LockView>,
     /// Why changes are held right now (a lock or a freeze window), in words.
     pub hold: Option<String>,
+    /// Whether a rollback blocks the commit it takes out of service unless told not to.
+    pub block_on_rollback: bool,
 }
 
 impl EnvironmentOverview {
@@ -364,6 +366,22 @@ pub struct DeploymentDetail {
 pub struct PreviewView {
     pub before: String,
     pub after: String,
+    /// The commits the change takes out of service (a rollback may block them).
+    pub retires: Vec<String>,
     /// The generation the preview was made from.
     pub generation: i64,
+}
+
+/// A blocked commit (the Blocked page), lifted or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockView {
+    pub commit: String,
+    pub reason: String,
+    pub by: String,
+    pub at: String,
+    /// The change request whose execution blocked it (a rollback).
+    pub change: Option<String>,
+    /// Who lifted it and when (a change request's requester and approvers).
+    pub lifted_by: Option<String>,
+    pub lifted_at: Option<String>,
 }

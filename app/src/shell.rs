@@ -12,8 +12,8 @@ use leptos_router::path;
 use crate::components::hydrated_mark::HydratedMark;
 use crate::components::layout::EnvironmentLayout;
 use crate::pages::{
-    approvals::ApprovalsPage, audit::AuditPage, deployment::DeploymentPage, deployments::DeploymentsPage,
-    home::Home, logs::LogsPage, not_found::NotFound, pipeline::PipelinePage,
+    approvals::ApprovalsPage, audit::AuditPage, blocked::BlockedPage, deployment::DeploymentPage,
+    deployments::DeploymentsPage, home::Home, logs::LogsPage, not_found::NotFound, pipeline::PipelinePage,
     pipeline_compare::PipelineComparePage, pipelines::PipelinesPage, rollback::RollbackPage,
     sign_in::SignInPage, tokens::TokensPage,
 };
@@ -82,6 +82,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/deployments/:namespace/:name/logs") view=LogsPage />
                     <Route path=path!("/tokens") view=TokensPage />
                     <Route path=path!("/approvals") view=ApprovalsPage />
+                    <Route path=path!("/blocked") view=BlockedPage />
                     <Route path=path!("/audit") view=AuditPage />
                 </ParentRoute>
             </Routes>

@@ -20,8 +20,10 @@ pub async fn list_changes(env: String) -> Result<Vec<ChangeView>, ApiError> {
 }
 
 /// Asks for a change. The fields are a form's: `kind` is one of deploy-image, rollback,
-/// set-env, scale, restart, pause, resume, rotate-token, and only the fields it needs are
-/// read (the others may be left out). `variables` holds `KEY=VALUE` lines, and `-KEY` lines
+/// set-env, scale, restart, pause, resume, rotate-token, unblock (`commit`), and only the
+/// fields it needs are read (the others may be left out). `block` (`yes`) blocks the commits
+/// the change takes out of service once it has run (a rollback), for `block_reason` or else
+/// the reason. `variables` holds `KEY=VALUE` lines, and `-KEY` lines
 /// to remove a variable. `override_reason` (admins) requests through a lock or freeze.
 /// `seen` is the deployment generation the requester's page showed; the request is refused if
 /// the deployment has changed since. `return_to` is the page a plain form post goes back to
@@ -39,9 +41,12 @@ pub async fn request_change(
     revision: Option<String>,
     variables: Option<String>,
     parameter: Option<String>,
+    commit: Option<String>,
     reason: String,
     override_reason: Option<String>,
     seen: Option<String>,
+    block: Option<String>,
+    block_reason: Option<String>,
     return_to: Option<String>,
 ) -> Result<ChangeView, ApiError> {
     use backend::changes::Ask;
@@ -62,9 +67,12 @@ pub async fn request_change(
         revision: field(revision),
         variables: field(variables),
         parameter: field(parameter),
+        commit: field(commit),
     };
     let action = ssr::action(&kind, fields).map_err(|e| guard::with_status(ApiError::Invalid(e)))?;
     let override_reason = override_reason.filter(|r| !r.trim().is_empty());
+    let block = (block.as_deref() == Some("yes"))
+        .then(|| block_reason.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| reason.clone()));
     let request = portal
         .changes
         .request(
@@ -75,6 +83,7 @@ pub async fn request_change(
                 reason: &reason,
                 override_reason: override_reason.as_deref(),
                 seen: seen.as_deref(),
+                block: block.as_deref(),
             },
             Timestamp::now(),
         )
@@ -123,6 +132,7 @@ pub(crate) mod ssr {
     use backend::image_ref::ImageRef;
     use backend::kube::change::DeploymentChange;
     use backend::kube::names::{ContainerName, DeploymentName, Namespace};
+    use backend::policy::blocked::{BlockChange, CommitHash};
     use backend::tokens::change::TokenChange;
 
     use super::super::guard;
@@ -138,6 +148,7 @@ pub(crate) mod ssr {
         pub revision: String,
         pub variables: String,
         pub parameter: String,
+        pub commit: String,
     }
 
     /// The typed action a form describes; the message names the field. The one parser of
@@ -204,6 +215,9 @@ pub(crate) mod ssr {
             "rotate-token" => {
                 Action::Token(TokenChange::RotateToken { parameter: f.parameter.trim().to_owned() })
             }
+            "unblock" => {
+                Action::Block(BlockChange::Unblock { commit: named("Commit", CommitHash::parse(&f.commit))? })
+            }
             other => return Err(format!("{other:?} is not a kind of change.")),
         })
     }
@@ -225,6 +239,7 @@ pub(crate) mod ssr {
             }
             ChangeError::Preview(ExecuteError::NotFound(_)) => ApiError::NotFound(e.to_string()),
             ChangeError::Held(_)
+            | ChangeError::Blocked(_)
             | ChangeError::Preview(_)
             | ChangeError::SelfApproval
             | ChangeError::AlreadyDecided

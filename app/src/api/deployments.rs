@@ -95,6 +95,7 @@ pub async fn preview_rollback(
     Ok(PreviewView {
         before: preview.before,
         after: preview.after,
+        retires: preview.retires.iter().map(ToString::to_string).collect(),
         generation: preview.version.parse().unwrap_or_default(),
     })
 }

@@ -10,11 +10,12 @@ use crate::components::theme_toggle::ThemeToggle;
 use crate::model::EnvironmentSummary;
 
 /// The areas of an environment, in navigation order: (path segment, label).
-pub const AREAS: [(&str, &str); 5] = [
+pub const AREAS: [(&str, &str); 6] = [
     ("pipelines", "Pipelines"),
     ("deployments", "Deployments"),
     ("tokens", "Tokens"),
     ("approvals", "Approvals"),
+    ("blocked", "Blocked"),
     ("audit", "Audit"),
 ];
 

@@ -2,6 +2,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod blocked;
 pub mod deployment;
 pub mod deployments;
 pub mod home;

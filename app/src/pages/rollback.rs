@@ -77,6 +77,17 @@ fn Confirm(o: EnvironmentOverview, p: PreviewView, t: Target) -> impl IntoView {
             let override_field = (o.hold.is_some() && o.access.override_hold.why_not().is_none()).then(|| {
                 view! { <label class="wide">"Override the hold (admins; say why)" <input name="override_reason" /></label> }
             });
+            // What the rollback takes out of service may be blocked from coming back.
+            let block = (!p.retires.is_empty()).then(|| {
+                let commits = p.retires.join(", ");
+                view! {
+                    <label class="wide check">
+                        <input type="checkbox" name="block" value="yes" checked=o.block_on_rollback />
+                        {format!("Block commit {commits}: nobody may release it again until a change request lifts the block")}
+                    </label>
+                    <label class="wide">"Why block it (the reason above if empty)" <input name="block_reason" /></label>
+                }
+            });
             Either::Right(view! {
                 <p>{rule}</p>
                 {o.hold.clone().map(|h| view! { <p class="notice warn" role="status">"Changes are held: " {h}</p> })}
@@ -89,6 +100,7 @@ fn Confirm(o: EnvironmentOverview, p: PreviewView, t: Target) -> impl IntoView {
                     <input type="hidden" name="seen" value=p.generation.to_string() />
                     <input type="hidden" name="return_to" value=back.clone() />
                     <label class="wide">"Why" <input name="reason" required placeholder="for approvers and the audit trail" /></label>
+                    {block}
                     {override_field}
                     <button type="submit" class="primary danger">{format!("Roll back to revision {}", t.revision)}</button>
                 </form>

@@ -330,6 +330,9 @@ pub struct Environment {
     /// Scheduled freezes: deploys are refused inside them.
     #[serde(default, rename = "freeze")]
     pub freezes: Vec<FreezeWindow>,
+    /// Whether the rollback page blocks the rolled-back commit unless told not to.
+    #[serde(default)]
+    pub block_on_rollback: bool,
     /// How the cluster token kept in SSM is renewed (when the cluster's token is an SSM
     /// parameter).
     #[serde(default)]

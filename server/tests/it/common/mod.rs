@@ -106,9 +106,12 @@ pub fn request_change(env: &str, kind: &str, reason: &str) -> app::api::changes:
         revision: None,
         variables: None,
         parameter: None,
+        commit: None,
         reason: reason.to_owned(),
         override_reason: None,
         seen: None,
+        block: None,
+        block_reason: None,
         return_to: None,
     }
 }
