@@ -76,7 +76,22 @@ async fn run(pipelines: Pipelines, store: Store) {
                 }
             }
         }
-        tokio::time::sleep(EVERY).await;
+        // Looks again as soon as a followed pipeline is read anew, and every EVERY anyway
+        // (a block may have been added).
+        if followed.is_empty() {
+            tokio::time::sleep(EVERY).await;
+        } else {
+            let reads = followed.values_mut().map(|rx| Box::pin(rx.changed()));
+            let gone = matches!(
+                tokio::time::timeout(EVERY, futures_util::future::select_all(reads)).await,
+                Ok((Err(_), _, _))
+            );
+            if gone {
+                // A poller went away: follow them all afresh on the next pass.
+                followed.clear();
+                tokio::time::sleep(EVERY).await;
+            }
+        }
     }
 }
 

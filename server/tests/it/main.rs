@@ -7,6 +7,7 @@ mod common;
 
 mod access;
 mod auth;
+mod blocked;
 mod cli;
 mod edges;
 mod four_eyes;
