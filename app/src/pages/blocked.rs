@@ -19,7 +19,7 @@ pub fn BlockedPage() -> impl IntoView {
     let OverviewResource(overview) = expect_context::<OverviewResource>();
     let blocks = Resource::new(move || env.get(), list_blocked);
     view! {
-        <PageTitle area="Blocked commits" />
+        <PageTitle area="Blocked" />
         <h1>"Blocked commits"</h1>
         <FormError path=RequestChange::PATH />
         <p class="lede">
