@@ -33,11 +33,15 @@ pub fn load(source: &Source) -> Result<Config, ConfigError> {
             Toml::file_exact(path)
         }
     };
-    let config: Config = Figment::from(base)
+    let mut config: Config = Figment::from(base)
         .merge(Env::prefixed("ROLLGATE_").only(&OVERRIDABLE_KEYS))
         .extract()
         .map_err(|e| ConfigError::Parse(describe(e)))?;
     validate::validate(&config)?;
+    for env in &mut config.environments {
+        env.freezes.extend(config.freezes.iter().cloned());
+        env.recurring_freezes.extend(config.recurring_freezes.iter().cloned());
+    }
     Ok(config)
 }
 

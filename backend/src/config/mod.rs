@@ -79,6 +79,12 @@ pub struct Config {
     /// account is also in the groups its provider listed at its last sign-in.
     #[serde(default)]
     pub groups: BTreeMap<String, Vec<String>>,
+    /// Freezes of every environment, one-off (`[[freeze]]`) and recurring
+    /// (`[[recurring_freeze]]`); added to each environment's own at load.
+    #[serde(default, rename = "freeze")]
+    pub freezes: Vec<FreezeWindow>,
+    #[serde(default, rename = "recurring_freeze")]
+    pub recurring_freezes: Vec<RecurringFreeze>,
     /// How long a change request waits for its approvals before it expires.
     #[serde(default = "default_request_expiry_hours")]
     pub change_request_expiry_hours: u32,
@@ -289,6 +295,24 @@ impl Default for AuthSettings {
     }
 }
 
+/// A recurring freeze: every occurrence of an RFC 5545 recurrence rule, in a time zone
+/// ("every Friday 16:00 to Monday 08:00 Europe/Berlin"). `starts` and `ends` are the first
+/// occurrence in local wall time; every later one lasts as long on the wall clock, so it
+/// keeps its hours across daylight-saving changes.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RecurringFreeze {
+    /// `FREQ=WEEKLY;BYDAY=FR`, as in an iCalendar RRULE line (without `RRULE:`).
+    pub rrule: String,
+    /// `2026-01-02T16:00`: the first occurrence's start, local time.
+    pub starts: String,
+    /// `2026-01-05T08:00`: the first occurrence's end, local time.
+    pub ends: String,
+    /// An IANA time zone: `Europe/Berlin`, `UTC`.
+    pub time_zone: String,
+    pub reason: String,
+}
+
 /// A scheduled period when deploys to an environment are refused (an admin may override).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -330,6 +354,9 @@ pub struct Environment {
     /// Scheduled freezes: deploys are refused inside them.
     #[serde(default, rename = "freeze")]
     pub freezes: Vec<FreezeWindow>,
+    /// Recurring freezes (the top-level ones are added to every environment at load).
+    #[serde(default, rename = "recurring_freeze")]
+    pub recurring_freezes: Vec<RecurringFreeze>,
     /// Whether the rollback page blocks the rolled-back commit unless told not to.
     #[serde(default)]
     pub block_on_rollback: bool,

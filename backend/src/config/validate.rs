@@ -24,6 +24,17 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     for user in config.roles.keys() {
         check_user_name(user, &format!("roles.{user}"))?;
     }
+    for (i, recurring) in config.recurring_freezes.iter().enumerate() {
+        check_recurring(recurring, &format!("recurring_freeze[{i}]"))?;
+    }
+    for (i, freeze) in config.freezes.iter().enumerate() {
+        if freeze.end <= freeze.start || freeze.reason.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                format!("freeze[{i}]"),
+                "needs an end after its start, and a reason",
+            ));
+        }
+    }
     for (group, members) in &config.groups {
         if group.trim().is_empty() || group.chars().count() > 128 {
             return Err(ConfigError::invalid(
@@ -251,6 +262,9 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
     for group in env.group_roles.keys() {
         check_group(group, &format!("{key}.group_roles"))?;
     }
+    for (i, recurring) in env.recurring_freezes.iter().enumerate() {
+        check_recurring(recurring, &format!("{key}.recurring_freeze[{i}]"))?;
+    }
     for (i, freeze) in env.freezes.iter().enumerate() {
         if freeze.end <= freeze.start {
             return Err(ConfigError::invalid(format!("{key}.freeze[{i}].end"), "must be after start"));
@@ -263,6 +277,13 @@ fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result
         }
     }
     Ok(())
+}
+
+fn check_recurring(recurring: &super::RecurringFreeze, at: &str) -> Result<(), ConfigError> {
+    if recurring.reason.trim().is_empty() {
+        return Err(ConfigError::invalid(at, "say why deploys are frozen: people see it when refused"));
+    }
+    recurring.compile().map(drop).map_err(|problem| ConfigError::invalid(at, problem))
 }
 
 /// The most people one approval may need: more is a typo, not a policy.

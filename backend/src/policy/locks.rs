@@ -25,7 +25,13 @@ pub struct Lock {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Hold {
     Locked(Lock),
-    Frozen { reason: String, start: i64, end: i64 },
+    /// `until`: when it ends, as people where the freeze is written read it.
+    Frozen {
+        reason: String,
+        start: i64,
+        end: i64,
+        until: String,
+    },
 }
 
 impl std::fmt::Display for Hold {
@@ -38,9 +44,7 @@ impl std::fmt::Display for Hold {
                     None => Ok(()),
                 }
             }
-            Hold::Frozen { reason, end, .. } => {
-                write!(f, "deploys are frozen until {}: {reason}", Timestamp(*end).rfc3339())
-            }
+            Hold::Frozen { reason, until, .. } => write!(f, "deploys are frozen until {until}: {reason}"),
         }
     }
 }
@@ -89,10 +93,11 @@ pub async fn hold(store: &Store, env: &Environment, now: Timestamp) -> Result<Op
     if let Some(lock) = current(store, &env.name, now).await? {
         return Ok(Some(Hold::Locked(lock)));
     }
-    Ok(env.freezes.iter().find(|f| f.start <= now && now < f.end).map(|f| Hold::Frozen {
-        reason: f.reason.clone(),
-        start: f.start.millis(),
-        end: f.end.millis(),
+    Ok(super::calendar::holding(env, now).map(|w| Hold::Frozen {
+        until: w.end_in_words(),
+        reason: w.reason,
+        start: w.start.millis(),
+        end: w.end.millis(),
     }))
 }
 

@@ -6,6 +6,7 @@
 //! question: [`authorize`].
 
 pub mod blocked;
+pub mod calendar;
 pub mod locks;
 
 use crate::config::Config;
