@@ -385,3 +385,34 @@ pub struct BlockView {
     pub lifted_by: Option<String>,
     pub lifted_at: Option<String>,
 }
+
+/// The freeze calendar of an environment: what holds now and what falls in the next 30 days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreezeCalendar {
+    /// What holds now, in words ("deploys are frozen until …").
+    pub holding: Option<String>,
+    pub windows: Vec<FreezeView>,
+    /// One per day from today (UTC), with how much of it is frozen.
+    pub days: Vec<DayView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreezeView {
+    pub reason: String,
+    /// In the freeze's own time zone ("Fri 04 Dec 16:00 CET"), and UTC.
+    pub starts: String,
+    pub ends: String,
+    pub starts_utc: String,
+    pub ends_utc: String,
+    pub holds_now: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayView {
+    /// `2026-12-05`.
+    pub date: String,
+    /// "Sat 5".
+    pub label: String,
+    /// `none`, `part` or `all`.
+    pub frozen: String,
+}

@@ -12,10 +12,10 @@ use leptos_router::path;
 use crate::components::hydrated_mark::HydratedMark;
 use crate::components::layout::EnvironmentLayout;
 use crate::pages::{
-    approvals::ApprovalsPage, audit::AuditPage, blocked::BlockedPage, deployment::DeploymentPage,
-    deployments::DeploymentsPage, home::Home, logs::LogsPage, not_found::NotFound, pipeline::PipelinePage,
-    pipeline_compare::PipelineComparePage, pipelines::PipelinesPage, rollback::RollbackPage,
-    sign_in::SignInPage, tokens::TokensPage,
+    approvals::ApprovalsPage, audit::AuditPage, blocked::BlockedPage, calendar::CalendarPage,
+    deployment::DeploymentPage, deployments::DeploymentsPage, home::Home, logs::LogsPage,
+    not_found::NotFound, pipeline::PipelinePage, pipeline_compare::PipelineComparePage,
+    pipelines::PipelinesPage, rollback::RollbackPage, sign_in::SignInPage, tokens::TokensPage,
 };
 
 /// The server-rendered document around [`App`].
@@ -83,6 +83,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/tokens") view=TokensPage />
                     <Route path=path!("/approvals") view=ApprovalsPage />
                     <Route path=path!("/blocked") view=BlockedPage />
+                    <Route path=path!("/calendar") view=CalendarPage />
                     <Route path=path!("/audit") view=AuditPage />
                 </ParentRoute>
             </Routes>

@@ -23,6 +23,7 @@ pub fn LockPanel() -> impl IntoView {
 #[component]
 fn Panel(o: EnvironmentOverview) -> impl IntoView {
     let env = o.summary.name.clone();
+    let env_link = env.clone();
     let why_not = o.access.lock.why_not();
     // A hold without a lock is a freeze window from the configuration.
     let freeze = if o.lock.is_none() { o.hold.clone() } else { None };
@@ -59,6 +60,7 @@ fn Panel(o: EnvironmentOverview) -> impl IntoView {
             <h2 id="lock-heading">"Deploy lock"</h2>
             {freeze.map(|h| view! { <p class="notice warn" role="status">{h}</p> })}
             {body}
+            <p><a href=format!("/{env_link}/calendar")>"Freeze calendar"</a></p>
             <FormError path=LockEnvironment::PATH />
             <FormError path=UnlockEnvironment::PATH />
         </section>

@@ -3,6 +3,7 @@
 pub mod approvals;
 pub mod audit;
 pub mod blocked;
+pub mod calendar;
 pub mod deployment;
 pub mod deployments;
 pub mod home;

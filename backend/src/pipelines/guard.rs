@@ -6,11 +6,17 @@
 //! slip in) and stops the execution, saying why; once the execution has ended it enables the
 //! transition again — only a transition the guard itself disabled.
 //!
+//! Freezes hold outside Rollgate the same way: while one holds ([`calendar::holding`]), the
+//! transition into each Deploy stage is disabled ("Rollgate freeze until Mon 08:00 CET: …"),
+//! so an execution a push starts waits at the gate; when it ends, the transitions the freeze
+//! closed are enabled again — never one a person closed. After a restart the guard looks at
+//! every such pipeline once, so a freeze that ended meanwhile opens its gates.
+//!
 //! Every replica runs the guard; each step for one execution is taken once, by the replica
 //! that records it first in the store (`guard_actions`). A step that fails is forgotten, so a
 //! later pass tries it again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,10 +28,14 @@ use super::{PipelineError, Pipelines, Snapshot, signature};
 use crate::clock::Timestamp;
 use crate::config::Environment;
 use crate::policy::blocked::{self, Block, CommitHash};
+use crate::policy::calendar::{self, Window};
 use crate::store::{Store, StoreError};
 
 /// Who the guard signs its transitions and stops as.
 pub const GUARD: &str = "release-guard";
+
+/// Who a freeze's closed transitions are signed by.
+pub const FREEZE: &str = "rollgate-freeze";
 
 /// How often the guard looks (the pollers it keeps running read the pipelines).
 const EVERY: Duration = Duration::from_secs(2);
@@ -37,7 +47,14 @@ pub(super) fn start(pipelines: &Pipelines, store: Store) {
 
 async fn run(pipelines: Pipelines, store: Store) {
     let mut followed: HashMap<(String, String), watch::Receiver<Arc<Snapshot>>> = HashMap::new();
+    // Pipelines to look at although nothing is blocked or frozen: every one at start (a
+    // freeze may have ended while no replica ran), and any whose transition the guard closed.
+    let mut unsettled: HashSet<(String, String)> = HashSet::new();
+    for env in &pipelines.config.environments {
+        unsettled.extend(env.aws.deploys.iter().map(|d| (env.name.clone(), d.pipeline.clone())));
+    }
     loop {
+        let now = Timestamp::now();
         for env in pipelines.config.environments.iter().filter(|e| !e.aws.deploys.is_empty()) {
             let blocks = match blocked::active(&store, &env.name).await {
                 Ok(blocks) => blocks,
@@ -46,11 +63,12 @@ async fn run(pipelines: Pipelines, store: Store) {
                     continue;
                 }
             };
+            let freeze = calendar::holding(env, now);
             let mut names: Vec<&str> = env.aws.deploys.iter().map(|d| d.pipeline.as_str()).collect();
             names.dedup();
             for pipeline in names {
                 let key = (env.name.clone(), pipeline.to_owned());
-                if blocks.is_empty() {
+                if blocks.is_empty() && freeze.is_none() && !unsettled.contains(&key) {
                     // Nothing to guard: the poller may rest when nobody looks.
                     followed.remove(&key);
                     continue;
@@ -61,7 +79,7 @@ async fn run(pipelines: Pipelines, store: Store) {
                         Ok(poller) => {
                             let rx = poller.subscribe();
                             let snapshot = rx.borrow().clone();
-                            followed.insert(key, rx);
+                            followed.insert(key.clone(), rx);
                             snapshot
                         }
                         Err(e) => {
@@ -71,13 +89,23 @@ async fn run(pipelines: Pipelines, store: Store) {
                     },
                 };
                 let Some(state) = &snapshot.state else { continue };
-                if let Err(e) = guard(&pipelines, &store, env, pipeline, state, &blocks).await {
-                    tracing::warn!(environment = %env.name, %pipeline, error = %e, "the release guard could not act");
+                let look = Look { env, pipeline, state, blocks: &blocks, freeze: freeze.as_ref() };
+                match guard(&pipelines, &store, &look).await {
+                    Ok(()) if !closed_by_rollgate(state) => {
+                        unsettled.remove(&key);
+                    }
+                    Ok(()) => {
+                        unsettled.insert(key);
+                    }
+                    Err(e) => {
+                        unsettled.insert(key);
+                        tracing::warn!(environment = %env.name, %pipeline, error = %e, "the release guard could not act");
+                    }
                 }
             }
         }
         // Looks again as soon as a followed pipeline is read anew, and every EVERY anyway
-        // (a block may have been added).
+        // (a block may have been added, a freeze may begin or end).
         if followed.is_empty() {
             tokio::time::sleep(EVERY).await;
         } else {
@@ -95,6 +123,20 @@ async fn run(pipelines: Pipelines, store: Store) {
     }
 }
 
+/// Whether a transition of the pipeline is closed by the guard or a freeze.
+fn closed_by_rollgate(state: &PipelineState) -> bool {
+    state.stages.iter().filter_map(|s| s.disabled.as_ref()).any(|d| d.by == GUARD || d.by == FREEZE)
+}
+
+/// What one look at a pipeline sees.
+struct Look<'a> {
+    env: &'a Environment,
+    pipeline: &'a str,
+    state: &'a PipelineState,
+    blocks: &'a [Block],
+    freeze: Option<&'a Window>,
+}
+
 #[derive(Debug, thiserror::Error)]
 enum GuardError {
     #[error(transparent)]
@@ -105,14 +147,9 @@ enum GuardError {
 
 /// One look at `pipeline`: stop what must not enter a Deploy stage, and open what the guard
 /// closed once nothing blocked is in flight.
-async fn guard(
-    pipelines: &Pipelines,
-    store: &Store,
-    env: &Environment,
-    pipeline: &str,
-    state: &PipelineState,
-    blocks: &[Block],
-) -> Result<(), GuardError> {
+async fn guard(pipelines: &Pipelines, store: &Store, look: &Look<'_>) -> Result<(), GuardError> {
+    let Look { env, pipeline, state, blocks, freeze } = *look;
+    freeze_transitions(pipelines, store, look).await?;
     let Some(latest) = &state.latest else { return Ok(()) };
     let running = latest.status == "InProgress";
     let block = latest
@@ -165,6 +202,7 @@ async fn guard(
             }
             pipelines.poke(&env.name, pipeline);
         } else if !running
+            && freeze.is_none()
             && stage.disabled.as_ref().is_some_and(|d| d.by == GUARD)
             && claim(store, env, pipeline, &latest.id, &format!("enable {}", stage.name)).await?
         {
@@ -182,6 +220,69 @@ async fn guard(
         }
     }
     Ok(())
+}
+
+/// While a freeze holds, closes the transition into each Deploy stage, once per freeze (a
+/// person who opens it again is not overruled); after, opens those the freeze closed, and
+/// only those.
+async fn freeze_transitions(pipelines: &Pipelines, store: &Store, look: &Look<'_>) -> Result<(), GuardError> {
+    let Look { env, pipeline, state, freeze, .. } = *look;
+    for target in env.aws.deploys.iter().filter(|d| d.pipeline == pipeline) {
+        let Some(stage) = state.stages.iter().find(|s| s.name == target.stage) else { continue };
+        let client = || pipelines.client(&env.name);
+        match (freeze, &stage.disabled) {
+            (Some(window), None) => {
+                let occurrence = format!("freeze {}", window.start.millis());
+                let step = format!("disable {}", stage.name);
+                if claim(store, env, pipeline, &occurrence, &step).await? {
+                    let reason = signature::sign(&freeze_reason(window), FREEZE);
+                    let closed = client()
+                        .await?
+                        .disable_stage_transition()
+                        .pipeline_name(pipeline)
+                        .stage_name(&stage.name)
+                        .transition_type(StageTransitionType::Inbound)
+                        .reason(reason)
+                        .send()
+                        .await
+                        .map_err(PipelineError::from_sdk);
+                    settle(store, env, pipeline, &occurrence, &step, closed).await?;
+                    tracing::info!(environment = %env.name, %pipeline, stage = %stage.name, "a freeze closed the transition into a Deploy stage");
+                    pipelines.poke(&env.name, pipeline);
+                }
+            }
+            (None, Some(closed)) if closed.by == FREEZE => {
+                let occurrence = format!("freeze closed {}", closed.at_ms.unwrap_or_default());
+                let step = format!("enable {}", stage.name);
+                if claim(store, env, pipeline, &occurrence, &step).await? {
+                    let opened = client()
+                        .await?
+                        .enable_stage_transition()
+                        .pipeline_name(pipeline)
+                        .stage_name(&stage.name)
+                        .transition_type(StageTransitionType::Inbound)
+                        .send()
+                        .await
+                        .map_err(PipelineError::from_sdk);
+                    settle(store, env, pipeline, &occurrence, &step, opened).await?;
+                    pipelines.poke(&env.name, pipeline);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A freeze's transition reason, in CodePipeline's pattern.
+fn freeze_reason(window: &Window) -> String {
+    let text = format!("Rollgate freeze until {}: {}", window.end_in_words(), window.reason);
+    let allowed: String = text
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || " !@().*?-".contains(c) { c } else { ' ' })
+        .take(250)
+        .collect();
+    allowed.trim().to_owned()
 }
 
 /// Takes `step` for `execution`: `true` for the one replica that is to act.

@@ -132,7 +132,7 @@ async fn a_rolled_back_commit_stays_out_until_a_change_request_lifts_the_block()
         ("deploy its image in capitals", image(&bad.to_uppercase())),
         (
             "roll back to its revision",
-            RequestChange { revision: Some(live.number.to_string()), ..on_myapp("rollback", "undo") },
+            RequestChange { revision: Some(bad_revision.to_string()), ..on_myapp("rollback", "undo") },
         ),
     ] {
         let response = p.call(&ada, &change).await;

@@ -11,6 +11,7 @@ mod blocked;
 mod cli;
 mod edges;
 mod four_eyes;
+mod freezes;
 mod http;
 mod iam;
 mod live;
