@@ -63,7 +63,9 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 set +e
-BASE_URL="http://127.0.0.1:$port" npx playwright test -c end2end/playwright.config.ts 2>&1 | tee "$logs/playwright.log"
+# freezes.spec.ts starts a second Rollgate of its own (a configuration with a freeze).
+BASE_URL="http://127.0.0.1:$port" ROLLGATE_BIN="$TARGET_DIR/release/rollgate" ROLLGATE_E2E_SITE="$logs/site" \
+  npx playwright test -c end2end/playwright.config.ts 2>&1 | tee "$logs/playwright.log"
 pw_status=${PIPESTATUS[0]}
 set -e
 kill "$server_pid" 2>/dev/null || true
