@@ -30,7 +30,7 @@ test("a rolled-back commit is blocked, refused, and released again once the bloc
   await expect(block).not.toBeChecked();
   await block.check();
   await page.getByLabel("Why", { exact: true }).fill("e2e: checkout fails");
-  await page.getByLabel("Why block it (the reason above if empty)").fill(why);
+  await page.getByLabel("Reason to block it (the rollback's if empty)").fill(why);
   await page.getByRole("button", { name: /^Roll back to revision / }).click();
   await expect(page).toHaveURL(new RegExp(`${DEPLOYMENT}$`));
 

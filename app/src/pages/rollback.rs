@@ -85,7 +85,7 @@ fn Confirm(o: EnvironmentOverview, p: PreviewView, t: Target) -> impl IntoView {
                         <input type="checkbox" name="block" value="yes" checked=o.block_on_rollback />
                         {format!("Block commit {commits}: nobody may release it again until a change request lifts the block")}
                     </label>
-                    <label class="wide">"Why block it (the reason above if empty)" <input name="block_reason" /></label>
+                    <label class="wide">"Reason to block it (the rollback's if empty)" <input name="block_reason" /></label>
                 }
             });
             Either::Right(view! {

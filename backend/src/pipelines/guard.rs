@@ -47,12 +47,10 @@ pub(super) fn start(pipelines: &Pipelines, store: Store) {
 
 async fn run(pipelines: Pipelines, store: Store) {
     let mut followed: HashMap<(String, String), watch::Receiver<Arc<Snapshot>>> = HashMap::new();
-    // Pipelines to look at although nothing is blocked or frozen: every one at start (a
-    // freeze may have ended while no replica ran), and any whose transition the guard closed.
-    let mut unsettled: HashSet<(String, String)> = HashSet::new();
-    for env in &pipelines.config.environments {
-        unsettled.extend(env.aws.deploys.iter().map(|d| (env.name.clone(), d.pipeline.clone())));
-    }
+    // Pipelines to look at although nothing is blocked or frozen: those the guard acted on
+    // lately, once at start (a freeze may have ended while no replica ran), and any whose
+    // transition the guard or a freeze closed.
+    let mut unsettled = acted_on_lately(&store).await;
     loop {
         let now = Timestamp::now();
         for env in pipelines.config.environments.iter().filter(|e| !e.aws.deploys.is_empty()) {
@@ -121,6 +119,23 @@ async fn run(pipelines: Pipelines, store: Store) {
             }
         }
     }
+}
+
+/// The pipelines the guard acted on in the last [`calendar`] horizon, as the store says.
+async fn acted_on_lately(store: &Store) -> HashSet<(String, String)> {
+    let since = Timestamp::now().plus_secs(-calendar::HORIZON_SECS);
+    let rows = sqlx::query_as::<_, (String, String)>(
+        "SELECT DISTINCT environment, pipeline FROM guard_actions WHERE at > $1",
+    )
+    .bind(since.millis())
+    .fetch_all(store.pool())
+    .await;
+    rows.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the release guard cannot read what it did before this start");
+        Vec::new()
+    })
+    .into_iter()
+    .collect()
 }
 
 /// Whether a transition of the pipeline is closed by the guard or a freeze.

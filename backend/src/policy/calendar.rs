@@ -48,6 +48,9 @@ pub struct Rule {
 /// The longest a recurring freeze may last: longer is a mistake, not a freeze.
 const MAX_LENGTH_DAYS: i64 = 31;
 
+/// How far [`holding`] looks for windows that extend the one holding now.
+pub const HORIZON_SECS: i64 = MAX_LENGTH_DAYS * 86_400 * 4;
+
 impl RecurringFreeze {
     /// The rule, or what is wrong with it in words.
     pub fn compile(&self) -> Result<Rule, String> {
@@ -132,7 +135,7 @@ pub fn windows(env: &Environment, from: Timestamp, to: Timestamp) -> Vec<Window>
 /// The freeze holding `env` at `now`, its end pushed to the end of every window that
 /// overlaps or touches it.
 pub fn holding(env: &Environment, now: Timestamp) -> Option<Window> {
-    let ahead = now.plus_secs(MAX_LENGTH_DAYS * 86_400 * 4);
+    let ahead = now.plus_secs(HORIZON_SECS);
     let all = windows(env, now, ahead);
     let mut held = all.iter().find(|w| w.start <= now && now < w.end)?.clone();
     loop {

@@ -196,7 +196,13 @@ async fn an_answer_in_codepipeline_itself_is_noticed() {
     for _ in 0..3 {
         detail(&p, "production", PIPELINE).await;
     }
-    let noticed = audited(&p, "pipeline.answered-outside").await;
+    // (The demo world's own last execution was rejected outside Rollgate too: that one may
+    // have been noticed before the release.)
+    let noticed: Vec<_> = audited(&p, "pipeline.answered-outside")
+        .await
+        .into_iter()
+        .filter(|r| r.detail.as_deref().unwrap_or("").contains(&approval.execution))
+        .collect();
     assert_eq!(noticed.len(), 1, "audited once however often it is read");
     assert!(
         noticed[0].actor.starts_with("arn:aws:iam::"),
