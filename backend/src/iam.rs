@@ -19,13 +19,15 @@ use serde_json::{Value, json};
 
 use crate::config::{Config, Environment};
 
-/// Reading pipelines, their executions and their actions' runs (pages and pollers).
-pub const PIPELINE_READS: [&str; 5] = [
+/// Reading pipelines, their executions, their actions' runs and their condition rules' runs
+/// (pages and pollers).
+pub const PIPELINE_READS: [&str; 6] = [
     "codepipeline:GetPipeline",
     "codepipeline:GetPipelineExecution",
     "codepipeline:GetPipelineState",
     "codepipeline:ListActionExecutions",
     "codepipeline:ListPipelineExecutions",
+    "codepipeline:ListRuleExecutions",
 ];
 
 /// The change desk's pipeline changes.
@@ -36,10 +38,11 @@ pub const PIPELINE_CONTROLS: [&str; 4] = [
     "codepipeline:StopPipelineExecution",
 ];
 
-/// Freezing a transition, and deciding a manual approval.
-pub const STAGE_CONTROLS: [&str; 3] = [
+/// Freezing a transition, deciding a manual approval, overriding a stage condition.
+pub const STAGE_CONTROLS: [&str; 4] = [
     "codepipeline:DisableStageTransition",
     "codepipeline:EnableStageTransition",
+    "codepipeline:OverrideStageCondition",
     "codepipeline:PutApprovalResult",
 ];
 

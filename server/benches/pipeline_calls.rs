@@ -118,6 +118,7 @@ async fn measure(pushed: bool) -> String {
         test: Duration::from_millis(300),
         build: Duration::from_millis(300),
         approval_timeout: Duration::from_secs(3600),
+        ..Default::default()
     });
     let mut latencies = Vec::new();
     for _ in 0..SAMPLES {
@@ -198,6 +199,7 @@ async fn measure(pushed: bool) -> String {
         test: Duration::from_secs(120),
         build: Duration::from_secs(120),
         approval_timeout: Duration::from_secs(3600),
+        ..Default::default()
     });
     let running = aws.call("StartPipelineExecution", json!({ "name": PIPELINE })).await;
     let id = running["pipelineExecutionId"].as_str().unwrap().to_owned();

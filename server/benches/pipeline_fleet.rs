@@ -183,6 +183,7 @@ async fn measure(pushed: bool) -> String {
         test: Duration::from_secs(600),
         build: Duration::from_secs(600),
         approval_timeout: Duration::from_secs(3600),
+        ..Default::default()
     });
     for name in names().iter().skip(PIPELINES - RUNNING) {
         aws.call("StartPipelineExecution", json!({ "name": name })).await;

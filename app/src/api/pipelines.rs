@@ -6,6 +6,8 @@
 use leptos::prelude::*;
 
 use crate::error::ApiError;
+#[cfg(feature = "ssr")]
+use crate::model::pipelines::VariableView;
 use crate::model::pipelines::{ApprovalView, ExecutionComparison, PipelineDetail, PipelineView};
 
 /// The environment's pipelines with their latest execution.
@@ -42,12 +44,31 @@ pub async fn get_pipeline(env: String, name: String, page: String) -> Result<Pip
     let client = portal.pipelines.client(&env).await.map_err(ssr::error)?;
     let page = Some(page.as_str()).filter(|p| !p.is_empty());
     let history = read::history(&client, &name, ssr::PAGE, page).await.map_err(ssr::error)?;
+    let declared = read::declaration(&client, &name).await.map_err(ssr::error)?;
+    // Only a pipeline with stage conditions has rule results to read.
+    let rules = match live.latest.as_ref().filter(|_| live.stages.iter().any(|s| !s.conditions.is_empty())) {
+        Some(latest) => backend::pipelines::conditions::rule_runs(&client, &name, &latest.id)
+            .await
+            .map_err(ssr::error)?
+            .into_iter()
+            .map(ssr::rule_run)
+            .collect(),
+        None => Vec::new(),
+    };
     let stages = live.stages.iter().map(|s| s.name.clone()).collect();
     Ok(PipelineDetail {
         live,
         history: history.executions.iter().map(|e| ssr::execution(e, None)).collect(),
         next: history.next,
         stages,
+        mode: declared.mode,
+        variables: declared
+            .variables
+            .into_iter()
+            .map(|v| VariableView { name: v.name, default: v.default, description: v.description })
+            .collect(),
+        source_actions: declared.source_actions,
+        rules,
     })
 }
 
@@ -94,9 +115,12 @@ pub async fn list_pipeline_approvals(env: String) -> Result<Vec<ApprovalView>, A
     Ok(out)
 }
 
-/// Asks for a pipeline change: `kind` is `start` (release the latest commit), `redeploy`
-/// (`commit`: an earlier one, from the history) or `rollback-stage` (`stage` back to the
-/// successful `execution`). On a protected environment it waits for approval.
+/// Asks for a pipeline change: `kind` is `start` (release the latest commit, or with
+/// `variables`, one `NAME=value` per line, and a source revision: `revision_value` of kind
+/// `revision_kind` for source action `revision_action`), `redeploy` (`commit`: an earlier one,
+/// from the history), `rollback-stage` (`stage` back to the successful `execution`) or
+/// `override-condition` (let `execution` through `stage`'s `condition`). On a protected
+/// environment it waits for approval.
 #[server]
 #[allow(clippy::too_many_arguments)] // One argument per form field, as the form posts them.
 pub async fn request_pipeline_change(
@@ -106,13 +130,20 @@ pub async fn request_pipeline_change(
     commit: Option<String>,
     stage: Option<String>,
     execution: Option<String>,
+    variables: Option<String>,
+    revision_action: Option<String>,
+    revision_kind: Option<String>,
+    revision_value: Option<String>,
+    condition: Option<String>,
     reason: String,
     return_to: Option<String>,
 ) -> Result<String, ApiError> {
     use backend::clock::Timestamp;
     use backend::dispatch::Ask;
     use backend::pipelines::change::PipelineChange;
+    use backend::pipelines::conditions::ConditionKind;
     use backend::pipelines::ids::{CommitSha, ExecutionId};
+    use backend::pipelines::inputs::ReleaseInputs;
     use backend::policy::Permission;
 
     use super::changes::ssr as changes;
@@ -123,7 +154,16 @@ pub async fn request_pipeline_change(
     let invalid = |e: String| guard::with_status(ApiError::Invalid(e));
     let field = |v: Option<String>| v.unwrap_or_default();
     let action = match kind.as_str() {
-        "start" => PipelineChange::StartPipeline { pipeline },
+        "start" => PipelineChange::StartPipeline {
+            pipeline,
+            inputs: ReleaseInputs::parse(
+                &field(variables),
+                &field(revision_action),
+                &field(revision_kind),
+                &field(revision_value),
+            )
+            .map_err(|e| invalid(format!("{e}.")))?,
+        },
         "redeploy" => PipelineChange::RedeployCommit {
             pipeline,
             commit: CommitSha::parse(&field(commit)).map_err(|e| invalid(format!("Commit: {e}.")))?,
@@ -133,6 +173,14 @@ pub async fn request_pipeline_change(
             stage: field(stage).trim().to_owned(),
             execution: ExecutionId::parse(&field(execution))
                 .map_err(|e| invalid(format!("Execution: {e}.")))?,
+        },
+        "override-condition" => PipelineChange::OverrideCondition {
+            pipeline,
+            stage: field(stage).trim().to_owned(),
+            execution: ExecutionId::parse(&field(execution))
+                .map_err(|e| invalid(format!("Execution: {e}.")))?,
+            condition: ConditionKind::parse(&field(condition))
+                .map_err(|e| invalid(format!("Condition: {e}.")))?,
         },
         other => return Err(invalid(format!("{other:?} is not a pipeline change."))),
     };
@@ -246,7 +294,8 @@ pub mod ssr {
     use crate::error::ApiError;
     use crate::model::pipelines::{
         ActionComparison, ActionOutcome, ActionView, ApprovalView, CommitView, ComparedExecution,
-        DisabledView, ExecutionComparison, ExecutionView, PipelineView, StageTarget, StageView, VoteView,
+        ConditionView, DisabledView, ExecutionComparison, ExecutionView, PipelineView, RuleRunView, RuleView,
+        StageTarget, StageView, VoteView,
     };
     use backend::kube::watch::Link;
 
@@ -336,6 +385,48 @@ pub mod ssr {
         }
     }
 
+    pub fn rule_run(r: backend::pipelines::conditions::RuleRun) -> RuleRunView {
+        RuleRunView {
+            stage: r.stage,
+            rule: r.rule,
+            provider: r.provider,
+            status: r.status,
+            summary: r.summary,
+            error: r.error,
+            started_ms: r.started_ms,
+            updated_ms: r.updated_ms,
+            checked: r.checked.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", "),
+            updated_by: r.updated_by,
+        }
+    }
+
+    fn conditions(s: &read::StageState) -> Vec<ConditionView> {
+        s.conditions
+            .iter()
+            .map(|c| ConditionView {
+                kind: c.kind.as_str().to_owned(),
+                words: c.kind.words().to_owned(),
+                status: c.status.clone(),
+                summary: c.summary.clone(),
+                changed_ms: c.changed_ms,
+                rules: c
+                    .rules
+                    .iter()
+                    .map(|r| RuleView {
+                        name: r.name.clone(),
+                        status: r.status.clone(),
+                        summary: r.summary.clone(),
+                        changed_ms: r.changed_ms,
+                    })
+                    .collect(),
+                // A check in progress belongs to the execution the stage shows now.
+                checking: (c.status.as_deref() == Some("InProgress") && c.kind.overridable().is_some())
+                    .then(|| s.execution_id.clone())
+                    .flatten(),
+            })
+            .collect()
+    }
+
     /// The page model of a comparison (see `backend::pipelines::compare`).
     pub fn comparison(pipeline: &str, c: compare::Comparison) -> ExecutionComparison {
         let side = |c: compare::Compared| ComparedExecution {
@@ -416,6 +507,16 @@ pub mod ssr {
                         at_ms: d.at_ms,
                     }),
                     inbound_execution: s.inbound_execution.clone(),
+                    queued: s.inbound_executions.clone(),
+                    conditions: conditions(s),
+                    retries: s.retries.as_ref().map(|r| {
+                        let last = match r.latest.as_deref() {
+                            Some("AutomatedStageRetry") => "; last by CodePipeline itself",
+                            Some("ManualStageRetry") => "; last by hand",
+                            _ => "",
+                        };
+                        format!("Retried {} time(s) automatically, {} by hand{last}", r.automatic, r.manual)
+                    }),
                     target: target(portal, env, name, &s.name),
                     actions: s
                         .actions

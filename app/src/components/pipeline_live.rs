@@ -13,7 +13,9 @@ use leptos::server_fn::ServerFn;
 use super::live::{HealthChip, ProgressBar, TimeAgo, TimeSince, duration, utc};
 use super::live_fragment::LiveFragment;
 use crate::api::pipelines::DecidePipelineApproval;
-use crate::model::pipelines::{ActionView, ApprovalView, CommitView, PipelineView, StageTarget, StageView};
+use crate::model::pipelines::{
+    ActionView, ApprovalView, CommitView, ConditionView, PipelineView, StageTarget, StageView,
+};
 
 /// The card, followed live.
 #[component]
@@ -159,8 +161,52 @@ fn Stage(s: StageView, env: String, detail: bool, now_ms: i64) -> impl IntoView 
                 <span class=format!("chip {}", class_of(s.status.as_deref()))>{status}</span>
             </div>
             {s.inbound_execution.clone().map(|e| view! { <p class="muted">"Waiting at the transition: " <code>{e}</code></p> })}
+            {(s.queued.len() > 1).then(|| view! {
+                <p class="muted queued">
+                    {format!("{} executions queued to enter: ", s.queued.len())}
+                    {s.queued.iter().map(|e| view! { <code>{e.chars().take(8).collect::<String>()}</code> " " }).collect_view()}
+                </p>
+            })}
+            {(!s.conditions.is_empty()).then(|| view! {
+                <ul class="conditions">
+                    {s.conditions.iter().cloned().map(|c| view! { <Condition c detail /> }.into_any()).collect_view()}
+                </ul>
+            })}
+            {s.retries.clone().map(|r| view! { <p class="muted retries">{r}</p> })}
             {s.target.clone().map(|t| view! { <Target t env /> }.into_any())}
             {actions}
+        </li>
+    }
+}
+
+/// A stage condition as last checked; on the pipeline's own page, with its rules.
+#[component]
+fn Condition(c: ConditionView, detail: bool) -> impl IntoView {
+    let status = c.status.clone().unwrap_or_else(|| "not checked yet".into());
+    let rules = detail.then(|| {
+        c.rules
+            .iter()
+            .map(|r| {
+                view! {
+                    <li class="rule" data-rule=r.name.clone() data-status=r.status.clone().unwrap_or_default()>
+                        {r.name.clone()}
+                        " "
+                        <span class=format!("chip {}", class_of(r.status.as_deref()))>
+                            {r.status.clone().unwrap_or_else(|| "not run".into())}
+                        </span>
+                        {r.summary.clone().map(|s| view! { " " <span class="muted">{s}</span> })}
+                    </li>
+                }
+            })
+            .collect_view()
+    });
+    view! {
+        <li class="condition" data-condition=c.kind.clone() data-status=c.status.clone().unwrap_or_default()>
+            <span>{c.words.clone()}</span>
+            " "
+            <span class=format!("chip {}", class_of(c.status.as_deref()))>{status}</span>
+            {c.summary.clone().map(|s| view! { <div class="muted summary">{s}</div> })}
+            {rules.map(|r| view! { <ul class="rules">{r}</ul> })}
         </li>
     }
 }
@@ -319,7 +365,7 @@ pub fn class_of(status: Option<&str>) -> &'static str {
     match status {
         Some("Succeeded") => "ok",
         Some("Failed") | Some("Stopped") | Some("Abandoned") => "bad",
-        Some("InProgress") | Some("Stopping") => "warn",
+        Some("InProgress") | Some("Stopping") | Some("Overridden") => "warn",
         _ => "neutral",
     }
 }

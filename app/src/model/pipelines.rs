@@ -53,7 +53,13 @@ pub struct StageView {
     pub current: bool,
     pub disabled: Option<DisabledView>,
     pub inbound_execution: Option<String>,
+    /// Executions waiting to enter, oldest first (QUEUED and PARALLEL pipelines queue them).
+    pub queued: Vec<String>,
     pub actions: Vec<ActionView>,
+    /// Its conditions (entry, success, failure) as last checked.
+    pub conditions: Vec<ConditionView>,
+    /// "Retried automatically 1 time(s), by hand 0 time(s)", when its latest run was retried.
+    pub retries: Option<String>,
     /// The Kubernetes deployment this stage rolls out (the environment's `aws.deploys`).
     pub target: Option<StageTarget>,
 }
@@ -66,6 +72,54 @@ pub struct StageTarget {
     /// `None` while the watch has not seen it (then `problem` says why, when known).
     pub row: Option<crate::model::DeploymentRow>,
     pub problem: Option<String>,
+}
+
+/// A stage condition and its rules, as the stage's latest check left them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConditionView {
+    /// `before-entry`, `on-success` or `on-failure` (what an override names).
+    pub kind: String,
+    /// "entry condition", "success condition", "failure condition".
+    pub words: String,
+    /// InProgress, Succeeded, Failed, Overridden, … (none before its first check).
+    pub status: Option<String>,
+    pub summary: Option<String>,
+    pub changed_ms: Option<i64>,
+    pub rules: Vec<RuleView>,
+    /// The execution it is checking now, which an override would let through.
+    pub checking: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RuleView {
+    pub name: String,
+    pub status: Option<String>,
+    pub summary: Option<String>,
+    pub changed_ms: Option<i64>,
+}
+
+/// What one rule of an execution's condition checks did (ListRuleExecutions).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RuleRunView {
+    pub stage: String,
+    pub rule: String,
+    pub provider: String,
+    pub status: String,
+    pub summary: Option<String>,
+    pub error: Option<String>,
+    pub started_ms: Option<i64>,
+    pub updated_ms: Option<i64>,
+    /// What it checked: "AlarmName: myapp-production-errors, WaitTime: 30".
+    pub checked: String,
+    pub updated_by: Option<String>,
+}
+
+/// A declared pipeline variable, for the release form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct VariableView {
+    pub name: String,
+    pub default: Option<String>,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -161,6 +215,14 @@ pub struct PipelineDetail {
     pub next: Option<String>,
     /// The stage names whose transitions may be frozen.
     pub stages: Vec<String>,
+    /// SUPERSEDED, QUEUED or PARALLEL (no stage rollback in PARALLEL: CodePipeline refuses it).
+    pub mode: String,
+    /// The variables a release may set, with their defaults.
+    pub variables: Vec<VariableView>,
+    /// The source actions a revision override may name.
+    pub source_actions: Vec<String>,
+    /// What the rules of the latest execution's condition checks did.
+    pub rules: Vec<RuleRunView>,
 }
 
 /// Two executions of one pipeline side by side.

@@ -1,7 +1,9 @@
 //! One pipeline: its stages and actions live, what can be done to it (each role-checked and
-//! audited; releasing, redeploying and stage rollback are change requests under the
-//! environment's four-eyes rules), and its execution history, paged, with a redeploy and a
-//! stage rollback for each earlier execution.
+//! audited; releasing (with variables and a source revision), redeploying, stage rollback and
+//! overriding a stage condition are change requests under the environment's four-eyes rules),
+//! what the latest execution's condition rules found, and its execution history, paged, with a
+//! redeploy and a stage rollback for each earlier execution (none in PARALLEL mode, where
+//! CodePipeline cannot roll a stage back).
 
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -20,7 +22,7 @@ use crate::components::overview::{OverviewResource, PageTitle, page_status};
 use crate::components::pipeline_live::{PipelineLive, class_of};
 use crate::error::ApiError;
 use crate::model::EnvironmentOverview;
-use crate::model::pipelines::{ExecutionView, PipelineDetail};
+use crate::model::pipelines::{ExecutionView, PipelineDetail, RuleRunView};
 
 #[component]
 pub fn PipelinePage() -> impl IntoView {
@@ -64,6 +66,7 @@ fn Detail(o: EnvironmentOverview, d: PipelineDetail) -> impl IntoView {
     view! {
         <PipelineLive view=d.live.clone() detail=true can_approve now_ms=now_ms() />
         <Actions o=o.clone() d=d.clone() base=base.clone() />
+        <Rules rules=d.rules.clone() />
         <History o d base />
     }
 }
@@ -121,15 +124,45 @@ fn Actions(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
                 .cloned()
                 .collect();
             let common = common.clone();
+            let inputs = release_inputs(&d);
+            let overrides = d
+                .live
+                .stages
+                .iter()
+                .filter(|s| s.current)
+                .flat_map(|s| s.conditions.iter().map(move |c| (s.name.clone(), c.clone())))
+                .filter_map(|(stage, c)| c.checking.clone().map(|execution| (stage, c, execution)))
+                .map(|(stage, c, execution)| {
+                    view! {
+                        <form method="post" action=RequestPipelineChange::PATH class="form grid" data-action="override-condition" data-stage=stage.clone()>
+                            <h3 class="wide">{format!("Override the {} of {stage}", c.words)}</h3>
+                            {common()}
+                            <input type="hidden" name="kind" value="override-condition" />
+                            <input type="hidden" name="stage" value=stage.clone() />
+                            <input type="hidden" name="execution" value=execution.clone() />
+                            <input type="hidden" name="condition" value=c.kind.clone() />
+                            <p class="muted wide">
+                                {format!("Execution {} waits while its rules are checked", execution.chars().take(8).collect::<String>())}
+                                {c.summary.clone().map(|s| format!(": {s}"))}
+                                ". An override lets it go on as if they were met."
+                            </p>
+                            <label class="wide">"Reason for the override" <input name="reason" required /></label>
+                            <button type="submit">"Override"</button>
+                        </form>
+                    }
+                })
+                .collect_view();
             Either::Right(view! {
                 <div class="action-grid">
                     <form method="post" action=RequestPipelineChange::PATH class="form grid" data-action="start">
                         <h3 class="wide">"Release the latest change"</h3>
                         {common()}
                         <input type="hidden" name="kind" value="start" />
+                        {inputs}
                         <label class="wide">"Why" <input name="reason" required placeholder="for approvers and the audit trail" /></label>
                         <button type="submit" class="primary">"Release"</button>
                     </form>
+                    {overrides}
                     {running.map(|e| view! {
                         <form method="post" action=StopExecution::PATH class="form grid" data-action="stop">
                             <h3 class="wide">"Stop the running execution"</h3>
@@ -199,10 +232,12 @@ fn Actions(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
                 .collect_view(),
         ),
     };
+    let mode = mode_words(&d.mode);
     view! {
         <section class="card actions" aria-labelledby="pipeline-actions">
             <h2 id="pipeline-actions">"Release"</h2>
             <p class="muted">{rule}</p>
+            <p class="muted mode" data-mode=d.mode.clone()>{mode}</p>
             {release}
             <h3>"Stage transitions (freeze)"</h3>
             {freeze}
@@ -210,8 +245,118 @@ fn Actions(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
     }
 }
 
+/// What the execution mode means for people releasing.
+fn mode_words(mode: &str) -> String {
+    let what = match mode {
+        "QUEUED" => "executions wait their turn at each stage, none is replaced",
+        "PARALLEL" => "executions run side by side; a stage cannot be rolled back",
+        _ => "a newer execution replaces one waiting at a stage",
+    };
+    format!("Execution mode {mode}: {what}.")
+}
+
+/// The release form's inputs: the declared variables with their defaults, and a source
+/// revision to release instead of the branch head.
+fn release_inputs(d: &PipelineDetail) -> impl IntoView + use<> {
+    let prefilled: String = d
+        .variables
+        .iter()
+        .filter_map(|v| v.default.as_ref().map(|value| format!("{}={value}\n", v.name)))
+        .collect();
+    let declared = d
+        .variables
+        .iter()
+        .map(|v| {
+            let about = v.description.clone().map(|d| format!(": {d}")).unwrap_or_default();
+            view! { <li><code>{v.name.clone()}</code>{about}</li> }
+        })
+        .collect_view();
+    let variables = (!d.variables.is_empty()).then(|| {
+        view! {
+            <label class="wide">
+                "Variables (NAME=value, one per line)"
+                <textarea name="variables" rows=d.variables.len().max(2).to_string() spellcheck="false">{prefilled}</textarea>
+            </label>
+            <ul class="muted wide declared">{declared}</ul>
+        }
+    });
+    let actions = d
+        .source_actions
+        .iter()
+        .map(|a| view! { <option value=a.clone()>{a.clone()}</option> })
+        .collect_view();
+    view! {
+        {variables}
+        <details class="wide revision">
+            <summary>"Release another source revision"</summary>
+            <label>"Source action" <select name="revision_action">{actions}</select></label>
+            <label>
+                "Kind"
+                <select name="revision_kind">
+                    <option value="commit-id">"commit"</option>
+                    <option value="image-digest">"image digest"</option>
+                </select>
+            </label>
+            <label class="wide">
+                "Revision (empty: the branch head)"
+                <input name="revision_value" spellcheck="false" placeholder="a commit hash, or sha256:… for an image" />
+            </label>
+        </details>
+    }
+}
+
+/// What each rule of the latest execution's condition checks found.
+#[component]
+fn Rules(rules: Vec<RuleRunView>) -> impl IntoView {
+    (!rules.is_empty()).then(|| {
+        let rows = rules
+            .into_iter()
+            .map(|r| {
+                view! {
+                    <tr data-rule=r.rule.clone() data-status=r.status.clone()>
+                        <td>{r.stage.clone()}</td>
+                        <td>{r.rule.clone()} <div class="muted">{r.provider.clone()}</div></td>
+                        <td><span class=format!("chip {}", class_of(Some(&r.status)))>{r.status.clone()}</span></td>
+                        <td><code class="checked">{r.checked.clone()}</code></td>
+                        <td>
+                            {r.summary.clone()}
+                            {r.error.clone().map(|e| view! { <div class="notice bad">{e}</div> })}
+                            {r.updated_by.clone().map(|b| view! { <div class="muted">{format!("by {b}")}</div> })}
+                        </td>
+                        <td>{r.started_ms.map(utc)}</td>
+                        <td>{r.updated_ms.map(utc)}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <section class="card" aria-labelledby="rule-results">
+                <h2 id="rule-results">"Condition rules of the latest execution"</h2>
+                <div class="table-scroll">
+                    <table class="table rules">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Stage"</th>
+                                <th scope="col">"Rule"</th>
+                                <th scope="col">"Status"</th>
+                                <th scope="col">"Checked"</th>
+                                <th scope="col">"Result"</th>
+                                <th scope="col">"Started"</th>
+                                <th scope="col">"Last change"</th>
+                            </tr>
+                        </thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                </div>
+            </section>
+        }
+    })
+}
+
 #[component]
 fn History(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl IntoView {
+    // CodePipeline cannot roll a stage back in PARALLEL mode: no rollback is offered there.
+    let may_roll_back = d.mode != "PARALLEL";
     let may_request = o.access.request.yes();
     let latest = d.live.latest.as_ref().map(|e| e.id.clone());
     // The stage a rollback puts back: the deploying one.
@@ -240,7 +385,7 @@ fn History(o: EnvironmentOverview, d: PipelineDetail, base: String) -> impl Into
                 }
             });
             let current = in_stage.as_deref() == Some(e.id.as_str());
-            let rollback = (may_request && !is_latest && !current && e.status == "Succeeded").then(|| {
+            let rollback = (may_roll_back && may_request && !is_latest && !current && e.status == "Succeeded").then(|| {
                 view! {
                     <form method="post" action=RequestPipelineChange::PATH class="inline" data-action="rollback-stage">
                         <Common env=env.clone() pipeline=name.clone() base=base.clone() />

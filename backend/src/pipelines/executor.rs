@@ -1,14 +1,14 @@
-//! Carrying out [`PipelineChange`]s: start an execution (release the latest change), start
-//! one at an earlier commit (a source revision override), and roll a stage back to an earlier
-//! successful execution. Their [`Executor`], the [`Releaser`].
+//! Carrying out [`PipelineChange`]s: start an execution (the latest change, or with variables
+//! and a source revision), start one at an earlier commit (a source revision override), roll a
+//! stage back to an earlier successful execution, and override a stage condition. Their
+//! [`Executor`], the [`Releaser`].
 //!
 //! Unlike a deployment, a pipeline moves by itself: the preview says what runs now and what
 //! the change will start, but execution does not insist that nothing ran in between (a newer
 //! execution would supersede the old one anyway; CodePipeline settles the order).
 
-use aws_sdk_codepipeline::types::{SourceRevisionOverride, SourceRevisionType};
-
 use super::change::PipelineChange;
+use super::inputs::{ReleaseInputs, Revision, RevisionKind};
 use super::read::{self, Execution};
 use super::{PipelineError, Pipelines};
 use crate::changes::executor::BoxFuture;
@@ -75,7 +75,44 @@ impl Executor<PipelineChange> for Releaser {
                     releases.extend(CommitHash::parse(commit.as_str()).ok());
                     action.describe()
                 }
-                other => other.describe(),
+                PipelineChange::StartPipeline { inputs, .. } => {
+                    if !inputs.is_empty() {
+                        let declared = read::declaration(&client, pipeline).await?;
+                        inputs.check(pipeline, &declared).map_err(ExecuteError::Invalid)?;
+                    }
+                    releases.extend(inputs.commit().and_then(|c| CommitHash::parse(c).ok()));
+                    action.describe()
+                }
+                PipelineChange::OverrideCondition { stage, execution, condition, .. } => {
+                    let state = read::stages(&client, pipeline).await?;
+                    let checked = state
+                        .stages
+                        .iter()
+                        .find(|s| s.name == *stage)
+                        .and_then(|s| s.conditions.iter().find(|c| c.kind == *condition))
+                        .ok_or_else(|| {
+                            ExecuteError::Invalid(format!(
+                                "{stage} of {pipeline} has no {}",
+                                condition.words()
+                            ))
+                        })?;
+                    let before = format!(
+                        "the {} of {stage} is {}{}",
+                        condition.words(),
+                        checked.status.as_deref().unwrap_or("not checked yet"),
+                        checked.summary.as_ref().map(|s| format!(": {s}")).unwrap_or_default()
+                    );
+                    return Ok(Preview {
+                        before,
+                        after: format!(
+                            "execution {execution} goes on as if the {} were met",
+                            condition.words()
+                        ),
+                        version: String::new(),
+                        releases: Vec::new(),
+                        retires: Vec::new(),
+                    });
+                }
             };
             let retires = latest.and_then(|e| e.commit()).and_then(|c| CommitHash::parse(&c.id).ok());
             Ok(Preview {
@@ -105,17 +142,19 @@ impl Executor<PipelineChange> for Releaser {
                 origin.change.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
             let token = format!("rollgate-{id}");
             let started = match action {
-                PipelineChange::StartPipeline { .. } => start(&client, pipeline, token, None).await,
+                PipelineChange::StartPipeline { inputs, .. } => start(&client, pipeline, token, inputs).await,
                 PipelineChange::RedeployCommit { commit, .. } => {
                     // The source action to override is the one that carried the commit before.
                     let source = source_action(&client, pipeline).await?;
-                    let revision = SourceRevisionOverride::builder()
-                        .action_name(source)
-                        .revision_type(SourceRevisionType::CommitId)
-                        .revision_value(commit.as_str())
-                        .build()
-                        .map_err(|e| ExecuteError::Invalid(e.to_string()))?;
-                    start(&client, pipeline, token, Some(revision)).await
+                    let inputs = ReleaseInputs {
+                        variables: Vec::new(),
+                        revision: Some(Revision {
+                            action: source,
+                            kind: RevisionKind::CommitId,
+                            value: commit.to_string(),
+                        }),
+                    };
+                    start(&client, pipeline, token, &inputs).await
                 }
                 PipelineChange::RollbackStage { stage, execution, .. } => client
                     .rollback_stage()
@@ -126,6 +165,35 @@ impl Executor<PipelineChange> for Releaser {
                     .await
                     .map(|o| o.pipeline_execution_id().to_owned())
                     .map_err(PipelineError::from_sdk),
+                PipelineChange::OverrideCondition { stage, execution, condition, .. } => {
+                    let kind = condition.overridable().ok_or_else(|| {
+                        ExecuteError::Invalid(format!("a {} cannot be overridden", condition.words()))
+                    })?;
+                    let overridden = client
+                        .override_stage_condition()
+                        .pipeline_name(pipeline)
+                        .stage_name(stage)
+                        .pipeline_execution_id(execution.as_str())
+                        .condition_type(kind)
+                        .send()
+                        .await
+                        .map_err(PipelineError::from_sdk);
+                    self.pipelines.poke(&env.name, pipeline);
+                    return match overridden {
+                        Ok(_) => Ok(Executed {
+                            detail: format!(
+                                "overrode the {} of {stage} for execution {execution}",
+                                condition.words()
+                            ),
+                            started_execution: None,
+                            retired: Vec::new(),
+                        }),
+                        Err(e) => {
+                            self.pipelines.saw(&env.name, &e);
+                            Err(e.into())
+                        }
+                    };
+                }
             };
             self.pipelines.poke(&env.name, pipeline);
             match started {
@@ -143,19 +211,20 @@ impl Executor<PipelineChange> for Releaser {
     }
 }
 
-/// Starts an execution of `pipeline` (from `revision` of its source when given) and returns its
-/// id; the same `token` twice starts it once.
+/// Starts an execution of `pipeline` with `inputs` (variables, a source revision) and returns
+/// its id; the same `token` twice starts it once.
 pub async fn start(
     client: &aws_sdk_codepipeline::Client,
     pipeline: &str,
     token: String,
-    revision: Option<SourceRevisionOverride>,
+    inputs: &ReleaseInputs,
 ) -> Result<String, PipelineError> {
     client
         .start_pipeline_execution()
         .name(pipeline)
         .client_request_token(token)
-        .set_source_revisions(revision.map(|r| vec![r]))
+        .set_variables(inputs.sdk_variables())
+        .set_source_revisions(inputs.sdk_revision().map(|r| vec![r]))
         .send()
         .await
         .map(|o| o.pipeline_execution_id().unwrap_or_default().to_owned())

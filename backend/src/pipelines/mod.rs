@@ -11,6 +11,8 @@
 //! - [`releases`]: which execution put a deployment's revision there.
 //! - [`signature`]: the person's name in the text AWS keeps with a call.
 //! - [`control`]: stop, retry, approve or reject, freeze a transition: role-checked, audited.
+//! - [`conditions`]: V2 stage conditions: their kinds and what each rule of a check did.
+//! - [`inputs`]: the variables and source revision a release may carry, checked.
 //! - [`quorum`]: the votes on a manual approval, and answering CodePipeline once.
 //! - [`guard`]: executions of a blocked commit, stopped before a Deploy stage.
 //! - [`change`]: release, redeploy an earlier commit and stage rollback, which change what
@@ -24,12 +26,14 @@
 pub mod budget;
 pub mod change;
 pub mod compare;
+pub mod conditions;
 pub mod control;
 pub mod error;
 pub mod events;
 pub mod executor;
 pub mod guard;
 pub mod ids;
+pub mod inputs;
 pub mod poller;
 pub mod quorum;
 pub mod read;

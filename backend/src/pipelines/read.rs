@@ -6,6 +6,7 @@ use aws_sdk_codepipeline::Client;
 use aws_sdk_codepipeline::primitives::DateTime;
 use aws_sdk_codepipeline::types::{self as aws, ActionExecutionFilter};
 
+use super::conditions::ConditionKind;
 use super::{PipelineError, signature};
 
 /// A pipeline as GetPipelineState shows it, with its latest execution.
@@ -43,7 +44,40 @@ pub struct StageState {
     pub disabled: Option<DisabledTransition>,
     /// An execution waiting at the disabled transition.
     pub inbound_execution: Option<String>,
+    /// Every execution waiting to enter, oldest first (QUEUED and PARALLEL modes queue several).
+    pub inbound_executions: Vec<String>,
     pub actions: Vec<ActionState>,
+    /// Its conditions (entry, success, failure) with their latest checks.
+    pub conditions: Vec<ConditionState>,
+    /// How often its latest run was retried, when it was.
+    pub retries: Option<StageRetries>,
+}
+
+/// A stage condition as GetPipelineState shows it: its latest check and each rule's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionState {
+    pub kind: ConditionKind,
+    /// InProgress, Succeeded, Failed, Overridden, … (none before its first check).
+    pub status: Option<String>,
+    pub summary: Option<String>,
+    pub changed_ms: Option<i64>,
+    pub rules: Vec<RuleState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleState {
+    pub name: String,
+    pub status: Option<String>,
+    pub summary: Option<String>,
+    pub changed_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageRetries {
+    pub automatic: i32,
+    pub manual: i32,
+    /// AutomatedStageRetry or ManualStageRetry.
+    pub latest: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +121,8 @@ pub struct Execution {
     pub trigger: String,
     /// STANDARD or ROLLBACK.
     pub kind: String,
+    /// SUPERSEDED, QUEUED or PARALLEL (V2 pipelines say).
+    pub mode: Option<String>,
     pub revisions: Vec<Revision>,
 }
 
@@ -199,7 +235,51 @@ fn stage(s: &aws::StageState) -> StageState {
         execution_id: s.latest_execution().map(|l| l.pipeline_execution_id().to_owned()),
         disabled,
         inbound_execution: s.inbound_execution().map(|e| e.pipeline_execution_id().to_owned()),
+        inbound_executions: s
+            .inbound_executions()
+            .iter()
+            .map(|e| e.pipeline_execution_id().to_owned())
+            .collect(),
         actions: s.action_states().iter().map(action).collect(),
+        conditions: [
+            (ConditionKind::BeforeEntry, s.before_entry_condition_state()),
+            (ConditionKind::OnSuccess, s.on_success_condition_state()),
+            (ConditionKind::OnFailure, s.on_failure_condition_state()),
+        ]
+        .into_iter()
+        .filter_map(|(kind, state)| state.map(|c| condition(kind, c)))
+        .collect(),
+        retries: s.retry_stage_metadata().map(|r| StageRetries {
+            automatic: r.auto_stage_retry_attempt().unwrap_or(0),
+            manual: r.manual_stage_retry_attempt().unwrap_or(0),
+            latest: r.latest_retry_trigger().map(|t| t.as_str().to_owned()),
+        }),
+    }
+}
+
+fn condition(kind: ConditionKind, c: &aws::StageConditionState) -> ConditionState {
+    // A stage has one condition of each kind; its rules are the first condition's.
+    let first = c.condition_states().first();
+    let latest = first.and_then(|f| f.latest_execution());
+    ConditionState {
+        kind,
+        status: c.latest_execution().and_then(|l| l.status()).map(|s| s.as_str().to_owned()),
+        summary: c.latest_execution().and_then(|l| l.summary()).map(str::to_owned),
+        changed_ms: millis(latest.and_then(|l| l.last_status_change())),
+        rules: first
+            .map(|f| f.rule_states())
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                let latest = r.latest_execution();
+                RuleState {
+                    name: r.rule_name().unwrap_or("").to_owned(),
+                    status: latest.and_then(|l| l.status()).map(|s| s.as_str().to_owned()),
+                    summary: latest.and_then(|l| l.summary()).map(str::to_owned),
+                    changed_ms: millis(latest.and_then(|l| l.last_status_change())),
+                }
+            })
+            .collect(),
     }
 }
 
@@ -265,6 +345,7 @@ fn execution(e: &aws::PipelineExecutionSummary) -> Execution {
         updated_ms: millis(e.last_update_time()),
         trigger: trigger(e.trigger()),
         kind: e.execution_type().map(|k| k.as_str().to_owned()).unwrap_or_else(|| "STANDARD".into()),
+        mode: e.execution_mode().map(|m| m.as_str().to_owned()),
         revisions: e
             .source_revisions()
             .iter()
@@ -301,6 +382,7 @@ pub async fn execution_by_id(
         updated_ms: runs.iter().filter_map(|r| r.updated_ms).max(),
         trigger: trigger(e.trigger()),
         kind: e.execution_type().map(|k| k.as_str().to_owned()).unwrap_or_else(|| "STANDARD".into()),
+        mode: e.execution_mode().map(|m| m.as_str().to_owned()),
         revisions: e
             .artifact_revisions()
             .iter()
@@ -373,8 +455,49 @@ pub async fn names(client: &Client) -> Result<Vec<String>, PipelineError> {
     }
 }
 
+/// What a pipeline's declaration says that its state does not: the execution mode, the
+/// variables a release may set, the source actions a revision override names, the stages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Declaration {
+    /// SUPERSEDED, QUEUED or PARALLEL.
+    pub mode: String,
+    pub variables: Vec<DeclaredVariable>,
+    pub source_actions: Vec<String>,
+    pub stages: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredVariable {
+    pub name: String,
+    pub default: Option<String>,
+    pub description: Option<String>,
+}
+
+/// The pipeline's declaration (GetPipeline).
+pub async fn declaration(client: &Client, pipeline: &str) -> Result<Declaration, PipelineError> {
+    let out = client.get_pipeline().name(pipeline).send().await.map_err(PipelineError::from_sdk)?;
+    let Some(p) = out.pipeline() else { return Ok(Declaration::default()) };
+    Ok(Declaration {
+        mode: p.execution_mode().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "SUPERSEDED".into()),
+        variables: p
+            .variables()
+            .iter()
+            .map(|v| DeclaredVariable {
+                name: v.name().to_owned(),
+                default: v.default_value().map(str::to_owned),
+                description: v.description().map(str::to_owned),
+            })
+            .collect(),
+        source_actions: p
+            .stages()
+            .first()
+            .map(|s| s.actions().iter().map(|a| a.name().to_owned()).collect())
+            .unwrap_or_default(),
+        stages: p.stages().iter().map(|s| s.name().to_owned()).collect(),
+    })
+}
+
 /// The stage names of the pipeline's declaration, in order (GetPipeline).
 pub async fn stage_names(client: &Client, pipeline: &str) -> Result<Vec<String>, PipelineError> {
-    let out = client.get_pipeline().name(pipeline).send().await.map_err(PipelineError::from_sdk)?;
-    Ok(out.pipeline().map(|p| p.stages().iter().map(|s| s.name().to_owned()).collect()).unwrap_or_default())
+    declaration(client, pipeline).await.map(|d| d.stages)
 }

@@ -94,6 +94,7 @@ mod tests {
                 updated_ms: None,
                 trigger: String::new(),
                 kind: "STANDARD".into(),
+                mode: None,
                 revisions: vec![Revision {
                     action: "Source".into(),
                     id: commit.into(),

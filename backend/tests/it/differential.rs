@@ -13,6 +13,7 @@ use aws_sdk_ssm::config::interceptors::AfterDeserializationInterceptorContextRef
 use aws_sdk_ssm::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ssm::error::{BoxError, ProvideErrorMetadata};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use backend::pipelines::inputs::ReleaseInputs;
 use backend::pipelines::{executor, read};
 use backend::tokens::parameters::{NewParameter, ParameterStore};
 use backend::tokens::rules::{Kind, Tier};
@@ -241,10 +242,14 @@ async fn pipeline_scenario(endpoint: &str) -> Vec<(&'static str, String)> {
     step!("tags", tags.map_err(|e| e.code().map(str::to_owned)));
     step!("no executions yet", read::history(&client, "calls-staging", 10, None).await);
     // Rollgate's own start: with a client request token, as the change desk sends it.
-    let started = executor::start(&client, "calls-staging", "differential-1".into(), None).await;
+    let started =
+        executor::start(&client, "calls-staging", "differential-1".into(), &ReleaseInputs::default()).await;
     let id = started.clone().unwrap_or_default();
     step!("start", started.map(|id| id.len()));
-    step!("start a missing pipeline", executor::start(&client, "nope", "differential-2".into(), None).await);
+    step!(
+        "start a missing pipeline",
+        executor::start(&client, "nope", "differential-2".into(), &ReleaseInputs::default()).await
+    );
     let execution = read::execution_by_id(&client, "calls-staging", &id, &[]).await;
     step!("the execution", execution.map(|e| (e.id, e.kind)));
     let unknown = "0e3c6f4e-0000-4000-8000-000000000000";

@@ -6,6 +6,7 @@
 use std::process::{Command, Stdio};
 
 use aws_config::retry::RetryConfig;
+use backend::pipelines::inputs::ReleaseInputs;
 use backend::pipelines::{PipelineError, executor, read};
 
 /// The trust policy moto wants the pipeline's IAM role to have.
@@ -62,7 +63,9 @@ async fn scenario(endpoint: &str) {
     assert_eq!(read::stage_names(&client, "calls-staging").await.unwrap(), ["Source", "Test"]);
     assert!(matches!(read::stage_names(&client, "nope").await, Err(PipelineError::NotFound(_))));
 
-    let id = executor::start(&client, "calls-staging", "rollgate-calls-1".into(), None).await.unwrap();
+    let id = executor::start(&client, "calls-staging", "rollgate-calls-1".into(), &ReleaseInputs::default())
+        .await
+        .unwrap();
     assert_eq!(id.len(), 36, "an execution id: {id}");
     let history = read::history(&client, "calls-staging", 10, None).await.unwrap();
     let listed = history.executions.iter().find(|e| e.id == id).expect("the started execution is listed");
@@ -75,7 +78,7 @@ async fn scenario(endpoint: &str) {
         Err(PipelineError::NotFound(_))
     ));
     assert!(matches!(
-        executor::start(&client, "nope", "rollgate-calls-2".into(), None).await,
+        executor::start(&client, "nope", "rollgate-calls-2".into(), &ReleaseInputs::default()).await,
         Err(PipelineError::NotFound(_))
     ));
 }

@@ -185,6 +185,12 @@ impl Aws {
         self.pipelines.fail_next(failure);
     }
 
+    /// Sets a sandbox CloudWatch alarm's state (ALARM, OK or INSUFFICIENT_DATA), creating the
+    /// alarm if need be: what the CloudWatchAlarm rules of stage conditions watch.
+    pub fn set_alarm(&self, alarm: &str, state: &str) {
+        self.pipelines.set_alarm(alarm, state);
+    }
+
     /// Adds a commit to a simulated repository's branch (creating the repository if the
     /// sandbox has none of that name) and returns its hash; the next execution of a pipeline
     /// whose source is that repository builds it.

@@ -32,6 +32,7 @@ async fn start(world: World) -> (support::ModelChecked, Client) {
         test: Duration::from_millis(150),
         build: Duration::from_millis(150),
         approval_timeout: Duration::from_secs(120),
+        ..Default::default()
     });
     let client = support::codepipeline(&support::url(sandbox.endpoints.codepipeline)).await;
     (support::ModelChecked::new(sandbox), client)
@@ -308,6 +309,7 @@ async fn stop_abandons_or_finishes() {
         test: Duration::from_secs(2),
         build: Duration::from_millis(100),
         approval_timeout: Duration::from_secs(120),
+        ..Default::default()
     });
     let id = run(&client, "myapp-staging").await;
     for _ in 0..100 {
@@ -546,6 +548,7 @@ async fn approval_expires() {
         test: Duration::from_millis(50),
         build: Duration::from_millis(50),
         approval_timeout: Duration::from_millis(400),
+        ..Default::default()
     });
     let id = run(&client, "myapp-production").await;
     let summary = wait_for(&client, "myapp-production", &id, Status::Failed).await;

@@ -17,6 +17,7 @@ async fn demo() -> (support::ModelChecked, aws_sdk_sqs::Client, String) {
         test: Duration::from_millis(150),
         build: Duration::from_millis(150),
         approval_timeout: Duration::from_secs(120),
+        ..Default::default()
     });
     let sqs = support::sqs(&support::url(sandbox.endpoints.sqs)).await;
     let url = sqs.get_queue_url().queue_name("rollgate-pipeline-events").send().await.expect("the queue");

@@ -209,6 +209,28 @@ async fn the_policy_allows_every_aws_call_and_nothing_more() {
     ok("stop", p.call(&dana, &stop).await);
     wait_until(&p, "production", PIPELINE, "stopped", |v| latest_status(v) == "Stopped").await;
 
+    // A release held at Deploy's entry condition while the error alarm fires, let through by an
+    // override (a change request).
+    sandbox.aws.set_alarm("myapp-production-errors", "ALARM");
+    ok("held release", p.call(&dana, &ask("production", PIPELINE, "start")).await);
+    let waiting = waiting_approval(&p, "production").await;
+    ok("approve the held release", p.call(&avery, &decide(&waiting, "approve", "Ship it")).await);
+    let held = wait_until(&p, "production", PIPELINE, "held at the entry condition", |v| {
+        v.stages.iter().any(|s| s.name == "Deploy" && s.conditions.iter().any(|c| c.checking.is_some()))
+    })
+    .await;
+    let over = app::api::pipelines::RequestPipelineChange {
+        stage: Some(s("Deploy")),
+        execution: held.latest.as_ref().map(|e| e.id.clone()),
+        condition: Some(s("before-entry")),
+        ..ask("production", PIPELINE, "override-condition")
+    };
+    let asked: String = ok("override", p.call(&dana, &over).await).json().await.unwrap();
+    assert_eq!(asked, "executed");
+    wait_until(&p, "production", PIPELINE, "released past the alarm", |v| latest_status(v) == "Succeeded")
+        .await;
+    sandbox.aws.set_alarm("myapp-production-errors", "OK");
+
     // The transition into Deploy frozen and thawed.
     let transition = |enable: &str, reason: Option<String>| SetStageTransition {
         env: s("production"),

@@ -9,6 +9,7 @@ mod access;
 mod auth;
 mod blocked;
 mod cli;
+mod conditions;
 mod edges;
 mod four_eyes;
 mod freezes;

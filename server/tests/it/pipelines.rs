@@ -37,6 +37,7 @@ pub(crate) fn quick(p: TestPortal) -> TestPortal {
         test: Duration::from_millis(150),
         build: Duration::from_millis(150),
         approval_timeout: Duration::from_secs(300),
+        ..Default::default()
     });
     p.running.portal.pipelines.set_timings(PollTimings {
         running: Duration::from_millis(150),
@@ -92,6 +93,11 @@ pub(crate) fn ask(env: &str, pipeline: &str, kind: &str) -> RequestPipelineChang
         commit: None,
         stage: None,
         execution: None,
+        variables: None,
+        revision_action: None,
+        revision_kind: None,
+        revision_value: None,
+        condition: None,
         reason: s("pipelines test"),
         return_to: None,
     }
@@ -409,6 +415,7 @@ async fn retry_and_stop() {
         test: Duration::from_secs(30),
         build: Duration::from_millis(150),
         approval_timeout: Duration::from_secs(300),
+        ..Default::default()
     });
     p.call(&dana, &ask("staging", "myapp-staging", "start")).await;
     let running = wait_until(&p, "staging", "myapp-staging", "testing", |v| {

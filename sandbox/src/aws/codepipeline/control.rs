@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::super::{AwsError, Caller, Input};
 use super::model::{
-    ActionRun, ActionStatus, Disabled, Execution, ExecutionStatus, Pipeline, Position, StageStatus, Stop,
-    Wait,
+    ActionRun, ActionStatus, Disabled, Execution, ExecutionMode, ExecutionStatus, Pipeline, Position,
+    StageStatus, Stop, Wait,
 };
 use super::start::new_execution;
 use super::{CpError, State};
@@ -20,7 +20,7 @@ fn find_execution<'a>(pipeline: &'a mut Pipeline, id: &str) -> Result<&'a mut Ex
 
 /// Abandons every action in progress of the execution's current stage, now.
 fn abandon(execution: &mut Execution, now: SystemTime) {
-    if let Position::In(stage) = execution.position
+    if let Position::In(stage) | Position::Entering(stage) = execution.position
         && let Some(run) = execution.stage_run_mut(stage)
     {
         for action in run.actions.iter_mut().filter(|a| a.status == ActionStatus::InProgress) {
@@ -29,6 +29,9 @@ fn abandon(execution: &mut Execution, now: SystemTime) {
             action.updated = now;
         }
         run.status = StageStatus::Stopped;
+    }
+    for check in execution.conditions.iter_mut() {
+        super::conditions::abandon(check, now);
     }
     execution.status = ExecutionStatus::Stopped;
     execution.summary = execution.stop.as_ref().and_then(|s| s.reason.clone());
@@ -67,7 +70,7 @@ pub fn stop(state: &mut State, input: &Input) -> Result<Value, AwsError> {
     }
     let now = SystemTime::now();
     execution.stop = Some(Stop { reason: reason.map(str::to_owned) });
-    if abandon_now || matches!(execution.position, Position::Waiting(_)) {
+    if abandon_now || matches!(execution.position, Position::Waiting(_) | Position::Entering(_)) {
         abandon(execution, now);
     } else {
         execution.status = ExecutionStatus::Stopping;
@@ -120,7 +123,7 @@ pub fn retry(state: &mut State, input: &Input) -> Result<Value, AwsError> {
             "A newer execution has entered stage {stage_name}; only the latest execution in a stage can be retried"
         )));
     }
-    if pipeline.executions.iter().any(|e| e.status.running() && e.position == Position::In(stage)) {
+    if pipeline.executions.iter().any(|e| e.holds(stage)) {
         return Err(not_retryable(format!("Stage {stage_name} is running another execution")));
     }
     let now = SystemTime::now();
@@ -136,6 +139,8 @@ pub fn retry(state: &mut State, input: &Input) -> Result<Value, AwsError> {
         }
         run.status = StageStatus::InProgress;
         run.entered = entered;
+        run.retries.manual += 1;
+        run.retries.latest = Some("ManualStageRetry");
     }
     execution.replaced.extend(replaced);
     execution.status = ExecutionStatus::InProgress;
@@ -152,6 +157,12 @@ pub fn rollback(state: &mut State, input: &Input, caller: &Caller) -> Result<Val
     let target_id = input.required_str("targetPipelineExecutionId")?;
     let pipeline = state.pipeline(name)?;
     let stage = stage_of(pipeline, stage_name)?;
+    if pipeline.mode == ExecutionMode::Parallel {
+        return Err(CpError::UnableToRollback(format!(
+            "Pipeline {name} runs in PARALLEL execution mode, where stages cannot be rolled back"
+        ))
+        .into());
+    }
     let target = pipeline
         .execution(target_id)
         .ok_or_else(|| CpError::PipelineExecutionNotFound(target_id.to_owned(), name.to_owned()))?;
@@ -162,7 +173,8 @@ pub fn rollback(state: &mut State, input: &Input, caller: &Caller) -> Result<Val
         .into());
     }
     if pipeline.executions.iter().any(|e| {
-        e.status.running() && matches!(e.position, Position::In(s) | Position::Waiting(s) if s == stage)
+        e.status.running()
+            && matches!(e.position, Position::In(s) | Position::Entering(s) | Position::Waiting(s) if s == stage)
     }) {
         return Err(CpError::Conflict(format!(
             "Stage {stage_name} has an execution in progress; stop it or let it finish first"
@@ -176,7 +188,7 @@ pub fn rollback(state: &mut State, input: &Input, caller: &Caller) -> Result<Val
         .into());
     }
     let now = SystemTime::now();
-    let mut execution = new_execution(pipeline, "ManualRollback", caller, now);
+    let mut execution = new_execution(pipeline, "ManualRollback", caller.arn(), now);
     execution.rollback_of = Some(target_id.to_owned());
     execution.commit = target.commit.clone();
     execution.image = target.image.clone();

@@ -1,7 +1,8 @@
 //! The demo world's pipelines: `myapp-staging` (Source, Test, Build, Deploy to `staging`) and
 //! `myapp-production` (the same with a manual approval before Deploy), built from the
 //! repository whose history the sandbox cluster's releases come from, with a recent history of
-//! executions: successes, a commit whose tests failed, and a rejected release.
+//! executions: successes, a commit whose tests failed, and a rejected release. Production's
+//! Deploy stage has an entry condition: its error alarm (`PRODUCTION_ALARM`, OK) must not fire.
 
 use std::time::{Duration, SystemTime};
 
@@ -38,6 +39,9 @@ fn message(short: &str) -> &'static str {
 }
 
 const DAY: Duration = Duration::from_secs(86_400);
+
+/// The CloudWatch alarm production's Deploy stage checks before it is entered.
+pub const PRODUCTION_ALARM: &str = "myapp-production-errors";
 
 fn repository(now: SystemTime) -> Repository {
     let count = HISTORY.len() as u32;
@@ -90,7 +94,7 @@ fn declaration(name: &str, namespace: &str, approval: bool) -> Value {
             "configuration": { "CustomData": "Approve the release of #{SourceVariables.CommitId} to production" },
         }]}));
     }
-    stages.push(json!({ "name": "Deploy", "actions": [{
+    let mut deploy = json!({ "name": "Deploy", "actions": [{
         "name": "Deploy",
         "actionTypeId": { "category": "Deploy", "owner": "AWS", "provider": "EKS", "version": "1" },
         "runOrder": 1,
@@ -101,7 +105,16 @@ fn declaration(name: &str, namespace: &str, approval: bool) -> Value {
             "ContainerName": "myapp-container",
         },
         "inputArtifacts": [{ "name": "ImageArtifact" }],
-    }]}));
+    }]});
+    if approval {
+        // Production is not entered while its error alarm fires (for up to half an hour).
+        deploy["beforeEntry"] = json!({ "conditions": [{ "result": "FAIL", "rules": [{
+            "name": "NoProductionErrors",
+            "ruleTypeId": { "category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1" },
+            "configuration": { "AlarmName": PRODUCTION_ALARM, "WaitTime": "30" },
+        }]}]});
+    }
+    stages.push(deploy);
     json!({
         "name": name,
         "roleArn": "arn:aws:iam::123456789012:role/rollgate-codepipeline",
@@ -197,7 +210,7 @@ fn past(
             t += Duration::from_secs(3);
         }
         let status = if failure.is_some() { StageStatus::Failed } else { StageStatus::Succeeded };
-        stages.push(StageRun { stage: i, status, entered: *sequence, actions: runs });
+        stages.push(StageRun::new(i, status, *sequence, runs));
         if failure.is_some() {
             break;
         }
@@ -220,6 +233,7 @@ fn past(
         replaced: Vec::new(),
         stop: None,
         request: None,
+        conditions: Vec::new(),
     }
 }
 
@@ -240,6 +254,7 @@ pub fn seed(pipelines: &Pipelines) {
     let mut state = pipelines.lock();
     let now = SystemTime::now();
     state.repositories.insert("myapp".into(), repository(now));
+    state.alarms.insert(PRODUCTION_ALARM.into(), "OK".into());
     let tags =
         |env: &str| vec![("app".to_owned(), "myapp".to_owned()), ("environment".to_owned(), env.to_owned())];
     let ok = |approver| Outcome::Succeeded { approver };

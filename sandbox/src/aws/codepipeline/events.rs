@@ -180,6 +180,7 @@ fn stage_state(status: StageStatus, before: Option<&str>) -> &'static str {
         StageStatus::Stopped => "STOPPED",
         StageStatus::Succeeded => "SUCCEEDED",
         StageStatus::Failed => "FAILED",
+        StageStatus::Skipped => "SKIPPED",
     }
 }
 

@@ -1,8 +1,9 @@
 //! The simulated CodePipeline: pipelines whose executions really run, on a clock, through
 //! Source (a simulated repository), Test, Build (images pushed to the sandbox registry), manual
 //! Approval (a token, an expiry) and Deploy (the deployment's image set in the sandbox cluster,
-//! done when the rollout completes); SUPERSEDED execution mode, stop, retry, rollback, stage
-//! transitions, and the custom-action job API for deploy workers.
+//! done when the rollout completes); the SUPERSEDED, QUEUED and PARALLEL execution modes, stage
+//! conditions and their rules, stop, retry (by hand or automatic), rollback (by hand or
+//! automatic), stage transitions, and the custom-action job API for deploy workers.
 //!
 //! - `model`: pipelines, executions, stage and action runs, jobs.
 //! - `repository`: the simulated source repositories.
@@ -10,6 +11,7 @@
 //! - `engine`: the clock that moves executions along.
 //! - `events`: the state-change events it publishes (to the sandbox's SQS queue).
 //! - `actions`: what each kind of action does when it starts and while it runs.
+//! - `conditions`: stage conditions and their rules, ListRuleExecutions, OverrideStageCondition.
 //! - `read`: the read operations and the shapes they answer with.
 //! - `start`: StartPipelineExecution.
 //! - `approval`: PutApprovalResult.
@@ -19,6 +21,7 @@
 
 mod actions;
 mod approval;
+mod conditions;
 mod control;
 mod declaration;
 pub(crate) mod demo;
@@ -55,6 +58,8 @@ pub struct PipelineTimings {
     pub build: Duration,
     /// How long a manual approval waits before it fails as expired (AWS: 7 days).
     pub approval_timeout: Duration,
+    /// What a minute of a rule's `WaitTime` lasts in the sandbox.
+    pub rule_minute: Duration,
 }
 
 impl Default for PipelineTimings {
@@ -64,6 +69,7 @@ impl Default for PipelineTimings {
             test: Duration::from_secs(8),
             build: Duration::from_secs(10),
             approval_timeout: Duration::from_secs(7 * 86_400),
+            rule_minute: Duration::from_secs(1),
         }
     }
 }
@@ -125,6 +131,10 @@ pub(crate) enum CpError {
     InvalidStructure(String),
     #[error("A pipeline named '{0}' already exists")]
     PipelineNameInUse(String),
+    #[error("{0}")]
+    ConditionNotOverridable(String),
+    #[error("{0}")]
+    NotLatestExecution(String),
 }
 
 impl From<CpError> for AwsError {
@@ -152,6 +162,8 @@ impl From<CpError> for AwsError {
             CpError::InvalidJobState(_) => "InvalidJobStateException",
             CpError::InvalidStructure(_) => "InvalidStructureException",
             CpError::PipelineNameInUse(_) => "PipelineNameInUseException",
+            CpError::ConditionNotOverridable(_) => "ConditionNotOverridableException",
+            CpError::NotLatestExecution(_) => "NotLatestPipelineExecutionException",
         };
         AwsError::client(kind, e.to_string())
     }
@@ -167,6 +179,8 @@ pub(crate) struct State {
     pub sequence: u64,
     /// The statuses the events last told of.
     pub published: events::Published,
+    /// The CloudWatch alarms stage conditions watch.
+    pub alarms: conditions::Alarms,
 }
 
 impl State {
@@ -207,6 +221,7 @@ impl Pipelines {
             jobs: Vec::new(),
             sequence: 0,
             published: events::Published::default(),
+            alarms: conditions::Alarms::new(),
         };
         Self { state: Arc::new(Mutex::new(state)), store, registry, queues }
     }
@@ -242,6 +257,10 @@ impl Pipelines {
 
     pub fn fail_next(&self, failure: Failure) {
         self.lock().injected.push(failure);
+    }
+
+    pub fn set_alarm(&self, alarm: &str, state: &str) {
+        self.lock().alarms.insert(alarm.to_owned(), state.to_owned());
     }
 
     /// Adds a commit to a repository's branch (creating the repository on `main` if the
@@ -295,7 +314,9 @@ impl Service for CodePipeline {
             | "ListActionExecutions"
             | "StopPipelineExecution"
             | "RetryStageExecution"
+            | "ListRuleExecutions"
             | "RollbackStage" => field("pipelineName").to_owned(),
+            "OverrideStageCondition" => format!("{}/{}", field("pipelineName"), field("stageName")),
             // Listing pipelines and the job worker's calls take no resource.
             _ => return vec!["*".to_owned()],
         };
@@ -313,6 +334,8 @@ impl Service for CodePipeline {
             "ListPipelineExecutions" => read::list_executions(state, input),
             "GetPipelineExecution" => read::get_execution(state, input),
             "ListActionExecutions" => read::list_action_executions(state, input),
+            "ListRuleExecutions" => conditions::list_rule_executions(state, input),
+            "OverrideStageCondition" => conditions::override_condition(state, input, caller),
             "ListTagsForResource" => read::list_tags(state, input),
             "StartPipelineExecution" => start::start(state, input, caller),
             "StopPipelineExecution" => control::stop(state, input),

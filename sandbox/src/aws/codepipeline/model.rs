@@ -1,6 +1,6 @@
 //! What the simulated CodePipeline keeps: pipelines (their declaration as given and the parts
-//! the engine runs), their executions, each execution's stage runs and action runs, and the
-//! custom-action jobs waiting for a worker.
+//! the engine runs), their executions, each execution's stage runs, action runs and condition
+//! runs, and the custom-action jobs waiting for a worker.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -34,6 +34,8 @@ pub struct ActionDecl {
     pub type_id: Value,
     pub run_order: i64,
     pub configuration: BTreeMap<String, String>,
+    /// The namespace its output variables are read under (`#{SourceVariables.CommitId}`).
+    pub namespace: Option<String>,
 }
 
 impl ActionDecl {
@@ -46,6 +48,139 @@ impl ActionDecl {
 pub struct StageDecl {
     pub name: String,
     pub actions: Vec<ActionDecl>,
+    /// Checked before an execution enters: when not met, the result (FAIL or SKIP) engages.
+    pub before_entry: Option<ConditionDecl>,
+    /// Checked when every action has succeeded: when not met, FAIL or ROLLBACK engages.
+    pub on_success: Option<ConditionDecl>,
+    /// What happens when the stage fails.
+    pub on_failure: Option<FailureDecl>,
+}
+
+impl StageDecl {
+    pub fn condition(&self, kind: ConditionKind) -> Option<&ConditionDecl> {
+        match kind {
+            ConditionKind::BeforeEntry => self.before_entry.as_ref(),
+            ConditionKind::OnSuccess => self.on_success.as_ref(),
+        }
+    }
+}
+
+/// The order in which executions go through a pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionMode {
+    /// A newer execution waiting at a stage replaces an older one waiting there.
+    Superseded,
+    /// Executions wait their turn at each stage, oldest first.
+    Queued,
+    /// Executions run side by side; stages are not locked.
+    Parallel,
+}
+
+impl ExecutionMode {
+    pub fn parse(mode: &str) -> Option<Self> {
+        match mode {
+            "SUPERSEDED" => Some(Self::Superseded),
+            "QUEUED" => Some(Self::Queued),
+            "PARALLEL" => Some(Self::Parallel),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Superseded => "SUPERSEDED",
+            Self::Queued => "QUEUED",
+            Self::Parallel => "PARALLEL",
+        }
+    }
+}
+
+/// The stage conditions that are checked by rules (an on-failure result needs none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionKind {
+    BeforeEntry,
+    OnSuccess,
+}
+
+impl ConditionKind {
+    /// As OverrideStageCondition names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BeforeEntry => "BEFORE_ENTRY",
+            Self::OnSuccess => "ON_SUCCESS",
+        }
+    }
+}
+
+/// What a condition does when its rules are not met, or a failed stage does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionResult {
+    Fail,
+    Skip,
+    Rollback,
+    Retry,
+}
+
+impl ConditionResult {
+    pub fn parse(result: &str) -> Option<Self> {
+        match result {
+            "FAIL" => Some(Self::Fail),
+            "SKIP" => Some(Self::Skip),
+            "ROLLBACK" => Some(Self::Rollback),
+            "RETRY" => Some(Self::Retry),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fail => "FAIL",
+            Self::Skip => "SKIP",
+            Self::Rollback => "ROLLBACK",
+            Self::Retry => "RETRY",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    Eq,
+    Ne,
+    Contains,
+    Matches,
+}
+
+/// What a rule checks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    /// VariableCheck: a resolved variable compared with a value.
+    Variable { variable: String, operator: Operator, value: String },
+    /// CloudWatchAlarm: met unless the alarm is in one of `states`; while it is, the rule waits
+    /// up to `wait_minutes` for it to leave them.
+    Alarm { alarm: String, states: Vec<String>, wait_minutes: u32 },
+}
+
+#[derive(Debug, Clone)]
+pub struct RuleDecl {
+    pub name: String,
+    pub check: Check,
+    /// `ruleTypeId` as declared.
+    pub type_id: Value,
+    pub configuration: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConditionDecl {
+    pub result: ConditionResult,
+    pub rules: Vec<RuleDecl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FailureDecl {
+    /// ROLLBACK (to the last execution that succeeded in the stage) or RETRY (once).
+    pub result: ConditionResult,
+    /// For RETRY: every action again, not only the failed ones.
+    pub retry_all: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +200,7 @@ pub struct Disabled {
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     pub name: String,
+    pub mode: ExecutionMode,
     /// The declaration as GetPipeline returns it.
     pub declaration: Value,
     pub stages: Vec<StageDecl>,
@@ -97,6 +233,15 @@ impl Pipeline {
             .iter()
             .filter_map(|e| e.stage_run(stage).map(|run| (e, run)))
             .max_by_key(|(_, run)| run.entered)
+    }
+
+    /// The newest run of a stage's condition of `kind`, with its execution.
+    pub fn latest_condition(&self, stage: usize, kind: ConditionKind) -> Option<(&Execution, &ConditionRun)> {
+        self.executions
+            .iter()
+            .flat_map(|e| e.conditions.iter().map(move |c| (e, c)))
+            .filter(|(_, c)| c.stage == stage && c.kind == kind)
+            .max_by_key(|(_, c)| c.sequence)
     }
 }
 
@@ -132,6 +277,8 @@ impl ExecutionStatus {
 pub enum Position {
     /// Waiting to enter this stage (its transition is disabled or another execution holds it).
     Waiting(usize),
+    /// Its entry condition is being checked: it holds the stage.
+    Entering(usize),
     /// Running this stage.
     In(usize),
     Done,
@@ -166,6 +313,8 @@ pub struct Execution {
     pub stop: Option<Stop>,
     /// `clientRequestToken` and the request it came with, for idempotent starts.
     pub request: Option<(String, Value)>,
+    /// Every check of a stage condition it went through, oldest first.
+    pub conditions: Vec<ConditionRun>,
 }
 
 impl Execution {
@@ -176,6 +325,17 @@ impl Execution {
     pub fn stage_run_mut(&mut self, stage: usize) -> Option<&mut StageRun> {
         self.stages.iter_mut().find(|r| r.stage == stage)
     }
+
+    /// Whether it holds `stage`: running its actions or checking its entry condition.
+    pub fn holds(&self, stage: usize) -> bool {
+        self.status.running()
+            && matches!(self.position, Position::In(s) | Position::Entering(s) if s == stage)
+    }
+
+    /// Its newest check of a stage's condition of `kind`.
+    pub fn condition_mut(&mut self, stage: usize, kind: ConditionKind) -> Option<&mut ConditionRun> {
+        self.conditions.iter_mut().rev().find(|c| c.stage == stage && c.kind == kind)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +345,8 @@ pub enum StageStatus {
     Stopped,
     Succeeded,
     Failed,
+    /// Its entry condition was not met and its result was SKIP.
+    Skipped,
 }
 
 impl StageStatus {
@@ -195,6 +357,7 @@ impl StageStatus {
             Self::Stopped => "Stopped",
             Self::Succeeded => "Succeeded",
             Self::Failed => "Failed",
+            Self::Skipped => "Skipped",
         }
     }
 }
@@ -207,6 +370,92 @@ pub struct StageRun {
     pub entered: u64,
     /// One per declared action, in declaration order.
     pub actions: Vec<ActionRun>,
+    pub retries: Retries,
+}
+
+impl StageRun {
+    pub fn new(stage: usize, status: StageStatus, entered: u64, actions: Vec<ActionRun>) -> Self {
+        Self { stage, status, entered, actions, retries: Retries::default() }
+    }
+}
+
+/// How often a stage run was retried, and by what last (GetPipelineState's `retryStageMetadata`).
+#[derive(Debug, Clone, Default)]
+pub struct Retries {
+    pub automatic: u32,
+    pub manual: u32,
+    pub latest: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionStatus {
+    InProgress,
+    Succeeded,
+    Failed,
+    Overridden,
+    Abandoned,
+}
+
+impl ConditionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "InProgress",
+            Self::Succeeded => "Succeeded",
+            Self::Failed => "Failed",
+            Self::Overridden => "Overridden",
+            Self::Abandoned => "Abandoned",
+        }
+    }
+}
+
+/// One check of a stage condition for one execution.
+#[derive(Debug, Clone)]
+pub struct ConditionRun {
+    pub stage: usize,
+    pub kind: ConditionKind,
+    pub status: ConditionStatus,
+    pub summary: Option<String>,
+    /// A pipeline-wide sequence number: which check came last.
+    pub sequence: u64,
+    pub started: SystemTime,
+    pub updated: SystemTime,
+    /// One per declared rule, in declaration order.
+    pub rules: Vec<RuleRun>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleStatus {
+    InProgress,
+    Abandoned,
+    Succeeded,
+    Failed,
+}
+
+impl RuleStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "InProgress",
+            Self::Abandoned => "Abandoned",
+            Self::Succeeded => "Succeeded",
+            Self::Failed => "Failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RuleRun {
+    pub id: String,
+    pub rule: usize,
+    pub status: RuleStatus,
+    pub started: SystemTime,
+    pub updated: SystemTime,
+    /// When a waiting rule gives up.
+    pub until: Option<SystemTime>,
+    pub summary: Option<String>,
+    pub error: Option<(&'static str, String)>,
+    /// Its configuration with the variables it names resolved.
+    pub resolved: BTreeMap<String, String>,
+    pub updated_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

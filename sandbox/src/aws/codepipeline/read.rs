@@ -14,7 +14,7 @@ pub fn arn(name: &str) -> String {
 }
 
 /// `maxResults`/`nextToken` paging over a list whose items have stable string keys.
-fn page<T>(
+pub(super) fn page<T>(
     items: Vec<(String, T)>,
     input: &Input,
     max: i64,
@@ -38,7 +38,7 @@ fn page<T>(
     Ok((taken.into_iter().map(|(_, t)| t).collect(), next))
 }
 
-fn with_token(mut out: Value, next: Option<String>) -> Value {
+pub(super) fn with_token(mut out: Value, next: Option<String>) -> Value {
     if let Some(next) = next {
         out["nextToken"] = json!(next);
     }
@@ -54,7 +54,7 @@ pub fn list_pipelines(state: &State, input: &Input) -> Result<Value, AwsError> {
                 "name": p.name,
                 "version": 1,
                 "pipelineType": p.declaration["pipelineType"],
-                "executionMode": p.declaration["executionMode"],
+                "executionMode": p.mode.as_str(),
                 "created": ids::epoch(p.created),
                 "updated": ids::epoch(p.updated),
             });
@@ -143,7 +143,15 @@ pub fn get_state(state: &State, input: &Input) -> Result<Value, AwsError> {
             }
             if let Some((execution, run)) = latest {
                 out["latestExecution"] = json!({ "pipelineExecutionId": execution.id, "status": run.status.as_str() });
+                if let Some(trigger) = run.retries.latest {
+                    out["retryStageMetadata"] = json!({
+                        "autoStageRetryAttempt": run.retries.automatic,
+                        "manualStageRetryAttempt": run.retries.manual,
+                        "latestRetryTrigger": trigger,
+                    });
+                }
             }
+            super::conditions::stage_state(pipeline, i, &mut out);
             let inbound: Vec<Value> = pipeline
                 .executions
                 .iter()
@@ -177,12 +185,12 @@ fn source_revisions(pipeline: &Pipeline, execution: &Execution) -> Value {
     }])
 }
 
-fn execution_common(execution: &Execution) -> Value {
+fn execution_common(pipeline: &Pipeline, execution: &Execution) -> Value {
     let mut out = json!({
         "pipelineExecutionId": execution.id,
         "status": execution.status.as_str(),
         "trigger": { "triggerType": execution.trigger_type, "triggerDetail": execution.trigger_detail },
-        "executionMode": "SUPERSEDED",
+        "executionMode": pipeline.mode.as_str(),
         "executionType": if execution.rollback_of.is_some() { "ROLLBACK" } else { "STANDARD" },
     });
     if let Some(summary) = &execution.summary {
@@ -221,7 +229,7 @@ pub fn list_executions(state: &State, input: &Input) -> Result<Value, AwsError> 
             })
         })
         .map(|e| {
-            let mut summary = execution_common(e);
+            let mut summary = execution_common(pipeline, e);
             summary["startTime"] = json!(ids::epoch(e.started));
             summary["lastUpdateTime"] = json!(ids::epoch(e.updated));
             summary["sourceRevisions"] =
@@ -243,7 +251,7 @@ pub fn get_execution(state: &State, input: &Input) -> Result<Value, AwsError> {
     let execution = pipeline
         .execution(id)
         .ok_or_else(|| CpError::PipelineExecutionNotFound(id.to_owned(), name.to_owned()))?;
-    let mut out = execution_common(execution);
+    let mut out = execution_common(pipeline, execution);
     out["pipelineName"] = json!(name);
     out["pipelineVersion"] = json!(1);
     let revision = &source_revisions(pipeline, execution)[0];

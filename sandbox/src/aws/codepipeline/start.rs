@@ -13,7 +13,7 @@ use super::{CpError, State};
 pub(super) fn new_execution(
     pipeline: &Pipeline,
     trigger: &'static str,
-    caller: &Caller,
+    detail: String,
     now: SystemTime,
 ) -> Execution {
     Execution {
@@ -23,7 +23,7 @@ pub(super) fn new_execution(
         started: now,
         updated: now,
         trigger_type: trigger,
-        trigger_detail: caller.arn(),
+        trigger_detail: detail,
         rollback_of: None,
         variables: Vec::new(),
         commit: super::repository::Commit {
@@ -39,6 +39,7 @@ pub(super) fn new_execution(
         replaced: Vec::new(),
         stop: None,
         request: None,
+        conditions: Vec::new(),
     }
 }
 
@@ -140,7 +141,7 @@ pub fn start(state: &mut State, input: &Input, caller: &Caller) -> Result<Value,
         commit = Some(found.clone());
     }
     let now = SystemTime::now();
-    let mut execution = new_execution(pipeline, "StartPipelineExecution", caller, now);
+    let mut execution = new_execution(pipeline, "StartPipelineExecution", caller.arn(), now);
     execution.variables = variables;
     // An empty repository starts an execution all the same, whose source action fails (as
     // on AWS); the execution's commit stays the empty one, which `Commit::exists` tells.

@@ -1,0 +1,400 @@
+//! CodePipeline V2 through the AWS SDK and the AWS CLI: the QUEUED and PARALLEL execution modes,
+//! stage conditions (an entry condition that waits on a CloudWatch alarm, passes, fails or is
+//! overridden; a success condition whose failure rolls the stage back), automatic stage retry,
+//! ListRuleExecutions, and the declarations and requests CodePipeline refuses.
+
+use crate::support;
+
+use std::time::Duration;
+
+use aws_sdk_codepipeline::Client;
+use aws_sdk_codepipeline::types::{
+    ApprovalResult, ApprovalStatus, ConditionExecutionStatus, ConditionType, ExecutionMode, ExecutionType,
+    PipelineExecutionStatus, PipelineVariable, RetryTrigger, RuleExecutionFilter, RuleExecutionStatus,
+    StageState, StageTransitionType, TriggerType,
+};
+use sandbox::{Endpoints, Failure, PipelineTimings, Sandbox, World};
+use serde_json::{Value, json};
+use support::code;
+
+use PipelineExecutionStatus as Status;
+
+const ALARM: &str = "myapp-production-errors";
+
+async fn start(world: World, rule_minute: Duration) -> (support::ModelChecked, Client) {
+    let sandbox = Sandbox::start(Endpoints::any_free(), world).await.expect("sandbox starts");
+    sandbox.aws.set_pipeline_timings(PipelineTimings {
+        source: Duration::from_millis(100),
+        test: Duration::from_millis(150),
+        build: Duration::from_millis(150),
+        approval_timeout: Duration::from_secs(120),
+        rule_minute,
+    });
+    let client = support::codepipeline(&support::url(sandbox.endpoints.codepipeline)).await;
+    (support::ModelChecked::new(sandbox), client)
+}
+
+async fn run(client: &Client, pipeline: &str) -> String {
+    let started = client.start_pipeline_execution().name(pipeline).send().await.expect("started");
+    started.pipeline_execution_id().expect("an execution id").to_owned()
+}
+
+async fn status(client: &Client, pipeline: &str, id: &str) -> (Status, Option<String>) {
+    let out = client
+        .get_pipeline_execution()
+        .pipeline_name(pipeline)
+        .pipeline_execution_id(id)
+        .send()
+        .await
+        .unwrap();
+    let execution = out.pipeline_execution.expect("an execution");
+    (execution.status.expect("a status"), execution.status_summary)
+}
+
+async fn wait_for(client: &Client, pipeline: &str, id: &str, wanted: Status) -> Option<String> {
+    for _ in 0..600 {
+        let (now, summary) = status(client, pipeline, id).await;
+        if now == wanted {
+            return summary;
+        }
+        let last = matches!(now, Status::Succeeded | Status::Failed | Status::Stopped | Status::Superseded);
+        assert!(!last, "{pipeline} {id} ended {now:?} ({summary:?}), not {wanted:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{pipeline} {id} did not reach {wanted:?} within 30 s");
+}
+
+async fn stage_state(client: &Client, pipeline: &str, stage: &str) -> StageState {
+    let state = client.get_pipeline_state().name(pipeline).send().await.expect("state");
+    state.stage_states().iter().find(|s| s.stage_name() == Some(stage)).cloned().expect("the stage")
+}
+
+/// Polls the stage's state until `ready` holds.
+async fn stage_until(
+    client: &Client,
+    pipeline: &str,
+    stage: &str,
+    ready: impl Fn(&StageState) -> bool,
+) -> StageState {
+    for _ in 0..600 {
+        let state = stage_state(client, pipeline, stage).await;
+        if ready(&state) {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{pipeline}'s stage {stage} never got there: {:?}", stage_state(client, pipeline, stage).await);
+}
+
+fn entry_status(s: &StageState) -> Option<ConditionExecutionStatus> {
+    s.before_entry_condition_state().and_then(|c| c.latest_execution()).and_then(|l| l.status()).cloned()
+}
+
+/// Releases production through its approval; returns the execution.
+async fn release_production(client: &Client) -> String {
+    let id = run(client, "myapp-production").await;
+    let approval = stage_until(client, "myapp-production", "Approval", |s| {
+        s.action_states().first().and_then(|a| a.latest_execution()).and_then(|l| l.token()).is_some()
+            && s.latest_execution().is_some_and(|l| l.pipeline_execution_id() == id)
+    })
+    .await;
+    let token = approval.action_states()[0].latest_execution().unwrap().token().unwrap().to_owned();
+    let result = ApprovalResult::builder().status(ApprovalStatus::Approved).summary("ok").build().unwrap();
+    client
+        .put_approval_result()
+        .pipeline_name("myapp-production")
+        .stage_name("Approval")
+        .action_name("ManualApproval")
+        .token(token)
+        .result(result)
+        .send()
+        .await
+        .expect("approved");
+    id
+}
+
+/// Production's Deploy is entered only while its error alarm is quiet: OK passes at once; a
+/// firing alarm makes the rule wait (ListRuleExecutions and GetPipelineState show it), an
+/// override (through the CLI) lets the execution in, an alarm that clears passes, one that
+/// keeps firing fails the execution in words. Overrides CodePipeline refuses are refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn entry_condition_on_an_alarm() {
+    let (sandbox, client) = start(World::Demo, Duration::from_secs(1)).await;
+    let endpoint = support::url(sandbox.endpoints.codepipeline);
+
+    let quiet = release_production(&client).await;
+    wait_for(&client, "myapp-production", &quiet, Status::Succeeded).await;
+    let deploy = stage_state(&client, "myapp-production", "Deploy").await;
+    assert_eq!(entry_status(&deploy), Some(ConditionExecutionStatus::Succeeded));
+    let rule = &deploy.before_entry_condition_state().unwrap().condition_states()[0].rule_states()[0];
+    assert_eq!(rule.rule_name(), Some("NoProductionErrors"));
+    assert_eq!(rule.latest_execution().unwrap().summary(), Some("Alarm myapp-production-errors is OK"));
+
+    // Firing: the rule waits (30 min of WaitTime, a second each here); overridden by hand.
+    sandbox.aws.set_alarm(ALARM, "ALARM");
+    let held = release_production(&client).await;
+    stage_until(&client, "myapp-production", "Deploy", |s| {
+        entry_status(s) == Some(ConditionExecutionStatus::InProgress)
+    })
+    .await;
+    let filter = RuleExecutionFilter::builder().pipeline_execution_id(&held).build();
+    let rules =
+        client.list_rule_executions().pipeline_name("myapp-production").filter(filter).send().await.unwrap();
+    let waiting = &rules.rule_execution_details()[0];
+    assert_eq!((waiting.rule_name(), waiting.stage_name()), (Some("NoProductionErrors"), Some("Deploy")));
+    assert_eq!(waiting.status(), Some(&RuleExecutionStatus::InProgress));
+    let override_with = |execution: &str, kind: ConditionType| {
+        client
+            .override_stage_condition()
+            .pipeline_name("myapp-production")
+            .stage_name("Deploy")
+            .pipeline_execution_id(execution)
+            .condition_type(kind)
+            .send()
+    };
+    assert_eq!(
+        code(override_with(&held, ConditionType::OnSuccess).await),
+        "ConditionNotOverridableException"
+    );
+    assert_eq!(
+        code(override_with(&quiet, ConditionType::BeforeEntry).await),
+        "NotLatestPipelineExecutionException"
+    );
+    let cli = [
+        "codepipeline",
+        "override-stage-condition",
+        "--pipeline-name",
+        "myapp-production",
+        "--stage-name",
+        "Deploy",
+        "--pipeline-execution-id",
+        &held,
+        "--condition-type",
+        "BEFORE_ENTRY",
+    ];
+    assert!(support::aws_cli(&endpoint, &cli).await.success);
+    wait_for(&client, "myapp-production", &held, Status::Succeeded).await;
+    let deploy = stage_state(&client, "myapp-production", "Deploy").await;
+    assert_eq!(entry_status(&deploy), Some(ConditionExecutionStatus::Overridden));
+    let again = support::aws_cli(&endpoint, &cli).await;
+    assert!(again.stderr.contains("ConditionNotOverridableException"), "{}", again.stderr);
+
+    // The alarm clears while the rule waits: it passes.
+    let cleared = release_production(&client).await;
+    stage_until(&client, "myapp-production", "Deploy", |s| {
+        entry_status(s) == Some(ConditionExecutionStatus::InProgress)
+    })
+    .await;
+    sandbox.aws.set_alarm(ALARM, "OK");
+    wait_for(&client, "myapp-production", &cleared, Status::Succeeded).await;
+    let listed = support::aws_cli(
+        &endpoint,
+        &[
+            "codepipeline",
+            "list-rule-executions",
+            "--pipeline-name",
+            "myapp-production",
+            "--filter",
+            &format!("pipelineExecutionId={cleared}"),
+        ],
+    )
+    .await
+    .json();
+    let detail = &listed["ruleExecutionDetails"][0];
+    assert_eq!(detail["status"], "Succeeded");
+    assert_eq!(
+        detail["output"]["executionResult"]["externalExecutionSummary"],
+        "Alarm myapp-production-errors changed to OK"
+    );
+
+    // It keeps firing past the wait: the execution fails at the gate, saying why.
+    sandbox.aws.set_pipeline_timings(PipelineTimings {
+        source: Duration::from_millis(100),
+        test: Duration::from_millis(150),
+        build: Duration::from_millis(150),
+        approval_timeout: Duration::from_secs(120),
+        rule_minute: Duration::from_millis(10),
+    });
+    sandbox.aws.set_alarm(ALARM, "ALARM");
+    let failed = release_production(&client).await;
+    let why = wait_for(&client, "myapp-production", &failed, Status::Failed).await.unwrap_or_default();
+    assert!(why.contains("entry condition of stage Deploy was not met"), "{why}");
+    assert!(why.contains("stayed ALARM"), "{why}");
+}
+
+fn stage(name: &str, category: &str) -> Value {
+    json!({ "name": name, "actions": [{
+        "name": name,
+        "actionTypeId": { "category": category, "owner": "AWS", "provider": "CodeBuild", "version": "1" },
+        "configuration": { "ProjectName": "web", "EnvironmentVariables": "[{\"name\":\"IMAGE_REPO_NAME\",\"value\":\"web\"}]" },
+    }]})
+}
+
+/// Source, Test, Build: Test retries once by itself; Build's success condition checks the
+/// `GATE` variable and rolls Build back when it is not `open`.
+fn gated(name: &str, mode: &str) -> Value {
+    let mut test = stage("Test", "Test");
+    test["onFailure"] = json!({ "result": "RETRY", "retryConfiguration": { "retryMode": "FAILED_ACTIONS" } });
+    let mut build = stage("Build", "Build");
+    build["onSuccess"] = json!({ "conditions": [{ "result": "ROLLBACK", "rules": [{
+        "name": "GateIsOpen",
+        "ruleTypeId": { "category": "Rule", "owner": "AWS", "provider": "VariableCheck", "version": "1" },
+        "configuration": { "Variable": "#{variables.GATE}", "Operator": "EQ", "Value": "open" },
+    }]}]});
+    json!({
+        "name": name,
+        "roleArn": "arn:aws:iam::123456789012:role/test",
+        "artifactStore": { "type": "S3", "location": "bucket" },
+        "pipelineType": "V2",
+        "executionMode": mode,
+        "variables": [{ "name": "GATE", "defaultValue": "open" }],
+        "stages": [
+            { "name": "Source", "actions": [{
+                "name": "Source",
+                "actionTypeId": { "category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1" },
+                "configuration": { "RepositoryName": "web", "BranchName": "main" },
+            }]},
+            test,
+            build,
+        ],
+    })
+}
+
+async fn create(endpoint: &str, pipeline: &Value) -> support::CliOutput {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pipeline.json");
+    std::fs::write(&file, pipeline.to_string()).unwrap();
+    let argument = format!("file://{}", file.display());
+    support::aws_cli(endpoint, &["codepipeline", "create-pipeline", "--pipeline", &argument]).await
+}
+
+fn gate(value: &str) -> PipelineVariable {
+    PipelineVariable::builder().name("GATE").value(value).build().unwrap()
+}
+
+/// A failed test run is retried once by itself (GetPipelineState says so); a success condition
+/// that is not met fails the execution and CodePipeline rolls the stage back to the last
+/// execution that succeeded in it (an execution of type ROLLBACK, triggered automatically).
+#[tokio::test(flavor = "multi_thread")]
+async fn automatic_retry_and_rollback() {
+    let (sandbox, client) = start(World::Empty, Duration::from_millis(10)).await;
+    let endpoint = support::url(sandbox.endpoints.codepipeline);
+    sandbox.aws.commit("web", "First", "Lee Nakamura");
+    create(&endpoint, &gated("web", "QUEUED")).await.json();
+
+    sandbox.aws.fail_next(Failure::Tests);
+    let good = run(&client, "web").await;
+    wait_for(&client, "web", &good, Status::Succeeded).await;
+    let test = stage_state(&client, "web", "Test").await;
+    let retried = test.retry_stage_metadata().expect("retry metadata");
+    assert_eq!(retried.auto_stage_retry_attempt(), Some(1));
+    assert_eq!(retried.latest_retry_trigger(), Some(&RetryTrigger::AutomatedStageRetry));
+
+    sandbox.aws.commit("web", "Second", "Lee Nakamura");
+    let closed =
+        client.start_pipeline_execution().name("web").variables(gate("closed")).send().await.unwrap();
+    let closed = closed.pipeline_execution_id().unwrap().to_owned();
+    let why = wait_for(&client, "web", &closed, Status::Failed).await.unwrap_or_default();
+    assert!(why.contains("success condition of stage Build was not met"), "{why}");
+    assert!(why.contains("GateIsOpen"), "{why}");
+    let executions = client.list_pipeline_executions().pipeline_name("web").send().await.unwrap();
+    let rollback = executions.pipeline_execution_summaries()[0].clone();
+    assert_eq!(rollback.execution_type(), Some(&ExecutionType::Rollback));
+    assert_eq!(rollback.execution_mode(), Some(&ExecutionMode::Queued));
+    assert_eq!(rollback.trigger().and_then(|t| t.trigger_type()), Some(&TriggerType::AutomatedRollback));
+    assert_eq!(
+        rollback.rollback_metadata().and_then(|m| m.rollback_target_pipeline_execution_id()),
+        Some(good.as_str())
+    );
+    let id = rollback.pipeline_execution_id().unwrap();
+    wait_for(&client, "web", id, Status::Succeeded).await;
+    let filter = RuleExecutionFilter::builder().pipeline_execution_id(&closed).build();
+    let rules = client.list_rule_executions().pipeline_name("web").filter(filter).send().await.unwrap();
+    let rule = &rules.rule_execution_details()[0];
+    assert_eq!(rule.status(), Some(&RuleExecutionStatus::Failed));
+    let said = rule.output().and_then(|o| o.execution_result()).and_then(|r| r.external_execution_summary());
+    assert_eq!(said, Some("#{variables.GATE} is \"closed\": it should be one that equals \"open\""));
+}
+
+/// QUEUED executions wait their turn (none is superseded); PARALLEL ones run side by side, and
+/// their stages cannot be rolled back.
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_and_parallel_modes() {
+    let (sandbox, client) = start(World::Empty, Duration::from_millis(10)).await;
+    let endpoint = support::url(sandbox.endpoints.codepipeline);
+    sandbox.aws.commit("web", "First", "Lee Nakamura");
+    let mut queued = gated("queued", "QUEUED");
+    queued["stages"][2].as_object_mut().unwrap().remove("onSuccess");
+    create(&endpoint, &queued).await.json();
+    client
+        .disable_stage_transition()
+        .pipeline_name("queued")
+        .stage_name("Build")
+        .transition_type(StageTransitionType::Inbound)
+        .reason("hold")
+        .send()
+        .await
+        .unwrap();
+    let ids = [run(&client, "queued").await, run(&client, "queued").await, run(&client, "queued").await];
+    stage_until(&client, "queued", "Build", |s| s.inbound_executions().len() == 3).await;
+    client
+        .enable_stage_transition()
+        .pipeline_name("queued")
+        .stage_name("Build")
+        .transition_type(StageTransitionType::Inbound)
+        .send()
+        .await
+        .unwrap();
+    for id in &ids {
+        wait_for(&client, "queued", id, Status::Succeeded).await;
+    }
+
+    let mut parallel = gated("parallel", "PARALLEL");
+    parallel["stages"][2].as_object_mut().unwrap().remove("onSuccess");
+    create(&endpoint, &parallel).await.json();
+    let (a, b) = (run(&client, "parallel").await, run(&client, "parallel").await);
+    wait_for(&client, "parallel", &a, Status::Succeeded).await;
+    wait_for(&client, "parallel", &b, Status::Succeeded).await;
+    let actions = client.list_action_executions().pipeline_name("parallel").send().await.unwrap();
+    let tests: Vec<_> =
+        actions.action_execution_details().iter().filter(|d| d.stage_name() == Some("Test")).collect();
+    let (first, second) = (tests[0], tests[1]);
+    assert!(
+        first.start_time().unwrap() < second.last_update_time().unwrap()
+            && second.start_time().unwrap() < first.last_update_time().unwrap(),
+        "both executions were in Test at once"
+    );
+    let refused = client
+        .rollback_stage()
+        .pipeline_name("parallel")
+        .stage_name("Build")
+        .target_pipeline_execution_id(&a)
+        .send()
+        .await;
+    assert_eq!(code(refused), "UnableToRollbackStageException");
+}
+
+/// What CodePipeline refuses of V2 declarations is refused, in words.
+#[tokio::test(flavor = "multi_thread")]
+async fn v2_declarations_refused() {
+    let (sandbox, _client) = start(World::Empty, Duration::from_millis(10)).await;
+    let endpoint = support::url(sandbox.endpoints.codepipeline);
+    let refused = |stderr: &str, words: &str| {
+        assert!(stderr.contains(words), "expected {words:?} in: {stderr}");
+    };
+    let out = create(&endpoint, &gated("p1", "PARALLEL")).await;
+    refused(&out.stderr, "Rollback is not supported for pipelines in PARALLEL execution mode");
+    let mut v1 = gated("p2", "QUEUED");
+    v1["pipelineType"] = json!("V1");
+    refused(&create(&endpoint, &v1).await.stderr, "only available for V2 pipelines");
+    let mut lambda = gated("p3", "QUEUED");
+    lambda["stages"][2]["onSuccess"]["conditions"][0]["rules"][0]["ruleTypeId"]["provider"] =
+        json!("LambdaInvoke");
+    refused(&create(&endpoint, &lambda).await.stderr, "does not run LambdaInvoke rules");
+    let mut skip = gated("p4", "QUEUED");
+    skip["stages"][2]["onSuccess"]["conditions"][0]["result"] = json!("SKIP");
+    refused(&create(&endpoint, &skip).await.stderr, "onSuccess must be one of FAIL, ROLLBACK");
+    let mut mode = gated("p5", "SOMETIMES");
+    mode["stages"][2].as_object_mut().unwrap().remove("onSuccess");
+    refused(&create(&endpoint, &mode).await.stderr, "[QUEUED, SUPERSEDED, PARALLEL]");
+}

@@ -1,0 +1,230 @@
+//! CodePipeline V2 through Rollgate's server functions on the sandbox: production's Deploy
+//! entry condition (its error alarm) shown live, its rule results, and an override that is a
+//! change request under four eyes (the requester cannot approve it; a forged one naming an older
+//! execution fails in CodePipeline's words; a failure condition cannot be overridden at all);
+//! a release with variables and a source revision, refused in words when the pipeline does not
+//! declare the variable, and blocked when the revision is a blocked commit.
+
+use std::time::Duration;
+
+use app::api::changes::{ApproveChange, ListChanges};
+use app::api::pipelines::RequestPipelineChange;
+use app::model::ChangeView;
+use aws_sdk_codepipeline::types::PipelineExecutionStatus;
+use backend::policy::Role;
+
+use crate::common::TestPortal;
+use crate::pipelines::{ask, decide, detail, portal, release_production, s, wait_until};
+
+const PIPELINE: &str = "myapp-production";
+const ALARM: &str = "myapp-production-errors";
+
+fn sandbox(p: &TestPortal) -> &sandbox::Sandbox {
+    p.running.sandbox.as_ref().expect("the sandbox runs")
+}
+
+fn entry_checking(v: &app::model::pipelines::PipelineView) -> Option<String> {
+    v.stages
+        .iter()
+        .find(|s| s.name == "Deploy")
+        .and_then(|s| s.conditions.iter().find(|c| c.kind == "before-entry"))
+        .and_then(|c| c.checking.clone())
+}
+
+/// Releases production (dana asks, avery approves the request, avery and ada meet the
+/// approval's quorum) and returns the execution.
+async fn released(p: &TestPortal) -> String {
+    let dana = p.as_role(Role::Deployer).await;
+    let (avery, ada) = (p.as_role(Role::Approver).await, p.as_role(Role::Admin).await);
+    let approval = release_production(p, &dana).await;
+    for who in [&avery, &ada] {
+        let answered = p.call(who, &decide(&approval, "approve", "fine")).await;
+        assert_eq!(answered.status().as_u16(), 200, "{}", answered.text().await.unwrap_or_default());
+    }
+    approval.execution
+}
+
+fn over(execution: &str, condition: &str) -> RequestPipelineChange {
+    RequestPipelineChange {
+        stage: Some(s("Deploy")),
+        execution: Some(execution.to_owned()),
+        condition: Some(s(condition)),
+        ..ask("production", PIPELINE, "override-condition")
+    }
+}
+
+async fn pending(p: &TestPortal, who: &reqwest::Client, kind: &str) -> ChangeView {
+    let changes: Vec<ChangeView> =
+        p.call(who, &ListChanges { env: s("production") }).await.json().await.expect("the changes");
+    changes.into_iter().find(|c| c.state == "pending" && c.kind == kind).expect("a pending request")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_override_of_an_entry_condition_is_a_change_request_under_four_eyes() {
+    let p = portal().await;
+    let (vera, dana, avery) =
+        (p.as_role(Role::Viewer).await, p.as_role(Role::Deployer).await, p.as_role(Role::Approver).await);
+
+    // A quiet alarm: the check passes, the page shows it and what the rule found.
+    let first = released(&p).await;
+    wait_until(&p, "production", PIPELINE, "released", |v| {
+        v.latest.as_ref().is_some_and(|e| e.id == first && e.status == "Succeeded")
+    })
+    .await;
+    let shown = detail(&p, "production", PIPELINE).await;
+    let deploy = shown.live.stages.iter().find(|s| s.name == "Deploy").unwrap();
+    let entry = &deploy.conditions[0];
+    assert_eq!((entry.kind.as_str(), entry.words.as_str()), ("before-entry", "entry condition"));
+    assert_eq!(entry.status.as_deref(), Some("Succeeded"));
+    assert_eq!(entry.rules[0].summary.as_deref(), Some("Alarm myapp-production-errors is OK"));
+    assert_eq!(entry.checking, None, "nothing to override");
+    let rule = shown.rules.iter().find(|r| r.rule == "NoProductionErrors").expect("the rule's run");
+    assert_eq!((rule.provider.as_str(), rule.status.as_str()), ("CloudWatchAlarm", "Succeeded"));
+    assert!(rule.checked.contains("AlarmName: myapp-production-errors"), "{}", rule.checked);
+    assert_eq!(shown.mode, "SUPERSEDED");
+
+    // The alarm fires: the next release waits at Deploy's entry.
+    sandbox(&p).aws.set_alarm(ALARM, "ALARM");
+    let held = released(&p).await;
+    let live = wait_until(&p, "production", PIPELINE, "held at Deploy's entry", |v| {
+        entry_checking(v).as_deref() == Some(held.as_str())
+    })
+    .await;
+    assert!(live.running);
+
+    // Who may not ask, cannot; a failure condition is no overridable one.
+    assert_eq!(p.call(&vera, &over(&held, "before-entry")).await.status().as_u16(), 403);
+    let failure = p.call(&dana, &over(&held, "on-failure")).await;
+    assert_eq!(failure.status().as_u16(), 400);
+    assert!(failure.text().await.unwrap().contains("cannot be overridden"));
+    let nonsense = p.call(&dana, &over(&held, "whenever")).await;
+    assert_eq!(nonsense.status().as_u16(), 400);
+
+    // A forged request naming the earlier execution: four eyes let it through, CodePipeline
+    // refuses it, in words, and the held release still waits.
+    let forged: String = p.call(&dana, &over(&first, "before-entry")).await.json().await.unwrap();
+    assert_eq!(forged, "pending");
+    let request = pending(&p, &avery, "override condition").await;
+    let done: ChangeView =
+        p.call(&avery, &ApproveChange { id: request.id, comment: s("ok") }).await.json().await.unwrap();
+    assert_eq!(done.state, "failed");
+    let outcome = done.outcome.unwrap_or_default();
+    assert!(outcome.contains("not the latest execution"), "{outcome}");
+    assert_eq!(
+        entry_checking(&detail(&p, "production", PIPELINE).await.live).as_deref(),
+        Some(held.as_str())
+    );
+
+    // The real one: dana asks, cannot approve her own request, avery does.
+    let asked: String = p.call(&dana, &over(&held, "before-entry")).await.json().await.unwrap();
+    assert_eq!(asked, "pending", "production is protected");
+    let request = pending(&p, &dana, "override condition").await;
+    assert!(
+        request.description.contains("override the entry condition of Deploy"),
+        "{}",
+        request.description
+    );
+    let own = p.call(&dana, &ApproveChange { id: request.id.clone(), comment: s("mine") }).await;
+    assert_eq!(own.status().as_u16(), 403);
+    let done: ChangeView = p
+        .call(&avery, &ApproveChange { id: request.id, comment: s("alarm is a known flake") })
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done.state, "executed", "{:?}", done.outcome);
+    wait_until(&p, "production", PIPELINE, "released past the alarm", |v| {
+        v.latest.as_ref().is_some_and(|e| e.id == held && e.status == "Succeeded")
+    })
+    .await;
+    let shown = detail(&p, "production", PIPELINE).await;
+    let deploy = shown.live.stages.iter().find(|s| s.name == "Deploy").unwrap();
+    assert_eq!(deploy.conditions[0].status.as_deref(), Some("Overridden"));
+    let trail = backend::audit::list(
+        &p.running.portal.store,
+        &backend::audit::Filter { action: Some(s("change.execute")), ..Default::default() },
+        0,
+        20,
+    )
+    .await
+    .unwrap();
+    let executed = trail
+        .records
+        .iter()
+        .filter_map(|r| r.detail.as_deref())
+        .find(|d| d.contains("overrode the entry condition of Deploy"))
+        .expect("audited");
+    assert!(executed.contains("approved by avery"), "{executed}");
+    sandbox(&p).aws.set_alarm(ALARM, "OK");
+}
+
+async fn executions(
+    p: &TestPortal,
+    pipeline: &str,
+) -> Vec<aws_sdk_codepipeline::types::PipelineExecutionSummary> {
+    let endpoint = format!("http://{}", sandbox(p).endpoints.codepipeline);
+    let client = testkit::aws::codepipeline(&endpoint).await;
+    let out = client.list_pipeline_executions().pipeline_name(pipeline).send().await.unwrap();
+    out.pipeline_execution_summaries().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_with_variables_and_an_earlier_commit() {
+    let p = portal().await;
+    let dana = p.as_role(Role::Deployer).await;
+    let with = |variables: &str, revision: &str| RequestPipelineChange {
+        variables: Some(s(variables)),
+        revision_action: Some(s("Source")),
+        revision_kind: Some(s("commit-id")),
+        revision_value: Some(s(revision)),
+        ..ask("staging", "myapp-staging", "start")
+    };
+    let before = executions(&p, "myapp-staging").await.len();
+
+    // Refused in words, nothing started: an undeclared variable, a bad revision, a digest for
+    // a commit.
+    let undeclared = p.call(&dana, &with("COLOUR=blue", "")).await;
+    let said = undeclared.text().await.unwrap();
+    assert!(said.contains("myapp-staging declares no variable COLOUR; it declares RELEASE_NOTE"), "{said}");
+    let bad = p.call(&dana, &with("", "main")).await;
+    assert_eq!(bad.status().as_u16(), 400);
+    assert!(bad.text().await.unwrap().contains("\"main\" is not a commit hash"));
+    let other = RequestPipelineChange { revision_action: Some(s("Checkout")), ..with("", "4d1c9a7") };
+    let said = p.call(&dana, &other).await.text().await.unwrap();
+    assert!(said.contains("has no source action Checkout"), "{said}");
+    assert_eq!(executions(&p, "myapp-staging").await.len(), before);
+
+    // Staging is not protected: it starts at once, with the note and the oldest commit.
+    let asked: String =
+        p.call(&dana, &with("RELEASE_NOTE=hotfix check", "4d1c9a7")).await.json().await.unwrap();
+    assert_eq!(asked, "executed");
+    let latest = executions(&p, "myapp-staging").await.remove(0);
+    assert_eq!(latest.source_revisions()[0].revision_id(), Some("4d1c9a70e6b25f8813c4a0d97e2b61f5c3a8d092"));
+    let id = latest.pipeline_execution_id().unwrap().to_owned();
+    let endpoint = format!("http://{}", sandbox(&p).endpoints.codepipeline);
+    let client = testkit::aws::codepipeline(&endpoint).await;
+    let got = client
+        .get_pipeline_execution()
+        .pipeline_name("myapp-staging")
+        .pipeline_execution_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let variables = got.pipeline_execution().unwrap().variables();
+    assert_eq!(variables[0].name(), Some("RELEASE_NOTE"));
+    assert_eq!(variables[0].resolved_value(), Some("hotfix check"));
+    for _ in 0..300 {
+        let out = client
+            .get_pipeline_execution()
+            .pipeline_name("myapp-staging")
+            .pipeline_execution_id(&id)
+            .send()
+            .await;
+        let status = out.unwrap().pipeline_execution().and_then(|e| e.status().cloned());
+        if status == Some(PipelineExecutionStatus::Succeeded) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the release with inputs did not succeed");
+}
