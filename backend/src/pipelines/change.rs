@@ -134,14 +134,14 @@ mod tests {
         let stored: PipelineChange = serde_json::from_str(&json).unwrap();
         assert_eq!(stored, start("myapp-production"), "requests stored before inputs existed still read");
         let execution = ExecutionId::parse("0e0e0e0e-0000-4000-8000-000000000000").unwrap();
-        let failure = PipelineChange::OverrideCondition {
+        let over = |condition| PipelineChange::OverrideCondition {
             pipeline: "myapp-production".into(),
             stage: "Deploy".into(),
             execution: execution.clone(),
-            condition: ConditionKind::OnFailure,
+            condition,
         };
-        assert!(failure.validate(&env).unwrap_err().contains("cannot be overridden"));
-        let entry = PipelineChange::OverrideCondition { condition: ConditionKind::BeforeEntry, ..failure };
+        assert!(over(ConditionKind::OnFailure).validate(&env).unwrap_err().contains("cannot be overridden"));
+        let entry = over(ConditionKind::BeforeEntry);
         assert!(entry.validate(&env).is_ok());
         assert_eq!(
             entry.describe(),

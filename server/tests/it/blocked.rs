@@ -205,6 +205,7 @@ async fn the_guard_stops_a_pushed_blocked_commit_before_deploy() {
         test: Duration::from_millis(500),
         build: Duration::from_secs(3),
         approval_timeout: Duration::from_secs(300),
+        ..Default::default()
     });
     let head = sandbox.aws.commit("myapp", "Break checkout again", "Priya Raman");
     let commit = CommitHash::parse(&head[..7]).unwrap();

@@ -46,6 +46,7 @@ async fn a_freeze_closes_the_deploy_gates_and_opens_only_its_own() {
         test: Duration::from_millis(150),
         build: Duration::from_millis(150),
         approval_timeout: Duration::from_secs(300),
+        ..Default::default()
     });
     let (dana, ada) = (p.as_role(Role::Deployer).await, p.as_role(Role::Admin).await);
 

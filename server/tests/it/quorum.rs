@@ -230,6 +230,7 @@ async fn an_unanswered_approval_expires() {
         test: Duration::from_millis(150),
         build: Duration::from_millis(150),
         approval_timeout: Duration::from_secs(3),
+        ..Default::default()
     });
     let (dana, avery, ada) =
         (p.as_role(Role::Deployer).await, p.as_role(Role::Approver).await, p.as_role(Role::Admin).await);

@@ -162,7 +162,6 @@ pub fn start(
         status: ConditionStatus::InProgress,
         summary: None,
         sequence,
-        started: cx.now,
         updated: cx.now,
         rules,
     };

@@ -417,7 +417,6 @@ pub struct ConditionRun {
     pub summary: Option<String>,
     /// A pipeline-wide sequence number: which check came last.
     pub sequence: u64,
-    pub started: SystemTime,
     pub updated: SystemTime,
     /// One per declared rule, in declaration order.
     pub rules: Vec<RuleRun>,
