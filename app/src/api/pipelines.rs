@@ -356,6 +356,12 @@ pub mod ssr {
             .control(&portal.store, &caller, env, pipeline, control, override_reason.as_deref())
             .await
             .map_err(control_error)?;
+        // The page they come back to shows what they did (a frozen transition offers to thaw).
+        if return_to.is_some()
+            && let Ok(poller) = portal.pipelines.poller(env, pipeline)
+        {
+            poller.fresh(std::time::Duration::from_secs(3)).await;
+        }
         guard::back(return_to);
         Ok(())
     }

@@ -78,6 +78,8 @@ pub struct Snapshot {
     pub next_in: Duration,
     /// Whether CodePipeline's events refresh it (its environment's events queue answers).
     pub pushed: bool,
+    /// When the read that made it began.
+    pub began: Option<Instant>,
 }
 
 #[derive(Clone)]
@@ -135,6 +137,19 @@ impl Poller {
         self.inner.poke.notify_one();
     }
 
+    /// Asks for a read now and waits for it (at most `within`): the page someone comes back
+    /// to after acting shows what they did, not a read that began before.
+    pub async fn fresh(&self, within: Duration) -> Arc<Snapshot> {
+        let asked = Instant::now();
+        *self.inner.read_at.lock().unwrap_or_else(|p| p.into_inner()) = asked;
+        let mut receiver = self.inner.snapshot.subscribe();
+        self.inner.interest.notify_one();
+        self.poke();
+        let read = receiver.wait_for(|s| s.began.is_some_and(|b| b >= asked));
+        let _ = tokio::time::timeout(within, read).await;
+        receiver.borrow().clone()
+    }
+
     /// The AWS calls this poller made.
     pub fn calls(&self) -> u64 {
         self.inner.calls.load(Ordering::Relaxed)
@@ -165,6 +180,7 @@ impl Poller {
             if client.is_none() {
                 client = pipelines.build_client(&environment, self.inner.calls.clone()).await.ok();
             }
+            let began = Instant::now();
             let previous = self.inner.snapshot.borrow().state.clone();
             let previous = previous.as_deref().filter(|_| since_full + 1 < FULL_READ_EVERY);
             let per_second = timings.reads_per_second;
@@ -209,6 +225,7 @@ impl Poller {
             self.inner.snapshot.send_modify(|snapshot| {
                 let mut next = (**snapshot).clone();
                 next.polls += 1;
+                next.began = Some(began);
                 next.next_in = wait;
                 next.pushed = pushed;
                 match result {
