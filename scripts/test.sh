@@ -62,9 +62,12 @@ for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
   sleep 0.2
 done
+# The embedded sandbox's CloudWatch, where release-inputs.spec.ts fires production's alarm.
+cloudwatch=$(grep -o '"cloudwatch":"[^"]*"' "$logs/e2e-server.log" | head -1 | cut -d'"' -f4 || true)
 set +e
 # freezes.spec.ts starts a second Rollgate of its own (a configuration with a freeze).
 BASE_URL="http://127.0.0.1:$port" ROLLGATE_BIN="$TARGET_DIR/release/rollgate" ROLLGATE_E2E_SITE="$logs/site" \
+  ROLLGATE_E2E_CLOUDWATCH="http://$cloudwatch" \
   npx playwright test -c end2end/playwright.config.ts 2>&1 | tee "$logs/playwright.log"
 pw_status=${PIPESTATUS[0]}
 set -e

@@ -58,6 +58,8 @@ pub struct Endpoints {
     pub sqs: SocketAddr,
     /// The OpenID Connect provider (plain HTTP on loopback).
     pub oidc: SocketAddr,
+    /// CloudWatch's alarms, which stage conditions watch.
+    pub cloudwatch: SocketAddr,
 }
 
 /// A running sandbox. Its servers stop when the runtime that started them shuts down.
@@ -116,12 +118,14 @@ impl Sandbox {
         let ssm = bind("SSM", ports.ssm).await?;
         let sqs = bind("SQS", ports.sqs).await?;
         let oidc_listener = bind("OpenID Connect", ports.oidc).await?;
+        let cloudwatch = bind("CloudWatch", ports.cloudwatch).await?;
         let endpoints = Endpoints {
             kubernetes: local_addr(&kubernetes),
             codepipeline: local_addr(&codepipeline),
             ssm: local_addr(&ssm),
             sqs: local_addr(&sqs),
             oidc: local_addr(&oidc_listener),
+            cloudwatch: local_addr(&cloudwatch),
         };
         let oidc = oidc::Issuer::new(format!("http://{}", endpoints.oidc));
         let tls = tls::ServingTls::generate()?;
@@ -156,6 +160,7 @@ impl Sandbox {
         serve(ssm, aws_routers.ssm);
         aws.set_sqs_endpoint(format!("http://{}", endpoints.sqs));
         serve(sqs, aws_routers.sqs);
+        serve(cloudwatch, aws_routers.cloudwatch);
         serve(oidc_listener, oidc::router(oidc.clone()));
         tracing::info!(
             kubernetes = %endpoints.kubernetes,
@@ -163,6 +168,7 @@ impl Sandbox {
             ssm = %endpoints.ssm,
             sqs = %endpoints.sqs,
             oidc = %endpoints.oidc,
+            cloudwatch = %endpoints.cloudwatch,
             restored,
             "sandbox started"
         );
@@ -249,7 +255,7 @@ impl Endpoints {
     /// Free ports on loopback, chosen by the OS.
     pub fn any_free() -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        Self { kubernetes: any, codepipeline: any, ssm: any, sqs: any, oidc: any }
+        Self { kubernetes: any, codepipeline: any, ssm: any, sqs: any, oidc: any, cloudwatch: any }
     }
 }
 

@@ -27,6 +27,7 @@ pub struct Models {
     codepipeline: ServiceModel,
     ssm: ServiceModel,
     sqs: ServiceModel,
+    cloudwatch: ServiceModel,
 }
 
 impl Models {
@@ -35,6 +36,7 @@ impl Models {
             codepipeline: ServiceModel::load("codepipeline"),
             ssm: ServiceModel::load("ssm"),
             sqs: ServiceModel::load("sqs"),
+            cloudwatch: ServiceModel::load("cloudwatch"),
         }
     }
 
@@ -49,6 +51,7 @@ impl Models {
                 "CodePipeline_20150709" => self.codepipeline.check(operation, status, body),
                 "AmazonSSM" => self.ssm.check(operation, status, body),
                 "AmazonSQS" => self.sqs.check(operation, status, body),
+                "GraniteServiceVersion20100801" => self.cloudwatch.check(operation, status, body),
                 other => vec![format!("{other}: not a service the sandbox serves")],
             })
             .collect();
@@ -58,7 +61,7 @@ impl Models {
     }
 }
 
-/// One service's model (`codepipeline`, `ssm`, `sqs`).
+/// One service's model (`codepipeline`, `ssm`, `sqs`, `cloudwatch`).
 pub struct ServiceModel {
     pub name: String,
     operations: Map<String, Value>,

@@ -15,6 +15,7 @@ mod ids;
 mod input;
 mod throttle;
 
+pub(crate) mod cloudwatch;
 pub(crate) mod codepipeline;
 pub(crate) mod sqs;
 pub(crate) mod ssm;
@@ -188,7 +189,7 @@ impl Aws {
     /// Sets a sandbox CloudWatch alarm's state (ALARM, OK or INSUFFICIENT_DATA), creating the
     /// alarm if need be: what the CloudWatchAlarm rules of stage conditions watch.
     pub fn set_alarm(&self, alarm: &str, state: &str) {
-        self.pipelines.set_alarm(alarm, state);
+        self.pipelines.set_alarm(alarm, state, "set by the sandbox's handle");
     }
 
     /// Adds a commit to a simulated repository's branch (creating the repository if the
@@ -245,6 +246,7 @@ impl Aws {
 /// The routers of the AWS endpoints.
 pub(crate) struct Routers {
     pub codepipeline: Router,
+    pub cloudwatch: Router,
     pub ssm: Router,
     pub sqs: Router,
 }
@@ -289,6 +291,7 @@ pub(crate) fn start(cluster: &Cluster, registry: &Registry, world: World) -> (Aw
             },
         )),
         ssm: router(ssm, switches.clone(), None),
+        cloudwatch: router(Arc::new(cloudwatch::CloudWatch::new(pipelines.clone())), switches.clone(), None),
         sqs: sqs::router(queues.clone(), switches.clone()),
     };
     (Aws { switches, pipelines, queues, codepipeline_calls, codepipeline_throttle }, routers)

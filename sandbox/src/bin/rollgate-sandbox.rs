@@ -77,6 +77,7 @@ async fn run(options: Options, kubeconfig: PathBuf, rate: Option<sandbox::RateLi
         "codepipeline": format!("http://{}", sandbox.endpoints.codepipeline),
         "ssm": format!("http://{}", sandbox.endpoints.ssm),
         "sqs": format!("http://{}", sandbox.endpoints.sqs),
+        "cloudwatch": format!("http://{}", sandbox.endpoints.cloudwatch),
         "kubeconfig": kubeconfig,
     });
     println!("{ready}");

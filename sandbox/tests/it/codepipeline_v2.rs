@@ -1,7 +1,8 @@
 //! CodePipeline V2 through the AWS SDK and the AWS CLI: the QUEUED and PARALLEL execution modes,
 //! stage conditions (an entry condition that waits on a CloudWatch alarm, passes, fails or is
 //! overridden; a success condition whose failure rolls the stage back), automatic stage retry,
-//! ListRuleExecutions, and the declarations and requests CodePipeline refuses.
+//! ListRuleExecutions, the declarations and requests CodePipeline refuses, and the alarms set
+//! through the sandbox's CloudWatch (AWS JSON 1.0).
 
 use crate::support;
 
@@ -397,4 +398,48 @@ async fn v2_declarations_refused() {
     let mut mode = gated("p5", "SOMETIMES");
     mode["stages"][2].as_object_mut().unwrap().remove("onSuccess");
     refused(&create(&endpoint, &mode).await.stderr, "[QUEUED, SUPERSEDED, PARALLEL]");
+}
+
+/// `GraniteServiceVersion20100801.<operation>` on the sandbox's CloudWatch, as AWS JSON 1.0.
+async fn cloudwatch(sandbox: &Sandbox, operation: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/", sandbox.endpoints.cloudwatch))
+        .header("Content-Type", "application/x-amz-json-1.0")
+        .header("X-Amz-Target", format!("GraniteServiceVersion20100801.{operation}"))
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("an answer");
+    (response.status().as_u16(), response.json().await.expect("JSON"))
+}
+
+/// The demo's alarm is listed and fired through CloudWatch's own operations; the entry condition
+/// sees it; an alarm that does not exist, or a state that is none, is refused as CloudWatch
+/// refuses it.
+#[tokio::test(flavor = "multi_thread")]
+async fn alarms_through_cloudwatch() {
+    let (sandbox, client) = start(World::Demo, Duration::from_secs(1)).await;
+    let (status, listed) = cloudwatch(&sandbox, "DescribeAlarms", json!({ "AlarmNames": [ALARM] })).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["MetricAlarms"][0]["StateValue"], "OK");
+    let fire =
+        json!({ "AlarmName": ALARM, "StateValue": "ALARM", "StateReason": "5xx above 5% for 3 minutes" });
+    assert_eq!(cloudwatch(&sandbox, "SetAlarmState", fire).await.0, 200);
+    let (_, firing) = cloudwatch(&sandbox, "DescribeAlarms", json!({ "StateValue": "ALARM" })).await;
+    assert_eq!(firing["MetricAlarms"][0]["StateReason"], "5xx above 5% for 3 minutes");
+    let held = release_production(&client).await;
+    let deploy = stage_until(&client, "myapp-production", "Deploy", |s| {
+        entry_status(s) == Some(ConditionExecutionStatus::InProgress)
+    })
+    .await;
+    assert_eq!(deploy.latest_execution().map(|l| l.pipeline_execution_id()), Some(held.as_str()));
+    let clear = json!({ "AlarmName": ALARM, "StateValue": "OK", "StateReason": "recovered" });
+    assert_eq!(cloudwatch(&sandbox, "SetAlarmState", clear).await.0, 200);
+    wait_for(&client, "myapp-production", &held, Status::Succeeded).await;
+
+    let missing = json!({ "AlarmName": "nope", "StateValue": "OK", "StateReason": "x" });
+    let (status, said) = cloudwatch(&sandbox, "SetAlarmState", missing).await;
+    assert_eq!((status, said["__type"].as_str()), (404, Some("ResourceNotFound")));
+    let bad = json!({ "AlarmName": ALARM, "StateValue": "RED", "StateReason": "x" });
+    assert_eq!(cloudwatch(&sandbox, "SetAlarmState", bad).await.0, 400);
 }

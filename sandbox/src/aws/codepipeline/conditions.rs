@@ -5,8 +5,9 @@
 //!
 //! The rules the sandbox runs: `VariableCheck` (a pipeline or action variable compared with a
 //! value) and `CloudWatchAlarm` (met unless the alarm is in a watched state; while it is, the
-//! rule waits up to `WaitTime` minutes for it to change). The alarms are the sandbox's own,
-//! set by tests and demos; a minute of `WaitTime` lasts `PipelineTimings::rule_minute`.
+//! rule waits up to `WaitTime` minutes for it to change). The alarms are the sandbox's
+//! CloudWatch's ([`crate::aws::cloudwatch`]); a minute of `WaitTime` lasts
+//! `PipelineTimings::rule_minute`.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -21,8 +22,17 @@ use super::model::{
 };
 use super::{CpError, PipelineTimings, State};
 
-/// The sandbox's CloudWatch alarms, by name: their state (ALARM, OK or INSUFFICIENT_DATA).
-pub type Alarms = BTreeMap<String, String>;
+/// A CloudWatch alarm as the sandbox keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alarm {
+    /// ALARM, OK or INSUFFICIENT_DATA.
+    pub state: String,
+    pub reason: String,
+    pub updated: SystemTime,
+}
+
+/// The sandbox's CloudWatch alarms, by name.
+pub type Alarms = BTreeMap<String, Alarm>;
 
 /// What rules reach while they run.
 pub struct Context<'a> {
@@ -97,7 +107,8 @@ fn compare(variable: &str, resolved: &str, operator: Operator, value: &str) -> R
 
 /// The alarm's state, and whether the rule waits on it.
 fn alarm_state<'a>(alarms: &'a Alarms, alarm: &str, states: &[String]) -> Result<(&'a str, bool), String> {
-    let state = alarms.get(alarm).ok_or_else(|| format!("There is no CloudWatch alarm named {alarm}"))?;
+    let state =
+        &alarms.get(alarm).ok_or_else(|| format!("There is no CloudWatch alarm named {alarm}"))?.state;
     Ok((state, states.iter().any(|s| s == state)))
 }
 

@@ -107,11 +107,11 @@ fn declaration(name: &str, namespace: &str, approval: bool) -> Value {
         "inputArtifacts": [{ "name": "ImageArtifact" }],
     }]});
     if approval {
-        // Production is not entered while its error alarm fires (for up to half an hour).
+        // Production is not entered while its error alarm fires (for up to an hour).
         deploy["beforeEntry"] = json!({ "conditions": [{ "result": "FAIL", "rules": [{
             "name": "NoProductionErrors",
             "ruleTypeId": { "category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1" },
-            "configuration": { "AlarmName": PRODUCTION_ALARM, "WaitTime": "30" },
+            "configuration": { "AlarmName": PRODUCTION_ALARM, "WaitTime": "60" },
         }]}]});
     }
     stages.push(deploy);
@@ -254,7 +254,12 @@ pub fn seed(pipelines: &Pipelines) {
     let mut state = pipelines.lock();
     let now = SystemTime::now();
     state.repositories.insert("myapp".into(), repository(now));
-    state.alarms.insert(PRODUCTION_ALARM.into(), "OK".into());
+    let quiet = super::conditions::Alarm {
+        state: "OK".into(),
+        reason: "Threshold Crossed: no datapoints were greater than the threshold (5.0)".into(),
+        updated: now - DAY,
+    };
+    state.alarms.insert(PRODUCTION_ALARM.into(), quiet);
     let tags =
         |env: &str| vec![("app".to_owned(), "myapp".to_owned()), ("environment".to_owned(), env.to_owned())];
     let ok = |approver| Outcome::Succeeded { approver };

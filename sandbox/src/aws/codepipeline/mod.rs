@@ -21,7 +21,7 @@
 
 mod actions;
 mod approval;
-mod conditions;
+pub(crate) mod conditions;
 mod control;
 mod declaration;
 pub(crate) mod demo;
@@ -259,8 +259,30 @@ impl Pipelines {
         self.lock().injected.push(failure);
     }
 
-    pub fn set_alarm(&self, alarm: &str, state: &str) {
-        self.lock().alarms.insert(alarm.to_owned(), state.to_owned());
+    /// Sets an alarm's state, creating the alarm if need be.
+    pub fn set_alarm(&self, alarm: &str, state: &str, reason: &str) {
+        let alarm_state = conditions::Alarm {
+            state: state.to_owned(),
+            reason: reason.to_owned(),
+            updated: std::time::SystemTime::now(),
+        };
+        self.lock().alarms.insert(alarm.to_owned(), alarm_state);
+    }
+
+    /// Sets the state of an alarm that exists; false when there is none of that name.
+    pub fn change_alarm(&self, alarm: &str, state: &str, reason: &str) -> bool {
+        let mut guard = self.lock();
+        let Some(known) = guard.alarms.get_mut(alarm) else { return false };
+        *known = conditions::Alarm {
+            state: state.to_owned(),
+            reason: reason.to_owned(),
+            updated: std::time::SystemTime::now(),
+        };
+        true
+    }
+
+    pub fn alarms(&self) -> conditions::Alarms {
+        self.lock().alarms.clone()
     }
 
     /// Adds a commit to a repository's branch (creating the repository on `main` if the
