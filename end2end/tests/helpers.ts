@@ -24,3 +24,22 @@ export async function signIn(page: Page, role: keyof typeof DEMO = "viewer") {
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page).not.toHaveURL(/\/sign-in/);
 }
+
+/** `a` approves the oldest change request waiting in production's Approvals inbox. */
+export async function approveRequest(a: Page) {
+  await a.goto("/production/approvals");
+  const request = a.locator('article.change[data-state="pending"]').first();
+  await request.getByLabel("Approval comment").fill("ok");
+  await request.getByRole("button", { name: "Approve" }).click();
+  await expect(a).toHaveURL(/\/production\/approvals/);
+}
+
+/** `a` answers the manual approval waiting in production's pipelines, from the inbox. */
+export async function approvePipeline(a: Page, comment = "Ship it") {
+  await a.goto("/production/approvals");
+  const waiting = a.locator(".pipeline-approvals .approval").first();
+  await expect(waiting).toBeVisible({ timeout: 90_000 });
+  await waiting.getByLabel("Approval comment").fill(comment);
+  await waiting.getByRole("button", { name: "Approve" }).click();
+  await expect(a).toHaveURL(/\/production\/approvals/);
+}

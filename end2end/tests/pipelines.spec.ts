@@ -1,5 +1,5 @@
 import { test, expect, type Browser, type Page } from "@playwright/test";
-import { hydrated, signIn, DEMO } from "./helpers";
+import { approvePipeline, approveRequest, hydrated, signIn, DEMO } from "./helpers";
 
 // The issue's "done when" story on the sandbox: a deployer releases myapp-production and
 // watches it reach the manual approval, a second person approves (the release request, then
@@ -17,25 +17,6 @@ async function personAs(browser: Browser, role: keyof typeof DEMO) {
 }
 
 const PIPELINE = "/production/pipelines/myapp-production";
-
-/** The approver approves the oldest waiting change request in the Approvals inbox. */
-async function approveRequest(a: Page) {
-  await a.goto("/production/approvals");
-  const request = a.locator('article.change[data-state="pending"]').first();
-  await request.getByLabel("Approval comment").fill("ok");
-  await request.getByRole("button", { name: "Approve" }).click();
-  await expect(a).toHaveURL(/\/production\/approvals/);
-}
-
-/** `a` answers the pipeline's manual approval from the inbox. */
-async function approvePipeline(a: Page, comment = "Ship it") {
-  await a.goto("/production/approvals");
-  const waiting = a.locator(".pipeline-approvals .approval").first();
-  await expect(waiting).toBeVisible({ timeout: 90_000 });
-  await waiting.getByLabel("Approval comment").fill(comment);
-  await waiting.getByRole("button", { name: "Approve" }).click();
-  await expect(a).toHaveURL(/\/production\/approvals/);
-}
 
 /** `a`, from security, answers it from the pipeline's page. */
 async function approveFromPipeline(a: Page) {

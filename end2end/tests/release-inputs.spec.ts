@@ -1,5 +1,5 @@
 import { test, expect, type Browser, type Page } from "@playwright/test";
-import { hydrated, signIn, DEMO } from "./helpers";
+import { approvePipeline, approveRequest, hydrated, signIn, DEMO } from "./helpers";
 
 // CodePipeline V2 as the pipeline page shows it: a release with inputs (the declared variable
 // pre-filled with its default, a source revision instead of the branch head), a bad revision
@@ -98,25 +98,6 @@ async function alarm(state: "ALARM" | "OK", reason: string) {
     body: JSON.stringify({ AlarmName: "myapp-production-errors", StateValue: state, StateReason: reason }),
   });
   expect(response.status).toBe(200);
-}
-
-/** `a` approves the oldest waiting change request in the Approvals inbox. */
-async function approveRequest(a: Page) {
-  await a.goto("/production/approvals");
-  const request = a.locator('article.change[data-state="pending"]').first();
-  await request.getByLabel("Approval comment").fill("ok");
-  await request.getByRole("button", { name: "Approve" }).click();
-  await expect(a).toHaveURL(/\/production\/approvals/);
-}
-
-/** `a` answers the pipeline's manual approval from the inbox. */
-async function approvePipeline(a: Page) {
-  await a.goto("/production/approvals");
-  const waiting = a.locator(".pipeline-approvals .approval").first();
-  await expect(waiting).toBeVisible({ timeout: 60_000 });
-  await waiting.getByLabel("Approval comment").fill("fine");
-  await waiting.getByRole("button", { name: "Approve" }).click();
-  await expect(a).toHaveURL(/\/production\/approvals/);
 }
 
 test("while the error alarm fires, a release waits at Deploy's entry until an override someone else approves", async ({ browser }) => {

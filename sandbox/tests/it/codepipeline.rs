@@ -26,24 +26,34 @@ async fn demo() -> (support::ModelChecked, Client) {
 }
 
 async fn start(world: World) -> (support::ModelChecked, Client) {
+    start_with(world, PipelineTimings::default().rule_minute).await
+}
+
+/// The sandbox with quick actions, a minute of a rule's `WaitTime` lasting `rule_minute`.
+pub(crate) async fn start_with(world: World, rule_minute: Duration) -> (support::ModelChecked, Client) {
     let sandbox = Sandbox::start(Endpoints::any_free(), world).await.expect("sandbox starts");
-    sandbox.aws.set_pipeline_timings(PipelineTimings {
-        source: Duration::from_millis(100),
-        test: Duration::from_millis(150),
-        build: Duration::from_millis(150),
-        approval_timeout: Duration::from_secs(120),
-        ..Default::default()
-    });
+    sandbox.aws.set_pipeline_timings(quick(rule_minute));
     let client = support::codepipeline(&support::url(sandbox.endpoints.codepipeline)).await;
     (support::ModelChecked::new(sandbox), client)
 }
 
-async fn run(client: &Client, pipeline: &str) -> String {
+/// Each action a tenth of a second or so.
+pub(crate) fn quick(rule_minute: Duration) -> PipelineTimings {
+    PipelineTimings {
+        source: Duration::from_millis(100),
+        test: Duration::from_millis(150),
+        build: Duration::from_millis(150),
+        approval_timeout: Duration::from_secs(120),
+        rule_minute,
+    }
+}
+
+pub(crate) async fn run(client: &Client, pipeline: &str) -> String {
     let started = client.start_pipeline_execution().name(pipeline).send().await.expect("started");
     started.pipeline_execution_id().expect("an execution id").to_owned()
 }
 
-async fn status(client: &Client, pipeline: &str, id: &str) -> (Status, Option<String>) {
+pub(crate) async fn status(client: &Client, pipeline: &str, id: &str) -> (Status, Option<String>) {
     let out = client
         .get_pipeline_execution()
         .pipeline_name(pipeline)
@@ -56,7 +66,7 @@ async fn status(client: &Client, pipeline: &str, id: &str) -> (Status, Option<St
 }
 
 /// Polls until the execution reaches `wanted` (failing fast on another final status).
-async fn wait_for(client: &Client, pipeline: &str, id: &str, wanted: Status) -> Option<String> {
+pub(crate) async fn wait_for(client: &Client, pipeline: &str, id: &str, wanted: Status) -> Option<String> {
     for _ in 0..600 {
         let (now, summary) = status(client, pipeline, id).await;
         if now == wanted {
@@ -70,7 +80,7 @@ async fn wait_for(client: &Client, pipeline: &str, id: &str, wanted: Status) -> 
 }
 
 /// The stage state of `stage` from GetPipelineState.
-async fn stage_state(
+pub(crate) async fn stage_state(
     client: &Client,
     pipeline: &str,
     stage: &str,

@@ -4,6 +4,7 @@
 //! ListRuleExecutions, the declarations and requests CodePipeline refuses, and the alarms set
 //! through the sandbox's CloudWatch (AWS JSON 1.0).
 
+use crate::codepipeline::{quick, run, stage_state, start_with as start, wait_for};
 use crate::support;
 
 use std::time::Duration;
@@ -14,61 +15,13 @@ use aws_sdk_codepipeline::types::{
     PipelineExecutionStatus, PipelineVariable, RetryTrigger, RuleExecutionFilter, RuleExecutionStatus,
     StageState, StageTransitionType, TriggerType,
 };
-use sandbox::{Endpoints, Failure, PipelineTimings, Sandbox, World};
+use sandbox::{Failure, Sandbox, World};
 use serde_json::{Value, json};
 use support::code;
 
 use PipelineExecutionStatus as Status;
 
 const ALARM: &str = "myapp-production-errors";
-
-async fn start(world: World, rule_minute: Duration) -> (support::ModelChecked, Client) {
-    let sandbox = Sandbox::start(Endpoints::any_free(), world).await.expect("sandbox starts");
-    sandbox.aws.set_pipeline_timings(PipelineTimings {
-        source: Duration::from_millis(100),
-        test: Duration::from_millis(150),
-        build: Duration::from_millis(150),
-        approval_timeout: Duration::from_secs(120),
-        rule_minute,
-    });
-    let client = support::codepipeline(&support::url(sandbox.endpoints.codepipeline)).await;
-    (support::ModelChecked::new(sandbox), client)
-}
-
-async fn run(client: &Client, pipeline: &str) -> String {
-    let started = client.start_pipeline_execution().name(pipeline).send().await.expect("started");
-    started.pipeline_execution_id().expect("an execution id").to_owned()
-}
-
-async fn status(client: &Client, pipeline: &str, id: &str) -> (Status, Option<String>) {
-    let out = client
-        .get_pipeline_execution()
-        .pipeline_name(pipeline)
-        .pipeline_execution_id(id)
-        .send()
-        .await
-        .unwrap();
-    let execution = out.pipeline_execution.expect("an execution");
-    (execution.status.expect("a status"), execution.status_summary)
-}
-
-async fn wait_for(client: &Client, pipeline: &str, id: &str, wanted: Status) -> Option<String> {
-    for _ in 0..600 {
-        let (now, summary) = status(client, pipeline, id).await;
-        if now == wanted {
-            return summary;
-        }
-        let last = matches!(now, Status::Succeeded | Status::Failed | Status::Stopped | Status::Superseded);
-        assert!(!last, "{pipeline} {id} ended {now:?} ({summary:?}), not {wanted:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{pipeline} {id} did not reach {wanted:?} within 30 s");
-}
-
-async fn stage_state(client: &Client, pipeline: &str, stage: &str) -> StageState {
-    let state = client.get_pipeline_state().name(pipeline).send().await.expect("state");
-    state.stage_states().iter().find(|s| s.stage_name() == Some(stage)).cloned().expect("the stage")
-}
 
 /// Polls the stage's state until `ready` holds.
 async fn stage_until(
@@ -209,13 +162,7 @@ async fn entry_condition_on_an_alarm() {
     );
 
     // It keeps firing past the wait: the execution fails at the gate, saying why.
-    sandbox.aws.set_pipeline_timings(PipelineTimings {
-        source: Duration::from_millis(100),
-        test: Duration::from_millis(150),
-        build: Duration::from_millis(150),
-        approval_timeout: Duration::from_secs(120),
-        rule_minute: Duration::from_millis(10),
-    });
+    sandbox.aws.set_pipeline_timings(quick(Duration::from_millis(10)));
     sandbox.aws.set_alarm(ALARM, "ALARM");
     let failed = release_production(&client).await;
     let why = wait_for(&client, "myapp-production", &failed, Status::Failed).await.unwrap_or_default();
