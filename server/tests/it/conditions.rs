@@ -3,7 +3,8 @@
 //! change request under four eyes (the requester cannot approve it; a forged one naming an older
 //! execution fails in CodePipeline's words; a failure condition cannot be overridden at all);
 //! a release with variables and a source revision, refused in words when the pipeline does not
-//! declare the variable, and blocked when the revision is a blocked commit.
+//! declare the variable; and what CodePipeline does by itself in QUEUED and PARALLEL pipelines
+//! (queued executions, automatic retry and rollback, a refused stage rollback).
 
 use std::time::Duration;
 
@@ -228,4 +229,176 @@ async fn a_release_with_variables_and_an_earlier_commit() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the release with inputs did not succeed");
+}
+
+/// Two pipelines of a staging of their own: `web-queued` (QUEUED; Test retries by itself;
+/// Build's success condition checks the `GATE` variable and rolls Build back when it is not
+/// `open`) and `web-parallel` (PARALLEL).
+const V2: &str = r#"
+sandbox = true
+
+[roles]
+vera = "viewer"
+dana = "deployer"
+avery = "approver"
+ada = "admin"
+
+[[environment]]
+name = "staging"
+cluster = { kind = "sandbox" }
+namespaces = ["staging"]
+aws = { region = "us-east-1", pipelines = ["web-queued", "web-parallel"] }
+"#;
+
+fn web(name: &str, mode: &str) -> serde_json::Value {
+    let build = |stage: &str, category: &str| {
+        serde_json::json!({ "name": stage, "actions": [{
+            "name": stage,
+            "actionTypeId": { "category": category, "owner": "AWS", "provider": "CodeBuild", "version": "1" },
+            "configuration": { "ProjectName": "web", "EnvironmentVariables": "[{\"name\":\"IMAGE_REPO_NAME\",\"value\":\"web\"}]" },
+        }]})
+    };
+    let mut test = build("Test", "Test");
+    test["onFailure"] =
+        serde_json::json!({ "result": "RETRY", "retryConfiguration": { "retryMode": "FAILED_ACTIONS" } });
+    let mut deploy = build("Build", "Build");
+    if mode == "QUEUED" {
+        deploy["onSuccess"] = serde_json::json!({ "conditions": [{ "result": "ROLLBACK", "rules": [{
+            "name": "GateIsOpen",
+            "ruleTypeId": { "category": "Rule", "owner": "AWS", "provider": "VariableCheck", "version": "1" },
+            "configuration": { "Variable": "#{variables.GATE}", "Operator": "EQ", "Value": "open" },
+        }]}]});
+    }
+    serde_json::json!({
+        "name": name,
+        "roleArn": "arn:aws:iam::123456789012:role/test",
+        "artifactStore": { "type": "S3", "location": "bucket" },
+        "pipelineType": "V2",
+        "executionMode": mode,
+        "variables": [{ "name": "GATE", "defaultValue": "open" }],
+        "stages": [
+            { "name": "Source", "actions": [{
+                "name": "Source",
+                "actionTypeId": { "category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1" },
+                "configuration": { "RepositoryName": "web", "BranchName": "main" },
+            }]},
+            test,
+            deploy,
+        ],
+    })
+}
+
+fn stage<'a>(v: &'a app::model::pipelines::PipelineView, name: &str) -> &'a app::model::pipelines::StageView {
+    v.stages.iter().find(|s| s.name == name).expect("the stage")
+}
+
+/// What CodePipeline does by itself, as Rollgate shows it: executions queued at a stage of a
+/// QUEUED pipeline, a stage retried automatically, a stage rolled back automatically when its
+/// success condition is not met (a release whose variable says so); and a PARALLEL pipeline,
+/// whose stage rollback CodePipeline refuses, in its words.
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_and_parallel_pipelines_and_what_codepipeline_does_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("v2.toml");
+    std::fs::write(&file, V2).unwrap();
+    let config = backend::config::load(&backend::config::Source::File(file)).expect("the configuration");
+    let p = crate::pipelines::quick(TestPortal::with_config(config).await);
+    let dana = p.as_role(Role::Deployer).await;
+    let sb = sandbox(&p);
+    sb.aws.commit("web", "First", "Lee Nakamura");
+    let endpoint = format!("http://{}", sb.endpoints.codepipeline);
+    for (name, mode) in [("web-queued", "QUEUED"), ("web-parallel", "PARALLEL")] {
+        let declared = dir.path().join(format!("{name}.json"));
+        std::fs::write(&declared, web(name, mode).to_string()).unwrap();
+        let argument = format!("file://{}", declared.display());
+        testkit::aws::aws_cli(&endpoint, &["codepipeline", "create-pipeline", "--pipeline", &argument])
+            .await
+            .json();
+    }
+    let client = testkit::aws::codepipeline(&endpoint).await;
+    let release = |pipeline: &str, variables: &str| RequestPipelineChange {
+        variables: Some(s(variables)),
+        ..ask("staging", pipeline, "start")
+    };
+
+    // Two releases wait their turn at a closed gate into Build: the page lists both.
+    client
+        .disable_stage_transition()
+        .pipeline_name("web-queued")
+        .stage_name("Build")
+        .transition_type(aws_sdk_codepipeline::types::StageTransitionType::Inbound)
+        .reason("hold")
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let asked: String = p.call(&dana, &release("web-queued", "")).await.json().await.unwrap();
+        assert_eq!(asked, "executed", "staging here is not protected");
+    }
+    let queued = wait_until(&p, "staging", "web-queued", "two executions queued at Build", |v| {
+        stage(v, "Build").queued.len() == 2
+    })
+    .await;
+    assert_eq!(stage(&queued, "Build").queued.len(), 2);
+    assert_eq!(detail(&p, "staging", "web-queued").await.mode, "QUEUED");
+    client
+        .enable_stage_transition()
+        .pipeline_name("web-queued")
+        .stage_name("Build")
+        .transition_type(aws_sdk_codepipeline::types::StageTransitionType::Inbound)
+        .send()
+        .await
+        .unwrap();
+    wait_until(&p, "staging", "web-queued", "both through", |v| {
+        stage(v, "Build").queued.is_empty() && v.latest.as_ref().is_some_and(|e| e.status == "Succeeded")
+    })
+    .await;
+
+    // A failed test run retried by CodePipeline itself.
+    sb.aws.fail_next(sandbox::Failure::Tests);
+    p.call(&dana, &release("web-queued", "")).await.json::<String>().await.unwrap();
+    let retried = wait_until(&p, "staging", "web-queued", "retried by itself", |v| {
+        stage(v, "Test").retries.is_some() && v.latest.as_ref().is_some_and(|e| e.status == "Succeeded")
+    })
+    .await;
+    assert_eq!(
+        stage(&retried, "Test").retries.as_deref(),
+        Some("Retried 1 time(s) automatically, 0 by hand; last by CodePipeline itself")
+    );
+
+    // A release whose GATE is closed: Build's success condition fails, CodePipeline rolls
+    // Build back to the last execution that succeeded in it.
+    let good = retried.latest.clone().expect("the retried release").id;
+    p.call(&dana, &release("web-queued", "GATE=closed")).await.json::<String>().await.unwrap();
+    let rolled = wait_until(&p, "staging", "web-queued", "rolled back by itself", |v| {
+        v.latest.as_ref().is_some_and(|e| e.kind == "ROLLBACK" && e.status == "Succeeded")
+    })
+    .await;
+    let rollback = rolled.latest.expect("the rollback");
+    assert!(rollback.trigger.starts_with("AutomatedRollback"), "{}", rollback.trigger);
+    let history = detail(&p, "staging", "web-queued").await.history;
+    let failed = history.iter().find(|e| e.status == "Failed").expect("the closed release");
+    let why = failed.summary.clone().unwrap_or_default();
+    assert!(why.contains("success condition of stage Build was not met"), "{why}");
+    assert_ne!(rollback.id, good);
+
+    // PARALLEL: the page knows, and a stage rollback asked for anyway is refused in words.
+    let asked: String = p.call(&dana, &release("web-parallel", "")).await.json().await.unwrap();
+    assert_eq!(asked, "executed");
+    let done = wait_until(&p, "staging", "web-parallel", "released", |v| {
+        v.latest.as_ref().is_some_and(|e| e.status == "Succeeded")
+    })
+    .await;
+    assert_eq!(detail(&p, "staging", "web-parallel").await.mode, "PARALLEL");
+    let back = RequestPipelineChange {
+        stage: Some(s("Build")),
+        execution: done.latest.map(|e| e.id),
+        ..ask("staging", "web-parallel", "rollback-stage")
+    };
+    let refused: String = p.call(&dana, &back).await.json().await.unwrap();
+    assert_eq!(refused, "failed");
+    let changes: Vec<ChangeView> =
+        p.call(&dana, &ListChanges { env: s("staging") }).await.json().await.unwrap();
+    let outcome = changes.iter().find(|c| c.kind == "roll back stage").and_then(|c| c.outcome.clone());
+    assert!(outcome.as_deref().unwrap_or_default().contains("PARALLEL execution mode"), "{outcome:?}");
 }
