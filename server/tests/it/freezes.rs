@@ -18,7 +18,7 @@ use crate::common::{TestPortal, request_change};
 use crate::pipelines::{quick, s, wait_until};
 
 /// `at` as a wall-clock time in UTC, as `starts` and `ends` take it.
-fn wall(at: Timestamp) -> String {
+pub(crate) fn wall(at: Timestamp) -> String {
     at.rfc3339().trim_end_matches('Z').to_owned()
 }
 

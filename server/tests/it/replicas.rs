@@ -390,3 +390,63 @@ async fn a_rolling_restart_drops_nothing(ha: &mut Replicas, proxy: &str) {
         assert!(served.load(Ordering::Relaxed) > 0, "replica {i} served requests");
     }
 }
+
+/// Whether the transition into production's Deploy stage is enabled, as CodePipeline says.
+async fn deploy_gate_open(client: &aws_sdk_codepipeline::Client) -> bool {
+    let state = client.get_pipeline_state().name("myapp-production").send().await.expect("the state");
+    let deploy = state.stage_states().iter().find(|s| s.stage_name() == Some("Deploy")).expect("Deploy");
+    deploy.inbound_transition_state().is_none_or(|t| t.enabled())
+}
+
+async fn gate_until(client: &aws_sdk_codepipeline::Client, open: bool, within: Duration) {
+    let deadline = Instant::now() + within;
+    while deploy_gate_open(client).await != open {
+        assert!(
+            Instant::now() < deadline,
+            "the Deploy gate did not become {}",
+            if open { "open" } else { "closed" }
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A freeze that holds outside Rollgate, kept by both replicas: the gate into Deploy is closed
+/// once (one DisableStageTransition between them), stays closed, without a second call, while
+/// both replicas restart in the middle of the window, and is opened once when it ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_freeze_is_kept_once_by_two_replicas_and_across_restarts() {
+    use backend::clock::Timestamp;
+    let now = Timestamp::now();
+    let freeze = format!(
+        "\n[[environment.recurring_freeze]]\nrrule = \"FREQ=DAILY\"\nstarts = \"{}\"\nends = \"{}\"\ntime_zone = \"UTC\"\nreason = \"replicas freeze\"\n",
+        crate::freezes::wall(now.plus_secs(-60)),
+        crate::freezes::wall(now.plus_secs(80)),
+    );
+    let mut ha = Replicas::start_with(&freeze).await;
+    let client = testkit::aws::codepipeline(&format!("http://{}", ha.sandbox.endpoints.codepipeline)).await;
+    let answered = |ha: &Replicas, operation: &str| {
+        ha.sandbox.aws.codepipeline_calls_by_operation().get(operation).map_or(0, |c| c.answered)
+    };
+
+    step("the freeze closes the gate into Deploy, once between two replicas");
+    gate_until(&client, false, Duration::from_secs(30)).await;
+    // Both guards look every two seconds: give each several looks.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(answered(&ha, "DisableStageTransition"), 1);
+
+    step("both replicas restart in the middle of the window: the gate stays closed, no second call");
+    for name in ["a", "b"] {
+        ha.replica(name).signal("TERM");
+        ha.replica(name).exited(Duration::from_secs(20)).await;
+        ha.restart(name).await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!deploy_gate_open(&client).await, "still frozen");
+    assert_eq!(answered(&ha, "DisableStageTransition"), 1);
+
+    step("the window ends: the gate is opened, once");
+    gate_until(&client, true, Duration::from_secs(120)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(answered(&ha, "EnableStageTransition"), 1);
+    assert_eq!(answered(&ha, "DisableStageTransition"), 1, "not closed again");
+}

@@ -57,6 +57,12 @@ impl Replicas {
     /// The sandbox, a fresh PostgreSQL database with the team's accounts, replicas A and B,
     /// and the proxy in front of them.
     pub async fn start() -> Self {
+        Self::start_with("").await
+    }
+
+    /// The same, `production` configured further by `extra` (TOML under its
+    /// `[[environment]]`, such as a `[[environment.recurring_freeze]]`).
+    pub async fn start_with(extra: &str) -> Self {
         let sandbox = sandbox::Sandbox::start_with(sandbox::Options {
             world: sandbox::World::Demo,
             ..sandbox::Options::default()
@@ -88,7 +94,8 @@ impl Replicas {
                 .expect("a kubeconfig");
             let config = dir.path().join(format!("rollgate-{name}.toml"));
             let listen = free_port();
-            std::fs::write(&config, config_toml(listen, &store.url, &site, &kubeconfig)).expect("a config");
+            std::fs::write(&config, config_toml(listen, &store.url, &site, &kubeconfig) + extra)
+                .expect("a config");
             let log = dir.path().join(format!("rollgate-{name}.log"));
             let mut replica = Replica { name, addr: listen, config, log, link, child: None, starts: 0 };
             replica.launch(&sandbox);
@@ -152,7 +159,9 @@ required_approvals = 2
 namespaces = ["production"]
 ssm_prefixes = ["/rollgate/production/"]
 cluster = {{ kind = "kubeconfig", path = "{kubeconfig}" }}
-aws = {{ region = "us-east-1", pipelines = ["myapp-production"], events_queue = "rollgate-pipeline-events" }}
+aws = {{ region = "us-east-1", pipelines = ["myapp-production"], events_queue = "rollgate-pipeline-events", deploys = [
+  {{ pipeline = "myapp-production", stage = "Deploy", namespace = "production", deployment = "myapp-deployment" }},
+] }}
 "#,
         site = site.display(),
         kubeconfig = kubeconfig.display(),
