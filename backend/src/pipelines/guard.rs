@@ -2,8 +2,9 @@
 //! pipeline execution started outside Rollgate either (a git push, the console). While an
 //! environment has blocks in force, the guard keeps the pollers of its pipelines with Deploy
 //! stages (`aws.deploys`) running and, when the execution in flight carries a blocked commit
-//! and has not entered a Deploy stage, disables the transition into that stage (so it cannot
-//! slip in) and stops the execution, saying why; once the execution has ended it enables the
+//! and has not entered a Deploy stage (or waits in its entry condition, no action run yet),
+//! disables the transition into that stage (so it cannot slip in) and stops the execution,
+//! saying why; once the execution has ended it enables the
 //! transition again — only a transition the guard itself disabled.
 //!
 //! Freezes hold outside Rollgate the same way: while one holds ([`calendar::holding`]), the
@@ -23,7 +24,8 @@ use std::time::Duration;
 use aws_sdk_codepipeline::types::StageTransitionType;
 use tokio::sync::watch;
 
-use super::read::PipelineState;
+use super::conditions::ConditionKind;
+use super::read::{PipelineState, StageState};
 use super::{PipelineError, Pipelines, Snapshot, signature};
 use crate::clock::Timestamp;
 use crate::config::Environment;
@@ -174,7 +176,7 @@ async fn guard(pipelines: &Pipelines, store: &Store, look: &Look<'_>) -> Result<
     let client = || pipelines.client(&env.name);
     for target in env.aws.deploys.iter().filter(|d| d.pipeline == pipeline) {
         let Some(stage) = state.stages.iter().find(|s| s.name == target.stage) else { continue };
-        let entered = stage.execution_id.as_deref() == Some(latest.id.as_str());
+        let entered = stage.execution_id.as_deref() == Some(latest.id.as_str()) && !checking_entry(stage);
         if let Some(block) = block.filter(|_| running && !entered) {
             if stage.disabled.is_none()
                 && claim(store, env, pipeline, &latest.id, &format!("disable {}", stage.name)).await?
@@ -200,6 +202,7 @@ async fn guard(pipelines: &Pipelines, store: &Store, look: &Look<'_>) -> Result<
                 let deploying = state.stages.iter().any(|s| {
                     s.execution_id.as_deref() == Some(latest.id.as_str())
                         && s.status.as_deref() == Some("InProgress")
+                        && !checking_entry(s)
                         && env.aws.deploy_target(pipeline, &s.name).is_some()
                 });
                 let stopped = client()
@@ -235,6 +238,15 @@ async fn guard(pipelines: &Pipelines, store: &Store, look: &Look<'_>) -> Result<
         }
     }
     Ok(())
+}
+
+/// Whether the stage's latest execution is still having its entry condition checked: none of
+/// the stage's actions has run, so it can still be kept out.
+fn checking_entry(stage: &StageState) -> bool {
+    stage
+        .conditions
+        .iter()
+        .any(|c| c.kind == ConditionKind::BeforeEntry && c.status.as_deref() == Some("InProgress"))
 }
 
 /// While a freeze holds, closes the transition into each Deploy stage, once per freeze (a

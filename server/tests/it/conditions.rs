@@ -402,3 +402,49 @@ async fn queued_and_parallel_pipelines_and_what_codepipeline_does_by_itself() {
     let outcome = changes.iter().find(|c| c.kind == "roll back stage").and_then(|c| c.outcome.clone());
     assert!(outcome.as_deref().unwrap_or_default().contains("PARALLEL execution mode"), "{outcome:?}");
 }
+
+/// An execution held at Deploy's entry condition has run none of Deploy's actions: when its
+/// commit is blocked meanwhile, the release guard stops it there, and the cluster never runs it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blocked_commit_waiting_at_the_entry_condition_is_stopped_there() {
+    use backend::audit::Caller;
+    use backend::clock::Timestamp;
+    use backend::policy::blocked::{self, CommitHash};
+
+    let p = portal().await;
+    sandbox(&p).aws.set_alarm(ALARM, "ALARM");
+    let head = sandbox(&p).aws.commit("myapp", "Retry payments twice", "Priya Raman");
+    let held = released(&p).await;
+    wait_until(&p, "production", PIPELINE, "held at Deploy's entry", |v| {
+        entry_checking(v).as_deref() == Some(held.as_str())
+    })
+    .await;
+    let mut tx = p.running.portal.store.begin().await.unwrap();
+    let commit = CommitHash::parse(&head[..7]).unwrap();
+    blocked::block(
+        &mut tx,
+        &Caller::new("ada"),
+        "production",
+        &commit,
+        "double charges, INC-44",
+        None,
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let stopped = wait_until(&p, "production", PIPELINE, "stopped by the guard", |v| {
+        v.latest.as_ref().is_some_and(|e| e.id == held && e.status == "Stopped")
+    })
+    .await;
+    let summary = stopped.latest.and_then(|e| e.summary).unwrap_or_default();
+    assert!(summary.contains("is blocked in Rollgate by ada: double charges, INC-44"), "{summary}");
+    let get = app::api::deployments::GetDeployment {
+        env: s("production"),
+        namespace: s("production"),
+        name: s("myapp-deployment"),
+    };
+    let d: app::model::DeploymentDetail = p.call(&p.http, &get).await.json().await.unwrap();
+    assert!(!d.containers[0].image.ends_with(&head[..7]), "the blocked commit never ran");
+    sandbox(&p).aws.set_alarm(ALARM, "OK");
+}
