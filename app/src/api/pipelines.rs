@@ -40,11 +40,13 @@ pub async fn get_pipeline(env: String, name: String, page: String) -> Result<Pip
     let portal = guard::portal()?;
     guard::authorize(&portal, &env, Permission::View)?;
     let poller = portal.pipelines.poller(&env, &name).map_err(ssr::error)?;
-    let live = ssr::view(&portal, &env, &name, &*poller.current().await).await;
+    let snapshot = poller.current().await;
+    let live = ssr::view(&portal, &env, &name, &snapshot).await;
     let client = portal.pipelines.client(&env).await.map_err(ssr::error)?;
     let page = Some(page.as_str()).filter(|p| !p.is_empty());
     let history = read::history(&client, &name, ssr::PAGE, page).await.map_err(ssr::error)?;
-    let declared = read::declaration(&client, &name).await.map_err(ssr::error)?;
+    let version = snapshot.state.as_ref().and_then(|s| s.version);
+    let declared = portal.pipelines.declaration(&env, &name, version).await.map_err(ssr::error)?;
     // Only a pipeline with stage conditions has rule results to read.
     let rules = match live.latest.as_ref().filter(|_| live.stages.iter().any(|s| !s.conditions.is_empty())) {
         Some(latest) => backend::pipelines::conditions::rule_runs(&client, &name, &latest.id)

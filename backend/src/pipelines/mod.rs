@@ -52,6 +52,9 @@ pub use poller::{PollTimings, Poller, Snapshot};
 use crate::aws::AwsClients;
 use crate::config::{Config, Environment};
 
+/// A pipeline's declaration and the pipeline version it was read at.
+type Declared = (i32, read::Declaration);
+
 /// An environment's AWS Region and profile: what tells one account's throttling from another's.
 type AccountKey = (Option<String>, Option<String>);
 
@@ -69,6 +72,8 @@ pub struct Pipelines {
     timings: Arc<RwLock<PollTimings>>,
     /// Whether each environment's events queue answers.
     pub feeds: events::Feeds,
+    /// Each pipeline's declaration, with the pipeline version it was read at.
+    declarations: Arc<Mutex<HashMap<(String, String), Declared>>>,
 }
 
 impl Pipelines {
@@ -85,7 +90,35 @@ impl Pipelines {
                 ..PollTimings::default()
             })),
             feeds: events::Feeds::default(),
+            declarations: Arc::default(),
         }
+    }
+
+    /// The declaration of `pipeline` (mode, variables, source actions): read once per pipeline
+    /// `version` (GetPipelineState says which is current), or every time when it is unknown.
+    pub async fn declaration(
+        &self,
+        environment: &str,
+        pipeline: &str,
+        version: Option<i32>,
+    ) -> Result<read::Declaration, PipelineError> {
+        self.check(environment, pipeline)?;
+        let key = (environment.to_owned(), pipeline.to_owned());
+        let cached = self.declarations.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        if let (Some((seen, declared)), Some(version)) = (cached, version)
+            && seen == version
+        {
+            return Ok(declared);
+        }
+        let client = self.client(environment).await?;
+        let declared = read::declaration(&client, pipeline).await?;
+        if let Some(version) = version {
+            self.declarations
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, (version, declared.clone()));
+        }
+        Ok(declared)
     }
 
     /// Starts the release guard ([`guard`]) and consuming the environments' events queues

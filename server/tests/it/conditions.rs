@@ -182,6 +182,18 @@ async fn a_release_with_variables_and_an_earlier_commit() {
     };
     let before = executions(&p, "myapp-staging").await.len();
 
+    // The release form's variables come from the declaration, read once per pipeline version.
+    let reads =
+        || sandbox(&p).aws.codepipeline_calls_by_operation().get("GetPipeline").map_or(0, |c| c.answered);
+    let first = detail(&p, "staging", "myapp-staging").await;
+    assert_eq!(first.variables[0].name, "RELEASE_NOTE");
+    assert_eq!(first.variables[0].default.as_deref(), Some("routine release"));
+    assert_eq!(first.source_actions, ["Source"]);
+    let read_once = reads();
+    detail(&p, "staging", "myapp-staging").await;
+    detail(&p, "staging", "myapp-staging").await;
+    assert_eq!(reads(), read_once, "two more page views, no GetPipeline");
+
     // Refused in words, nothing started: an undeclared variable, a bad revision, a digest for
     // a commit.
     let undeclared = p.call(&dana, &with("COLOUR=blue", "")).await;
