@@ -132,3 +132,56 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// `aws codepipeline create-pipeline --pipeline file://<the declaration>` plus `extra`.
+pub async fn create_pipeline(endpoint: &str, pipeline: &serde_json::Value, extra: &[&str]) -> CliOutput {
+    let dir = tempfile::tempdir().expect("a folder for the declaration");
+    let file = dir.path().join("pipeline.json");
+    std::fs::write(&file, pipeline.to_string()).expect("the declaration written");
+    let argument = format!("file://{}", file.display());
+    let mut args = vec!["codepipeline", "create-pipeline", "--pipeline", &argument];
+    args.extend_from_slice(extra);
+    aws_cli(endpoint, &args).await
+}
+
+/// A V2 pipeline for the tests: Source (the sandbox repository `web`), Test (retried once by
+/// CodePipeline itself when it fails) and Build, in execution mode `mode`, declaring the
+/// variable `GATE` (default `open`). When `gated`, Build's success condition checks `GATE` and
+/// rolls Build back when it is not `open`.
+pub fn v2_pipeline(name: &str, mode: &str, gated: bool) -> serde_json::Value {
+    use serde_json::json;
+    let codebuild = |stage: &str, category: &str| {
+        json!({ "name": stage, "actions": [{
+            "name": stage,
+            "actionTypeId": { "category": category, "owner": "AWS", "provider": "CodeBuild", "version": "1" },
+            "configuration": { "ProjectName": "web", "EnvironmentVariables": "[{\"name\":\"IMAGE_REPO_NAME\",\"value\":\"web\"}]" },
+        }]})
+    };
+    let mut test = codebuild("Test", "Test");
+    test["onFailure"] = json!({ "result": "RETRY", "retryConfiguration": { "retryMode": "FAILED_ACTIONS" } });
+    let mut build = codebuild("Build", "Build");
+    if gated {
+        build["onSuccess"] = json!({ "conditions": [{ "result": "ROLLBACK", "rules": [{
+            "name": "GateIsOpen",
+            "ruleTypeId": { "category": "Rule", "owner": "AWS", "provider": "VariableCheck", "version": "1" },
+            "configuration": { "Variable": "#{variables.GATE}", "Operator": "EQ", "Value": "open" },
+        }]}]});
+    }
+    json!({
+        "name": name,
+        "roleArn": "arn:aws:iam::123456789012:role/test",
+        "artifactStore": { "type": "S3", "location": "bucket" },
+        "pipelineType": "V2",
+        "executionMode": mode,
+        "variables": [{ "name": "GATE", "defaultValue": "open" }],
+        "stages": [
+            { "name": "Source", "actions": [{
+                "name": "Source",
+                "actionTypeId": { "category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1" },
+                "configuration": { "RepositoryName": "web", "BranchName": "main" },
+            }]},
+            test,
+            build,
+        ],
+    })
+}

@@ -637,19 +637,8 @@ fn pipeline_json(name: &str, repository: &str, deploy: Value) -> Value {
 
 async fn create_with_cli(sandbox: &Sandbox, pipeline: &Value) {
     let endpoint = support::url(sandbox.endpoints.codepipeline);
-    let created = cli_create(&endpoint, pipeline, &[]).await;
+    let created = testkit::aws::create_pipeline(&endpoint, pipeline, &[]).await;
     assert_eq!(created.json()["pipeline"]["name"], pipeline["name"]);
-}
-
-/// `aws codepipeline create-pipeline --pipeline file://<the declaration>` plus `extra`.
-async fn cli_create(endpoint: &str, pipeline: &Value, extra: &[&str]) -> support::CliOutput {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("pipeline.json");
-    std::fs::write(&file, pipeline.to_string()).unwrap();
-    let argument = format!("file://{}", file.display());
-    let mut args = vec!["codepipeline", "create-pipeline", "--pipeline", &argument];
-    args.extend_from_slice(extra);
-    support::aws_cli(endpoint, &args).await
 }
 
 /// What moto's CodePipeline also serves of declarations (pipelines and tags; its execution
@@ -657,9 +646,9 @@ async fn cli_create(endpoint: &str, pipeline: &Value, extra: &[&str]) -> support
 /// with the SDK.
 async fn declaration_scenario(endpoint: &str) {
     let pipeline = pipeline_json("web-staging", "web", deploy_worker());
-    let created = cli_create(endpoint, &pipeline, &["--tags", "key=team,value=web"]).await;
+    let created = testkit::aws::create_pipeline(endpoint, &pipeline, &["--tags", "key=team,value=web"]).await;
     assert_eq!(created.json()["pipeline"]["name"], "web-staging");
-    assert!(!cli_create(endpoint, &pipeline, &[]).await.success, "the name is taken");
+    assert!(!testkit::aws::create_pipeline(endpoint, &pipeline, &[]).await.success, "the name is taken");
     let client = support::codepipeline(endpoint).await;
     let listed = client.list_pipelines().send().await.unwrap();
     assert!(listed.pipelines().iter().any(|p| p.name() == Some("web-staging")));

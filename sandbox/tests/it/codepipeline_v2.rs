@@ -6,6 +6,7 @@
 
 use crate::codepipeline::{quick, run, stage_state, start_with as start, wait_for};
 use crate::support;
+use testkit::aws::{create_pipeline, v2_pipeline};
 
 use std::time::Duration;
 
@@ -170,52 +171,6 @@ async fn entry_condition_on_an_alarm() {
     assert!(why.contains("stayed ALARM"), "{why}");
 }
 
-fn stage(name: &str, category: &str) -> Value {
-    json!({ "name": name, "actions": [{
-        "name": name,
-        "actionTypeId": { "category": category, "owner": "AWS", "provider": "CodeBuild", "version": "1" },
-        "configuration": { "ProjectName": "web", "EnvironmentVariables": "[{\"name\":\"IMAGE_REPO_NAME\",\"value\":\"web\"}]" },
-    }]})
-}
-
-/// Source, Test, Build: Test retries once by itself; Build's success condition checks the
-/// `GATE` variable and rolls Build back when it is not `open`.
-fn gated(name: &str, mode: &str) -> Value {
-    let mut test = stage("Test", "Test");
-    test["onFailure"] = json!({ "result": "RETRY", "retryConfiguration": { "retryMode": "FAILED_ACTIONS" } });
-    let mut build = stage("Build", "Build");
-    build["onSuccess"] = json!({ "conditions": [{ "result": "ROLLBACK", "rules": [{
-        "name": "GateIsOpen",
-        "ruleTypeId": { "category": "Rule", "owner": "AWS", "provider": "VariableCheck", "version": "1" },
-        "configuration": { "Variable": "#{variables.GATE}", "Operator": "EQ", "Value": "open" },
-    }]}]});
-    json!({
-        "name": name,
-        "roleArn": "arn:aws:iam::123456789012:role/test",
-        "artifactStore": { "type": "S3", "location": "bucket" },
-        "pipelineType": "V2",
-        "executionMode": mode,
-        "variables": [{ "name": "GATE", "defaultValue": "open" }],
-        "stages": [
-            { "name": "Source", "actions": [{
-                "name": "Source",
-                "actionTypeId": { "category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1" },
-                "configuration": { "RepositoryName": "web", "BranchName": "main" },
-            }]},
-            test,
-            build,
-        ],
-    })
-}
-
-async fn create(endpoint: &str, pipeline: &Value) -> support::CliOutput {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("pipeline.json");
-    std::fs::write(&file, pipeline.to_string()).unwrap();
-    let argument = format!("file://{}", file.display());
-    support::aws_cli(endpoint, &["codepipeline", "create-pipeline", "--pipeline", &argument]).await
-}
-
 fn gate(value: &str) -> PipelineVariable {
     PipelineVariable::builder().name("GATE").value(value).build().unwrap()
 }
@@ -228,7 +183,7 @@ async fn automatic_retry_and_rollback() {
     let (sandbox, client) = start(World::Empty, Duration::from_millis(10)).await;
     let endpoint = support::url(sandbox.endpoints.codepipeline);
     sandbox.aws.commit("web", "First", "Lee Nakamura");
-    create(&endpoint, &gated("web", "QUEUED")).await.json();
+    create_pipeline(&endpoint, &v2_pipeline("web", "QUEUED", true), &[]).await.json();
 
     sandbox.aws.fail_next(Failure::Tests);
     let good = run(&client, "web").await;
@@ -271,9 +226,8 @@ async fn queued_and_parallel_modes() {
     let (sandbox, client) = start(World::Empty, Duration::from_millis(10)).await;
     let endpoint = support::url(sandbox.endpoints.codepipeline);
     sandbox.aws.commit("web", "First", "Lee Nakamura");
-    let mut queued = gated("queued", "QUEUED");
-    queued["stages"][2].as_object_mut().unwrap().remove("onSuccess");
-    create(&endpoint, &queued).await.json();
+    let queued = v2_pipeline("queued", "QUEUED", false);
+    create_pipeline(&endpoint, &queued, &[]).await.json();
     client
         .disable_stage_transition()
         .pipeline_name("queued")
@@ -297,9 +251,8 @@ async fn queued_and_parallel_modes() {
         wait_for(&client, "queued", id, Status::Succeeded).await;
     }
 
-    let mut parallel = gated("parallel", "PARALLEL");
-    parallel["stages"][2].as_object_mut().unwrap().remove("onSuccess");
-    create(&endpoint, &parallel).await.json();
+    let parallel = v2_pipeline("parallel", "PARALLEL", false);
+    create_pipeline(&endpoint, &parallel, &[]).await.json();
     let (a, b) = (run(&client, "parallel").await, run(&client, "parallel").await);
     wait_for(&client, "parallel", &a, Status::Succeeded).await;
     wait_for(&client, "parallel", &b, Status::Succeeded).await;
@@ -330,21 +283,20 @@ async fn v2_declarations_refused() {
     let refused = |stderr: &str, words: &str| {
         assert!(stderr.contains(words), "expected {words:?} in: {stderr}");
     };
-    let out = create(&endpoint, &gated("p1", "PARALLEL")).await;
+    let out = create_pipeline(&endpoint, &v2_pipeline("p1", "PARALLEL", true), &[]).await;
     refused(&out.stderr, "Rollback is not supported for pipelines in PARALLEL execution mode");
-    let mut v1 = gated("p2", "QUEUED");
+    let mut v1 = v2_pipeline("p2", "QUEUED", true);
     v1["pipelineType"] = json!("V1");
-    refused(&create(&endpoint, &v1).await.stderr, "only available for V2 pipelines");
-    let mut lambda = gated("p3", "QUEUED");
+    refused(&create_pipeline(&endpoint, &v1, &[]).await.stderr, "only available for V2 pipelines");
+    let mut lambda = v2_pipeline("p3", "QUEUED", true);
     lambda["stages"][2]["onSuccess"]["conditions"][0]["rules"][0]["ruleTypeId"]["provider"] =
         json!("LambdaInvoke");
-    refused(&create(&endpoint, &lambda).await.stderr, "does not run LambdaInvoke rules");
-    let mut skip = gated("p4", "QUEUED");
+    refused(&create_pipeline(&endpoint, &lambda, &[]).await.stderr, "does not run LambdaInvoke rules");
+    let mut skip = v2_pipeline("p4", "QUEUED", true);
     skip["stages"][2]["onSuccess"]["conditions"][0]["result"] = json!("SKIP");
-    refused(&create(&endpoint, &skip).await.stderr, "onSuccess must be one of FAIL, ROLLBACK");
-    let mut mode = gated("p5", "SOMETIMES");
-    mode["stages"][2].as_object_mut().unwrap().remove("onSuccess");
-    refused(&create(&endpoint, &mode).await.stderr, "[QUEUED, SUPERSEDED, PARALLEL]");
+    refused(&create_pipeline(&endpoint, &skip, &[]).await.stderr, "onSuccess must be one of FAIL, ROLLBACK");
+    let mode = v2_pipeline("p5", "SOMETIMES", false);
+    refused(&create_pipeline(&endpoint, &mode, &[]).await.stderr, "[QUEUED, SUPERSEDED, PARALLEL]");
 }
 
 /// `GraniteServiceVersion20100801.<operation>` on the sandbox's CloudWatch, as AWS JSON 1.0.

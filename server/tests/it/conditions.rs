@@ -262,44 +262,6 @@ namespaces = ["staging"]
 aws = { region = "us-east-1", pipelines = ["web-queued", "web-parallel"] }
 "#;
 
-fn web(name: &str, mode: &str) -> serde_json::Value {
-    let build = |stage: &str, category: &str| {
-        serde_json::json!({ "name": stage, "actions": [{
-            "name": stage,
-            "actionTypeId": { "category": category, "owner": "AWS", "provider": "CodeBuild", "version": "1" },
-            "configuration": { "ProjectName": "web", "EnvironmentVariables": "[{\"name\":\"IMAGE_REPO_NAME\",\"value\":\"web\"}]" },
-        }]})
-    };
-    let mut test = build("Test", "Test");
-    test["onFailure"] =
-        serde_json::json!({ "result": "RETRY", "retryConfiguration": { "retryMode": "FAILED_ACTIONS" } });
-    let mut deploy = build("Build", "Build");
-    if mode == "QUEUED" {
-        deploy["onSuccess"] = serde_json::json!({ "conditions": [{ "result": "ROLLBACK", "rules": [{
-            "name": "GateIsOpen",
-            "ruleTypeId": { "category": "Rule", "owner": "AWS", "provider": "VariableCheck", "version": "1" },
-            "configuration": { "Variable": "#{variables.GATE}", "Operator": "EQ", "Value": "open" },
-        }]}]});
-    }
-    serde_json::json!({
-        "name": name,
-        "roleArn": "arn:aws:iam::123456789012:role/test",
-        "artifactStore": { "type": "S3", "location": "bucket" },
-        "pipelineType": "V2",
-        "executionMode": mode,
-        "variables": [{ "name": "GATE", "defaultValue": "open" }],
-        "stages": [
-            { "name": "Source", "actions": [{
-                "name": "Source",
-                "actionTypeId": { "category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1" },
-                "configuration": { "RepositoryName": "web", "BranchName": "main" },
-            }]},
-            test,
-            deploy,
-        ],
-    })
-}
-
 fn stage<'a>(v: &'a app::model::pipelines::PipelineView, name: &str) -> &'a app::model::pipelines::StageView {
     v.stages.iter().find(|s| s.name == name).expect("the stage")
 }
@@ -320,12 +282,8 @@ async fn queued_and_parallel_pipelines_and_what_codepipeline_does_by_itself() {
     sb.aws.commit("web", "First", "Lee Nakamura");
     let endpoint = format!("http://{}", sb.endpoints.codepipeline);
     for (name, mode) in [("web-queued", "QUEUED"), ("web-parallel", "PARALLEL")] {
-        let declared = dir.path().join(format!("{name}.json"));
-        std::fs::write(&declared, web(name, mode).to_string()).unwrap();
-        let argument = format!("file://{}", declared.display());
-        testkit::aws::aws_cli(&endpoint, &["codepipeline", "create-pipeline", "--pipeline", &argument])
-            .await
-            .json();
+        let declared = testkit::aws::v2_pipeline(name, mode, mode == "QUEUED");
+        testkit::aws::create_pipeline(&endpoint, &declared, &[]).await.json();
     }
     let client = testkit::aws::codepipeline(&endpoint).await;
     let release = |pipeline: &str, variables: &str| RequestPipelineChange {

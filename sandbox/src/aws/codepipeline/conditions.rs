@@ -18,7 +18,7 @@ use super::super::{AwsError, Caller, Input, ids};
 use super::control::stage_of;
 use super::model::{
     Check, ConditionDecl, ConditionKind, ConditionRun, ConditionStatus, Execution, Operator, Pipeline,
-    Position, RuleDecl, RuleRun, RuleStatus, StageDecl,
+    RuleDecl, RuleRun, RuleStatus, StageDecl,
 };
 use super::{CpError, PipelineTimings, State};
 
@@ -324,11 +324,9 @@ pub fn list_rule_executions(state: &State, input: &Input) -> Result<Value, AwsEr
     runs.sort_by_key(|(_, c, r)| std::cmp::Reverse((r.started, c.sequence)));
     let items = runs
         .into_iter()
-        .map(|(execution, condition, run)| {
-            let decl = &pipeline.stages[condition.stage]
-                .condition(condition.kind)
-                .expect("a run has a declaration")
-                .rules[run.rule];
+        .filter_map(|(execution, condition, run)| {
+            // A run's condition is its stage's (declarations do not change after CreatePipeline).
+            let decl = pipeline.stages[condition.stage].condition(condition.kind)?.rules.get(run.rule)?;
             let mut result = json!({});
             if let Some(summary) = &run.summary {
                 result["externalExecutionSummary"] = json!(summary);
@@ -356,7 +354,7 @@ pub fn list_rule_executions(state: &State, input: &Input) -> Result<Value, AwsEr
             if let Some(by) = &run.updated_by {
                 detail["updatedBy"] = json!(by);
             }
-            (run.id.clone(), detail)
+            Some((run.id.clone(), detail))
         })
         .collect();
     let (details, next) = super::read::page(items, input, 100, 100)?;
@@ -394,24 +392,24 @@ pub fn override_condition(state: &mut State, input: &Input, caller: &Caller) -> 
         ))
         .into());
     }
+    let latest = pipeline.latest_condition(stage, kind).map(|(e, _)| e.id.clone());
     let execution = pipeline
-        .execution(id)
+        .execution_mut(id)
         .ok_or_else(|| CpError::PipelineExecutionNotFound(id.to_owned(), name.to_owned()))?;
-    let checked = execution.conditions.iter().rev().find(|c| c.stage == stage && c.kind == kind);
-    let Some(checked) = checked else {
+    let running = execution.status.running();
+    let Some(checked) = execution.condition_mut(stage, kind) else {
         return Err(CpError::ConditionNotOverridable(format!(
             "Execution {id} has not reached the {what} condition of stage {stage_name}"
         ))
         .into());
     };
-    let latest = pipeline.latest_condition(stage, kind).map(|(e, _)| e.id.as_str());
-    if latest != Some(id) {
+    if latest.as_deref() != Some(id) {
         return Err(CpError::NotLatestExecution(format!(
             "Execution {id} is not the latest execution checked by the {what} condition of stage {stage_name}"
         ))
         .into());
     }
-    if checked.status != ConditionStatus::InProgress || !execution.status.running() {
+    if checked.status != ConditionStatus::InProgress || !running {
         return Err(CpError::ConditionNotOverridable(format!(
             "The {what} condition of stage {stage_name} is {} for execution {id}: only a condition being checked can be overridden",
             checked.status.as_str()
@@ -419,8 +417,6 @@ pub fn override_condition(state: &mut State, input: &Input, caller: &Caller) -> 
         .into());
     }
     let now = SystemTime::now();
-    let execution = pipeline.execution_mut(id).expect("found above");
-    let checked = execution.condition_mut(stage, kind).expect("found above");
     abandon_rules(checked, now);
     for rule in checked.rules.iter_mut().filter(|r| r.status == RuleStatus::Abandoned) {
         rule.updated_by = Some(caller.arn());
@@ -429,6 +425,5 @@ pub fn override_condition(state: &mut State, input: &Input, caller: &Caller) -> 
     checked.summary = Some(format!("Overridden by {}", caller.arn()));
     checked.updated = now;
     execution.updated = now;
-    debug_assert!(matches!(execution.position, Position::Entering(_) | Position::In(_)));
     Ok(json!({}))
 }

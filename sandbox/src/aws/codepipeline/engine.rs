@@ -75,15 +75,17 @@ fn enter(pipeline: &mut Pipeline, sequence: &mut u64, cx: &Context) {
         if pipeline.mode != ExecutionMode::Parallel && pipeline.executions.iter().any(|e| e.holds(stage)) {
             continue;
         }
-        let checks =
-            pipeline.stages[stage].before_entry.is_some() && pipeline.executions[i].rollback_of.is_none();
+        // A rollback does not wait on the conditions (the alarm that caused it may still fire).
+        let entry = pipeline.stages[stage]
+            .before_entry
+            .clone()
+            .filter(|_| pipeline.executions[i].rollback_of.is_none());
         start_stage(pipeline, i, stage, sequence, cx.now);
-        if checks {
+        if let Some(decl) = entry {
             *sequence += 1;
-            let decl = pipeline.stages[stage].before_entry.as_ref().expect("checked above");
             let execution = &pipeline.executions[i];
             let run = conditions::start(
-                decl,
+                &decl,
                 stage,
                 ConditionKind::BeforeEntry,
                 *sequence,
