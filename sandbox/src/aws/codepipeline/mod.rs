@@ -269,16 +269,14 @@ impl Pipelines {
         self.lock().alarms.insert(alarm.to_owned(), alarm_state);
     }
 
-    /// Sets the state of an alarm that exists; false when there is none of that name.
+    /// Sets the state of an alarm that exists (alarms are never deleted); false when there is
+    /// none of that name.
     pub fn change_alarm(&self, alarm: &str, state: &str, reason: &str) -> bool {
-        let mut guard = self.lock();
-        let Some(known) = guard.alarms.get_mut(alarm) else { return false };
-        *known = conditions::Alarm {
-            state: state.to_owned(),
-            reason: reason.to_owned(),
-            updated: std::time::SystemTime::now(),
-        };
-        true
+        let known = self.lock().alarms.contains_key(alarm);
+        if known {
+            self.set_alarm(alarm, state, reason);
+        }
+        known
     }
 
     pub fn alarms(&self) -> conditions::Alarms {
