@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod deployment_query;
+pub mod overview;
 pub mod pipelines;
 pub mod tokens;
 

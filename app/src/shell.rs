@@ -10,12 +10,13 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::hydrated_mark::HydratedMark;
-use crate::components::layout::EnvironmentLayout;
+use crate::components::layout::{EnvironmentLayout, SiteLayout};
 use crate::pages::{
     approvals::ApprovalsPage, audit::AuditPage, blocked::BlockedPage, calendar::CalendarPage,
     deployment::DeploymentPage, deployments::DeploymentsPage, home::Home, logs::LogsPage,
-    not_found::NotFound, pipeline::PipelinePage, pipeline_compare::PipelineComparePage,
-    pipelines::PipelinesPage, rollback::RollbackPage, sign_in::SignInPage, tokens::TokensPage,
+    not_found::NotFound, overview::EnvironmentComparePage, overview::OverviewPage, pipeline::PipelinePage,
+    pipeline_compare::PipelineComparePage, pipelines::PipelinesPage, rollback::RollbackPage,
+    sign_in::SignInPage, tokens::TokensPage,
 };
 
 /// The server-rendered document around [`App`].
@@ -69,6 +70,12 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=Home ssr=SsrMode::Async />
                 <Route path=path!("/sign-in") view=SignInPage />
+                // Before `/:env`: an environment cannot be named "overview" (the configuration
+                // refuses it).
+                <ParentRoute path=path!("/overview") view=SiteLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=OverviewPage />
+                    <Route path=path!("/compare") view=EnvironmentComparePage />
+                </ParentRoute>
                 <ParentRoute path=path!("/:env") view=EnvironmentLayout ssr=SsrMode::Async>
                     <Route path=path!("/pipelines") view=PipelinesPage />
                     <Route path=path!("/pipelines/:name") view=PipelinePage />

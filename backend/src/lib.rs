@@ -17,6 +17,7 @@
 //! - [`tokens`]: SSM parameters under each environment's prefixes, the cluster token and
 //!   its rotation.
 //! - [`pipelines`]: CodePipeline: pipelines read and shared pollers, release actions.
+//! - [`overview`]: what runs where across the environments, and the commits between two.
 //! - [`aws`]: AWS clients for an environment. [`backoff`]: jittered waits after failures. [`image_ref`]: image references checked.
 //! - [`iam`]: the IAM policy the configuration needs (`rollgate iam-policy`), as
 //!   `kube::rbac` holds the Kubernetes Roles.
@@ -43,6 +44,7 @@ pub mod ids;
 pub mod image_ref;
 pub mod kube;
 pub mod metrics;
+pub mod overview;
 pub mod pipelines;
 pub mod policy;
 pub mod portal;

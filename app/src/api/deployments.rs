@@ -188,7 +188,7 @@ pub mod ssr {
         ImageView { container: c.name.clone(), image: c.image.clone(), commit }
     }
 
-    fn health(h: &summary::Health) -> Health {
+    pub fn health(h: &summary::Health) -> Health {
         match h {
             summary::Health::Complete => Health::Complete,
             summary::Health::Progressing => Health::Progressing,

@@ -28,10 +28,7 @@ pub fn EnvironmentLayout() -> impl IntoView {
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="topbar">
-            <a class="brand" href="/">
-                <span class="brand-mark" aria-hidden="true"></span>
-                "Rollgate"
-            </a>
+            <Brand />
             <EnvironmentSwitcher env />
             <nav class="areas" aria-label="Areas">
                 {AREAS
@@ -59,7 +56,7 @@ pub fn EnvironmentLayout() -> impl IntoView {
                             }}
                         </ul>
                         <p>
-                            <a href="/">"Go to the first environment"</a>
+                            <a href="/overview">"Go to the overview"</a>
                         </p>
                     </section>
                 }
@@ -70,15 +67,61 @@ pub fn EnvironmentLayout() -> impl IntoView {
     }
 }
 
+/// The pages about every environment at once (the Overview): the same frame, with the
+/// environments to go to in place of one environment's areas.
+#[component]
+pub fn SiteLayout() -> impl IntoView {
+    let environments = Resource::new(|| (), |_| list_environments());
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <header class="topbar">
+            <Brand />
+            <nav class="areas" aria-label="Areas">
+                <A href="/overview" exact=true>"Overview"</A>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        environments
+                            .await
+                            .map(|list| {
+                                list.into_iter()
+                                    .map(|e| view! { <a href=format!("/{}/pipelines", e.name)>{e.title}</a> })
+                                    .collect_view()
+                            })
+                    })}
+                </Transition>
+            </nav>
+            <UserMenu />
+            <ThemeToggle />
+        </header>
+        <main id="main" class="page">
+            <Outlet />
+        </main>
+    }
+}
+
+#[component]
+fn Brand() -> impl IntoView {
+    view! {
+        <a class="brand" href="/overview">
+            <span class="brand-mark" aria-hidden="true"></span>
+            "Rollgate"
+        </a>
+    }
+}
+
 /// Who is signed in, and the way out (a plain form: it works before hydration too).
 #[component]
 fn UserMenu() -> impl IntoView {
     let me = Resource::new(|| (), |_| who_am_i());
-    let OverviewResource(overview) = expect_context::<OverviewResource>();
+    // Outside an environment (the Overview) there is no role to show.
+    let overview = use_context::<OverviewResource>().map(|o| o.0);
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                let role = overview.await.ok().map(|o| o.access.role);
+                let role = match overview {
+                    Some(o) => o.await.ok().map(|o| o.access.role),
+                    None => None,
+                };
                 me.await
                     .ok()
                     .map(|user| {

@@ -182,7 +182,7 @@ fn ChangeCard(c: ChangeView) -> impl IntoView {
         }),
     });
     view! {
-        <article class="change" data-state=c.state.clone()>
+        <article class="change" id=format!("change-{}", c.id) data-state=c.state.clone()>
             <div class="card-row">
                 <h3>{c.description.clone()}</h3>
                 <span class=state_class>{c.state.clone()}</span>

@@ -9,6 +9,7 @@ pub mod deployments;
 pub mod home;
 pub mod logs;
 pub mod not_found;
+pub mod overview;
 pub mod pipeline;
 pub mod pipeline_compare;
 pub mod pipelines;

@@ -15,7 +15,7 @@ pub fn NotFound() -> impl IntoView {
             <h1>"Page not found"</h1>
             <p>"Nothing lives at this address. It may have been mistyped, or the environment it names is no longer configured."</p>
             <p>
-                <a href="/">"Go to the first environment"</a>
+                <a href="/overview">"Go to the overview"</a>
             </p>
         </main>
     }

@@ -165,6 +165,19 @@ mod tests {
         });
     }
 
+    /// An environment is `/<name>/…`: a name that is a page of its own is refused.
+    #[test]
+    fn environment_names_that_are_pages() {
+        Jail::expect_with(|jail| {
+            for name in ["overview", "sign-in", "api"] {
+                let file = MINIMAL.replacen("name = \"prod\"", &format!("name = \"{name}\""), 1);
+                let err = load_file(jail, &file).expect_err(name).to_string();
+                assert!(err.contains("is a page of its own"), "{name}: {err}");
+            }
+            Ok(())
+        });
+    }
+
     /// A file without `sandbox` is not a sandbox; its values are used.
     #[test]
     fn file_values() {

@@ -102,6 +102,12 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
                 ),
             ));
         }
+        if RESERVED_PATHS.contains(&env.name.as_str()) {
+            return Err(ConfigError::invalid(
+                format!("{key}.name"),
+                format!("{:?} is a page of its own (/{0}): name the environment otherwise", env.name),
+            ));
+        }
         if !seen.insert(env.name.as_str()) {
             return Err(ConfigError::invalid(
                 format!("{key}.name"),
@@ -112,6 +118,10 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     }
     Ok(())
 }
+
+/// The first path segments that are not environments: an environment is `/<name>/…`.
+const RESERVED_PATHS: [&str; 9] =
+    ["overview", "sign-in", "auth", "api", "live", "pkg", "metrics", "healthz", "readyz"];
 
 fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result<(), ConfigError> {
     if env.protected && env.required_approvals == 0 {

@@ -49,6 +49,8 @@ pub struct DeploymentSummary {
     pub last_change_ms: Option<i64>,
     /// Who made the current generation through Rollgate, with the change request's id.
     pub changed_by: Option<(String, String)>,
+    /// Why the current spec was made (`kubernetes.io/change-cause`), when something said.
+    pub change_cause: Option<String>,
 }
 
 impl DeploymentSummary {
@@ -106,6 +108,7 @@ impl DeploymentSummary {
             stalled,
             last_change_ms: changed_at.max(last_change_ms),
             changed_by,
+            change_cause: mark(CHANGE_CAUSE).cloned(),
         })
     }
 

@@ -145,6 +145,8 @@ pub struct Revision {
 /// What one action of an execution did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActionRun {
+    /// The pipeline execution it ran in.
+    pub execution: String,
     pub stage: String,
     pub action: String,
     pub status: String,
@@ -157,6 +159,8 @@ pub struct ActionRun {
     pub commit: Option<String>,
     pub author: Option<String>,
     pub message: Option<String>,
+    /// When the commit was authored (`AuthorDate`).
+    pub authored_ms: Option<i64>,
     /// A build action's output: the image it pushed.
     pub image: Option<String>,
     pub updated_by: Option<String>,
@@ -405,39 +409,66 @@ pub async fn actions(client: &Client, pipeline: &str, id: &str) -> Result<Vec<Ac
         .send()
         .await
         .map_err(PipelineError::from_sdk)?;
-    Ok(out
-        .action_execution_details()
-        .iter()
-        .map(|d| {
-            let output = d.output();
-            let result = output.and_then(|o| o.execution_result());
-            let variable =
-                |name: &str| output.and_then(|o| o.output_variables()).and_then(|v| v.get(name)).cloned();
-            let (summary, by) =
-                result.and_then(|r| r.external_execution_summary()).map(signature::read).unzip();
-            ActionRun {
-                stage: d.stage_name().unwrap_or("").to_owned(),
-                action: d.action_name().unwrap_or("").to_owned(),
-                status: d.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-                started_ms: millis(d.start_time()),
-                updated_ms: millis(d.last_update_time()),
-                summary: summary.map(str::to_owned),
-                error: result
-                    .and_then(|r| r.error_details())
-                    .map(|e| format!("{}: {}", e.code().unwrap_or("Error"), e.message().unwrap_or(""))),
-                external_id: result.and_then(|r| r.external_execution_id()).map(str::to_owned),
-                commit: variable("CommitId"),
-                author: variable("AuthorDisplayName"),
-                message: variable("CommitMessage"),
-                image: variable("IMAGE_URI"),
-                updated_by: by.flatten().or(d.updated_by()).map(str::to_owned),
-                approval: d
-                    .input()
-                    .and_then(|i| i.action_type_id())
-                    .is_some_and(|t| t.category() == &aws_sdk_codepipeline::types::ActionCategory::Approval),
-            }
-        })
-        .collect())
+    Ok(out.action_execution_details().iter().map(action_run).collect())
+}
+
+/// The newest action runs of every recent execution of `pipeline`, newest first: up to
+/// `pages` pages of 100 (one call each).
+pub async fn recent_actions(
+    client: &Client,
+    pipeline: &str,
+    pages: usize,
+) -> Result<Vec<ActionRun>, PipelineError> {
+    let mut runs = Vec::new();
+    let mut next: Option<String> = None;
+    for _ in 0..pages {
+        let out = client
+            .list_action_executions()
+            .pipeline_name(pipeline)
+            .max_results(100)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(PipelineError::from_sdk)?;
+        runs.extend(out.action_execution_details().iter().map(action_run));
+        match out.next_token() {
+            Some(token) => next = Some(token.to_owned()),
+            None => break,
+        }
+    }
+    Ok(runs)
+}
+
+fn action_run(d: &aws::ActionExecutionDetail) -> ActionRun {
+    let output = d.output();
+    let result = output.and_then(|o| o.execution_result());
+    let variable = |name: &str| output.and_then(|o| o.output_variables()).and_then(|v| v.get(name)).cloned();
+    let (summary, by) = result.and_then(|r| r.external_execution_summary()).map(signature::read).unzip();
+    ActionRun {
+        execution: d.pipeline_execution_id().unwrap_or("").to_owned(),
+        stage: d.stage_name().unwrap_or("").to_owned(),
+        action: d.action_name().unwrap_or("").to_owned(),
+        status: d.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        started_ms: millis(d.start_time()),
+        updated_ms: millis(d.last_update_time()),
+        summary: summary.map(str::to_owned),
+        error: result
+            .and_then(|r| r.error_details())
+            .map(|e| format!("{}: {}", e.code().unwrap_or("Error"), e.message().unwrap_or(""))),
+        external_id: result.and_then(|r| r.external_execution_id()).map(str::to_owned),
+        commit: variable("CommitId"),
+        author: variable("AuthorDisplayName"),
+        message: variable("CommitMessage"),
+        authored_ms: variable("AuthorDate")
+            .and_then(|t| crate::clock::Timestamp::parse_rfc3339(&t).ok())
+            .map(|t| t.millis()),
+        image: variable("IMAGE_URI"),
+        updated_by: by.flatten().or(d.updated_by()).map(str::to_owned),
+        approval: d
+            .input()
+            .and_then(|i| i.action_type_id())
+            .is_some_and(|t| t.category() == &aws_sdk_codepipeline::types::ActionCategory::Approval),
+    }
 }
 
 /// The names of every pipeline the credentials can see (for validation and the moto test).

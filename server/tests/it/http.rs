@@ -4,9 +4,9 @@ use crate::common;
 
 use common::TestPortal;
 
-/// `/` sends a signed-in visitor to the first environment's pipelines, anyone else to sign in.
+/// `/` sends a signed-in visitor to the Overview, anyone else to sign in.
 #[tokio::test]
-async fn root_redirects_to_first_environment() {
+async fn root_redirects_to_the_overview() {
     let portal = TestPortal::sandbox().await;
     let anonymous = portal.anonymous.get(portal.url("/")).send().await.unwrap();
     assert_eq!(anonymous.status().as_u16(), 303);
@@ -14,7 +14,7 @@ async fn root_redirects_to_first_environment() {
     // A browser's navigation accepts HTML: it gets a real redirect.
     let response = portal.http.get(portal.url("/")).header("accept", "text/html").send().await.unwrap();
     assert_eq!(response.status().as_u16(), 302);
-    assert_eq!(response.headers()["location"], "/staging/pipelines");
+    assert_eq!(response.headers()["location"], "/overview");
 }
 
 /// Every area renders on the server with what the environment's systems hold; none is a

@@ -18,6 +18,7 @@ mod iam;
 mod live;
 mod logs;
 mod metrics;
+mod overview;
 mod pipeline_events;
 mod pipeline_fleet;
 mod pipelines;
