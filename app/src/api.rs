@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod blocked;
 pub mod changes;
+pub mod delivery;
 pub mod deployments;
 #[cfg(feature = "ssr")]
 pub(crate) mod guard;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod delivery;
 pub mod deployment_query;
 pub mod overview;
 pub mod pipelines;

@@ -13,10 +13,10 @@ use crate::components::hydrated_mark::HydratedMark;
 use crate::components::layout::{EnvironmentLayout, SiteLayout};
 use crate::pages::{
     approvals::ApprovalsPage, audit::AuditPage, blocked::BlockedPage, calendar::CalendarPage,
-    deployment::DeploymentPage, deployments::DeploymentsPage, home::Home, logs::LogsPage,
-    not_found::NotFound, overview::EnvironmentComparePage, overview::OverviewPage, pipeline::PipelinePage,
-    pipeline_compare::PipelineComparePage, pipelines::PipelinesPage, rollback::RollbackPage,
-    sign_in::SignInPage, tokens::TokensPage,
+    delivery::DeliveryPage, deployment::DeploymentPage, deployments::DeploymentsPage, home::Home,
+    logs::LogsPage, not_found::NotFound, overview::EnvironmentComparePage, overview::OverviewPage,
+    pipeline::PipelinePage, pipeline_compare::PipelineComparePage, pipelines::PipelinesPage,
+    rollback::RollbackPage, sign_in::SignInPage, tokens::TokensPage,
 };
 
 /// The server-rendered document around [`App`].
@@ -91,6 +91,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/approvals") view=ApprovalsPage />
                     <Route path=path!("/blocked") view=BlockedPage />
                     <Route path=path!("/calendar") view=CalendarPage />
+                    <Route path=path!("/delivery") view=DeliveryPage />
                     <Route path=path!("/audit") view=AuditPage />
                 </ParentRoute>
             </Routes>

@@ -18,6 +18,7 @@
 //!   its rotation.
 //! - [`pipelines`]: CodePipeline: pipelines read and shared pollers, release actions.
 //! - [`overview`]: what runs where across the environments, and the commits between two.
+//! - [`delivery`]: the delivery figures (DORA) of each environment's applications.
 //! - [`aws`]: AWS clients for an environment. [`backoff`]: jittered waits after failures. [`image_ref`]: image references checked.
 //! - [`iam`]: the IAM policy the configuration needs (`rollgate iam-policy`), as
 //!   `kube::rbac` holds the Kubernetes Roles.
@@ -37,6 +38,7 @@ pub mod changes;
 mod checked;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod dispatch;
 pub mod dns;
 pub mod iam;

@@ -61,6 +61,9 @@ test("first-page download stays within the brotli budget", async ({ baseURL }) =
 // with brotli. Each page is opened in a fresh context (an empty cache), as a first visit.
 // 150 KB each, the same budget as the first page's.
 const AREA_PAGES: [string, number][] = [
+  ["/overview", 150_000],
+  ["/overview/compare?app=myapp-deployment&left=staging&right=production", 150_000],
+  ["/staging/delivery?days=90", 150_000],
   ["/staging/pipelines", 150_000],
   ["/staging/pipelines/myapp-staging", 150_000],
   ["/staging/deployments", 150_000],

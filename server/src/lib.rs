@@ -11,6 +11,7 @@
 //! - [`security`]: the same-origin (CSRF) check and the security headers.
 //! - [`flash`]: a failed form post's error carried back in a cookie, never in the URL.
 //! - [`audit_export`]: the audit trail as a CSV or JSON download.
+//! - [`delivery_export`]: the rollouts behind the delivery figures as a CSV download.
 //! - [`live`]: the deployments as server-sent events; [`streams`]: what streams share (who
 //!   may keep one open, and the end at shutdown).
 //! - [`log_stream`]: a deployment's pod logs as server-sent events.
@@ -22,6 +23,7 @@
 pub mod audit_export;
 pub mod auth;
 pub mod cli;
+pub mod delivery_export;
 pub mod flash;
 pub mod health;
 pub mod live;

@@ -4,6 +4,7 @@
 //! - `/sign-in` (a page), `/auth/sign-in` and `/auth/sign-out` (form posts): see [`crate::auth`].
 //! - `/auth/oidc/start` and `/auth/oidc/callback`: single sign-on, see [`crate::oidc`].
 //! - `/{env}/audit/export`: the audit trail as CSV or JSON.
+//! - `/{env}/delivery/export`: the rollouts behind the delivery figures as CSV.
 //! - `/{env}/deployments/{namespace}/{deployment}/logs/download`: pod logs as a file, whole.
 //! - `/live/{env}/deployments`: the deployments as server-sent events ([`crate::live`]).
 //! - `/live/{env}/deployments/{namespace}/{deployment}/logs`: pod logs as server-sent events
@@ -42,7 +43,9 @@ use tower_http::trace::TraceLayer;
 use crate::metrics::{self, MetricsToken};
 use crate::oidc::SsoState;
 use crate::streams::Closing;
-use crate::{audit_export, auth, flash, health, live, log_stream, oidc, pipeline_stream, security};
+use crate::{
+    audit_export, auth, delivery_export, flash, health, live, log_stream, oidc, pipeline_stream, security,
+};
 
 /// What axum hands to handlers: Leptos's options for rendering, the portal for everything else.
 #[derive(Clone)]
@@ -98,6 +101,7 @@ pub fn routes() -> Vec<Route> {
         route(Method::GET, "/auth/oidc/start", Public, get(oidc::start)),
         route(Method::GET, oidc::CALLBACK_PATH, Public, get(oidc::callback)),
         route(Method::GET, "/{env}/audit/export", view, get(audit_export::export)),
+        route(Method::GET, "/{env}/delivery/export", view, get(delivery_export::export)),
         route(Method::GET, "/live/{env}/deployments", view, get(live::deployments)),
         route(
             Method::GET,

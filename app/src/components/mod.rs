@@ -1,5 +1,6 @@
 //! Pieces the pages share. Components use `api/` and `model/`, never `pages/`.
 //!
+//! - `bar_chart`: a bar chart drawn on the server as SVG, its figures in a table beside it.
 //! - `form_error`: why the last form post failed (plain forms, see the module).
 //! - `hydrated_mark`: marks the page once every island on it is hydrated.
 //! - `layout`: the frame of every environment page: top bar, areas, switcher, errors.
@@ -17,6 +18,7 @@
 //! the rollout panel, the secret reveal) are split out of the main wasm by `cargo leptos
 //! --split` and downloaded by the pages that have them, when they hydrate.
 
+pub mod bar_chart;
 pub mod deployment_table;
 pub mod form_error;
 pub mod hydrated_mark;

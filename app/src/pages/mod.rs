@@ -4,6 +4,7 @@ pub mod approvals;
 pub mod audit;
 pub mod blocked;
 pub mod calendar;
+pub mod delivery;
 pub mod deployment;
 pub mod deployments;
 pub mod home;

@@ -48,7 +48,8 @@ pub fn csv(records: &[Record]) -> String {
     out
 }
 
-fn cell(value: &str) -> String {
+/// One CSV cell (RFC 4180), defused against spreadsheet formulas.
+pub(crate) fn cell(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@']) { format!("'{value}") } else { value.to_owned() };
     if value.contains([',', '"', '\r', '\n']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
 }

@@ -71,6 +71,9 @@ pub struct Config {
     /// Where `/metrics` is served, if anywhere: never on the public address without a token.
     #[serde(default)]
     pub metrics: MetricsSettings,
+    /// How the Delivery page judges changes.
+    #[serde(default)]
+    pub delivery: DeliverySettings,
     /// Roles that hold in every environment: user name → role. An environment's own `roles`
     /// add to these; where both name a user, the environment's entry wins.
     #[serde(default)]
@@ -137,6 +140,26 @@ pub struct AuthSettings {
     /// OpenID Connect single sign-on, next to local accounts; off when absent.
     #[serde(default)]
     pub oidc: Option<OidcSettings>,
+}
+
+/// How the delivery figures (DORA) judge a change.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// A deployment rolled back, or followed by a hotfix, within this many hours of it is a
+    /// failed change.
+    #[serde(default = "default_failure_window_hours")]
+    pub failure_window_hours: u32,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self { failure_window_hours: default_failure_window_hours() }
+    }
+}
+
+fn default_failure_window_hours() -> u32 {
+    24
 }
 
 /// Who may read the metrics (Prometheus text format at `/metrics`). Neither set: nobody.

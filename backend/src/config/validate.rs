@@ -54,6 +54,7 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
         ("auth.max_failures_per_ip", auth.max_failures_per_ip),
         ("auth.failure_window_minutes", auth.failure_window_minutes),
         ("change_request_expiry_hours", config.change_request_expiry_hours),
+        ("delivery.failure_window_hours", config.delivery.failure_window_hours),
     ] {
         if value == 0 {
             return Err(ConfigError::invalid(key, "must be at least 1"));

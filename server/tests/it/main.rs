@@ -10,6 +10,7 @@ mod auth;
 mod blocked;
 mod cli;
 mod conditions;
+mod delivery;
 mod edges;
 mod four_eyes;
 mod freezes;
