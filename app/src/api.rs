@@ -17,6 +17,7 @@ pub mod deployments;
 #[cfg(feature = "ssr")]
 pub(crate) mod guard;
 pub mod locks;
+pub mod notifications;
 pub mod overview;
 pub mod pipelines;
 pub mod tokens;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod delivery;
 pub mod deployment_query;
+pub mod notifications;
 pub mod overview;
 pub mod pipelines;
 pub mod tokens;

@@ -14,9 +14,9 @@ use crate::components::layout::{EnvironmentLayout, SiteLayout};
 use crate::pages::{
     approvals::ApprovalsPage, audit::AuditPage, blocked::BlockedPage, calendar::CalendarPage,
     delivery::DeliveryPage, deployment::DeploymentPage, deployments::DeploymentsPage, home::Home,
-    logs::LogsPage, not_found::NotFound, overview::EnvironmentComparePage, overview::OverviewPage,
-    pipeline::PipelinePage, pipeline_compare::PipelineComparePage, pipelines::PipelinesPage,
-    rollback::RollbackPage, sign_in::SignInPage, tokens::TokensPage,
+    logs::LogsPage, not_found::NotFound, notifications::NotificationsPage, overview::EnvironmentComparePage,
+    overview::OverviewPage, pipeline::PipelinePage, pipeline_compare::PipelineComparePage,
+    pipelines::PipelinesPage, rollback::RollbackPage, sign_in::SignInPage, tokens::TokensPage,
 };
 
 /// The server-rendered document around [`App`].
@@ -92,6 +92,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/blocked") view=BlockedPage />
                     <Route path=path!("/calendar") view=CalendarPage />
                     <Route path=path!("/delivery") view=DeliveryPage />
+                    <Route path=path!("/notifications") view=NotificationsPage />
                     <Route path=path!("/audit") view=AuditPage />
                 </ParentRoute>
             </Routes>

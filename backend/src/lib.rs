@@ -19,6 +19,8 @@
 //! - [`pipelines`]: CodePipeline: pipelines read and shared pollers, release actions.
 //! - [`overview`]: what runs where across the environments, and the commits between two.
 //! - [`delivery`]: the delivery figures (DORA) of each environment's applications.
+//! - [`notify`]: outgoing notifications (Slack, Teams, signed webhooks, CloudEvents), sent
+//!   once across replicas and retried across restarts.
 //! - [`aws`]: AWS clients for an environment. [`backoff`]: jittered waits after failures. [`image_ref`]: image references checked.
 //! - [`iam`]: the IAM policy the configuration needs (`rollgate iam-policy`), as
 //!   `kube::rbac` holds the Kubernetes Roles.
@@ -46,6 +48,7 @@ pub mod ids;
 pub mod image_ref;
 pub mod kube;
 pub mod metrics;
+pub mod notify;
 pub mod overview;
 pub mod pipelines;
 pub mod policy;

@@ -86,10 +86,11 @@ impl Portal {
             rotation: Rotation::new(clusters.clone(), tokens.clone(), store.clone()),
             blocklist: Blocklist { store: store.clone() },
         });
-        let changes = Changes::new(store.clone(), config.clone(), dispatch, replica);
+        let changes = Changes::new(store.clone(), config.clone(), dispatch, replica.clone());
         let sessions = SessionPolicy::from(&config.auth);
         let watches = Watches::new(clusters.clone());
-        Ok(Self {
+        crate::notify::send::Senders::start(store.clone(), config.clone(), replica);
+        let portal = Self {
             config,
             upstreams: UpstreamMonitor::new(targets),
             sandbox,
@@ -101,7 +102,9 @@ impl Portal {
             watches,
             tokens,
             pipelines,
-        })
+        };
+        crate::notify::follow::start(&portal);
+        Ok(portal)
     }
 
     /// What the metrics report about the world rather than this process, read now: open

@@ -5,7 +5,7 @@ export async function hydrated(page: Page) {
   await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
 }
 
-export const AREAS = ["Pipelines", "Deployments", "Tokens", "Approvals", "Blocked", "Delivery", "Audit"] as const;
+export const AREAS = ["Pipelines", "Deployments", "Tokens", "Approvals", "Blocked", "Delivery", "Notifications", "Audit"] as const;
 
 /** The sandbox's demo users (README), one per role. */
 export const DEMO = {

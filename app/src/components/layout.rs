@@ -10,13 +10,14 @@ use crate::components::theme_toggle::ThemeToggle;
 use crate::model::EnvironmentSummary;
 
 /// The areas of an environment, in navigation order: (path segment, label).
-pub const AREAS: [(&str, &str); 7] = [
+pub const AREAS: [(&str, &str); 8] = [
     ("pipelines", "Pipelines"),
     ("deployments", "Deployments"),
     ("tokens", "Tokens"),
     ("approvals", "Approvals"),
     ("blocked", "Blocked"),
     ("delivery", "Delivery"),
+    ("notifications", "Notifications"),
     ("audit", "Audit"),
 ];
 

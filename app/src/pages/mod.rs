@@ -10,6 +10,7 @@ pub mod deployments;
 pub mod home;
 pub mod logs;
 pub mod not_found;
+pub mod notifications;
 pub mod overview;
 pub mod pipeline;
 pub mod pipeline_compare;

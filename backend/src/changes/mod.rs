@@ -15,6 +15,7 @@
 
 pub mod executor;
 
+use crate::notify::{self, Event, EventKind};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -349,6 +350,18 @@ impl<A: Change> Changes<A> {
 
         if state == State::Approved {
             self.run(caller, &id, now).await?;
+        } else {
+            let title = format!("{} asks: {} (needs {required} approval(s))", caller.user, action.describe());
+            let event = Event::new(
+                EventKind::ApprovalWaiting,
+                environment,
+                format!("change-request:{id}"),
+                target,
+                title,
+            )
+            .detail(format!("Why: {reason}"))
+            .link(format!("/{environment}/approvals#change-{id}"));
+            notify::emit(&self.store, &self.config, event).await;
         }
         self.get(&id).await?.ok_or(ChangeError::NotFound(id))
     }
@@ -798,6 +811,22 @@ impl<A: Change> Changes<A> {
             ));
         audit::append(&mut tx, &record).await?;
         tx.commit().await?;
+        let (kind, verb) = if state == State::Executed {
+            (EventKind::ChangeExecuted, "ran")
+        } else {
+            (EventKind::ChangeFailed, "failed")
+        };
+        let event = Event::new(
+            kind,
+            &request.environment,
+            format!("{}:{id}", kind.as_str()),
+            request.target.clone(),
+            format!("{}'s change {verb}: {}", request.requested_by, request.action.describe()),
+        )
+        .detail(format!("{approved_by}: {outcome}"))
+        .link(format!("/{}/approvals#change-{id}", request.environment))
+        .change_kind(request.action.label());
+        notify::emit(&self.store, &self.config, event).await;
         Ok(())
     }
 

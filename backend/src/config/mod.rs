@@ -74,6 +74,9 @@ pub struct Config {
     /// How the Delivery page judges changes.
     #[serde(default)]
     pub delivery: DeliverySettings,
+    /// How notifications are retried.
+    #[serde(default)]
+    pub notifications: NotificationSettings,
     /// Roles that hold in every environment: user name → role. An environment's own `roles`
     /// add to these; where both name a user, the environment's entry wins.
     #[serde(default)]
@@ -160,6 +163,31 @@ impl Default for DeliverySettings {
 
 fn default_failure_window_hours() -> u32 {
     24
+}
+
+/// Retries of a notification that its receiver did not take: after `retry_seconds`, then
+/// doubling, up to `max_attempts` attempts in all (kept in the store across restarts).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    #[serde(default = "default_retry_seconds")]
+    pub retry_seconds: u32,
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self { retry_seconds: default_retry_seconds(), max_attempts: default_max_attempts() }
+    }
+}
+
+fn default_retry_seconds() -> u32 {
+    10
+}
+
+fn default_max_attempts() -> u32 {
+    8
 }
 
 /// Who may read the metrics (Prometheus text format at `/metrics`). Neither set: nobody.
@@ -387,6 +415,48 @@ pub struct Environment {
     /// parameter).
     #[serde(default)]
     pub cluster_token: ClusterTokenSettings,
+    /// Where this environment's notifications go (`[[environment.notify]]`).
+    #[serde(default)]
+    pub notify: Vec<NotifyTarget>,
+}
+
+/// A place notifications are sent: a Slack-compatible incoming webhook, a Microsoft Teams
+/// workflow webhook, or a generic JSON webhook whose body is signed.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyTarget {
+    /// Names it on the Notifications page and in the delivery log (unique in the environment).
+    pub name: String,
+    pub kind: NotifyKind,
+    /// The webhook's URL: a secret (a Slack or Teams webhook URL carries its own token).
+    pub url: SecretSource,
+    /// `webhook` only, and required there: the key the body's HMAC-SHA256 signature is made
+    /// with.
+    #[serde(default)]
+    pub secret: Option<SecretSource>,
+    /// `webhook` only: `json` (Rollgate's own event) or `cloudevents` (a CloudEvent whose data
+    /// is a CDEvent).
+    #[serde(default)]
+    pub format: NotifyFormat,
+    /// The events to send (all when empty).
+    #[serde(default)]
+    pub events: Vec<crate::notify::EventKind>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotifyKind {
+    Slack,
+    Teams,
+    Webhook,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotifyFormat {
+    #[default]
+    Json,
+    Cloudevents,
 }
 
 /// The ServiceAccount whose token Rollgate asks the cluster for when it rotates the cluster

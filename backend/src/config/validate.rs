@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use url::Url;
 
 use super::{
-    ApprovalRule, ClusterConnection, Config, ConfigError, Environment, NameBinding, OidcIssuer, OidcSettings,
-    TokenSource,
+    ApprovalRule, ClusterConnection, Config, ConfigError, Environment, NameBinding, NotifyFormat, NotifyKind,
+    OidcIssuer, OidcSettings, TokenSource,
 };
 
 /// The longest `drain_seconds`: Kubernetes' default grace period is 30 s, and waiting longer
@@ -55,6 +55,8 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
         ("auth.failure_window_minutes", auth.failure_window_minutes),
         ("change_request_expiry_hours", config.change_request_expiry_hours),
         ("delivery.failure_window_hours", config.delivery.failure_window_hours),
+        ("notifications.retry_seconds", config.notifications.retry_seconds),
+        ("notifications.max_attempts", config.notifications.max_attempts),
     ] {
         if value == 0 {
             return Err(ConfigError::invalid(key, "must be at least 1"));
@@ -124,7 +126,51 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
 const RESERVED_PATHS: [&str; 9] =
     ["overview", "sign-in", "auth", "api", "live", "pkg", "metrics", "healthz", "readyz"];
 
+fn validate_notify(env: &Environment, key: &str) -> Result<(), ConfigError> {
+    let mut names = HashSet::new();
+    for (i, target) in env.notify.iter().enumerate() {
+        let at = format!("{key}.notify[{i}]");
+        if !is_dns_label(&target.name) {
+            return Err(ConfigError::invalid(
+                format!("{at}.name"),
+                format!("{:?} is not a DNS label", target.name),
+            ));
+        }
+        if !names.insert(target.name.as_str()) {
+            return Err(ConfigError::invalid(
+                format!("{at}.name"),
+                format!("{:?} is used twice", target.name),
+            ));
+        }
+        let url = target.url.read().map_err(|e| ConfigError::invalid(format!("{at}.url"), e))?;
+        match Url::parse(&url) {
+            Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => {}
+            _ => return Err(ConfigError::invalid(format!("{at}.url"), "must be an http(s) URL")),
+        }
+        match (target.kind, &target.secret) {
+            (NotifyKind::Webhook, None) => {
+                return Err(ConfigError::invalid(
+                    format!("{at}.secret"),
+                    "a webhook needs the key its body is signed with",
+                ));
+            }
+            (NotifyKind::Webhook, Some(secret)) => {
+                secret.read().map_err(|e| ConfigError::invalid(format!("{at}.secret"), e))?;
+            }
+            (_, Some(_)) => {
+                return Err(ConfigError::invalid(format!("{at}.secret"), "only a webhook's body is signed"));
+            }
+            (_, None) => {}
+        }
+        if target.format == NotifyFormat::Cloudevents && target.kind != NotifyKind::Webhook {
+            return Err(ConfigError::invalid(format!("{at}.format"), "only a webhook sends CloudEvents"));
+        }
+    }
+    Ok(())
+}
+
 fn validate_environment(config: &Config, env: &Environment, key: &str) -> Result<(), ConfigError> {
+    validate_notify(env, key)?;
     if env.protected && env.required_approvals == 0 {
         return Err(ConfigError::invalid(
             format!("{key}.required_approvals"),

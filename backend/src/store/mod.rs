@@ -75,6 +75,7 @@ const MIGRATIONS: &[(i64, &str, Sql)] = &[
     (9, "pipeline signals", Sql::Portable(include_str!("migrations/0009_pipeline_signals.sql"))),
     (10, "pipeline votes", Sql::Portable(include_str!("migrations/0010_pipeline_votes.sql"))),
     (11, "blocked commits", Sql::Portable(include_str!("migrations/0011_blocked_commits.sql"))),
+    (12, "notifications", Sql::Portable(include_str!("migrations/0012_notifications.sql"))),
 ];
 
 /// A migration's SQL: one text both databases accept, or one each where they differ

@@ -19,6 +19,7 @@ mod iam;
 mod live;
 mod logs;
 mod metrics;
+mod notifications;
 mod overview;
 mod pipeline_events;
 mod pipeline_fleet;
