@@ -133,19 +133,30 @@ async fn rollouts(portal: Portal, env: String, namespace: String) {
     let watch = portal.watches.namespace(&env, &namespace);
     watch.synced().await;
     let subscription = watch.subscribe();
-    let mut health: HashMap<String, Health> =
-        subscription.snapshot.iter().map(|d| (d.summary.name.clone(), d.health.clone())).collect();
+    // Per deployment: whether it has been degraded since it was last complete.
+    let mut degraded: HashMap<String, bool> = subscription
+        .snapshot
+        .iter()
+        .map(|d| (d.summary.name.clone(), matches!(d.health, Health::Degraded(_))))
+        .collect();
     let mut updates = subscription.updates;
     loop {
         match updates.recv().await {
             Ok(Update::Changed(state)) => {
-                let before = health.insert(state.summary.name.clone(), state.health.clone());
-                if let Some(event) = rollout_event(&env, before.as_ref(), &state) {
+                let name = state.summary.name.clone();
+                let before = degraded.get(&name).copied();
+                let now = match state.health {
+                    Health::Degraded(_) => true,
+                    Health::Complete => false,
+                    _ => before.unwrap_or(false),
+                };
+                degraded.insert(name, now);
+                if let Some(event) = rollout_event(&env, before, &state) {
                     emit(&portal.store, &portal.config, event).await;
                 }
             }
             Ok(Update::Removed(name)) => {
-                health.remove(&name);
+                degraded.remove(&name);
             }
             Ok(Update::Link(_)) => {}
             // Missed updates: the next ones say the health as it is.
@@ -155,15 +166,15 @@ async fn rollouts(portal: Portal, env: String, namespace: String) {
     }
 }
 
-/// A rollout that degraded (from any other health) or recovered (complete again after
-/// degrading). Keyed by the deployment's generation: one notification of each per spec.
-pub fn rollout_event(env: &str, before: Option<&Health>, now: &DeploymentState) -> Option<Event> {
+/// A rollout that degraded or recovered (complete again after degrading), given whether it
+/// had degraded since it was last complete (`None`: not seen before). Keyed by the
+/// deployment's generation: one notification of each per spec.
+pub fn rollout_event(env: &str, was_degraded: Option<bool>, now: &DeploymentState) -> Option<Event> {
     let s = &now.summary;
     let subject = format!("{}/{}", s.namespace, s.name);
     let link = format!("/{env}/deployments/{}/{}", s.namespace, s.name);
-    let was_degraded = matches!(before, Some(Health::Degraded(_)));
     match &now.health {
-        Health::Degraded(why) if !was_degraded && before.is_some() => Some(
+        Health::Degraded(why) if was_degraded == Some(false) => Some(
             Event::new(
                 EventKind::RolloutDegraded,
                 env,
@@ -174,7 +185,7 @@ pub fn rollout_event(env: &str, before: Option<&Health>, now: &DeploymentState) 
             .detail(format!("{} of {} replicas ready", s.ready, s.desired))
             .link(link),
         ),
-        Health::Complete if was_degraded => Some(
+        Health::Complete if was_degraded == Some(true) => Some(
             Event::new(
                 EventKind::RolloutRecovered,
                 env,
@@ -251,4 +262,40 @@ pub fn token_event(env: &str, status: &credential::ClusterToken, now: Timestamp)
         .detail("Rotate it from the Tokens page (a change request).")
         .link(format!("/{env}/tokens")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(expires_ms: Option<i64>) -> credential::ClusterToken {
+        credential::ClusterToken {
+            parameter: "/rollgate/staging/k8s-bear-token".into(),
+            version: Some(3),
+            in_use: Some(3),
+            expires_ms,
+            warn_days: 7,
+            service_account: "staging/rollgate-deployer".into(),
+            lifetime_hours: 720,
+            problem: None,
+        }
+    }
+
+    /// Told within its warning days, once per token (the key names its expiry), and when it
+    /// has expired; not before, nor when its expiry is unknown.
+    #[test]
+    fn a_token_expiring_soon() {
+        let now = Timestamp(1_000 * 86_400_000);
+        let day = 86_400_000;
+        assert!(token_event("staging", &token(Some(now.millis() + 8 * day)), now).is_none());
+        assert!(token_event("staging", &token(None), now).is_none());
+        let soon = token_event("staging", &token(Some(now.millis() + 2 * day)), now).expect("told");
+        assert_eq!(
+            soon.key,
+            format!("token-expiring:/rollgate/staging/k8s-bear-token:{}", now.millis() + 2 * day)
+        );
+        assert_eq!(soon.link.as_deref(), Some("/staging/tokens"));
+        let gone = token_event("staging", &token(Some(now.millis() - day)), now).expect("told");
+        assert!(gone.title.ends_with("has expired"));
+    }
 }

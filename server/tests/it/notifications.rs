@@ -74,11 +74,23 @@ impl Receiver {
 
     /// Waits (15 s at most) until `n` requests to `path` arrived whose event is `event`.
     pub async fn wait_for(&self, path: &str, event: &str, n: usize) -> Vec<Received> {
+        self.wait_about(path, event, None, n).await
+    }
+
+    /// [`Self::wait_for`] the events about `subject` (a JSON webhook's).
+    pub async fn wait_about(
+        &self,
+        path: &str,
+        event: &str,
+        subject: Option<&str>,
+        n: usize,
+    ) -> Vec<Received> {
         for _ in 0..150 {
             let found: Vec<Received> = self
                 .got()
                 .into_iter()
                 .filter(|r| r.path == path && r.header("x-rollgate-event") == event)
+                .filter(|r| subject.is_none_or(|s| r.json()["subject"] == s))
                 .collect();
             if found.len() >= n {
                 return found;
@@ -343,4 +355,66 @@ async fn tests_and_secrets() {
     let changes: Vec<ChangeView> =
         p.call(&ada, &ListChanges { env: s("staging") }).await.json().await.unwrap();
     assert!(changes.iter().any(|c| c.id == rotated.id));
+}
+
+/// A deploy of an image the registry does not have degrades the rollout (told once, with a
+/// link to the deployment); rolling back recovers it (told too).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollout_degrades_and_recovers() {
+    let receiver = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = portal(&receiver, dir.path(), 8).await;
+    let dana = p.as_role(Role::Deployer).await;
+    let deploy = RequestChange {
+        namespace: Some(s("staging")),
+        deployment: Some(s("myapp-deployment")),
+        container: Some(s("myapp-container")),
+        image: Some(s("myapp:0000000")),
+        ..request_change("staging", "deploy-image", "an image that was never pushed")
+    };
+    let done: ChangeView = p.call(&dana, &deploy).await.json().await.unwrap();
+    assert_eq!(done.state, "executed", "{:?}", done.outcome);
+    const MYAPP: Option<&str> = Some("staging/myapp-deployment");
+    let degraded = &receiver.wait_about("hook", "rollout-degraded", MYAPP, 1).await[0];
+    let body = degraded.json();
+    assert!(body["title"].as_str().unwrap().starts_with("staging/myapp-deployment is degraded: "), "{body}");
+    assert_eq!(body["link"], "https://rollgate.test/staging/deployments/staging/myapp-deployment");
+
+    let detail: app::model::DeploymentDetail = p
+        .call(
+            &dana,
+            &app::api::deployments::GetDeployment {
+                env: s("staging"),
+                namespace: s("staging"),
+                name: s("myapp-deployment"),
+            },
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let previous =
+        detail.revisions.iter().filter(|r| !r.live).map(|r| r.number).max().expect("an earlier revision");
+    let rollback = RequestChange {
+        namespace: Some(s("staging")),
+        deployment: Some(s("myapp-deployment")),
+        revision: Some(previous.to_string()),
+        ..request_change("staging", "rollback", "back to what worked")
+    };
+    let back: ChangeView = p.call(&dana, &rollback).await.json().await.unwrap();
+    assert_eq!(back.state, "executed", "{:?}", back.outcome);
+    receiver.wait_about("hook", "rollout-recovered", MYAPP, 1).await;
+    let ce = receiver
+        .got()
+        .into_iter()
+        .find(|r| r.path == "events" && r.header("x-rollgate-event") == "rollout-degraded")
+        .expect("the CloudEvents target was told too");
+    assert_eq!(ce.json()["type"], "dev.cdevents.incident.detected.0.2.0");
+    let told = receiver
+        .got()
+        .into_iter()
+        .filter(|r| r.path == "hook" && r.header("x-rollgate-event") == "rollout-degraded")
+        .filter(|r| r.json()["subject"] == "staging/myapp-deployment")
+        .count();
+    assert_eq!(told, 1);
 }

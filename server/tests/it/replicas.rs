@@ -450,3 +450,89 @@ async fn a_freeze_is_kept_once_by_two_replicas_and_across_restarts() {
     assert_eq!(answered(&ha, "EnableStageTransition"), 1);
     assert_eq!(answered(&ha, "DisableStageTransition"), 1, "not closed again");
 }
+
+/// Notifications with two replicas: an execution started outside Rollgate waits for approval
+/// and is then rejected; both replicas notice each, the receiver gets each once (a receiver
+/// that fails its first three answers is retried, across both replicas restarting, until it
+/// takes it), and every retry carries the same delivery id.
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_are_sent_once_by_two_replicas_and_across_restarts() {
+    use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
+
+    use crate::notifications::{Receiver, signed_by};
+
+    let receiver = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (url, key) = (dir.path().join("url"), dir.path().join("key"));
+    std::fs::write(&url, receiver.url("fail-3/ha")).unwrap();
+    std::fs::write(&key, "replicas-key").unwrap();
+    let notify = format!(
+        "\n[[environment.notify]]\nname = \"ha\"\nkind = \"webhook\"\nurl = {{ file = \"{}\" }}\nsecret = {{ file = \"{}\" }}\nevents = [\"approval-waiting\", \"pipeline-failed\"]\n\n[notifications]\nretry_seconds = 2\n",
+        url.display(),
+        key.display()
+    );
+    let mut ha = Replicas::start_with(&notify).await;
+    ha.sandbox.aws.set_pipeline_timings(sandbox::PipelineTimings {
+        source: Duration::from_millis(100),
+        test: Duration::from_millis(150),
+        build: Duration::from_millis(150),
+        approval_timeout: Duration::from_secs(300),
+        ..Default::default()
+    });
+    let client = testkit::aws::codepipeline(&format!("http://{}", ha.sandbox.endpoints.codepipeline)).await;
+
+    step("a push starts production's pipeline; it waits for approval");
+    client.start_pipeline_execution().name("myapp-production").send().await.expect("started");
+    let first = receiver.wait_for("fail-3/ha", "approval-waiting", 1).await;
+    assert!(signed_by(&first[0], "replicas-key"));
+
+    step("both replicas restart while the receiver still fails");
+    for name in ["a", "b"] {
+        ha.replica(name).signal("TERM");
+        ha.replica(name).exited(Duration::from_secs(20)).await;
+        ha.restart(name).await;
+    }
+    let tries = receiver.wait_for("fail-3/ha", "approval-waiting", 4).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let tries_now =
+        receiver.got().into_iter().filter(|r| r.header("x-rollgate-event") == "approval-waiting").count();
+    assert_eq!(tries_now, 4, "three failures and the one taken; nothing after");
+    let ids: Vec<&str> = tries.iter().map(|t| t.header("x-rollgate-delivery")).collect();
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "one notification, retried: {ids:?}");
+    let body = tries[3].json();
+    assert!(body["title"].as_str().unwrap().starts_with("myapp-production waits for approval at Approval"));
+
+    step("someone rejects it in the console: the failure is told once");
+    let state = client.get_pipeline_state().name("myapp-production").send().await.unwrap();
+    let token = state
+        .stage_states()
+        .iter()
+        .flat_map(|s| s.action_states())
+        .find_map(|a| {
+            a.latest_execution()
+                .filter(|l| {
+                    l.status() == Some(&aws_sdk_codepipeline::types::ActionExecutionStatus::InProgress)
+                })
+                .and_then(|l| l.token())
+        })
+        .expect("the approval's token")
+        .to_owned();
+    client
+        .put_approval_result()
+        .pipeline_name("myapp-production")
+        .stage_name("Approval")
+        .action_name("ManualApproval")
+        .token(token)
+        .result(
+            ApprovalResult::builder().status(ApprovalStatus::Rejected).summary("not now").build().unwrap(),
+        )
+        .send()
+        .await
+        .expect("rejected");
+    receiver.wait_for("fail-3/ha", "pipeline-failed", 1).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let failed: Vec<_> =
+        receiver.got().into_iter().filter(|r| r.header("x-rollgate-event") == "pipeline-failed").collect();
+    assert_eq!(failed.len(), 1, "both replicas noticed it; one notification");
+    assert_eq!(ha.count("SELECT COUNT(*) FROM notifications WHERE kind = $1", "pipeline-failed").await, 1);
+}
