@@ -5,9 +5,6 @@ use leptos::prelude::*;
 use crate::error::ApiError;
 use crate::model::notifications::NotificationsView;
 
-/// How many notifications the log shows.
-const LOG: i64 = 100;
-
 /// The targets of `env` and its latest notifications with every attempt.
 #[server]
 pub async fn get_notifications(env: String) -> Result<NotificationsView, ApiError> {
@@ -17,6 +14,9 @@ pub async fn get_notifications(env: String) -> Result<NotificationsView, ApiErro
 
     use super::guard;
     use crate::model::notifications::{AttemptView, DeliveryView, TargetView};
+
+    /// How many notifications the log shows.
+    const LOG: i64 = 100;
 
     let portal = guard::portal()?;
     let (caller, _) = guard::authorize(&portal, &env, Permission::View)?;

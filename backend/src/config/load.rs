@@ -178,6 +178,40 @@ mod tests {
         });
     }
 
+    /// Notification targets: a webhook must have its signing key, only a webhook has one or
+    /// sends CloudEvents, and names are DNS labels used once.
+    #[test]
+    fn notification_targets() {
+        let with = |targets: &str| format!("{MINIMAL}{targets}");
+        let target = |body: &str| format!("\n[[environment.notify]]\n{body}\n");
+        Jail::expect_with(|jail| {
+            let fine = target(
+                "name = \"hook\"\nkind = \"webhook\"\nurl = { env = \"U\" }\nsecret = { env = \"K\" }\nformat = \"cloudevents\"\nevents = [\"pipeline-failed\"]",
+            );
+            let config = load_file(jail, &with(&fine)).expect("loads");
+            assert_eq!(config.environments[0].notify[0].events, [crate::notify::EventKind::PipelineFailed]);
+            for (body, problem) in [
+                ("name = \"hook\"\nkind = \"webhook\"\nurl = { env = \"U\" }", "needs the key"),
+                (
+                    "name = \"chat\"\nkind = \"slack\"\nurl = { env = \"U\" }\nsecret = { env = \"K\" }",
+                    "only a webhook's body is signed",
+                ),
+                (
+                    "name = \"chat\"\nkind = \"teams\"\nurl = { env = \"U\" }\nformat = \"cloudevents\"",
+                    "only a webhook sends CloudEvents",
+                ),
+                ("name = \"Chat_1\"\nkind = \"slack\"\nurl = { env = \"U\" }", "not a DNS label"),
+                ("name = \"chat\"\nkind = \"slack\"\nurl = \"https://hooks.example.com/T/B/x\"", "url"),
+            ] {
+                let err = load_file(jail, &with(&target(body))).expect_err(problem).to_string();
+                assert!(err.contains("notify") && err.contains(problem), "{body}: {err}");
+            }
+            let twice = target("name = \"chat\"\nkind = \"slack\"\nurl = { env = \"U\" }").repeat(2);
+            assert!(load_file(jail, &with(&twice)).expect_err("twice").to_string().contains("used twice"));
+            Ok(())
+        });
+    }
+
     /// A file without `sandbox` is not a sandbox; its values are used.
     #[test]
     fn file_values() {

@@ -42,6 +42,13 @@ impl Senders {
             .build()
             .unwrap_or_default();
         let senders = Self { store, config, replica, http };
+        for env in &senders.config.environments {
+            for target in &env.notify {
+                if let Err(why) = readable(target) {
+                    tracing::warn!(environment = %env.name, target = %target.name, "notifications to this target will fail: {why}");
+                }
+            }
+        }
         if senders.config.environments.iter().any(|e| !e.notify.is_empty()) {
             tokio::spawn(senders.clone().run());
         }
@@ -188,6 +195,20 @@ impl Senders {
         .map_err(StoreError::from)?;
         tx.commit().await.map_err(StoreError::from)
     }
+}
+
+/// Whether `target`'s URL and key can be read, and the URL is one to post to.
+fn readable(target: &NotifyTarget) -> Result<(), String> {
+    let url = target.url.read().map_err(|e| format!("its URL: {e}"))?;
+    match url::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => {}
+        // The URL itself is not logged: it may carry a token.
+        _ => return Err("its URL is not an http(s) URL".into()),
+    }
+    if let Some(key) = &target.secret {
+        key.read().map_err(|e| format!("its signing key: {e}"))?;
+    }
+    Ok(())
 }
 
 struct Answer {
