@@ -1,19 +1,15 @@
 import { test, expect, type Browser } from "@playwright/test";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEMO } from "./helpers";
+import { DEMO, personAs as signedIn, startRollgate } from "./helpers";
 
 // A recurring freeze on the sandbox: a second Rollgate, started by this spec on the sandbox's
 // own configuration plus a freeze of production that holds now (every day, an hour either
 // side of now, Berlin time), so the other specs' server is never frozen. The calendar shows
 // it, a change request is refused in words, the pipeline's Deploy gate is closed by the freeze
 // (so a push would wait), and an admin goes through with a reason (break-glass).
-
-const BIN = process.env.ROLLGATE_BIN;
-const SITE = process.env.ROLLGATE_E2E_SITE;
 
 let server: ChildProcess | undefined;
 let base = "";
@@ -23,22 +19,9 @@ function berlin(date: Date): string {
   return date.toLocaleString("sv-SE", { timeZone: "Europe/Berlin" }).replace(" ", "T");
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 test.beforeAll(async () => {
-  test.skip(!BIN || !SITE, "ROLLGATE_BIN and ROLLGATE_E2E_SITE are set by scripts/test.sh");
-  const dir = mkdtempSync(join(tmpdir(), "rollgate-freeze-"));
-  // The tests run from the clone's root (scripts/test.sh).
-  const sandbox = readFileSync(join(process.cwd(), "backend/src/config/sandbox.toml"), "utf8");
+  test.skip(!process.env.ROLLGATE_BIN || !process.env.ROLLGATE_E2E_SITE, "ROLLGATE_BIN and ROLLGATE_E2E_SITE are set by scripts/test.sh");
   const now = Date.now();
-  // Appended last, the table belongs to the last [[environment]]: production.
   const freeze = `
 [[environment.recurring_freeze]]
 rrule = "FREQ=DAILY"
@@ -47,26 +30,7 @@ ends = "${berlin(new Date(now + 3_600_000))}"
 time_zone = "Europe/Berlin"
 reason = "e2e freeze"
 `;
-  const config = join(dir, "rollgate.toml");
-  writeFileSync(config, sandbox.replace(/\n\[roles\]/, `${freeze}\n[roles]`));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(BIN!, ["--config", config], {
-    env: {
-      ...process.env,
-      TMPDIR: dir,
-      ROLLGATE_DATABASE_URL: `sqlite://${dir}/store.db?mode=rwc`,
-      ROLLGATE_LISTEN: `127.0.0.1:${port}`,
-      ROLLGATE_SITE_ROOT: SITE,
-    },
-    stdio: "ignore",
-  });
-  for (let i = 0; i < 150; i++) {
-    const ready = await fetch(`${base}/readyz`).then((r) => r.ok).catch(() => false);
-    if (ready) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("the second Rollgate did not become ready");
+  ({ base, server } = await startRollgate(mkdtempSync(join(tmpdir(), "rollgate-freeze-")), freeze));
 });
 
 test.afterAll(() => {
@@ -74,15 +38,7 @@ test.afterAll(() => {
 });
 
 async function personAs(browser: Browser, role: keyof typeof DEMO) {
-  const context = await browser.newContext({ baseURL: base });
-  const page = await context.newPage();
-  const [name, password] = DEMO[role];
-  await page.goto("/sign-in");
-  await page.getByLabel("User name").fill(name);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).not.toHaveURL(/\/sign-in/);
-  return page;
+  return signedIn(browser, role, base);
 }
 
 test("a recurring freeze: the calendar, a refusal in words, the Deploy gate closed, and break-glass", async ({ browser }) => {

@@ -1,12 +1,11 @@
 import { test, expect, type Browser } from "@playwright/test";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer as httpServer, type Server } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEMO } from "./helpers";
+import { DEMO, freePort, personAs as signedIn, startRollgate } from "./helpers";
 
 // Notifications, with a receiver of this spec's own: a second Rollgate on the sandbox's
 // configuration plus a signed webhook for production. Dana asks for a production change; the
@@ -14,23 +13,12 @@ import { DEMO } from "./helpers";
 // avery follows straight to the request and approves; the change's result is told too. The
 // Notifications page shows the target, sends a test, and logs every attempt with the answer.
 
-const BIN = process.env.ROLLGATE_BIN;
-const SITE = process.env.ROLLGATE_E2E_SITE;
 const KEY = "e2e-signing-key";
 
 let server: ChildProcess | undefined;
 let receiver: Server | undefined;
 let base = "";
 const got: { event: string; signature: string; body: string }[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A receiver's check: the HMAC of "<t>.<body>" with the key, and a recent t. */
 function signed(r: { signature: string; body: string }): boolean {
@@ -51,7 +39,7 @@ async function received(event: string): Promise<{ event: string; signature: stri
 }
 
 test.beforeAll(async () => {
-  test.skip(!BIN || !SITE, "ROLLGATE_BIN and ROLLGATE_E2E_SITE are set by scripts/test.sh");
+  test.skip(!process.env.ROLLGATE_BIN || !process.env.ROLLGATE_E2E_SITE, "ROLLGATE_BIN and ROLLGATE_E2E_SITE are set by scripts/test.sh");
   const hookPort = await freePort();
   receiver = httpServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -68,10 +56,6 @@ test.beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "rollgate-notify-"));
   writeFileSync(join(dir, "hook-url"), `http://127.0.0.1:${hookPort}/rollgate`);
   writeFileSync(join(dir, "hook-key"), KEY);
-  const sandbox = readFileSync(join(process.cwd(), "backend/src/config/sandbox.toml"), "utf8");
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  // Appended last, the table belongs to the last [[environment]]: production.
   const notify = `
 [[environment.notify]]
 name = "release-channel"
@@ -80,25 +64,12 @@ url = { file = "${join(dir, "hook-url")}" }
 secret = { file = "${join(dir, "hook-key")}" }
 events = ["approval-waiting", "change-executed"]
 `;
-  const config = join(dir, "rollgate.toml");
-  writeFileSync(config, sandbox.replace(/\n\[roles\]/, `${notify}\n[roles]`));
-  server = spawn(BIN!, ["--config", config], {
-    env: {
-      ...process.env,
-      TMPDIR: dir,
-      ROLLGATE_DATABASE_URL: `sqlite://${dir}/store.db?mode=rwc`,
-      ROLLGATE_LISTEN: `127.0.0.1:${port}`,
-      ROLLGATE_PUBLIC_URL: base,
-      ROLLGATE_SITE_ROOT: SITE,
-    },
-    stdio: "ignore",
-  });
-  for (let i = 0; i < 150; i++) {
-    const ready = await fetch(`${base}/readyz`).then((r) => r.ok).catch(() => false);
-    if (ready) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("the second Rollgate did not become ready");
+  // Deep links name the address the browser uses: the port is only known once it is chosen.
+  const port = await freePort();
+  ({ base, server } = await startRollgate(dir, notify, {
+    port,
+    env: { ROLLGATE_PUBLIC_URL: `http://127.0.0.1:${port}` },
+  }));
 });
 
 test.afterAll(() => {
@@ -107,15 +78,7 @@ test.afterAll(() => {
 });
 
 async function personAs(browser: Browser, role: keyof typeof DEMO) {
-  const context = await browser.newContext({ baseURL: base });
-  const page = await context.newPage();
-  const [name, password] = DEMO[role];
-  await page.goto("/sign-in");
-  await page.getByLabel("User name").fill(name);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).not.toHaveURL(/\/sign-in/);
-  return page;
+  return signedIn(browser, role, base);
 }
 
 test("an approval waiting reaches the channel, signed, and its link takes the approver to it", async ({ browser }) => {

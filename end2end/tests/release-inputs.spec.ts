@@ -1,5 +1,5 @@
-import { test, expect, type Browser, type Page } from "@playwright/test";
-import { approvePipeline, approveRequest, hydrated, signIn, DEMO } from "./helpers";
+import { test, expect } from "@playwright/test";
+import { approvePipeline, approveRequest, hydrated, personAs } from "./helpers";
 
 // CodePipeline V2 as the pipeline page shows it: a release with inputs (the declared variable
 // pre-filled with its default, a source revision instead of the branch head), a bad revision
@@ -15,12 +15,6 @@ const PRODUCTION = "/production/pipelines/myapp-production";
 /** The demo repository's oldest commit (README). */
 const OLDEST = "4d1c9a7";
 
-async function personAs(browser: Browser, role: keyof typeof DEMO) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await signIn(page, role);
-  return page;
-}
 
 test("a deployer releases an earlier commit of staging with a variable; a bad revision is refused in words", async ({ browser }) => {
   const dana = await personAs(browser, "deployer");

@@ -1,5 +1,5 @@
-import { test, expect, type Browser } from "@playwright/test";
-import { hydrated, signIn, DEMO } from "./helpers";
+import { test, expect } from "@playwright/test";
+import { hydrated, personAs } from "./helpers";
 
 // What runs where, the landing page: staging is put back at the demo repository's oldest
 // commit, so production is ahead of it whatever ran before; a viewer picks two cells and
@@ -12,12 +12,6 @@ test.setTimeout(180_000);
 const STAGING = "/staging/pipelines/myapp-staging";
 const OLDEST = "4d1c9a7";
 
-async function personAs(browser: Browser, role: keyof typeof DEMO) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await signIn(page, role);
-  return page;
-}
 
 const row = (page: import("@playwright/test").Page) => page.locator('tr[data-app="myapp-deployment"]');
 

@@ -18,9 +18,8 @@ use crate::config::{DeployTarget, Environment};
 use crate::dispatch::Action;
 use crate::image_ref;
 use crate::kube::change::DeploymentChange;
-use crate::overview::commits::{CommitLog, PipelineHistory};
-use crate::pipelines::read::{self, ActionRun, Execution};
-use crate::pipelines::{PipelineError, Pipelines};
+use crate::overview::commits::{self, CommitLog, PipelineHistory};
+use crate::pipelines::read::{ActionRun, Execution};
 
 const DAY_MS: i64 = 86_400_000;
 /// Pages of executions and of action runs read per pipeline (100 each).
@@ -57,7 +56,7 @@ pub async fn read(portal: &Portal, env: &Environment, since_ms: i64) -> Delivery
             apps.entry((state.summary.name.clone(), namespace.clone())).or_default();
         }
     }
-    let histories = histories(&portal.pipelines, env, since_ms, &mut problems).await;
+    let histories = commits::histories(&portal.pipelines, env, Some(since_ms), PAGES, &mut problems).await;
     let log = CommitLog::of(&histories);
     for target in &env.aws.deploys {
         let Some(history) = histories.iter().find(|h| h.pipeline == target.pipeline) else { continue };
@@ -88,58 +87,6 @@ pub async fn read(portal: &Portal, env: &Environment, since_ms: i64) -> Delivery
 /// and a failure window more.
 pub fn since_ms(now: Timestamp, days: i64, window_hours: u32) -> i64 {
     now.millis() - 2 * days * DAY_MS - i64::from(window_hours) * 3_600_000
-}
-
-async fn histories(
-    pipelines: &Pipelines,
-    env: &Environment,
-    since_ms: i64,
-    problems: &mut Vec<String>,
-) -> Vec<PipelineHistory> {
-    let mut names: Vec<&str> = env.aws.deploys.iter().map(|d| d.pipeline.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    let mut out = Vec::new();
-    if names.is_empty() {
-        return out;
-    }
-    let client = match pipelines.client(&env.name).await {
-        Ok(client) => client,
-        Err(e) => {
-            problems.push(format!("CodePipeline could not be reached: {e}"));
-            return out;
-        }
-    };
-    for pipeline in names {
-        let read = async {
-            let mut executions: Vec<Execution> = Vec::new();
-            let mut next: Option<String> = None;
-            for _ in 0..PAGES {
-                let page = read::history(&client, pipeline, 100, next.as_deref()).await?;
-                executions.extend(page.executions);
-                let old_enough = executions.last().and_then(|e| e.started_ms).is_some_and(|t| t < since_ms);
-                match page.next {
-                    Some(token) if !old_enough => next = Some(token),
-                    _ => break,
-                }
-            }
-            let runs = read::recent_actions(&client, pipeline, PAGES).await?;
-            Ok::<_, PipelineError>((executions, runs))
-        };
-        match read.await {
-            Ok((executions, runs)) => out.push(PipelineHistory {
-                environment: env.name.clone(),
-                pipeline: pipeline.to_owned(),
-                executions,
-                runs,
-            }),
-            Err(e) => {
-                pipelines.saw(&env.name, &e);
-                problems.push(format!("The history of {pipeline} could not be read: {e}"));
-            }
-        }
-    }
-    out
 }
 
 /// What each execution's deploy stage did: succeeded (a deployment, or a rollback for a

@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::pipelines::read::{ActionRun, Execution};
+use crate::config::Environment;
+use crate::pipelines::read::{self, ActionRun, Execution};
+use crate::pipelines::{PipelineError, Pipelines};
 
 /// A commit as the overview shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +52,65 @@ pub struct PipelineHistory {
     pub executions: Vec<Execution>,
     /// Newest first.
     pub runs: Vec<ActionRun>,
+}
+
+/// The recent history of every pipeline that rolls something out in `env` (its
+/// `aws.deploys`): executions, a page of 100 at a time until one started before `since_ms`
+/// (one page without it), and as many pages of action runs, `pages` of each at most. What
+/// cannot be read is said in `problems`.
+pub async fn histories(
+    pipelines: &Pipelines,
+    env: &Environment,
+    since_ms: Option<i64>,
+    pages: usize,
+    problems: &mut Vec<String>,
+) -> Vec<PipelineHistory> {
+    let mut names: Vec<&str> = env.aws.deploys.iter().map(|d| d.pipeline.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut out = Vec::new();
+    if names.is_empty() {
+        return out;
+    }
+    let client = match pipelines.client(&env.name).await {
+        Ok(client) => client,
+        Err(e) => {
+            problems.push(format!("{}: CodePipeline could not be reached: {e}", env.name));
+            return out;
+        }
+    };
+    for pipeline in names {
+        let read = async {
+            let mut executions: Vec<Execution> = Vec::new();
+            let mut next: Option<String> = None;
+            for _ in 0..pages {
+                let page = read::history(&client, pipeline, 100, next.as_deref()).await?;
+                executions.extend(page.executions);
+                let old_enough = since_ms.is_none_or(|since| {
+                    executions.last().and_then(|e| e.started_ms).is_some_and(|t| t < since)
+                });
+                match page.next {
+                    Some(token) if !old_enough => next = Some(token),
+                    _ => break,
+                }
+            }
+            let runs = read::recent_actions(&client, pipeline, pages).await?;
+            Ok::<_, PipelineError>((executions, runs))
+        };
+        match read.await {
+            Ok((executions, runs)) => out.push(PipelineHistory {
+                environment: env.name.clone(),
+                pipeline: pipeline.to_owned(),
+                executions,
+                runs,
+            }),
+            Err(e) => {
+                pipelines.saw(&env.name, &e);
+                problems.push(format!("{}: the history of {pipeline} could not be read: {e}", env.name));
+            }
+        }
+    }
+    out
 }
 
 impl PipelineHistory {

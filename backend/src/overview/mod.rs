@@ -22,11 +22,10 @@ use crate::config::Environment;
 use crate::image_ref;
 use crate::kube::summary::Health;
 use crate::kube::watch::{DeploymentState, Link};
-use crate::pipelines::read;
 use crate::pipelines::releases::{self, Release};
 
-/// Executions of each pipeline read (the newest), and pages of their action runs.
-const LOOK_BACK: i32 = 50;
+/// Pages of each pipeline's newest action runs read (100 each), beside its newest 100
+/// executions.
 const ACTION_PAGES: usize = 2;
 
 /// One application in one environment.
@@ -106,7 +105,10 @@ impl Overview {
 /// Reads what runs where in `environments`.
 pub async fn read(portal: &Portal, environments: &[&Environment]) -> Overview {
     let mut problems = Vec::new();
-    let histories = histories(portal, environments, &mut problems).await;
+    let mut histories = Vec::new();
+    for env in environments {
+        histories.extend(commits::histories(&portal.pipelines, env, None, ACTION_PAGES, &mut problems).await);
+    }
     let log = CommitLog::of(&histories);
     let mut apps: BTreeMap<String, Vec<Option<Cell>>> = BTreeMap::new();
     for (i, env) in environments.iter().enumerate() {
@@ -153,50 +155,6 @@ pub async fn read(portal: &Portal, environments: &[&Environment]) -> Overview {
         log,
         histories,
     }
-}
-
-/// The recent history of every pipeline that rolls something out in `environments`.
-async fn histories(
-    portal: &Portal,
-    environments: &[&Environment],
-    problems: &mut Vec<String>,
-) -> Vec<PipelineHistory> {
-    let mut out = Vec::new();
-    for env in environments {
-        let mut names: Vec<&str> = env.aws.deploys.iter().map(|d| d.pipeline.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        if names.is_empty() {
-            continue;
-        }
-        let client = match portal.pipelines.client(&env.name).await {
-            Ok(client) => client,
-            Err(e) => {
-                problems.push(format!("{}: CodePipeline could not be reached: {e}", env.name));
-                continue;
-            }
-        };
-        for pipeline in names {
-            let read = async {
-                let executions = read::history(&client, pipeline, LOOK_BACK, None).await?.executions;
-                let runs = read::recent_actions(&client, pipeline, ACTION_PAGES).await?;
-                Ok::<_, crate::pipelines::PipelineError>((executions, runs))
-            };
-            match read.await {
-                Ok((executions, runs)) => out.push(PipelineHistory {
-                    environment: env.name.clone(),
-                    pipeline: pipeline.to_owned(),
-                    executions,
-                    runs,
-                }),
-                Err(e) => {
-                    portal.pipelines.saw(&env.name, &e);
-                    problems.push(format!("{}: the history of {pipeline} could not be read: {e}", env.name));
-                }
-            }
-        }
-    }
-    out
 }
 
 async fn cell(

@@ -162,6 +162,26 @@ impl Matrix {
         vec![
             case(WhoAmI {}, None),
             case(ListEnvironments {}, None),
+            // Every environment at once: each visitor sees the ones their roles reach.
+            case(app::api::overview::GetOverview {}, None),
+            case(
+                app::api::overview::CompareEnvironments {
+                    app: s("myapp-deployment"),
+                    left: prod(),
+                    right: prod(),
+                },
+                Some(ANYONE),
+            ),
+            case(app::api::delivery::GetDelivery { env: prod(), days: s("7"), app: s("") }, Some(ANYONE)),
+            case(app::api::notifications::GetNotifications { env: prod() }, Some(ANYONE)),
+            case(
+                app::api::notifications::SendTestNotification {
+                    env: prod(),
+                    target: s("nope"),
+                    return_to: None,
+                },
+                Some(deployers),
+            ),
             case(GetEnvironmentOverview { name: prod() }, Some(ANYONE)),
             case(audit, Some(ANYONE)),
             case(ListChanges { env: prod() }, Some(ANYONE)),
@@ -304,7 +324,7 @@ fn page_path(route: &str, executions: &(String, String)) -> String {
     let mut path = fill.iter().fold(route.to_owned(), |p, (k, v)| p.replace(k, v));
     let name = if path.contains("/pipelines/") { "myapp-production" } else { "myapp-deployment" };
     path = path.replace("{name}", name);
-    if path.ends_with("/compare") {
+    if path.ends_with("/compare") && path.contains("/pipelines/") {
         path.push_str(&format!("?a={}&b={}", executions.0, executions.1));
     }
     path
@@ -337,6 +357,30 @@ async fn every_route_and_server_function_checks_who_asks() {
         let anonymous = p.anonymous.get(p.url(&path)).send().await.unwrap();
         if public_pages.contains(&route.as_str()) {
             assert!(anonymous.status().as_u16() < 500, "{path}");
+            continue;
+        }
+        if route.starts_with("/overview") {
+            // Every environment at once: anyone signed in sees the ones their roles reach; a
+            // comparison needs both environments.
+            assert_eq!(anonymous.status().as_u16(), 303, "{path} without a session");
+            for role in Role::ALL {
+                let staging_only = m.client("staging", role);
+                if route == "/overview" {
+                    let page = staging_only.get(p.url(&path)).send().await.unwrap();
+                    assert_eq!(page.status().as_u16(), 200, "{path} as {role:?} of staging");
+                    let html = page.text().await.unwrap();
+                    assert!(html.contains("data-env=\"staging\""), "{path}: staging's column");
+                    assert!(
+                        !html.contains("data-env=\"production\""),
+                        "{path}: no production column for {role:?} of staging"
+                    );
+                } else {
+                    let compare = format!("{path}?app=myapp-deployment&left=staging&right=production");
+                    let page = staging_only.get(p.url(&compare)).send().await.unwrap();
+                    assert_eq!(page.status().as_u16(), 403, "{compare} as {role:?} of staging only");
+                }
+            }
+            checked_pages += 1;
             continue;
         }
         assert!(route.starts_with("/{env}"), "a page outside an environment needs an entry here: {route}");
