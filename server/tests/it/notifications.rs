@@ -45,7 +45,8 @@ impl Received {
     }
 }
 
-/// A local HTTP receiver: records every POST; `/fail-N/…` answers 500 to its first N requests.
+/// A local HTTP receiver: records every POST; `/fail-N/…` answers 500 to its first N requests
+/// of each event kind.
 #[derive(Clone, Default)]
 pub struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
@@ -107,9 +108,11 @@ async fn take(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
+    // Failures are counted per event kind, so another event cannot use them up.
+    let event = headers.get("x-rollgate-event").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let count = {
         let mut seen = r.seen.lock().unwrap();
-        let n = seen.entry(path.clone()).or_default();
+        let n = seen.entry(format!("{path} {event}")).or_default();
         *n += 1;
         *n
     };
@@ -161,7 +164,17 @@ fn target(
 
 /// The demo world with every kind of target on staging and a flaky webhook on production.
 async fn portal(receiver: &Receiver, dir: &std::path::Path, max_attempts: u32) -> TestPortal {
+    portal_with(receiver, dir, max_attempts, |_| {}).await
+}
+
+async fn portal_with(
+    receiver: &Receiver,
+    dir: &std::path::Path,
+    max_attempts: u32,
+    change: impl FnOnce(&mut backend::Config),
+) -> TestPortal {
     let mut config = load(&Source::SandboxDefault).expect("the sandbox's configuration");
+    change(&mut config);
     config.public_url = Some("https://rollgate.test".parse().unwrap());
     config.notifications.retry_seconds = 1;
     config.notifications.max_attempts = max_attempts;
@@ -417,4 +430,47 @@ async fn a_rollout_degrades_and_recovers() {
         .filter(|r| r.json()["subject"] == "staging/myapp-deployment")
         .count();
     assert_eq!(told, 1);
+}
+
+/// A freeze of production that began a minute ago is told (with a link to the calendar), and
+/// a staging release started by hand in CodePipeline is told when it succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_freeze_and_a_pipeline_are_told() {
+    use backend::clock::Timestamp;
+    use backend::config::FreezeWindow;
+
+    let receiver = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let now = Timestamp::now();
+    let p = portal_with(&receiver, dir.path(), 8, |config| {
+        config.environments[1].freezes.push(FreezeWindow {
+            start: now.plus_secs(-60),
+            end: now.plus_secs(3600),
+            reason: "notifications test".into(),
+        });
+    })
+    .await;
+    let p = crate::pipelines::quick(p);
+    let sandbox = p.running.sandbox.as_ref().expect("the sandbox runs");
+    let client = testkit::aws::codepipeline(&format!("http://{}", sandbox.endpoints.codepipeline)).await;
+    let started = client.start_pipeline_execution().name("myapp-staging").send().await.expect("started");
+    let id = started.pipeline_execution_id().unwrap().to_owned();
+
+    // Production's webhook fails twice before it takes it.
+    let tries = receiver.wait_for("fail-2/flaky", "freeze-starting", 3).await;
+    let body = tries[2].json();
+    assert!(body["title"].as_str().unwrap().starts_with("A freeze holds Production until"), "{body}");
+    assert!(body["title"].as_str().unwrap().ends_with(": notifications test"));
+    assert_eq!(body["link"], "https://rollgate.test/production/calendar");
+
+    let told = receiver.wait_about("hook", "pipeline-succeeded", Some("myapp-staging"), 1).await;
+    let body = told[0].json();
+    assert!(
+        body["title"].as_str().unwrap().starts_with(&format!("myapp-staging succeeded: execution {id}")),
+        "{body}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let freezes =
+        receiver.got().into_iter().filter(|r| r.header("x-rollgate-event") == "freeze-starting").count();
+    assert_eq!(freezes, 3, "one freeze, one notification: two failures and the one taken");
 }

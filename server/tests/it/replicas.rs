@@ -467,7 +467,7 @@ async fn notifications_are_sent_once_by_two_replicas_and_across_restarts() {
     std::fs::write(&url, receiver.url("fail-3/ha")).unwrap();
     std::fs::write(&key, "replicas-key").unwrap();
     let notify = format!(
-        "\n[[environment.notify]]\nname = \"ha\"\nkind = \"webhook\"\nurl = {{ file = \"{}\" }}\nsecret = {{ file = \"{}\" }}\nevents = [\"approval-waiting\", \"pipeline-failed\"]\n\n[notifications]\nretry_seconds = 2\n",
+        "\n[[environment.notify]]\nname = \"ha\"\nkind = \"webhook\"\nurl = {{ file = \"{}\" }}\nsecret = {{ file = \"{}\" }}\nevents = [\"approval-waiting\", \"pipeline-failed\"]\n\n[notifications]\nretry_seconds = 1\n",
         url.display(),
         key.display()
     );
@@ -529,10 +529,12 @@ async fn notifications_are_sent_once_by_two_replicas_and_across_restarts() {
         .send()
         .await
         .expect("rejected");
-    receiver.wait_for("fail-3/ha", "pipeline-failed", 1).await;
+    receiver.wait_for("fail-3/ha", "pipeline-failed", 4).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let failed: Vec<_> =
         receiver.got().into_iter().filter(|r| r.header("x-rollgate-event") == "pipeline-failed").collect();
-    assert_eq!(failed.len(), 1, "both replicas noticed it; one notification");
+    assert_eq!(failed.len(), 4, "three failures and the one taken");
+    let ids: Vec<&str> = failed.iter().map(|t| t.header("x-rollgate-delivery")).collect();
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "both replicas noticed it; one notification: {ids:?}");
     assert_eq!(ha.count("SELECT COUNT(*) FROM notifications WHERE kind = $1", "pipeline-failed").await, 1);
 }
