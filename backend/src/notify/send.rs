@@ -260,3 +260,70 @@ pub async fn test(store: &Store, env: &Environment, target: &str, by: &str) -> R
     super::keep(store, env, target, &event).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{NotifyFormat, NotifyKind, SecretSource, Source, load};
+
+    /// Staging with one Slack target whose URL (a file) points at a port nobody listens on.
+    fn config(dir: &std::path::Path) -> Arc<Config> {
+        let url = dir.join("url");
+        std::fs::write(&url, "http://127.0.0.1:9/hook").unwrap();
+        let mut config = load(&Source::SandboxDefault).unwrap();
+        config.environments[0].notify = vec![NotifyTarget {
+            name: "chat".into(),
+            kind: NotifyKind::Slack,
+            url: SecretSource::File(url),
+            secret: None,
+            format: NotifyFormat::Json,
+            events: Vec::new(),
+        }];
+        Arc::new(config)
+    }
+
+    async fn count(store: &Store, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sql).fetch_one(store.pool()).await.unwrap()
+    }
+
+    /// Fifty replicas emit the same event at once: one row. Fifty replicas then try to send it
+    /// at once: one claim wins, one attempt is made and logged.
+    async fn fifty_at_once_keep_and_send_one(store: Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        let env = config.environment("staging").unwrap().clone();
+        let event = Event::new(
+            EventKind::PipelineFailed,
+            "staging",
+            "pipeline-failed:myapp-staging:e1".into(),
+            "myapp-staging".into(),
+            "myapp-staging failed".into(),
+        );
+        let kept =
+            futures_util::future::join_all((0..50).map(|_| super::super::keep(&store, &env, "chat", &event)))
+                .await;
+        assert_eq!(kept.iter().filter(|k| matches!(k, Ok(true))).count(), 1, "{kept:?}");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM notifications").await, 1);
+
+        let id: String =
+            sqlx::query_scalar("SELECT id FROM notifications").fetch_one(store.pool()).await.unwrap();
+        let senders: Vec<Senders> = (0..50)
+            .map(|i| Senders {
+                store: store.clone(),
+                config: config.clone(),
+                replica: format!("replica-{i}"),
+                http: reqwest::Client::new(),
+            })
+            .collect();
+        let sent = futures_util::future::join_all(senders.iter().map(|s| s.try_send(&id))).await;
+        assert!(sent.iter().all(Result::is_ok), "{sent:?}");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM notification_attempts").await, 1, "one claim won");
+        let (state, attempts): (String, i32) = sqlx::query_as("SELECT state, attempts FROM notifications")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!((state.as_str(), attempts), ("pending", 1), "due again after its wait");
+    }
+
+    crate::store_tests!(fifty_at_once_keep_and_send_one);
+}

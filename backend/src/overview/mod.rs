@@ -93,7 +93,6 @@ pub struct Overview {
     /// What could not be read, in words (the rest is shown).
     pub problems: Vec<String>,
     pub log: CommitLog,
-    histories: Vec<PipelineHistory>,
 }
 
 impl Overview {
@@ -148,13 +147,7 @@ pub async fn read(portal: &Portal, environments: &[&Environment]) -> Overview {
             Row { app, cells, differs }
         })
         .collect();
-    Overview {
-        environments: environments.iter().map(|e| e.name.clone()).collect(),
-        rows,
-        problems,
-        log,
-        histories,
-    }
+    Overview { environments: environments.iter().map(|e| e.name.clone()).collect(), rows, problems, log }
 }
 
 async fn cell(
@@ -308,12 +301,7 @@ pub fn compare(
         }),
         _ => None,
     };
-    let right_pipeline = right
-        .aws
-        .deploys_of(&r.namespace, &r.deployment)
-        .map(|d| d.pipeline.clone())
-        .find(|p| overview.histories.iter().any(|h| h.environment == right.name && h.pipeline == *p))
-        .or_else(|| right.aws.deploys_of(&r.namespace, &r.deployment).map(|d| d.pipeline.clone()).next());
+    let right_pipeline = right.aws.deploys_of(&r.namespace, &r.deployment).map(|d| d.pipeline.clone()).next();
     Ok(Comparison { app: app.to_owned(), left: l, right: r, between, right_pipeline })
 }
 
